@@ -1,0 +1,30 @@
+// The `compress` dialect: the ops that compression passes rewrite.
+#ifndef COMPRESS_BASE_TD
+#define COMPRESS_BASE_TD
+
+include "mlir/IR/OpBase.td"
+
+def Compress_Dialect : Dialect {
+  let name = "compress";
+  let cppNamespace = "::compress";
+  let summary = "Ops that model compression acts on, and their compressed forms";
+  let description = [{
+    The `compress` dialect holds the ops whose weights a compression pass may
+    rewrite: dense linear layers, convolutions and embedding lookups. Every
+    other ONNX op is imported straight into upstream dialects (linalg, tensor,
+    arith, math), so that upstream lowerings serve them.
+
+    Weights are ordinary SSA operands, normally produced by an
+    `arith.constant dense_resource<...>` whose resource key is the ONNX
+    initializer name: passes find a layer's weights by matching the operand
+    to a constant, several layers may share one weight, and the blob is never
+    copied by a pass that leaves it alone. A layer's ONNX node name is its
+    location (`loc("name")`), which reports and per-layer options refer to.
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
+class Compress_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Compress_Dialect, mnemonic, traits>;
+
+#endif // COMPRESS_BASE_TD

@@ -1,0 +1,10 @@
+// The `compress` dialect: declaration.
+#ifndef COMPRESS_DIALECTS_COMPRESS_IR_COMPRESSDIALECT_H
+#define COMPRESS_DIALECTS_COMPRESS_IR_COMPRESSDIALECT_H
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Dialect.h"
+
+#include "dialects/compress/IR/CompressDialect.h.inc"
+
+#endif

@@ -1,0 +1,141 @@
+// Verifiers of the `compress` ops.
+#include "dialects/compress/IR/CompressOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace compress;
+
+// Two dimensions agree when either is dynamic or both are equal.
+static bool dimsCompatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+static LogicalResult verifySameElementType(Operation *op,
+                                           ArrayRef<Type> types) {
+  Type first = cast<ShapedType>(types.front()).getElementType();
+  if (!isa<FloatType>(first))
+    return op->emitOpError("expects a floating-point element type, got ")
+           << first;
+  for (Type t : types.drop_front())
+    if (cast<ShapedType>(t).getElementType() != first)
+      return op->emitOpError("expects all operands and the result to have "
+                             "element type ")
+             << first << ", got " << cast<ShapedType>(t).getElementType();
+  return success();
+}
+
+static LogicalResult verifyBias(Operation *op, Value bias, int64_t features) {
+  if (!bias)
+    return success();
+  auto type = cast<RankedTensorType>(bias.getType());
+  if (type.getRank() != 1 || !dimsCompatible(type.getDimSize(0), features))
+    return op->emitOpError("expects a bias of shape [")
+           << features << "], got " << type;
+  return success();
+}
+
+LogicalResult LinearOp::verify() {
+  auto inputType = getInput().getType();
+  auto weightType = getWeight().getType();
+  auto outputType = getOutput().getType();
+  SmallVector<Type> types = {inputType, weightType, outputType};
+  if (getBias())
+    types.push_back(getBias().getType());
+  if (failed(verifySameElementType(*this, types)))
+    return failure();
+  if (inputType.getRank() < 1)
+    return emitOpError("expects an input of rank >= 1");
+  if (weightType.getRank() != 2)
+    return emitOpError("expects a weight of rank 2 ([N, K]), got rank ")
+           << weightType.getRank();
+  int64_t k = weightType.getDimSize(1), n = weightType.getDimSize(0);
+  if (!dimsCompatible(inputType.getShape().back(), k))
+    return emitOpError("input's last dimension (")
+           << inputType.getShape().back() << ") does not match the weight's K ("
+           << k << ")";
+  if (outputType.getRank() != inputType.getRank())
+    return emitOpError("expects the output to have the input's rank");
+  for (int64_t i = 0; i + 1 < inputType.getRank(); ++i)
+    if (!dimsCompatible(inputType.getDimSize(i), outputType.getDimSize(i)))
+      return emitOpError("output dimension ") << i << " does not match input";
+  if (!dimsCompatible(outputType.getShape().back(), n))
+    return emitOpError("output's last dimension does not match the weight's N (")
+           << n << ")";
+  return verifyBias(*this, getBias(), n);
+}
+
+LogicalResult Conv2DOp::verify() {
+  auto inputType = getInput().getType();
+  auto weightType = getWeight().getType();
+  auto outputType = getOutput().getType();
+  SmallVector<Type> types = {inputType, weightType, outputType};
+  if (getBias())
+    types.push_back(getBias().getType());
+  if (failed(verifySameElementType(*this, types)))
+    return failure();
+  if (inputType.getRank() != 4 || weightType.getRank() != 4 ||
+      outputType.getRank() != 4)
+    return emitOpError("expects rank-4 input, weight and output");
+  if (getStrides().size() != 2 || getDilations().size() != 2 ||
+      getPadding().size() != 4)
+    return emitOpError("expects 2 strides, 2 dilations and 4 paddings");
+  if (llvm::any_of(getStrides(), [](int64_t s) { return s < 1; }) ||
+      llvm::any_of(getDilations(), [](int64_t d) { return d < 1; }) ||
+      llvm::any_of(getPadding(), [](int64_t p) { return p < 0; }))
+    return emitOpError("expects strides and dilations >= 1, padding >= 0");
+  int64_t groups = getGroups();
+  int64_t channels = inputType.getDimSize(1);
+  int64_t filters = weightType.getDimSize(0);
+  if (groups < 1)
+    return emitOpError("expects groups >= 1");
+  if (!ShapedType::isDynamic(filters) && filters % groups != 0)
+    return emitOpError("filters (") << filters << ") not divisible by groups ("
+                                    << groups << ")";
+  if (!ShapedType::isDynamic(channels) &&
+      !dimsCompatible(channels, weightType.getDimSize(1) * groups))
+    return emitOpError("input channels (")
+           << channels << ") do not match weight channels x groups ("
+           << weightType.getDimSize(1) << " x " << groups << ")";
+  if (!dimsCompatible(outputType.getDimSize(0), inputType.getDimSize(0)) ||
+      !dimsCompatible(outputType.getDimSize(1), filters))
+    return emitOpError("output must be [N, F, OH, OW]");
+  for (int i = 0; i < 2; ++i) {
+    int64_t in = inputType.getDimSize(2 + i), k = weightType.getDimSize(2 + i);
+    int64_t out = outputType.getDimSize(2 + i);
+    if (ShapedType::isDynamic(in) || ShapedType::isDynamic(k) ||
+        ShapedType::isDynamic(out))
+      continue;
+    int64_t padded = in + getPadding()[i] + getPadding()[i + 2];
+    int64_t expected =
+        (padded - getDilations()[i] * (k - 1) - 1) / getStrides()[i] + 1;
+    if (expected != out)
+      return emitOpError("output spatial dimension ")
+             << i << " is " << out << ", expected " << expected;
+  }
+  return verifyBias(*this, getBias(), filters);
+}
+
+LogicalResult EmbeddingOp::verify() {
+  auto tableType = getTable().getType();
+  auto indicesType = getIndices().getType();
+  auto outputType = getOutput().getType();
+  if (tableType.getRank() != 2)
+    return emitOpError("expects a table of rank 2 ([V, D])");
+  if (!isa<IntegerType>(indicesType.getElementType()))
+    return emitOpError("expects integer indices");
+  if (tableType.getElementType() != outputType.getElementType())
+    return emitOpError("expects the output element type of the table");
+  if (outputType.getRank() != indicesType.getRank() + 1)
+    return emitOpError("expects output rank = indices rank + 1");
+  for (int64_t i = 0; i < indicesType.getRank(); ++i)
+    if (!dimsCompatible(indicesType.getDimSize(i), outputType.getDimSize(i)))
+      return emitOpError("output dimension ") << i << " does not match indices";
+  if (!dimsCompatible(outputType.getShape().back(), tableType.getDimSize(1)))
+    return emitOpError("output's last dimension must be the table's D");
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "dialects/compress/IR/CompressOps.cpp.inc"

@@ -1,0 +1,81 @@
+// Ops of the `compress` dialect.
+#ifndef COMPRESS_OPS_TD
+#define COMPRESS_OPS_TD
+
+include "dialects/compress/IR/CompressBase.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/CommonAttrConstraints.td"
+
+def Compress_LinearOp : Compress_Op<"linear", [Pure]> {
+  let summary = "Dense linear layer: output = input * transpose(weight) + bias";
+  let description = [{
+    Multiplies the last dimension of `input` (K) by a weight of shape [N, K]
+    (output features first, as in PyTorch and GPTQ, so that per-output-channel
+    and per-group quantization walk contiguous rows) and adds an optional bias
+    of shape [N]. Leading dimensions of `input` are batch dimensions.
+
+    ```mlir
+    %y = compress.linear %x, %w, %b
+        : tensor<?x16x384xf32>, tensor<1536x384xf32>, tensor<1536xf32>
+        -> tensor<?x16x1536xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight,
+                       Optional<AnyRankedTensor>:$bias);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,`
+    type($weight) (`,` type($bias)^)? `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def Compress_Conv2DOp : Compress_Op<"conv2d", [Pure]> {
+  let summary = "2-D convolution over NCHW input with an FCHW weight";
+  let description = [{
+    Grouped 2-D convolution. `input` is [N, C, H, W], `weight` is
+    [F, C / groups, KH, KW], the optional `bias` is [F]. `padding` is
+    [top, left, bottom, right] with zeros.
+
+    ```mlir
+    %y = compress.conv2d %x, %w, %b {strides = array<i64: 2, 2>,
+        padding = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>,
+        groups = 1 : i64}
+        : tensor<1x3x224x224xf32>, tensor<64x3x3x3xf32>, tensor<64xf32>
+        -> tensor<1x64x112x112xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight,
+                       Optional<AnyRankedTensor>:$bias,
+                       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$padding,
+                       DenseI64ArrayAttr:$dilations, I64Attr:$groups);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,`
+    type($weight) (`,` type($bias)^)? `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def Compress_EmbeddingOp : Compress_Op<"embedding", [Pure]> {
+  let summary = "Embedding lookup: rows of a [V, D] table picked by indices";
+  let description = [{
+    For every element of `indices` (an integer tensor; negative values count
+    from the end, as in ONNX Gather) picks a row of `table`, so the output
+    shape is indices' shape followed by D.
+
+    ```mlir
+    %e = compress.embedding %table[%ids]
+        : tensor<30522x384xf32>, tensor<?x?xi64> -> tensor<?x?x384xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$table, AnyRankedTensor:$indices);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = [{
+    $table `[` $indices `]` attr-dict `:` type($table) `,` type($indices)
+    `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // COMPRESS_OPS_TD

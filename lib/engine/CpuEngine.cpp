@@ -1,0 +1,242 @@
+// JIT compilation and invocation of the entry function through its C interface.
+#include "lib/engine/CpuEngine.h"
+
+#include "lib/importer/onnx/Importer.h"
+#include "passes/conversion/Passes.h"
+#include "passes/cpu/Pipelines.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+
+#include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/Support/TargetSelect.h"
+
+#include <cstdlib>
+#include <cstring>
+
+using namespace compress;
+using namespace mlir;
+
+static llvm::Error engineError(const llvm::Twine &what) {
+  return llvm::createStringError(what);
+}
+
+static std::optional<ElementKind> kindOf(Type t, bool isUnsigned) {
+  if (t.isF32())
+    return ElementKind::F32;
+  if (t.isF64())
+    return ElementKind::F64;
+  if (t.isF16())
+    return ElementKind::F16;
+  if (t.isInteger(1))
+    return ElementKind::Bool;
+  if (t.isInteger(8))
+    return isUnsigned ? ElementKind::U8 : ElementKind::I8;
+  if (t.isInteger(16))
+    return isUnsigned ? ElementKind::U16 : ElementKind::I16;
+  if (t.isInteger(32))
+    return isUnsigned ? ElementKind::U32 : ElementKind::I32;
+  if (t.isInteger(64))
+    return isUnsigned ? ElementKind::U64 : ElementKind::I64;
+  return std::nullopt;
+}
+
+static llvm::Expected<TensorSignature> signatureOf(Type type, DictionaryAttr attrs,
+                                                   const std::string &fallback) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor)
+    return engineError("entry function takes a non-ranked-tensor value " +
+                       fallback);
+  bool isUnsigned = attrs && attrs.get(kUnsignedAttr);
+  std::optional<ElementKind> kind = kindOf(tensor.getElementType(), isUnsigned);
+  TensorSignature sig;
+  auto name = attrs ? attrs.getAs<StringAttr>(kNameAttr) : StringAttr();
+  sig.name = name ? name.str() : fallback;
+  if (!kind) {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    os << tensor.getElementType();
+    return engineError("'" + sig.name + "' has unsupported element type " + s);
+  }
+  sig.kind = *kind;
+  for (int64_t d : tensor.getShape())
+    sig.shape.push_back(ShapedType::isDynamic(d) ? -1 : d);
+  return sig;
+}
+
+static void ensureInitialized() {
+  static bool done = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    registerAllPasses();
+    compress::registerCompressConversionPasses();
+    return true;
+  }();
+  (void)done;
+}
+
+llvm::Expected<std::unique_ptr<CpuEngine>>
+CpuEngine::compile(ModuleOp module, unsigned optLevel) {
+  ensureInitialized();
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main)
+    return engineError("the module has no func.func @main");
+  std::unique_ptr<CpuEngine> self(new CpuEngine());
+  FunctionType type = main.getFunctionType();
+  for (unsigned i = 0; i < type.getNumInputs(); ++i) {
+    auto sig = signatureOf(type.getInput(i), main.getArgAttrDict(i),
+                           "input" + std::to_string(i));
+    if (!sig)
+      return sig.takeError();
+    self->inputSigs.push_back(*sig);
+  }
+  for (unsigned i = 0; i < type.getNumResults(); ++i) {
+    auto sig = signatureOf(type.getResult(i), main.getResultAttrDict(i),
+                           "output" + std::to_string(i));
+    if (!sig)
+      return sig.takeError();
+    self->outputSigs.push_back(*sig);
+  }
+
+  MLIRContext *ctx = module.getContext();
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  ctx->appendDialectRegistry(registry);
+  ctx->loadAllAvailableDialects();
+
+  // Collect lowering diagnostics into the error rather than printing them.
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler(ctx, [&](Diagnostic &d) {
+    if (d.getSeverity() == DiagnosticSeverity::Error)
+      diagnostics += (diagnostics.empty() ? "" : "; ") + d.str();
+    return success();
+  });
+  PassManager pm(ctx);
+  if (failed(compress::buildCpuLoweringPipeline(pm)))
+    return engineError("internal error: invalid CPU lowering pipeline");
+  if (failed(pm.run(module)))
+    return engineError("lowering to LLVM failed: " + diagnostics);
+
+  ExecutionEngineOptions options;
+  options.transformer = makeOptimizingTransformer(optLevel, 0, nullptr);
+  auto engine = ExecutionEngine::create(module, options);
+  if (!engine)
+    return engineError("JIT compilation failed: " +
+                       llvm::toString(engine.takeError()));
+  self->engine = std::move(*engine);
+  return self;
+}
+
+CpuEngine::~CpuEngine() = default;
+
+// A ranked memref descriptor as the C interface lays it out:
+// {allocated, aligned, offset, sizes[rank], strides[rank]}, all 8-byte words.
+static void fillDescriptor(int64_t *words, void *data,
+                           const std::vector<int64_t> &shape) {
+  size_t rank = shape.size();
+  words[0] = reinterpret_cast<int64_t>(data);
+  words[1] = reinterpret_cast<int64_t>(data);
+  words[2] = 0;
+  int64_t stride = 1;
+  for (size_t i = rank; i-- > 0;) {
+    words[3 + i] = shape[i];
+    words[3 + rank + i] = stride;
+    stride *= shape[i];
+  }
+}
+
+llvm::Expected<std::vector<HostTensor>>
+CpuEngine::run(llvm::ArrayRef<HostTensor> inputs) {
+  if (inputs.size() != inputSigs.size())
+    return engineError("the model takes " + llvm::Twine(inputSigs.size()) +
+                       " inputs, got " + llvm::Twine(inputs.size()));
+  std::vector<std::vector<int64_t>> inputDescs(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const TensorSignature &sig = inputSigs[i];
+    const HostTensor &t = inputs[i];
+    if (t.kind != sig.kind)
+      return engineError("input '" + sig.name + "' must be " +
+                         elementName(sig.kind) + ", got " + elementName(t.kind));
+    bool shapeOk = t.shape.size() == sig.shape.size();
+    for (size_t d = 0; shapeOk && d < t.shape.size(); ++d)
+      shapeOk = sig.shape[d] < 0 || sig.shape[d] == t.shape[d];
+    if (!shapeOk) {
+      std::string want = "[";
+      for (size_t d = 0; d < sig.shape.size(); ++d)
+        want += (d ? "," : "") + (sig.shape[d] < 0 ? std::string("?")
+                                                  : std::to_string(sig.shape[d]));
+      return engineError("input '" + sig.name + "' must have shape " + want +
+                         "], got " + t.shapeString());
+    }
+    inputDescs[i].resize(3 + 2 * t.shape.size());
+    fillDescriptor(inputDescs[i].data(),
+                   const_cast<uint8_t *>(t.data.data()), t.shape);
+  }
+  // Results come back as one struct of descriptors (or one descriptor).
+  size_t resultWords = 0;
+  for (const TensorSignature &sig : outputSigs)
+    resultWords += 3 + 2 * sig.shape.size();
+  std::vector<int64_t> resultStruct(std::max<size_t>(resultWords, 1));
+
+  std::vector<void *> pointers;
+  pointers.push_back(resultStruct.data());
+  for (auto &d : inputDescs)
+    pointers.push_back(d.data());
+  std::vector<void *> args;
+  for (void *&p : pointers)
+    args.push_back(&p);
+  if (outputSigs.empty())
+    args.erase(args.begin());
+  if (llvm::Error e = engine->invokePacked("_mlir_ciface_main", args))
+    return std::move(e);
+
+  std::vector<HostTensor> outputs;
+  size_t offset = 0;
+  for (const TensorSignature &sig : outputSigs) {
+    const int64_t *words = resultStruct.data() + offset;
+    size_t rank = sig.shape.size();
+    HostTensor t;
+    t.kind = sig.kind;
+    t.shape.assign(words + 3, words + 3 + rank);
+    size_t elemSize = elementSize(sig.kind);
+    t.data.resize(t.numElements() * elemSize);
+    auto *base = reinterpret_cast<const uint8_t *>(words[1]) + words[2] * elemSize;
+    // Copy honouring strides: results may be views (e.g. a transpose).
+    std::vector<int64_t> index(rank, 0);
+    for (int64_t n = 0, total = t.numElements(); n < total; ++n) {
+      int64_t at = 0;
+      for (size_t d = 0; d < rank; ++d)
+        at += index[d] * words[3 + rank + d];
+      memcpy(t.data.data() + n * elemSize, base + at * elemSize, elemSize);
+      for (size_t d = rank; d-- > 0;) {
+        if (++index[d] < t.shape[d])
+          break;
+        index[d] = 0;
+      }
+    }
+    outputs.push_back(std::move(t));
+    offset += 3 + 2 * rank;
+  }
+  // The deallocation pipeline hands ownership of every result to the caller;
+  // two results may share one buffer.
+  llvm::SmallPtrSet<void *, 8> freed;
+  offset = 0;
+  for (const TensorSignature &sig : outputSigs) {
+    void *allocated = reinterpret_cast<void *>(resultStruct[offset]);
+    if (freed.insert(allocated).second)
+      free(allocated);
+    offset += 3 + 2 * sig.shape.size();
+  }
+  return outputs;
+}

@@ -1,0 +1,50 @@
+// Compiles an imported module for the host CPU with the JIT and runs it on
+// host tensors. Later stages (calibration) reuse one engine for many runs.
+#ifndef COMPRESS_LIB_ENGINE_CPUENGINE_H
+#define COMPRESS_LIB_ENGINE_CPUENGINE_H
+
+#include "lib/support/HostTensor.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include "llvm/Support/Error.h"
+
+#include <memory>
+
+namespace mlir {
+class ExecutionEngine;
+}
+
+namespace compress {
+
+/// One argument or result of the entry function.
+struct TensorSignature {
+  std::string name;
+  ElementKind kind;
+  std::vector<int64_t> shape; // -1 where dynamic
+};
+
+class CpuEngine {
+public:
+  /// Lowers `module` (consumed: it is rewritten in place) and JIT-compiles it.
+  /// The module must hold `func.func @main` over ranked tensors.
+  static llvm::Expected<std::unique_ptr<CpuEngine>>
+  compile(mlir::ModuleOp module, unsigned optLevel = 3);
+  ~CpuEngine();
+
+  const std::vector<TensorSignature> &inputs() const { return inputSigs; }
+  const std::vector<TensorSignature> &outputs() const { return outputSigs; }
+
+  /// Runs the entry function. Inputs are matched by position and checked
+  /// against the signature (element type, rank, static dimensions).
+  llvm::Expected<std::vector<HostTensor>> run(llvm::ArrayRef<HostTensor> inputs);
+
+private:
+  CpuEngine() = default;
+  std::unique_ptr<mlir::ExecutionEngine> engine;
+  std::vector<TensorSignature> inputSigs, outputSigs;
+};
+
+} // namespace compress
+
+#endif

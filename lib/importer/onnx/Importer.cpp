@@ -1,0 +1,357 @@
+// Imports an ONNX graph into func.func @main, node by node through the op table.
+#include "lib/importer/onnx/Importer.h"
+#include "lib/importer/onnx/NodeContext.h"
+
+#include "dialects/compress/IR/CompressDialect.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Verifier.h"
+
+using namespace compress;
+using namespace mlir;
+using llvm::SmallVector;
+using llvm::StringRef;
+
+// Integer constants up to this many elements keep their contents for folding.
+static constexpr int64_t kMaxFoldedInts = 4096;
+// Constants up to this many bytes are inline `dense<>`; larger ones are
+// `dense_resource` blobs, which passes do not copy.
+static constexpr size_t kMaxInlineBytes = 256;
+
+void compress::registerOnnxImportDialects(DialectRegistry &registry) {
+  registry.insert<compress::CompressDialect, func::FuncDialect,
+                  arith::ArithDialect, math::MathDialect, tensor::TensorDialect,
+                  linalg::LinalgDialect, affine::AffineDialect>();
+}
+
+Type compress::onnxElementType(MLIRContext *ctx, int32_t dataType) {
+  switch (dataType) {
+  case onnx::TensorProto::FLOAT:
+    return Float32Type::get(ctx);
+  case onnx::TensorProto::DOUBLE:
+    return Float64Type::get(ctx);
+  case onnx::TensorProto::FLOAT16:
+    return Float16Type::get(ctx);
+  case onnx::TensorProto::BFLOAT16:
+    return BFloat16Type::get(ctx);
+  case onnx::TensorProto::BOOL:
+    return IntegerType::get(ctx, 1);
+  case onnx::TensorProto::INT8:
+  case onnx::TensorProto::UINT8:
+    return IntegerType::get(ctx, 8);
+  case onnx::TensorProto::INT16:
+  case onnx::TensorProto::UINT16:
+    return IntegerType::get(ctx, 16);
+  case onnx::TensorProto::INT32:
+  case onnx::TensorProto::UINT32:
+    return IntegerType::get(ctx, 32);
+  case onnx::TensorProto::INT64:
+  case onnx::TensorProto::UINT64:
+    return IntegerType::get(ctx, 64);
+  default:
+    return Type();
+  }
+}
+
+LogicalResult GraphImporter::registerConstant(StringRef name,
+                                              const onnx::TensorProto &tensor) {
+  MLIRContext *ctx = builder.getContext();
+  Type elemType = onnxElementType(ctx, tensor.data_type());
+  if (!elemType)
+    return emitError(UnknownLoc::get(ctx))
+           << "constant '" << name << "' has unsupported type "
+           << onnxTypeName(tensor.data_type());
+  ImportedValue v;
+  v.initializer = &tensor;
+  v.type = RankedTensorType::get(
+      SmallVector<int64_t>(tensor.dims().begin(), tensor.dims().end()),
+      elemType);
+  v.isUnsigned = isUnsignedOnnxType(tensor.data_type());
+  if (isa<IntegerType>(elemType) && v.type.getNumElements() <= kMaxFoldedInts) {
+    auto bytes = readTensorBytes(model, tensor);
+    if (!bytes)
+      return emitError(UnknownLoc::get(ctx)) << llvm::toString(bytes.takeError());
+    unsigned width = elemType.getIntOrFloatBitWidth();
+    size_t size = width == 1 ? 1 : width / 8;
+    SmallVector<int64_t> ints;
+    for (size_t k = 0; k < bytes->size(); k += size) {
+      int64_t x = 0;
+      const char *p = bytes->data() + k;
+      switch (size) {
+      case 1:
+        x = v.isUnsigned || width == 1 ? int64_t(uint8_t(*p)) : int64_t(int8_t(*p));
+        break;
+      case 2: {
+        int16_t s;
+        memcpy(&s, p, 2);
+        x = v.isUnsigned ? int64_t(uint16_t(s)) : int64_t(s);
+        break;
+      }
+      case 4: {
+        int32_t s;
+        memcpy(&s, p, 4);
+        x = v.isUnsigned ? int64_t(uint32_t(s)) : int64_t(s);
+        break;
+      }
+      default:
+        memcpy(&x, p, 8);
+      }
+      ints.push_back(x);
+    }
+    v.ints = std::move(ints);
+  }
+  values[name] = std::move(v);
+  return success();
+}
+
+Value GraphImporter::createConstant(StringRef key, RankedTensorType type,
+                                    llvm::ArrayRef<char> bytes, Location loc) {
+  if (Value cached = constantsByKey.lookup(key))
+    if (cached.getType() == type)
+      return cached;
+  Attribute attr;
+  if (type.getElementType().isInteger(1)) {
+    SmallVector<bool> bits;
+    for (char c : bytes)
+      bits.push_back(c != 0);
+    attr = DenseElementsAttr::get(type, llvm::ArrayRef<bool>(bits));
+  } else if (bytes.size() <= kMaxInlineBytes) {
+    attr = DenseElementsAttr::getFromRawBuffer(type, bytes);
+  } else {
+    size_t align = type.getElementType().getIntOrFloatBitWidth() / 8;
+    AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
+        bytes, std::max<size_t>(align, 1));
+    attr = DenseResourceElementsAttr::get(type, key, std::move(blob));
+  }
+  OpBuilder::InsertionGuard guard(builder);
+  // Constants go to the top of the function so that every node sees them.
+  Block *body = builder.getInsertionBlock();
+  builder.setInsertionPointToStart(body);
+  Value c = arith::ConstantOp::create(builder, loc, cast<TypedAttr>(attr));
+  constantsByKey[key] = c;
+  return c;
+}
+
+FailureOr<Value> GraphImporter::materialize(StringRef name, Location loc) {
+  auto it = values.find(name);
+  if (it == values.end())
+    return emitError(loc) << "value '" << name << "' is not defined";
+  ImportedValue &v = it->second;
+  if (v.value)
+    return v.value;
+  std::vector<char> bytes;
+  if (v.ints && !v.initializer) {
+    // A folded integer result: write it back in its element width.
+    unsigned width = v.type.getElementType().getIntOrFloatBitWidth();
+    size_t size = width == 1 ? 1 : width / 8;
+    bytes.resize(v.ints->size() * size);
+    for (size_t k = 0; k < v.ints->size(); ++k)
+      memcpy(bytes.data() + k * size, &(*v.ints)[k], size); // little-endian
+  } else {
+    auto read = readTensorBytes(model, *v.initializer);
+    if (!read)
+      return emitError(loc) << llvm::toString(read.takeError());
+    bytes = std::move(*read);
+  }
+  std::string key = name.str();
+  for (char &c : key)
+    if (!isalnum(c) && c != '_' && c != '.')
+      c = '_';
+  v.value = createConstant(key, v.type, bytes, loc);
+  return v.value;
+}
+
+LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
+  MLIRContext *ctx = builder.getContext();
+  std::string name = node.name().empty()
+                         ? node.op_type() + ":" + (node.output_size() ? node.output(0) : "")
+                         : node.name();
+  Location loc = NameLoc::get(StringAttr::get(ctx, name),
+                              FileLineColLoc::get(ctx, model.path, 0, 0));
+  int64_t opset = model.opsetFor(node.domain());
+  auto fail = [&]() {
+    return emitError(loc) << "node '" << name << "' (" << node.op_type()
+                          << ", opset " << opset << "): ";
+  };
+  if (!node.domain().empty() && node.domain() != "ai.onnx")
+    return fail() << "unsupported op domain '" << node.domain() << "'";
+  if (opset < 0)
+    return fail() << "the model imports no opset for its domain";
+  const OpTableEntry *match = nullptr;
+  int64_t minSeen = INT64_MAX, maxSeen = -1;
+  for (const OpTableEntry &e : opTable()) {
+    if (node.op_type() != e.opType)
+      continue;
+    minSeen = std::min(minSeen, e.minOpset);
+    maxSeen = std::max(maxSeen, e.maxOpset);
+    if (e.minOpset <= opset && opset <= e.maxOpset)
+      match = &e;
+  }
+  if (!match) {
+    if (maxSeen < 0)
+      return fail() << "unsupported op '" << node.op_type() << "'";
+    return fail() << "unsupported opset " << opset << " of op '"
+                  << node.op_type() << "' (supported: " << minSeen << " to "
+                  << maxSeen << ")";
+  }
+  NodeContext context(*this, node, opset, loc);
+  for (unsigned i = 0; i < context.numInputs(); ++i)
+    if (context.hasInput(i) && !values.count(node.input(i)))
+      return fail() << "input '" << node.input(i) << "' is not defined";
+  if (failed(match->handler(context)))
+    return failure();
+  for (const auto &a : node.attribute())
+    if (!context.usedAttrs().contains(a.name()))
+      return fail() << "unsupported attribute '" << a.name() << "'";
+  for (unsigned i = 0; i < context.numOutputs(); ++i)
+    if (context.hasOutput(i) && !values.count(node.output(i)))
+      return fail() << "unsupported output " << i << " ('" << node.output(i)
+                    << "')";
+  return success();
+}
+
+llvm::SmallVector<SupportedOnnxOp> compress::supportedOnnxOps() {
+  llvm::StringMap<SupportedOnnxOp> merged;
+  for (const OpTableEntry &e : opTable()) {
+    auto [it, inserted] =
+        merged.try_emplace(e.opType, SupportedOnnxOp{e.opType, e.minOpset, e.maxOpset});
+    if (!inserted) {
+      it->second.minOpset = std::min(it->second.minOpset, e.minOpset);
+      it->second.maxOpset = std::max(it->second.maxOpset, e.maxOpset);
+    }
+  }
+  SmallVector<SupportedOnnxOp> out;
+  for (auto &kv : merged)
+    out.push_back(kv.second);
+  llvm::sort(out, [](const SupportedOnnxOp &a, const SupportedOnnxOp &b) {
+    return a.opType < b.opType;
+  });
+  return out;
+}
+
+// Shape of a graph input from its type, with overrides; dynamic where unknown.
+static FailureOr<RankedTensorType>
+graphInputType(MLIRContext *ctx, const onnx::ValueInfoProto &info,
+               const OnnxImportOptions &options, Location loc) {
+  if (!info.type().has_tensor_type())
+    return emitError(loc) << "graph input '" << info.name()
+                          << "' is not a tensor (sequences and maps are "
+                             "unsupported)";
+  const auto &tt = info.type().tensor_type();
+  Type elemType = onnxElementType(ctx, tt.elem_type());
+  if (!elemType)
+    return emitError(loc) << "graph input '" << info.name()
+                          << "' has unsupported type "
+                          << onnxTypeName(tt.elem_type());
+  SmallVector<int64_t> shape;
+  auto override = options.inputShapes.find(info.name());
+  if (override != options.inputShapes.end()) {
+    if (tt.has_shape() && tt.shape().dim_size() != int(override->second.size()))
+      return emitError(loc) << "shape given for input '" << info.name()
+                            << "' has rank " << override->second.size()
+                            << ", the model's has rank " << tt.shape().dim_size();
+    for (int64_t d : override->second)
+      shape.push_back(d < 0 ? ShapedType::kDynamic : d);
+  } else {
+    if (!tt.has_shape())
+      return emitError(loc) << "graph input '" << info.name()
+                            << "' has no rank: give its shape";
+    for (const auto &d : tt.shape().dim())
+      shape.push_back(d.has_dim_value() && d.dim_value() >= 0 ? d.dim_value()
+                                                            : ShapedType::kDynamic);
+  }
+  return RankedTensorType::get(shape, elemType);
+}
+
+OwningOpRef<ModuleOp> compress::importOnnxFile(MLIRContext &context,
+                                               StringRef path,
+                                               const OnnxImportOptions &options) {
+  DialectRegistry registry;
+  registerOnnxImportDialects(registry);
+  context.appendDialectRegistry(registry);
+  context.loadAllAvailableDialects();
+  Location fileLoc = FileLineColLoc::get(&context, path, 0, 0);
+
+  auto loaded = loadOnnxModel(path);
+  if (!loaded) {
+    emitError(fileLoc) << llvm::toString(loaded.takeError());
+    return nullptr;
+  }
+  const OnnxModel &model = **loaded;
+  const onnx::GraphProto &graph = model.proto.graph();
+
+  OpBuilder builder(&context);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
+  builder.setInsertionPointToEnd(module->getBody());
+
+  llvm::StringSet<> initializerNames;
+  for (const auto &init : graph.initializer())
+    initializerNames.insert(init.name());
+  SmallVector<Type> argTypes;
+  SmallVector<const onnx::ValueInfoProto *> args;
+  for (const auto &input : graph.input()) {
+    if (initializerNames.contains(input.name()))
+      continue; // older exporters list initializers as inputs too
+    FailureOr<RankedTensorType> type =
+        graphInputType(&context, input, options, fileLoc);
+    if (failed(type))
+      return nullptr;
+    argTypes.push_back(*type);
+    args.push_back(&input);
+  }
+  for (const auto &kv : options.inputShapes)
+    if (llvm::none_of(args, [&](auto *a) { return a->name() == kv.getKey(); })) {
+      emitError(fileLoc) << "shape given for '" << kv.getKey()
+                         << "', which is not a graph input";
+      return nullptr;
+    }
+
+  auto func = func::FuncOp::create(builder, fileLoc, "main",
+                                   builder.getFunctionType(argTypes, {}));
+  Block *body = func.addEntryBlock();
+  builder.setInsertionPointToEnd(body);
+  GraphImporter importer(builder, model);
+  for (auto [i, info] : llvm::enumerate(args)) {
+    ImportedValue v;
+    v.value = body->getArgument(i);
+    v.type = cast<RankedTensorType>(argTypes[i]);
+    v.isUnsigned = isUnsignedOnnxType(info->type().tensor_type().elem_type());
+    importer.values[info->name()] = v;
+    func.setArgAttr(i, kNameAttr, builder.getStringAttr(info->name()));
+    if (v.isUnsigned)
+      func.setArgAttr(i, kUnsignedAttr, builder.getUnitAttr());
+  }
+  for (const auto &init : graph.initializer())
+    if (failed(importer.registerConstant(init.name(), init)))
+      return nullptr;
+  for (const auto &node : graph.node())
+    if (failed(importer.importNode(node)))
+      return nullptr;
+
+  SmallVector<Value> results;
+  for (const auto &out : graph.output()) {
+    FailureOr<Value> v = importer.materialize(out.name(), fileLoc);
+    if (failed(v))
+      return nullptr;
+    results.push_back(*v);
+  }
+  func::ReturnOp::create(builder, fileLoc, results);
+  func.setFunctionType(builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
+  for (auto [i, out] : llvm::enumerate(graph.output())) {
+    func.setResultAttr(i, kNameAttr, builder.getStringAttr(out.name()));
+    if (importer.values[out.name()].isUnsigned)
+      func.setResultAttr(i, kUnsignedAttr, builder.getUnitAttr());
+  }
+  if (failed(verify(*module))) {
+    emitError(fileLoc) << "internal error: the imported module does not verify";
+    return nullptr;
+  }
+  return module;
+}

@@ -1,0 +1,145 @@
+// What an op handler sees of the node it imports: operands, attributes, errors.
+#ifndef COMPRESS_LIB_IMPORTER_ONNX_NODECONTEXT_H
+#define COMPRESS_LIB_IMPORTER_ONNX_NODECONTEXT_H
+
+#include "lib/importer/onnx/OnnxModel.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
+
+#include "llvm/ADT/StringSet.h"
+
+#include <optional>
+
+namespace compress {
+
+/// A graph value during import. `value` is materialised lazily for
+/// constants; `ints` holds the contents of small integer constants so that
+/// shape computations (Shape -> Gather -> Concat -> Reshape) fold at import.
+struct ImportedValue {
+  mlir::Value value;
+  bool isUnsigned = false;
+  std::optional<llvm::SmallVector<int64_t>> ints;
+  mlir::RankedTensorType type;
+  const onnx::TensorProto *initializer = nullptr; // not yet materialised
+};
+
+class GraphImporter;
+
+/// The binder handed to each op handler. Every accessor that can fail reports
+/// through `error()`, which names the node, op and opset.
+class NodeContext {
+public:
+  NodeContext(GraphImporter &importer, const onnx::NodeProto &node,
+              int64_t opset, mlir::Location loc);
+
+  const onnx::NodeProto &node;
+  const int64_t opset;
+  const mlir::Location loc;
+  mlir::OpBuilder &b;
+
+  /// Starts an error "node 'N' (Op, opset K): ...".
+  mlir::InFlightDiagnostic error();
+
+  // Operands. Optional inputs are absent when past the end or named "".
+  unsigned numInputs() const { return node.input_size(); }
+  bool hasInput(unsigned i) const;
+  mlir::Value input(unsigned i);
+  mlir::RankedTensorType inputType(unsigned i);
+  bool isUnsigned(unsigned i);
+  /// Contents of an integer constant input, or nullopt if computed at run time.
+  std::optional<llvm::SmallVector<int64_t>> constInts(unsigned i);
+  /// Like constInts but an error when not constant (`what` names the input).
+  mlir::FailureOr<llvm::SmallVector<int64_t>> requireConstInts(unsigned i,
+                                                               llvm::StringRef what);
+  /// Raw bytes of a constant input (initializer or Constant), if it is one.
+  std::optional<std::vector<char>> constBytes(unsigned i);
+  /// The initializer or Constant tensor behind input i, if any.
+  const onnx::TensorProto *constTensor(unsigned i);
+  /// A float constant input as doubles (scalars for Clip, Pad, ...).
+  std::optional<std::vector<double>> constFloats(unsigned i);
+
+  // Attributes. Every attribute read is marked used; the importer rejects a
+  // node that carries an attribute its handler never read.
+  bool hasAttr(llvm::StringRef name);
+  int64_t intAttr(llvm::StringRef name, int64_t dflt);
+  float floatAttr(llvm::StringRef name, float dflt);
+  std::string stringAttr(llvm::StringRef name, llvm::StringRef dflt);
+  std::optional<llvm::SmallVector<int64_t>> intsAttr(llvm::StringRef name);
+  const onnx::TensorProto *tensorAttr(llvm::StringRef name);
+  const llvm::StringSet<> &usedAttrs() const { return used; }
+
+  // Results.
+  unsigned numOutputs() const { return node.output_size(); }
+  bool hasOutput(unsigned i) const;
+  void setOutput(unsigned i, mlir::Value v, bool isUnsigned = false);
+  /// Records an integer constant result (kept foldable, materialised lazily).
+  void setOutputInts(unsigned i, llvm::ArrayRef<int64_t> ints,
+                     llvm::ArrayRef<int64_t> shape, mlir::Type elemType,
+                     bool isUnsigned = false);
+  /// Registers a constant tensor as output i (Constant nodes).
+  void setOutputTensor(unsigned i, const onnx::TensorProto &tensor);
+
+  GraphImporter &importer;
+
+private:
+  const onnx::AttributeProto *attr(llvm::StringRef name);
+  llvm::StringSet<> used;
+};
+
+using OpHandler = mlir::LogicalResult (*)(NodeContext &);
+
+/// One row of the op table.
+struct OpTableEntry {
+  const char *opType;
+  int64_t minOpset, maxOpset;
+  OpHandler handler;
+};
+
+// Each op family contributes its rows.
+void appendElementwiseOps(llvm::SmallVectorImpl<OpTableEntry> &table);
+void appendShapeOps(llvm::SmallVectorImpl<OpTableEntry> &table);
+void appendReductionOps(llvm::SmallVectorImpl<OpTableEntry> &table);
+void appendLinearOps(llvm::SmallVectorImpl<OpTableEntry> &table);
+void appendNNOps(llvm::SmallVectorImpl<OpTableEntry> &table);
+
+/// The whole table, built once.
+llvm::ArrayRef<OpTableEntry> opTable();
+
+/// Maps an ONNX data type to the MLIR element type (signless integers).
+mlir::Type onnxElementType(mlir::MLIRContext *ctx, int32_t dataType);
+inline bool isUnsignedOnnxType(int32_t t) {
+  return t == onnx::TensorProto::UINT8 || t == onnx::TensorProto::UINT16 ||
+         t == onnx::TensorProto::UINT32 || t == onnx::TensorProto::UINT64;
+}
+
+/// Walks a graph, importing node by node. Owns the value table.
+class GraphImporter {
+public:
+  GraphImporter(mlir::OpBuilder &builder, const OnnxModel &model)
+      : builder(builder), model(model) {}
+
+  mlir::OpBuilder &builder;
+  const OnnxModel &model;
+  llvm::StringMap<ImportedValue> values;
+
+  /// Materialises a value (creating constants on first use).
+  mlir::FailureOr<mlir::Value> materialize(llvm::StringRef name,
+                                           mlir::Location loc);
+  /// Dense-resource constant of `type` holding `bytes`, named `key`.
+  mlir::Value createConstant(llvm::StringRef key, mlir::RankedTensorType type,
+                             llvm::ArrayRef<char> bytes, mlir::Location loc);
+  mlir::LogicalResult importNode(const onnx::NodeProto &node);
+  /// Records an initializer or Constant tensor under `name`; small integer
+  /// tensors also keep their contents for folding.
+  mlir::LogicalResult registerConstant(llvm::StringRef name,
+                                       const onnx::TensorProto &tensor);
+
+private:
+  llvm::StringMap<mlir::Value> constantsByKey;
+};
+
+} // namespace compress
+
+#endif

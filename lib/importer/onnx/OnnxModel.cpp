@@ -1,0 +1,250 @@
+// Loading an ONNX model file: parsing, validation and external data.
+#include "lib/importer/onnx/OnnxModel.h"
+
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <google/protobuf/io/coded_stream.h>
+
+using namespace compress;
+using llvm::StringRef;
+
+int64_t OnnxModel::opsetFor(StringRef domain) const {
+  if (domain == "ai.onnx")
+    domain = "";
+  auto it = opsets.find(domain);
+  return it == opsets.end() ? -1 : it->second;
+}
+
+size_t compress::onnxElementSize(int32_t dataType) {
+  switch (dataType) {
+  case onnx::TensorProto::FLOAT:
+  case onnx::TensorProto::INT32:
+  case onnx::TensorProto::UINT32:
+    return 4;
+  case onnx::TensorProto::DOUBLE:
+  case onnx::TensorProto::INT64:
+  case onnx::TensorProto::UINT64:
+    return 8;
+  case onnx::TensorProto::FLOAT16:
+  case onnx::TensorProto::BFLOAT16:
+  case onnx::TensorProto::INT16:
+  case onnx::TensorProto::UINT16:
+    return 2;
+  case onnx::TensorProto::INT8:
+  case onnx::TensorProto::UINT8:
+  case onnx::TensorProto::BOOL:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+std::string compress::onnxTypeName(int32_t dataType) {
+  if (onnx::TensorProto_DataType_IsValid(dataType))
+    return onnx::TensorProto_DataType_Name(
+        static_cast<onnx::TensorProto_DataType>(dataType));
+  return "type " + std::to_string(dataType);
+}
+
+static llvm::Error modelError(StringRef path, const llvm::Twine &what) {
+  return llvm::createStringError("'" + path + "': " + what);
+}
+
+// Element count of a tensor's dims, or -1 if negative or overflowing.
+static int64_t elementCount(const onnx::TensorProto &t) {
+  int64_t n = 1;
+  for (int64_t d : t.dims()) {
+    if (d < 0 || (d > 0 && n > (int64_t(1) << 40) / d))
+      return -1;
+    n *= d;
+  }
+  return n;
+}
+
+llvm::Expected<std::vector<char>>
+compress::readTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
+  const std::string &name = t.name();
+  size_t elemSize = onnxElementSize(t.data_type());
+  if (elemSize == 0)
+    return llvm::createStringError("tensor '" + name + "' has unsupported type " +
+                                   onnxTypeName(t.data_type()));
+  int64_t count = elementCount(t);
+  if (count < 0)
+    return llvm::createStringError("tensor '" + name + "' has invalid dims");
+  size_t bytes = size_t(count) * elemSize;
+  std::vector<char> out(bytes);
+
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+    std::string location;
+    int64_t offset = 0, length = -1;
+    for (const auto &kv : t.external_data()) {
+      if (kv.key() == "location")
+        location = kv.value();
+      else if (kv.key() == "offset")
+        offset = std::strtoll(kv.value().c_str(), nullptr, 10);
+      else if (kv.key() == "length")
+        length = std::strtoll(kv.value().c_str(), nullptr, 10);
+    }
+    // External data must stay inside the model's folder: no absolute paths,
+    // no '..' components (the ONNX spec's rule, and a safety one).
+    llvm::SmallVector<StringRef> parts;
+    StringRef(location).split(parts, '/');
+    if (location.empty() || llvm::sys::path::is_absolute(location) ||
+        llvm::is_contained(parts, ".."))
+      return llvm::createStringError("tensor '" + name +
+                                     "': external data location '" + location +
+                                     "' leaves the model's folder");
+    llvm::SmallString<256> file(model.directory);
+    llvm::sys::path::append(file, location);
+    auto buffer = llvm::MemoryBuffer::getFileSlice(
+        file, length < 0 ? bytes : uint64_t(length), offset, false);
+    if (!buffer)
+      return llvm::createStringError("tensor '" + name +
+                                     "': cannot read external data '" +
+                                     file.str() + "': " +
+                                     buffer.getError().message());
+    if ((*buffer)->getBufferSize() != bytes || (length >= 0 && size_t(length) != bytes))
+      return llvm::createStringError("tensor '" + name + "': external data has " +
+                                     llvm::Twine((*buffer)->getBufferSize()) +
+                                     " bytes, its shape needs " +
+                                     llvm::Twine(bytes));
+    memcpy(out.data(), (*buffer)->getBufferStart(), bytes);
+    return out;
+  }
+  if (t.has_raw_data()) {
+    if (t.raw_data().size() != bytes)
+      return llvm::createStringError("tensor '" + name + "' has " +
+                                     llvm::Twine(t.raw_data().size()) +
+                                     " bytes of data, its shape needs " +
+                                     llvm::Twine(bytes));
+    memcpy(out.data(), t.raw_data().data(), bytes);
+    return out;
+  }
+  // Typed fields: each ONNX type is stored in one of them, widened.
+  auto mismatch = [&](size_t have) {
+    return llvm::createStringError("tensor '" + name + "' has " +
+                                   llvm::Twine(have) + " values, its shape needs " +
+                                   llvm::Twine(count));
+  };
+  auto copyNarrowed = [&](const auto &field, auto proto) -> llvm::Error {
+    using T = decltype(proto);
+    if (size_t(field.size()) != size_t(count))
+      return mismatch(field.size());
+    for (int64_t i = 0; i < count; ++i) {
+      T v = static_cast<T>(field.Get(i));
+      memcpy(out.data() + i * sizeof(T), &v, sizeof(T));
+    }
+    return llvm::Error::success();
+  };
+  llvm::Error err = llvm::Error::success();
+  switch (t.data_type()) {
+  case onnx::TensorProto::FLOAT:
+    err = copyNarrowed(t.float_data(), float());
+    break;
+  case onnx::TensorProto::DOUBLE:
+    err = copyNarrowed(t.double_data(), double());
+    break;
+  case onnx::TensorProto::INT64:
+    err = copyNarrowed(t.int64_data(), int64_t());
+    break;
+  case onnx::TensorProto::UINT64:
+  case onnx::TensorProto::UINT32:
+    if (t.data_type() == onnx::TensorProto::UINT64)
+      err = copyNarrowed(t.uint64_data(), uint64_t());
+    else
+      err = copyNarrowed(t.uint64_data(), uint32_t());
+    break;
+  case onnx::TensorProto::INT32:
+    err = copyNarrowed(t.int32_data(), int32_t());
+    break;
+  case onnx::TensorProto::INT16:
+    err = copyNarrowed(t.int32_data(), int16_t());
+    break;
+  case onnx::TensorProto::UINT16:
+  case onnx::TensorProto::FLOAT16:
+  case onnx::TensorProto::BFLOAT16:
+    err = copyNarrowed(t.int32_data(), uint16_t());
+    break;
+  case onnx::TensorProto::INT8:
+    err = copyNarrowed(t.int32_data(), int8_t());
+    break;
+  case onnx::TensorProto::UINT8:
+  case onnx::TensorProto::BOOL:
+    err = copyNarrowed(t.int32_data(), uint8_t());
+    break;
+  default:
+    break;
+  }
+  if (err)
+    return std::move(err);
+  return out;
+}
+
+// Every value a node reads must be a graph input, an initializer, or the
+// output of an earlier node: a truncated or hand-broken file fails here.
+static llvm::Error validateGraph(StringRef path, const onnx::GraphProto &graph,
+                                 llvm::StringSet<> defined) {
+  for (const auto &input : graph.input())
+    defined.insert(input.name());
+  for (const auto &init : graph.initializer()) {
+    if (elementCount(init) < 0)
+      return modelError(path, "initializer '" + init.name() + "' has invalid dims");
+    defined.insert(init.name());
+  }
+  for (const auto &node : graph.node()) {
+    for (const auto &in : node.input())
+      if (!in.empty() && !defined.contains(in))
+        return modelError(path, "node '" + node.name() + "' (" + node.op_type() +
+                                    ") reads '" + in +
+                                    "', which nothing before it produces "
+                                    "(is the file truncated or the graph unsorted?)");
+    for (const auto &attr : node.attribute())
+      if (attr.has_g())
+        if (llvm::Error e = validateGraph(path, attr.g(), defined))
+          return e;
+    for (const auto &out : node.output())
+      if (!out.empty())
+        defined.insert(out);
+  }
+  for (const auto &out : graph.output())
+    if (!defined.contains(out.name()))
+      return modelError(path, "graph output '" + out.name() +
+                                  "' is not produced by any node "
+                                  "(is the file truncated?)");
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::unique_ptr<OnnxModel>>
+compress::loadOnnxModel(StringRef path) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer)
+    return modelError(path, buffer.getError().message());
+  auto model = std::make_unique<OnnxModel>();
+  model->path = path.str();
+  model->directory = llvm::sys::path::parent_path(path).str();
+  if (model->directory.empty())
+    model->directory = ".";
+  StringRef bytes = (*buffer)->getBuffer();
+  google::protobuf::io::CodedInputStream stream(
+      reinterpret_cast<const uint8_t *>(bytes.data()), int(bytes.size()));
+  stream.SetTotalBytesLimit(INT_MAX);
+  if (bytes.size() > size_t(INT_MAX))
+    return modelError(path, "larger than 2 GiB: keep weights as external data");
+  if (!model->proto.ParseFromCodedStream(&stream) ||
+      !stream.ConsumedEntireMessage())
+    return modelError(path, "not a valid ONNX model (malformed or truncated protobuf)");
+  if (!model->proto.has_graph())
+    return modelError(path, "has no graph (is it an ONNX model?)");
+  if (model->proto.opset_import_size() == 0)
+    return modelError(path, "imports no opset (is the file truncated?)");
+  for (const auto &opset : model->proto.opset_import())
+    model->opsets[opset.domain() == "ai.onnx" ? "" : opset.domain()] =
+        opset.version();
+  if (llvm::Error e = validateGraph(path, model->proto.graph(), {}))
+    return std::move(e);
+  return model;
+}

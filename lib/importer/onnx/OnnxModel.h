@@ -1,0 +1,45 @@
+// Loading an ONNX model file: parsing, validation and external data.
+#ifndef COMPRESS_LIB_IMPORTER_ONNX_ONNXMODEL_H
+#define COMPRESS_LIB_IMPORTER_ONNX_ONNXMODEL_H
+
+#include "onnx.pb.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+
+namespace compress {
+
+/// A parsed, validated model and where it came from.
+struct OnnxModel {
+  onnx::ModelProto proto;
+  std::string directory; // external data paths are relative to this
+  std::string path;
+  /// Opset version per domain ("" for the default ai.onnx domain).
+  llvm::StringMap<int64_t> opsets;
+
+  /// The opset a node of `domain` runs under, or -1 when not imported.
+  int64_t opsetFor(llvm::StringRef domain) const;
+};
+
+/// Parses `path`, checks that it is a complete graph (every value consumed is
+/// produced, initializers have the bytes their shape needs), and fails with one
+/// message naming what is wrong otherwise.
+llvm::Expected<std::unique_ptr<OnnxModel>> loadOnnxModel(llvm::StringRef path);
+
+/// The raw little-endian bytes of an initializer or Constant value, read from
+/// raw_data, the typed repeated fields, or an external data file (whose path
+/// must stay inside the model's folder).
+llvm::Expected<std::vector<char>> readTensorBytes(const OnnxModel &model,
+                                                  const onnx::TensorProto &t);
+
+/// Size in bytes of one element of an ONNX data type, 0 when unsupported.
+size_t onnxElementSize(int32_t dataType);
+/// The ONNX name of a data type ("FLOAT", "INT64", ...).
+std::string onnxTypeName(int32_t dataType);
+
+} // namespace compress
+
+#endif

@@ -1,0 +1,17 @@
+// The op table: every ONNX op the importer accepts, by name and opset range.
+#include "lib/importer/onnx/NodeContext.h"
+
+using namespace compress;
+
+llvm::ArrayRef<OpTableEntry> compress::opTable() {
+  static const llvm::SmallVector<OpTableEntry> table = [] {
+    llvm::SmallVector<OpTableEntry> t;
+    appendElementwiseOps(t);
+    appendShapeOps(t);
+    appendReductionOps(t);
+    appendLinearOps(t);
+    appendNNOps(t);
+    return t;
+  }();
+  return table;
+}

@@ -1,0 +1,40 @@
+// A tensor in host memory: what the engine reads from and writes to .npy files.
+#ifndef COMPRESS_LIB_SUPPORT_HOSTTENSOR_H
+#define COMPRESS_LIB_SUPPORT_HOSTTENSOR_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace compress {
+
+/// Element types that cross the boundary between the host and compiled code.
+enum class ElementKind { F16, BF16, F32, F64, I8, I16, I32, I64, U8, U16, U32, U64, Bool };
+
+/// Size of one element in bytes.
+size_t elementSize(ElementKind kind);
+/// numpy's dtype string for the kind ("<f4", "|b1", ...).
+const char *npyDescr(ElementKind kind);
+/// Human-readable name ("float32", "int64", ...).
+const char *elementName(ElementKind kind);
+
+struct HostTensor {
+  ElementKind kind = ElementKind::F32;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> data;
+
+  int64_t numElements() const;
+  std::string shapeString() const;
+};
+
+/// Reads a C-ordered little-endian .npy file (format versions 1 to 3).
+llvm::Expected<HostTensor> readNpy(llvm::StringRef path);
+/// Writes `tensor` as a version-1 .npy file.
+llvm::Error writeNpy(llvm::StringRef path, const HostTensor &tensor);
+
+} // namespace compress
+
+#endif

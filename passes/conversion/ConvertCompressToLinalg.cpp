@@ -1,0 +1,249 @@
+// Lowers the dense `compress` ops (linear, conv2d, embedding) to linalg on tensors.
+#include "dialects/compress/IR/CompressOps.h"
+#include "passes/conversion/Passes.h"
+
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Tensor/Utils/Utils.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace compress {
+#define GEN_PASS_DEF_CONVERTCOMPRESSTOLINALGPASS
+#include "passes/conversion/Passes.h.inc"
+} // namespace compress
+
+using namespace mlir;
+using namespace compress;
+
+namespace {
+
+/// An [.., N] accumulator of `resultType` holding zeros, or the bias broadcast
+/// along every dimension but `featureDim`.
+Value buildAccumulator(OpBuilder &b, Location loc, RankedTensorType resultType,
+                       ArrayRef<OpFoldResult> sizes, Value bias,
+                       int64_t featureDim) {
+  Value empty =
+      tensor::EmptyOp::create(b, loc, sizes, resultType.getElementType());
+  if (!bias) {
+    Value zero = arith::ConstantOp::create(
+        b, loc, b.getZeroAttr(resultType.getElementType()));
+    return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  }
+  SmallVector<int64_t> broadcastDims;
+  for (int64_t i = 0; i < resultType.getRank(); ++i)
+    if (i != featureDim)
+      broadcastDims.push_back(i);
+  return linalg::BroadcastOp::create(b, loc, bias, empty, broadcastDims)
+      .getResult()[0];
+}
+
+/// linear: out[b.., n] = bias[n] + sum_k in[b.., k] * w[n, k]. The loops are
+/// (b.., n, k) with k the reduction, a contraction that linalg recognises.
+struct LowerLinear : OpRewritePattern<LinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LinearOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto resultType = op.getOutput().getType();
+    int64_t rank = resultType.getRank();
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(rewriter, loc, op.getInput());
+    sizes.back() = tensor::getMixedSize(rewriter, loc, op.getWeight(), 0);
+    Value acc = buildAccumulator(rewriter, loc, resultType, sizes,
+                                 op.getBias(), rank - 1);
+
+    MLIRContext *ctx = rewriter.getContext();
+    unsigned numLoops = rank + 1;
+    SmallVector<AffineExpr> batch;
+    for (int64_t i = 0; i + 1 < rank; ++i)
+      batch.push_back(getAffineDimExpr(i, ctx));
+    AffineExpr n = getAffineDimExpr(rank - 1, ctx);
+    AffineExpr k = getAffineDimExpr(rank, ctx);
+    auto withLast = [&](AffineExpr last) {
+      SmallVector<AffineExpr> exprs(batch);
+      exprs.push_back(last);
+      return AffineMap::get(numLoops, 0, exprs, ctx);
+    };
+    SmallVector<AffineMap> maps = {
+        withLast(k), AffineMap::get(numLoops, 0, {n, k}, ctx), withLast(n)};
+    SmallVector<utils::IteratorType> iterators(numLoops,
+                                               utils::IteratorType::parallel);
+    iterators.back() = utils::IteratorType::reduction;
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{resultType},
+        ValueRange{op.getInput(), op.getWeight()}, ValueRange{acc}, maps,
+        iterators, [](OpBuilder &b, Location l, ValueRange args) {
+          Value product = arith::MulFOp::create(b, l, args[0], args[1]);
+          Value sum = arith::AddFOp::create(b, l, args[2], product);
+          linalg::YieldOp::create(b, l, sum);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// Output extent of one convolution dimension, folded when static.
+OpFoldResult convOutputSize(OpBuilder &b, Location loc, OpFoldResult in,
+                            OpFoldResult kernel, int64_t padTotal,
+                            int64_t stride, int64_t dilation) {
+  AffineExpr i, k;
+  bindSymbols(b.getContext(), i, k);
+  AffineExpr expr =
+      (i + padTotal - (k - 1) * dilation - 1).floorDiv(stride) + 1;
+  return affine::makeComposedFoldedAffineApply(b, loc, expr, {in, kernel});
+}
+
+/// conv2d: zero-pad, then a named linalg convolution into a bias-initialised
+/// accumulator. Groups become an explicit G dimension (ngchw / gfchw).
+struct LowerConv2D : OpRewritePattern<Conv2DOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(Conv2DOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto resultType = op.getOutput().getType();
+    Type elemType = resultType.getElementType();
+    ArrayRef<int64_t> pad = op.getPadding();
+    Value input = op.getInput(), weight = op.getWeight();
+
+    SmallVector<OpFoldResult> inSizes =
+        tensor::getMixedSizes(rewriter, loc, input);
+    SmallVector<OpFoldResult> wSizes =
+        tensor::getMixedSizes(rewriter, loc, weight);
+    SmallVector<OpFoldResult> outSizes = {inSizes[0], wSizes[0]};
+    for (int i = 0; i < 2; ++i)
+      outSizes.push_back(convOutputSize(rewriter, loc, inSizes[2 + i],
+                                        wSizes[2 + i], pad[i] + pad[i + 2],
+                                        op.getStrides()[i],
+                                        op.getDilations()[i]));
+
+    if (llvm::any_of(pad, [](int64_t p) { return p != 0; })) {
+      SmallVector<OpFoldResult> low = {rewriter.getIndexAttr(0),
+                                       rewriter.getIndexAttr(0),
+                                       rewriter.getIndexAttr(pad[0]),
+                                       rewriter.getIndexAttr(pad[1])};
+      SmallVector<OpFoldResult> high = {rewriter.getIndexAttr(0),
+                                        rewriter.getIndexAttr(0),
+                                        rewriter.getIndexAttr(pad[2]),
+                                        rewriter.getIndexAttr(pad[3])};
+      Value zero =
+          arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elemType));
+      input = tensor::PadOp::create(rewriter, loc, Type(), input, low, high,
+                                    zero);
+    }
+    Value acc = buildAccumulator(rewriter, loc, resultType, outSizes,
+                                 op.getBias(), /*featureDim=*/1);
+    auto strides = rewriter.getI64TensorAttr(op.getStrides());
+    auto dilations = rewriter.getI64TensorAttr(op.getDilations());
+    int64_t groups = op.getGroups();
+    if (groups == 1) {
+      Value conv = linalg::Conv2DNchwFchwOp::create(
+                       rewriter, loc, TypeRange{acc.getType()},
+                       ValueRange{input, weight}, ValueRange{acc}, strides,
+                       dilations)
+                       .getResult(0);
+      rewriter.replaceOp(op, tensor::CastOp::create(rewriter, loc, resultType,
+                                                    conv));
+      return success();
+    }
+
+    // Split channels into [G, C/G] and filters into [G, F/G].
+    auto splitDim = [&](Value v, int64_t dim) {
+      auto type = cast<RankedTensorType>(v.getType());
+      SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rewriter, loc, v);
+      AffineExpr s;
+      bindSymbols(rewriter.getContext(), s);
+      OpFoldResult perGroup = affine::makeComposedFoldedAffineApply(
+          rewriter, loc, s.floorDiv(groups), {sizes[dim]});
+      SmallVector<OpFoldResult> newSizes(sizes.begin(), sizes.begin() + dim);
+      newSizes.push_back(rewriter.getIndexAttr(groups));
+      newSizes.push_back(perGroup);
+      newSizes.append(sizes.begin() + dim + 1, sizes.end());
+      SmallVector<ReassociationIndices> reassoc;
+      for (int64_t i = 0, r = 0; i < type.getRank(); ++i) {
+        if (i == dim) {
+          reassoc.push_back({r, r + 1});
+          r += 2;
+        } else {
+          reassoc.push_back({r++});
+        }
+      }
+      auto [staticSizes, dynSizes] = decomposeMixedValues(newSizes);
+      auto newType = RankedTensorType::get(staticSizes, type.getElementType());
+      return tensor::ExpandShapeOp::create(rewriter, loc, newType, v, reassoc,
+                                           newSizes)
+          .getResult();
+    };
+    Value groupedInput = splitDim(input, 1);
+    Value groupedWeight = splitDim(weight, 0);
+    Value groupedAcc = splitDim(acc, 1);
+    Value conv = linalg::Conv2DNgchwGfchwOp::create(
+                     rewriter, loc, TypeRange{groupedAcc.getType()},
+                     ValueRange{groupedInput, groupedWeight},
+                     ValueRange{groupedAcc}, strides, dilations)
+                     .getResult(0);
+    SmallVector<ReassociationIndices> merge = {{0}, {1, 2}, {3}, {4}};
+    Value merged = tensor::CollapseShapeOp::create(rewriter, loc, conv, merge);
+    rewriter.replaceOp(op,
+                       tensor::CastOp::create(rewriter, loc, resultType, merged));
+    return success();
+  }
+};
+
+/// embedding: out[i.., d] = table[wrap(indices[i..]), d].
+struct LowerEmbedding : OpRewritePattern<EmbeddingOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(EmbeddingOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto resultType = op.getOutput().getType();
+    int64_t rank = resultType.getRank();
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(rewriter, loc, op.getIndices());
+    sizes.push_back(tensor::getMixedSize(rewriter, loc, op.getTable(), 1));
+    Value empty = tensor::EmptyOp::create(rewriter, loc, sizes,
+                                          resultType.getElementType());
+    MLIRContext *ctx = rewriter.getContext();
+    SmallVector<AffineMap> maps = {
+        AffineMap::getMinorIdentityMap(rank, rank - 1, ctx).getMajorSubMap(
+            rank - 1),
+        AffineMap::getMultiDimIdentityMap(rank, ctx)};
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    Value table = op.getTable();
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{empty.getType()}, ValueRange{op.getIndices()},
+        ValueRange{empty}, maps, iterators,
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value row = arith::IndexCastOp::create(b, l, b.getIndexType(), args[0]);
+          Value rows = tensor::DimOp::create(b, l, table, 0);
+          Value zero = arith::ConstantIndexOp::create(b, l, 0);
+          Value negative = arith::CmpIOp::create(
+              b, l, arith::CmpIPredicate::slt, row, zero);
+          Value wrapped = arith::AddIOp::create(b, l, row, rows);
+          row = arith::SelectOp::create(b, l, negative, wrapped, row);
+          Value col = linalg::IndexOp::create(b, l, rank - 1);
+          Value v = tensor::ExtractOp::create(b, l, table, ValueRange{row, col});
+          linalg::YieldOp::create(b, l, v);
+        });
+    rewriter.replaceOp(op, tensor::CastOp::create(rewriter, loc, resultType,
+                                                  generic.getResult(0)));
+    return success();
+  }
+};
+
+struct ConvertCompressToLinalgPass
+    : compress::impl::ConvertCompressToLinalgPassBase<ConvertCompressToLinalgPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateCompressToLinalgPatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+  }
+};
+
+} // namespace
+
+void compress::populateCompressToLinalgPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<LowerLinear, LowerConv2D, LowerEmbedding>(
+      patterns.getContext());
+}

@@ -1,0 +1,25 @@
+// Conversion passes from the `compress` dialect to upstream dialects.
+#ifndef COMPRESS_PASSES_CONVERSION_PASSES_H
+#define COMPRESS_PASSES_CONVERSION_PASSES_H
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Pass/Pass.h"
+
+namespace compress {
+
+#define GEN_PASS_DECL
+#include "passes/conversion/Passes.h.inc"
+
+/// Patterns that rewrite compress.linear / conv2d / embedding into linalg.
+void populateCompressToLinalgPatterns(mlir::RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "passes/conversion/Passes.h.inc"
+
+} // namespace compress
+
+#endif

@@ -1,0 +1,40 @@
+// The CPU lowering pipeline, written once as text so that compress-opt users
+// can read and replay it step by step with upstream flags.
+#include "passes/cpu/Pipelines.h"
+
+#include "passes/conversion/Passes.h"
+
+#include "mlir/Pass/PassRegistry.h"
+
+using namespace mlir;
+
+// Stages: our ops to linalg; fuse elementwise chains; bufferize with
+// identity-layout function boundaries; free temporaries; loops; LLVM.
+static const char kCpuLowering[] =
+    "convert-compress-to-linalg,"
+    "func.func(canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize),"
+    "one-shot-bufferize{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map},"
+    "func.func(buffer-hoisting),"
+    "buffer-deallocation-pipeline,"
+    "convert-bufferization-to-memref,"
+    "func.func(convert-linalg-to-loops),"
+    "func.func(llvm-request-c-wrappers),"
+    "lower-affine,convert-scf-to-cf,expand-strided-metadata,lower-affine,"
+    "convert-math-to-llvm,convert-math-to-libm,"
+    "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
+    "convert-cf-to-llvm,convert-func-to-llvm,reconcile-unrealized-casts";
+
+LogicalResult compress::buildCpuLoweringPipeline(OpPassManager &pm) {
+  return parsePassPipeline(kCpuLowering, pm);
+}
+
+void compress::registerCpuPipelines() {
+  PassPipelineRegistration<>(
+      "compress-cpu-lowering",
+      "Lower an imported module to LLVM-dialect code for the CPU",
+      [](OpPassManager &pm) {
+        if (failed(buildCpuLoweringPipeline(pm)))
+          llvm::report_fatal_error("invalid built-in CPU lowering pipeline");
+      });
+}

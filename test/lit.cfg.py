@@ -1,0 +1,20 @@
+# lit configuration for CompressIR's FileCheck tests.
+import os
+
+import lit.formats
+
+config.name = "CompressIR"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir", ".onnxtext", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.compress_obj_root, "test")
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in", "conformance", "e2e"]
+
+config.environment["PATH"] = os.pathsep.join(
+    [os.path.join(config.compress_obj_root, "bin"), config.llvm_tools_dir,
+     config.environment.get("PATH", "")])
+# %onnx-build turns a textual ONNX model (onnx.parser syntax) into a .onnx file.
+config.substitutions.append(
+    ("%onnx-build", "%s %s" % (config.python_executable,
+                               os.path.join(config.compress_src_root, "test", "onnxtext_to_onnx.py"))))
+config.substitutions.append(("%python", config.python_executable))

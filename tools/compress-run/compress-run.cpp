@@ -1,0 +1,122 @@
+// compress-run: runs a model (.onnx or imported .mlir) on the CPU through the
+// JIT, reading inputs from .npy files and writing outputs as .npy files.
+#include "lib/engine/CpuEngine.h"
+#include "lib/importer/onnx/Importer.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+
+using namespace compress;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> modelPath(cl::Positional, cl::Required,
+                                      cl::desc("<model.onnx|model.mlir>"));
+static cl::list<std::string> inputSpecs(
+    "input", cl::desc("An input as NAME=FILE.npy (repeat for each input)"));
+static cl::opt<std::string> outputDir(
+    "output-dir", cl::Required,
+    cl::desc("Folder for the outputs, one NAME.npy each (characters outside "
+             "[A-Za-z0-9_.-] of NAME become '_')"));
+static cl::opt<bool> keepDynamic(
+    "keep-dynamic-shapes",
+    cl::desc("Compile an ONNX model for its declared (possibly symbolic) "
+             "shapes instead of the shapes of the given inputs"));
+
+static int fail(const llvm::Twine &message) {
+  llvm::errs() << "compress-run: error: " << message << "\n";
+  return 1;
+}
+
+static std::string outputFileName(llvm::StringRef name) {
+  std::string s = name.str();
+  for (char &c : s)
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-')
+      c = '_';
+  return s + ".npy";
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv, "CompressIR CPU runner\n");
+
+  // Inputs first: their shapes specialise the compiled model.
+  llvm::StringMap<HostTensor> given;
+  std::vector<std::string> givenOrder;
+  for (const std::string &spec : inputSpecs) {
+    auto [name, file] = llvm::StringRef(spec).split('=');
+    if (name.empty() || file.empty())
+      return fail("bad --input '" + spec + "': expected NAME=FILE.npy");
+    auto tensor = readNpy(file);
+    if (!tensor)
+      return fail("input '" + name + "': " + llvm::toString(tensor.takeError()));
+    if (!given.try_emplace(name, std::move(*tensor)).second)
+      return fail("input '" + name + "' given twice");
+    givenOrder.push_back(name.str());
+  }
+
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registerOnnxImportDialects(registry);
+  mlir::MLIRContext context(registry);
+  std::string firstError;
+  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
+    if (d.getSeverity() == mlir::DiagnosticSeverity::Error && firstError.empty())
+      firstError = d.str();
+    return mlir::success();
+  });
+
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  if (llvm::StringRef(modelPath).ends_with(".onnx")) {
+    OnnxImportOptions options;
+    if (!keepDynamic)
+      for (auto &kv : given)
+        options.inputShapes[kv.getKey()] =
+            llvm::SmallVector<int64_t>(kv.second.shape.begin(), kv.second.shape.end());
+    module = importOnnxFile(context, modelPath, options);
+  } else {
+    llvm::SourceMgr sourceMgr;
+    module = mlir::parseSourceFile<mlir::ModuleOp>(modelPath, sourceMgr,
+                                                   mlir::ParserConfig(&context));
+  }
+  if (!module)
+    return fail(firstError.empty() ? "cannot read '" + modelPath + "'" : firstError);
+
+  auto engine = CpuEngine::compile(*module);
+  if (!engine)
+    return fail(llvm::toString(engine.takeError()));
+
+  std::vector<HostTensor> inputs;
+  for (const TensorSignature &sig : (*engine)->inputs()) {
+    auto it = given.find(sig.name);
+    if (it == given.end())
+      return fail("missing --input for model input '" + sig.name + "'");
+    inputs.push_back(std::move(it->second));
+    given.erase(it);
+  }
+  if (!given.empty())
+    return fail("--input '" + given.begin()->getKey() +
+                "' is not an input of the model");
+
+  auto outputs = (*engine)->run(inputs);
+  if (!outputs)
+    return fail(llvm::toString(outputs.takeError()));
+  if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
+    return fail("cannot create '" + outputDir + "': " + ec.message());
+  for (size_t i = 0; i < outputs->size(); ++i) {
+    llvm::SmallString<256> path(outputDir);
+    llvm::sys::path::append(path, outputFileName((*engine)->outputs()[i].name));
+    if (llvm::Error e = writeNpy(path, (*outputs)[i]))
+      return fail(llvm::toString(std::move(e)));
+  }
+  return 0;
+}
