@@ -130,6 +130,8 @@ CpuEngine::compile(ModuleOp module, unsigned optLevel) {
 
   ExecutionEngineOptions options;
   options.transformer = makeOptimizingTransformer(optLevel, 0, nullptr);
+  llvm::StringRef runtimeLibs[] = {COMPRESS_RUNNER_UTILS};
+  options.sharedLibPaths = runtimeLibs;
   auto engine = ExecutionEngine::create(module, options);
   if (!engine)
     return engineError("JIT compilation failed: " +

@@ -203,8 +203,7 @@ struct LowerEmbedding : OpRewritePattern<EmbeddingOp> {
                                           resultType.getElementType());
     MLIRContext *ctx = rewriter.getContext();
     SmallVector<AffineMap> maps = {
-        AffineMap::getMinorIdentityMap(rank, rank - 1, ctx).getMajorSubMap(
-            rank - 1),
+        AffineMap::getMultiDimIdentityMap(rank, ctx).getMajorSubMap(rank - 1),
         AffineMap::getMultiDimIdentityMap(rank, ctx)};
     SmallVector<utils::IteratorType> iterators(rank,
                                                utils::IteratorType::parallel);

@@ -44,6 +44,28 @@ static std::string outputFileName(llvm::StringRef name) {
   return s + ".npy";
 }
 
+/// The values of a small int32/int64 tensor: those that may decide shapes.
+static std::optional<llvm::SmallVector<int64_t>>
+smallIntegerContents(const HostTensor &t) {
+  constexpr int64_t kMaxElements = 64;
+  if ((t.kind != ElementKind::I64 && t.kind != ElementKind::I32) ||
+      t.numElements() > kMaxElements)
+    return std::nullopt;
+  llvm::SmallVector<int64_t> out;
+  for (int64_t i = 0; i < t.numElements(); ++i) {
+    if (t.kind == ElementKind::I64) {
+      int64_t v;
+      memcpy(&v, t.data.data() + 8 * i, 8);
+      out.push_back(v);
+    } else {
+      int32_t v;
+      memcpy(&v, t.data.data() + 4 * i, 4);
+      out.push_back(v);
+    }
+  }
+  return out;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv, "CompressIR CPU runner\n");
@@ -79,9 +101,13 @@ int main(int argc, char **argv) {
   if (llvm::StringRef(modelPath).ends_with(".onnx")) {
     OnnxImportOptions options;
     if (!keepDynamic)
-      for (auto &kv : given)
+      for (auto &kv : given) {
+        const HostTensor &t = kv.second;
         options.inputShapes[kv.getKey()] =
-            llvm::SmallVector<int64_t>(kv.second.shape.begin(), kv.second.shape.end());
+            llvm::SmallVector<int64_t>(t.shape.begin(), t.shape.end());
+        if (auto ints = smallIntegerContents(t))
+          options.inputValues[kv.getKey()] = *ints;
+      }
     module = importOnnxFile(context, modelPath, options);
   } else {
     llvm::SourceMgr sourceMgr;

@@ -34,6 +34,61 @@ FailureOr<SmallVector<Value>> allInputs(NodeContext &ctx) {
   return inputs;
 }
 
+/// Folds an elementwise op whose inputs are all known integer tensors (shape
+/// arithmetic), broadcasting on the host. Returns true when it folded.
+template <typename Fn>
+bool foldIntegerElementwise(NodeContext &ctx, Type resultElem, Fn fn) {
+  SmallVector<SmallVector<int64_t>> values;
+  SmallVector<ArrayRef<int64_t>> shapes;
+  int64_t rank = 0;
+  for (unsigned i = 0; i < ctx.numInputs(); ++i) {
+    auto ints = ctx.constInts(i);
+    if (!ints || !ctx.inputType(i).hasStaticShape())
+      return false;
+    values.push_back(*ints);
+    shapes.push_back(ctx.inputType(i).getShape());
+    rank = std::max<int64_t>(rank, shapes.back().size());
+  }
+  SmallVector<int64_t> outShape(rank, 1);
+  for (ArrayRef<int64_t> s : shapes)
+    for (int64_t k = 0; k < int64_t(s.size()); ++k) {
+      int64_t &o = outShape[k + rank - s.size()];
+      if (s[k] != 1) {
+        if (o != 1 && o != s[k])
+          return false; // let the regular path report the mismatch
+        o = s[k];
+      }
+    }
+  int64_t total = 1;
+  for (int64_t d : outShape)
+    total *= d;
+  SmallVector<int64_t> out;
+  SmallVector<int64_t> args(values.size());
+  for (int64_t flat = 0; flat < total; ++flat) {
+    for (size_t v = 0; v < values.size(); ++v) {
+      ArrayRef<int64_t> s = shapes[v];
+      int64_t at = 0, rest = flat, stride = 1;
+      for (int64_t d = rank - 1; d >= 0; --d) {
+        int64_t idx = rest % outShape[d];
+        rest /= outShape[d];
+        int64_t k = d - (rank - int64_t(s.size()));
+        if (k >= 0) {
+          if (s[k] != 1)
+            at += idx * stride;
+          stride *= s[k];
+        }
+      }
+      args[v] = values[v][at];
+    }
+    std::optional<int64_t> r = fn(ArrayRef<int64_t>(args));
+    if (!r)
+      return false;
+    out.push_back(*r);
+  }
+  ctx.setOutputInts(0, out, outShape, resultElem, ctx.isUnsigned(0));
+  return true;
+}
+
 /// Scalar semantics of a binary op, given whether integers are unsigned.
 using BinaryFn = Value (*)(OpBuilder &, Location, Value, Value, bool);
 
@@ -68,8 +123,30 @@ Value minFn(OpBuilder &b, Location l, Value x, Value y, bool u) {
            : arith::MinSIOp::create(b, l, x, y).getResult();
 }
 
+/// Host semantics of the integer binary ops, for folding.
+std::optional<int64_t> foldBinary(BinaryFn fn, int64_t x, int64_t y) {
+  if (fn == addFn)
+    return x + y;
+  if (fn == subFn)
+    return x - y;
+  if (fn == mulFn)
+    return x * y;
+  if (fn == divFn)
+    return y == 0 ? std::nullopt : std::optional<int64_t>(x / y);
+  if (fn == maxFn)
+    return std::max(x, y);
+  if (fn == minFn)
+    return std::min(x, y);
+  return std::nullopt;
+}
+
 template <BinaryFn Fn>
 LogicalResult importBinary(NodeContext &ctx) {
+  if (ctx.numInputs() == 2 && isa<IntegerType>(ctx.inputType(0).getElementType()) &&
+      !ctx.isUnsigned(0) &&
+      foldIntegerElementwise(ctx, ctx.inputType(0).getElementType(),
+                             [](ArrayRef<int64_t> a) { return foldBinary(Fn, a[0], a[1]); }))
+    return success();
   auto inputs = allInputs(ctx);
   if (failed(inputs) || failed(checkSameElementType(ctx, *inputs)))
     return failure();
@@ -186,6 +263,15 @@ LogicalResult importPRelu(NodeContext &ctx) {
 /// Comparisons produce i1 tensors.
 template <arith::CmpFPredicate FP, arith::CmpIPredicate SP, arith::CmpIPredicate UP>
 LogicalResult importCompare(NodeContext &ctx) {
+  if (isa<IntegerType>(ctx.inputType(0).getElementType()) && !ctx.isUnsigned(0) &&
+      foldIntegerElementwise(ctx, ctx.b.getI1Type(), [](ArrayRef<int64_t> a) {
+        return std::optional<int64_t>(SP == arith::CmpIPredicate::eq ? a[0] == a[1]
+                                      : SP == arith::CmpIPredicate::slt ? a[0] < a[1]
+                                      : SP == arith::CmpIPredicate::sle ? a[0] <= a[1]
+                                      : SP == arith::CmpIPredicate::sgt ? a[0] > a[1]
+                                                                        : a[0] >= a[1]);
+      }))
+    return success();
   auto inputs = allInputs(ctx);
   if (failed(inputs) || failed(checkSameElementType(ctx, *inputs)))
     return failure();
@@ -484,6 +570,10 @@ LogicalResult importIsInf(NodeContext &ctx) {
 }
 
 LogicalResult importWhere(NodeContext &ctx) {
+  if (ctx.numInputs() == 3 && isa<IntegerType>(ctx.inputType(1).getElementType()) &&
+      foldIntegerElementwise(ctx, ctx.inputType(1).getElementType(),
+                             [](ArrayRef<int64_t> a) { return std::optional<int64_t>(a[0] ? a[1] : a[2]); }))
+    return success();
   auto inputs = allInputs(ctx);
   if (failed(inputs))
     return failure();

@@ -323,6 +323,11 @@ OwningOpRef<ModuleOp> compress::importOnnxFile(MLIRContext &context,
     v.value = body->getArgument(i);
     v.type = cast<RankedTensorType>(argTypes[i]);
     v.isUnsigned = isUnsignedOnnxType(info->type().tensor_type().elem_type());
+    auto known = options.inputValues.find(info->name());
+    if (known != options.inputValues.end() && v.type.hasStaticShape() &&
+        isa<IntegerType>(v.type.getElementType()) &&
+        int64_t(known->second.size()) == v.type.getNumElements())
+      v.ints = known->second;
     importer.values[info->name()] = v;
     func.setArgAttr(i, kNameAttr, builder.getStringAttr(info->name()));
     if (v.isUnsigned)

@@ -15,6 +15,11 @@ struct OnnxImportOptions {
   /// Replaces the declared shape of graph inputs (name -> dims, -1 dynamic),
   /// e.g. to fix a symbolic batch size.
   llvm::StringMap<llvm::SmallVector<int64_t>> inputShapes;
+  /// Contents of small integer graph inputs known when compiling (the JIT
+  /// knows its inputs), so that inputs deciding shapes (Reshape's shape,
+  /// Slice's starts, ...) fold as constants do. The value still comes from
+  /// the function argument at run time.
+  llvm::StringMap<llvm::SmallVector<int64_t>> inputValues;
 };
 
 /// The dialects an imported module uses.

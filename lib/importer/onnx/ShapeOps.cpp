@@ -1,3 +1,955 @@
-// placeholder while the family is written
-#include "lib/importer/onnx/NodeContext.h"
-void compress::appendShapeOps(llvm::SmallVectorImpl<compress::OpTableEntry> &) {}
+// Shape and data-movement ONNX ops: Reshape, Transpose, Concat, Slice, Split,
+// Squeeze, Unsqueeze, Expand, Shape, Size, ConstantOfShape, Range, Constant,
+// Gather, Flatten, Tile, Trilu. Small integer tensors fold at import, so
+// shape subgraphs leave no run-time code when shapes are static.
+#include "lib/importer/onnx/Builders.h"
+
+#include "dialects/compress/IR/CompressOps.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+
+#include <numeric>
+
+using namespace compress;
+using namespace mlir;
+using llvm::SmallVector;
+
+namespace {
+
+Type elemOf(Value v) { return cast<ShapedType>(v.getType()).getElementType(); }
+
+/// Row-major strides of a static shape.
+SmallVector<int64_t> stridesOf(ArrayRef<int64_t> shape) {
+  SmallVector<int64_t> strides(shape.size(), 1);
+  for (int64_t i = int64_t(shape.size()) - 2; i >= 0; --i)
+    strides[i] = strides[i + 1] * shape[i + 1];
+  return strides;
+}
+
+/// Folds a data-movement op on a known integer tensor: output element i is
+/// input element index(i).
+template <typename IndexFn>
+void foldInts(NodeContext &ctx, ArrayRef<int64_t> outShape, IndexFn index) {
+  auto in = *ctx.constInts(0);
+  SmallVector<int64_t> out;
+  for (int64_t i = 0, n = product(outShape); i < n; ++i)
+    out.push_back(in[index(i)]);
+  ctx.setOutputInts(0, out, outShape, ctx.inputType(0).getElementType(),
+                    ctx.isUnsigned(0));
+}
+
+/// Reshape-like ops keep folded contents unchanged.
+LogicalResult setReshaped(NodeContext &ctx, ArrayRef<OpFoldResult> sizes) {
+  if (ctx.constInts(0)) {
+    SmallVector<int64_t> shape;
+    for (OpFoldResult s : sizes)
+      shape.push_back(*getConstantIntValue(s));
+    foldInts(ctx, shape, [](int64_t i) { return i; });
+    return success();
+  }
+  Value x = ctx.input(0);
+  if (!x)
+    return failure();
+  ctx.setOutput(0, reshapeTensor(ctx.b, ctx.loc, x, sizes), ctx.isUnsigned(0));
+  return success();
+}
+
+Value indexValue(OpBuilder &b, Location loc, OpFoldResult ofr) {
+  return getValueOrCreateConstantIndexOp(b, loc, ofr);
+}
+
+/// Reshape with a shape known at import; 0 copies a dimension (unless
+/// allowzero), -1 takes what is left.
+LogicalResult reshapeStatic(NodeContext &ctx, ArrayRef<int64_t> shape,
+                            bool allowZero) {
+  OpBuilder &b = ctx.b;
+  auto inType = ctx.inputType(0);
+  SmallVector<OpFoldResult> inSizes;
+  for (int64_t d = 0; d < inType.getRank(); ++d) {
+    if (!inType.isDynamicDim(d))
+      inSizes.push_back(b.getIndexAttr(inType.getDimSize(d)));
+    else {
+      Value x = ctx.input(0);
+      if (!x)
+        return failure();
+      inSizes.push_back(tensor::DimOp::create(b, ctx.loc, x, d).getResult());
+    }
+  }
+  SmallVector<OpFoldResult> sizes;
+  int64_t inferAt = -1;
+  for (auto [i, s] : llvm::enumerate(shape)) {
+    if (s == -1) {
+      if (inferAt >= 0)
+        return ctx.error() << "shape has more than one -1";
+      inferAt = i;
+      sizes.push_back(b.getIndexAttr(1));
+    } else if (s == 0 && !allowZero) {
+      if (int64_t(i) >= inType.getRank())
+        return ctx.error() << "shape copies dimension " << i
+                           << " (0) of a rank-" << inType.getRank() << " input";
+      sizes.push_back(inSizes[i]);
+    } else if (s < 0) {
+      return ctx.error() << "invalid shape value " << s;
+    } else {
+      sizes.push_back(b.getIndexAttr(s));
+    }
+  }
+  auto mul = [&](OpFoldResult x, OpFoldResult y) -> OpFoldResult {
+    auto cx = getConstantIntValue(x), cy = getConstantIntValue(y);
+    if (cx && cy)
+      return b.getIndexAttr(*cx * *cy);
+    return arith::MulIOp::create(b, ctx.loc, indexValue(b, ctx.loc, x),
+                                 indexValue(b, ctx.loc, y))
+        .getResult();
+  };
+  OpFoldResult total = b.getIndexAttr(1), known = b.getIndexAttr(1);
+  for (OpFoldResult s : inSizes)
+    total = mul(total, s);
+  for (OpFoldResult s : sizes)
+    known = mul(known, s);
+  auto cTotal = getConstantIntValue(total), cKnown = getConstantIntValue(known);
+  if (inferAt >= 0) {
+    if (cTotal && cKnown) {
+      if (*cKnown == 0 || *cTotal % *cKnown)
+        return ctx.error() << "cannot reshape " << *cTotal << " elements into "
+                           << "a shape with " << *cKnown << " x -1 elements";
+      sizes[inferAt] = b.getIndexAttr(*cTotal / *cKnown);
+    } else {
+      sizes[inferAt] = arith::DivUIOp::create(b, ctx.loc, indexValue(b, ctx.loc, total),
+                                              indexValue(b, ctx.loc, known))
+                           .getResult();
+    }
+  } else if (cTotal && cKnown && *cTotal != *cKnown) {
+    return ctx.error() << "cannot reshape " << *cTotal << " elements into "
+                       << *cKnown;
+  }
+  return setReshaped(ctx, sizes);
+}
+
+/// Reshape with a shape computed at run time.
+LogicalResult reshapeDynamic(NodeContext &ctx, bool allowZero) {
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Value x = ctx.input(0), shape = ctx.input(1);
+  if (!x || !shape)
+    return failure();
+  auto shapeType = cast<RankedTensorType>(shape.getType());
+  if (shapeType.getRank() != 1 || shapeType.isDynamicDim(0))
+    return ctx.error() << "unsupported shape input of unknown length";
+  int64_t rank = shapeType.getDimSize(0);
+  int64_t inRank = ctx.inputType(0).getRank();
+  Value total = arith::ConstantIndexOp::create(b, loc, 1);
+  for (int64_t d = 0; d < inRank; ++d)
+    total = arith::MulIOp::create(b, loc, total, tensor::DimOp::create(b, loc, x, d));
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value minusOne = arith::ConstantIndexOp::create(b, loc, -1);
+  SmallVector<Value> dims;
+  Value known = one;
+  for (int64_t i = 0; i < rank; ++i) {
+    Value at = arith::ConstantIndexOp::create(b, loc, i);
+    Value s = tensor::ExtractOp::create(b, loc, shape, ValueRange{at});
+    s = arith::IndexCastOp::create(b, loc, b.getIndexType(), s);
+    if (!allowZero && i < inRank) {
+      Value isZero = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, s, zero);
+      s = arith::SelectOp::create(b, loc, isZero, tensor::DimOp::create(b, loc, x, i), s);
+    }
+    Value isInfer = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, s, minusOne);
+    known = arith::MulIOp::create(b, loc, known,
+                                  arith::SelectOp::create(b, loc, isInfer, one, s));
+    dims.push_back(s);
+  }
+  SmallVector<OpFoldResult> sizes;
+  for (Value s : dims) {
+    Value isInfer = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, s, minusOne);
+    Value inferred = arith::DivUIOp::create(b, loc, total, known);
+    sizes.push_back(arith::SelectOp::create(b, loc, isInfer, inferred, s).getResult());
+  }
+  ctx.setOutput(0, reshapeTensor(b, loc, x, sizes), ctx.isUnsigned(0));
+  return success();
+}
+
+LogicalResult importReshape(NodeContext &ctx) {
+  bool allowZero = ctx.opset >= 14 && ctx.intAttr("allowzero", 0) != 0;
+  if (auto shape = ctx.constInts(1))
+    return reshapeStatic(ctx, *shape, allowZero);
+  return reshapeDynamic(ctx, allowZero);
+}
+
+LogicalResult importFlatten(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  // Flatten's axis may equal the rank (everything goes to the first factor).
+  int64_t axis = ctx.intAttr("axis", 1);
+  if (axis < -type.getRank() || axis > type.getRank())
+    return ctx.error() << "axis " << axis << " is out of range for rank " << type.getRank();
+  if (axis < 0)
+    axis += type.getRank();
+  SmallVector<int64_t> shape = {1, 1};
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    if (type.isDynamicDim(d))
+      return ctx.error() << "unsupported dynamic dimension " << d;
+    shape[d < axis ? 0 : 1] *= type.getDimSize(d);
+  }
+  return reshapeStatic(ctx, shape, /*allowZero=*/true);
+}
+
+/// Squeeze/Unsqueeze axes: an input from opset 13, an attribute before.
+FailureOr<SmallVector<int64_t>> axesOperand(NodeContext &ctx, bool required) {
+  if (ctx.opset >= 13) {
+    if (!ctx.hasInput(1)) {
+      if (required)
+        return ctx.error() << "missing axes", failure();
+      return SmallVector<int64_t>();
+    }
+    return ctx.requireConstInts(1, "axes");
+  }
+  if (auto axes = ctx.intsAttr("axes"))
+    return *axes;
+  if (required)
+    return ctx.error() << "missing axes", failure();
+  return SmallVector<int64_t>();
+}
+
+LogicalResult importSqueeze(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  auto axes = axesOperand(ctx, false);
+  if (failed(axes))
+    return failure();
+  SmallVector<bool> drop(type.getRank(), false);
+  if (axes->empty()) {
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      if (type.isDynamicDim(d))
+        return ctx.error() << "unsupported Squeeze without axes of a dynamic dimension";
+      drop[d] = type.getDimSize(d) == 1;
+    }
+  }
+  for (int64_t a : *axes) {
+    auto axis = normalizeAxis(ctx, a, type.getRank());
+    if (failed(axis))
+      return failure();
+    if (!type.isDynamicDim(*axis) && type.getDimSize(*axis) != 1)
+      return ctx.error() << "cannot squeeze dimension " << *axis << " of size "
+                         << type.getDimSize(*axis);
+    drop[*axis] = true;
+  }
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (!drop[d])
+      sizes.push_back(type.isDynamicDim(d)
+                          ? OpFoldResult(tensor::DimOp::create(ctx.b, ctx.loc, ctx.input(0), d).getResult())
+                          : ctx.b.getIndexAttr(type.getDimSize(d)));
+  return setReshaped(ctx, sizes);
+}
+
+LogicalResult importUnsqueeze(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  auto axes = axesOperand(ctx, true);
+  if (failed(axes))
+    return failure();
+  int64_t outRank = type.getRank() + axes->size();
+  SmallVector<bool> inserted(outRank, false);
+  for (int64_t a : *axes) {
+    auto axis = normalizeAxis(ctx, a, outRank);
+    if (failed(axis))
+      return failure();
+    if (inserted[*axis])
+      return ctx.error() << "axis " << *axis << " given twice";
+    inserted[*axis] = true;
+  }
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t d = 0, k = 0; d < outRank; ++d) {
+    if (inserted[d]) {
+      sizes.push_back(ctx.b.getIndexAttr(1));
+      continue;
+    }
+    sizes.push_back(type.isDynamicDim(k)
+                        ? OpFoldResult(tensor::DimOp::create(ctx.b, ctx.loc, ctx.input(0), k).getResult())
+                        : ctx.b.getIndexAttr(type.getDimSize(k)));
+    ++k;
+  }
+  return setReshaped(ctx, sizes);
+}
+
+LogicalResult importTranspose(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  int64_t rank = type.getRank();
+  SmallVector<int64_t> perm;
+  if (auto p = ctx.intsAttr("perm"))
+    perm = *p;
+  else
+    for (int64_t d = rank - 1; d >= 0; --d)
+      perm.push_back(d);
+  SmallVector<int64_t> sorted(perm);
+  llvm::sort(sorted);
+  if (int64_t(perm.size()) != rank ||
+      llvm::any_of(llvm::enumerate(sorted), [](auto e) { return e.value() != int64_t(e.index()); }))
+    return ctx.error() << "perm is not a permutation of the input's " << rank
+                       << " dimensions";
+  if (ctx.constInts(0) && type.hasStaticShape()) {
+    SmallVector<int64_t> outShape;
+    for (int64_t p : perm)
+      outShape.push_back(type.getDimSize(p));
+    SmallVector<int64_t> inStrides = stridesOf(type.getShape());
+    SmallVector<int64_t> outStrides = stridesOf(outShape);
+    foldInts(ctx, outShape, [&](int64_t i) {
+      int64_t at = 0;
+      for (int64_t d = 0; d < rank; ++d)
+        at += (i / outStrides[d] % outShape[d]) * inStrides[perm[d]];
+      return at;
+    });
+    return success();
+  }
+  Value x = ctx.input(0);
+  if (!x)
+    return failure();
+  ctx.setOutput(0, transposeTensor(ctx.b, ctx.loc, x, perm), ctx.isUnsigned(0));
+  return success();
+}
+
+LogicalResult importShape(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  int64_t rank = type.getRank();
+  int64_t start = 0, end = rank;
+  if (ctx.opset >= 15) {
+    start = ctx.intAttr("start", 0);
+    end = ctx.intAttr("end", rank);
+  }
+  auto clampAxis = [&](int64_t a) {
+    if (a < 0)
+      a += rank;
+    return std::clamp<int64_t>(a, 0, rank);
+  };
+  start = clampAxis(start);
+  end = std::max(clampAxis(end), start);
+  SmallVector<int64_t> dims(type.getShape().begin() + start,
+                            type.getShape().begin() + end);
+  Type i64 = ctx.b.getI64Type();
+  if (llvm::none_of(dims, ShapedType::isDynamic)) {
+    ctx.setOutputInts(0, dims, {int64_t(dims.size())}, i64);
+    return success();
+  }
+  Value x = ctx.input(0);
+  if (!x)
+    return failure();
+  SmallVector<Value> elems;
+  for (int64_t d = start; d < end; ++d) {
+    Value dim = tensor::DimOp::create(ctx.b, ctx.loc, x, d);
+    elems.push_back(arith::IndexCastOp::create(ctx.b, ctx.loc, i64, dim));
+  }
+  ctx.setOutput(0, tensor::FromElementsOp::create(
+                       ctx.b, ctx.loc, RankedTensorType::get({int64_t(elems.size())}, i64), elems));
+  return success();
+}
+
+LogicalResult importSize(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  Type i64 = ctx.b.getI64Type();
+  if (type.hasStaticShape()) {
+    ctx.setOutputInts(0, {type.getNumElements()}, {}, i64);
+    return success();
+  }
+  Value x = ctx.input(0);
+  if (!x)
+    return failure();
+  Value n = arith::ConstantIndexOp::create(ctx.b, ctx.loc, 1);
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    n = arith::MulIOp::create(ctx.b, ctx.loc, n, tensor::DimOp::create(ctx.b, ctx.loc, x, d));
+  n = arith::IndexCastOp::create(ctx.b, ctx.loc, i64, n);
+  ctx.setOutput(0, tensor::FromElementsOp::create(ctx.b, ctx.loc,
+                                                  RankedTensorType::get({}, i64), n));
+  return success();
+}
+
+LogicalResult importConcat(NodeContext &ctx) {
+  if (!ctx.hasAttr("axis"))
+    return ctx.error() << "missing attribute 'axis'";
+  SmallVector<unsigned> used;
+  for (unsigned i = 0; i < ctx.numInputs(); ++i)
+    if (ctx.hasInput(i))
+      used.push_back(i);
+  auto type0 = ctx.inputType(used.front());
+  int64_t rank = type0.getRank();
+  auto axis = normalizeAxis(ctx, ctx.intAttr("axis", 0), rank);
+  if (failed(axis))
+    return failure();
+  for (unsigned i : used) {
+    auto t = ctx.inputType(i);
+    if (t.getRank() != rank || t.getElementType() != type0.getElementType())
+      return ctx.error() << "inputs differ in rank or element type";
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != *axis && !t.isDynamicDim(d) && !type0.isDynamicDim(d) &&
+          t.getDimSize(d) != type0.getDimSize(d))
+        return ctx.error() << "inputs differ in dimension " << d << " ("
+                           << type0.getDimSize(d) << " and " << t.getDimSize(d) << ")";
+  }
+  // Fold when every input is a known integer tensor (shape vectors).
+  if (rank == 1 && llvm::all_of(used, [&](unsigned i) { return ctx.constInts(i).has_value(); })) {
+    SmallVector<int64_t> out;
+    for (unsigned i : used)
+      out.append(*ctx.constInts(i));
+    ctx.setOutputInts(0, out, {int64_t(out.size())}, type0.getElementType(),
+                      ctx.isUnsigned(used.front()));
+    return success();
+  }
+  OpBuilder &b = ctx.b;
+  SmallVector<Value> inputs;
+  for (unsigned i : used) {
+    Value v = ctx.input(i);
+    if (!v)
+      return failure();
+    inputs.push_back(v);
+  }
+  SmallVector<OpFoldResult> sizes = mixedSizes(b, ctx.loc, inputs.front());
+  AffineExpr s0, s1;
+  bindSymbols(b.getContext(), s0, s1);
+  OpFoldResult total = b.getIndexAttr(0);
+  SmallVector<OpFoldResult> offsets;
+  for (Value v : inputs) {
+    offsets.push_back(total);
+    total = affine::makeComposedFoldedAffineApply(
+        b, ctx.loc, s0 + s1, {total, tensor::getMixedSize(b, ctx.loc, v, *axis)});
+  }
+  sizes[*axis] = total;
+  Value result = emptyTensor(b, ctx.loc, sizes, type0.getElementType());
+  for (auto [v, offset] : llvm::zip(inputs, offsets)) {
+    SmallVector<OpFoldResult> offs(rank, b.getIndexAttr(0));
+    offs[*axis] = offset;
+    SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+    result = tensor::InsertSliceOp::create(b, ctx.loc, v, result, offs,
+                                           mixedSizes(b, ctx.loc, v), strides);
+  }
+  ctx.setOutput(0, result, ctx.isUnsigned(used.front()));
+  return success();
+}
+
+/// Slice parameters for one axis, clamped as the ONNX spec says.
+struct AxisSlice {
+  int64_t start, size, step;
+};
+AxisSlice clampSlice(int64_t dim, int64_t start, int64_t end, int64_t step) {
+  auto clampIndex = [&](int64_t v, int64_t lo, int64_t hi) {
+    if (v < 0)
+      v += dim;
+    return std::clamp(v, lo, hi);
+  };
+  if (step > 0) {
+    start = clampIndex(start, 0, dim);
+    end = clampIndex(end, 0, dim);
+    return {start, std::max<int64_t>(0, (end - start + step - 1) / step), step};
+  }
+  start = clampIndex(start, 0, dim - 1);
+  end = clampIndex(end, -1, dim - 1);
+  return {start, std::max<int64_t>(0, (start - end + (-step) - 1) / (-step)), step};
+}
+
+LogicalResult importSlice(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  int64_t rank = type.getRank();
+  SmallVector<int64_t> starts, ends, axes, steps;
+  if (ctx.opset >= 10) {
+    auto s = ctx.requireConstInts(1, "starts");
+    auto e = ctx.requireConstInts(2, "ends");
+    if (failed(s) || failed(e))
+      return failure();
+    starts = *s;
+    ends = *e;
+    if (ctx.hasInput(3)) {
+      auto a = ctx.requireConstInts(3, "axes");
+      if (failed(a))
+        return failure();
+      axes = *a;
+    }
+    if (ctx.hasInput(4)) {
+      auto st = ctx.requireConstInts(4, "steps");
+      if (failed(st))
+        return failure();
+      steps = *st;
+    }
+  } else {
+    starts = ctx.intsAttr("starts").value_or(SmallVector<int64_t>());
+    ends = ctx.intsAttr("ends").value_or(SmallVector<int64_t>());
+    axes = ctx.intsAttr("axes").value_or(SmallVector<int64_t>());
+  }
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i)
+      axes.push_back(i);
+  if (steps.empty())
+    steps.assign(starts.size(), 1);
+  if (starts.size() != ends.size() || axes.size() != starts.size() ||
+      steps.size() != starts.size())
+    return ctx.error() << "starts, ends, axes and steps differ in length";
+
+  SmallVector<AxisSlice> slices;
+  for (int64_t d = 0; d < rank; ++d)
+    slices.push_back({0, type.getDimSize(d), 1});
+  for (size_t i = 0; i < axes.size(); ++i) {
+    auto axis = normalizeAxis(ctx, axes[i], rank);
+    if (failed(axis))
+      return failure();
+    if (steps[i] == 0)
+      return ctx.error() << "step 0 on axis " << *axis;
+    if (type.isDynamicDim(*axis))
+      return ctx.error() << "unsupported Slice of dynamic dimension " << *axis;
+    slices[*axis] = clampSlice(type.getDimSize(*axis), starts[i], ends[i], steps[i]);
+  }
+  SmallVector<int64_t> outShape;
+  for (const AxisSlice &s : slices)
+    outShape.push_back(s.size);
+
+  if (ctx.constInts(0) && type.hasStaticShape()) {
+    SmallVector<int64_t> inStrides = stridesOf(type.getShape());
+    SmallVector<int64_t> outStrides = stridesOf(outShape);
+    foldInts(ctx, outShape, [&](int64_t i) {
+      int64_t at = 0;
+      for (int64_t d = 0; d < rank; ++d)
+        at += (slices[d].start + (i / outStrides[d] % outShape[d]) * slices[d].step) *
+              inStrides[d];
+      return at;
+    });
+    return success();
+  }
+  Value x = ctx.input(0);
+  if (!x)
+    return failure();
+  OpBuilder &b = ctx.b;
+  SmallVector<OpFoldResult> sizes = mixedSizes(b, ctx.loc, x);
+  bool anyNegative = llvm::any_of(slices, [](const AxisSlice &s) { return s.step < 0; });
+  if (!anyNegative) {
+    SmallVector<OpFoldResult> offsets, strides;
+    for (int64_t d = 0; d < rank; ++d) {
+      // An empty slice may start at the end; extract_slice wants it inside.
+      offsets.push_back(b.getIndexAttr(slices[d].size == 0 ? 0 : slices[d].start));
+      strides.push_back(b.getIndexAttr(slices[d].step));
+      if (!ShapedType::isDynamic(slices[d].size))
+        sizes[d] = b.getIndexAttr(slices[d].size);
+    }
+    ctx.setOutput(0, tensor::ExtractSliceOp::create(b, ctx.loc, x, offsets, sizes, strides),
+                  ctx.isUnsigned(0));
+    return success();
+  }
+  // Negative steps: gather element by element, in[start + i * step].
+  for (int64_t d = 0; d < rank; ++d)
+    if (!ShapedType::isDynamic(slices[d].size))
+      sizes[d] = b.getIndexAttr(slices[d].size);
+  Value init = emptyTensor(b, ctx.loc, sizes, type.getElementType());
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  Value out = linalg::GenericOp::create(
+                  b, ctx.loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
+                  SmallVector<AffineMap>{id}, iterators,
+                  [&](OpBuilder &nb, Location l, ValueRange) {
+                    SmallVector<Value> idx;
+                    for (int64_t d = 0; d < rank; ++d) {
+                      Value i = linalg::IndexOp::create(nb, l, d);
+                      Value step = arith::ConstantIndexOp::create(nb, l, slices[d].step);
+                      Value start = arith::ConstantIndexOp::create(nb, l, slices[d].start);
+                      idx.push_back(arith::AddIOp::create(nb, l, start,
+                                                          arith::MulIOp::create(nb, l, i, step)));
+                    }
+                    linalg::YieldOp::create(nb, l, tensor::ExtractOp::create(nb, l, x, idx).getResult());
+                  })
+                  .getResult(0);
+  ctx.setOutput(0, out, ctx.isUnsigned(0));
+  return success();
+}
+
+LogicalResult importSplit(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  auto axis = normalizeAxis(ctx, ctx.intAttr("axis", 0), type.getRank());
+  if (failed(axis))
+    return failure();
+  if (type.isDynamicDim(*axis))
+    return ctx.error() << "unsupported Split of a dynamic dimension";
+  int64_t dim = type.getDimSize(*axis);
+  SmallVector<int64_t> split;
+  if (ctx.opset >= 13 && ctx.hasInput(1)) {
+    auto s = ctx.requireConstInts(1, "split");
+    if (failed(s))
+      return failure();
+    split = *s;
+  } else if (ctx.opset < 13) {
+    split = ctx.intsAttr("split").value_or(SmallVector<int64_t>());
+  }
+  int64_t outputs = ctx.numOutputs();
+  if (ctx.opset >= 18 && ctx.hasAttr("num_outputs"))
+    outputs = ctx.intAttr("num_outputs", outputs);
+  if (split.empty()) {
+    int64_t chunk = (dim + outputs - 1) / outputs; // the last one may be smaller
+    for (int64_t i = 0, left = dim; i < outputs; ++i, left -= chunk)
+      split.push_back(std::max<int64_t>(0, std::min(chunk, left)));
+  }
+  if (int64_t(split.size()) != ctx.numOutputs() ||
+      std::accumulate(split.begin(), split.end(), int64_t(0)) != dim)
+    return ctx.error() << "split sizes do not add up to dimension " << *axis
+                       << " (" << dim << ") over " << ctx.numOutputs() << " outputs";
+  Value x = ctx.input(0);
+  if (!x)
+    return failure();
+  OpBuilder &b = ctx.b;
+  int64_t offset = 0;
+  for (int64_t i = 0; i < int64_t(split.size()); ++i) {
+    SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes = mixedSizes(b, ctx.loc, x);
+    SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
+    offsets[*axis] = b.getIndexAttr(offset);
+    sizes[*axis] = b.getIndexAttr(split[i]);
+    // extract_slice rejects an offset at the end even for an empty slice.
+    Value part = split[i] == 0
+                     ? emptyTensor(b, ctx.loc, sizes, type.getElementType())
+                     : tensor::ExtractSliceOp::create(b, ctx.loc, x, offsets, sizes, strides)
+                           .getResult();
+    ctx.setOutput(i, part, ctx.isUnsigned(0));
+    offset += split[i];
+  }
+  return success();
+}
+
+/// The numpy broadcast of two shapes (Expand's rule), as sizes.
+FailureOr<SmallVector<OpFoldResult>> broadcastShapes(NodeContext &ctx, Value x,
+                                                     ArrayRef<int64_t> shape) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = std::max<int64_t>(type.getRank(), shape.size());
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t d = 0; d < rank; ++d) {
+    int64_t k = d - (rank - type.getRank());
+    int64_t s = d - (rank - int64_t(shape.size()));
+    int64_t want = s >= 0 ? shape[s] : 1;
+    if (k < 0) {
+      sizes.push_back(ctx.b.getIndexAttr(want));
+      continue;
+    }
+    if (type.isDynamicDim(k)) {
+      if (want != 1)
+        sizes.push_back(ctx.b.getIndexAttr(want));
+      else
+        sizes.push_back(tensor::DimOp::create(ctx.b, ctx.loc, x, k).getResult());
+      continue;
+    }
+    int64_t have = type.getDimSize(k);
+    if (have != 1 && want != 1 && have != want) {
+      ctx.error() << "cannot expand dimension of size " << have << " to " << want;
+      return failure();
+    }
+    sizes.push_back(ctx.b.getIndexAttr(have == 1 ? want : have));
+  }
+  return sizes;
+}
+
+LogicalResult importExpand(NodeContext &ctx) {
+  auto shape = ctx.requireConstInts(1, "shape");
+  if (failed(shape))
+    return failure();
+  Value x = ctx.input(0);
+  if (!x)
+    return failure();
+  auto sizes = broadcastShapes(ctx, x, *shape);
+  if (failed(sizes))
+    return failure();
+  auto out = broadcastTo(ctx, x, *sizes);
+  if (failed(out))
+    return failure();
+  ctx.setOutput(0, *out, ctx.isUnsigned(0));
+  return success();
+}
+
+LogicalResult importTile(NodeContext &ctx) {
+  auto repeats = ctx.requireConstInts(1, "repeats");
+  if (failed(repeats))
+    return failure();
+  Value x = ctx.input(0);
+  if (!x)
+    return failure();
+  auto type = ctx.inputType(0);
+  int64_t rank = type.getRank();
+  if (int64_t(repeats->size()) != rank)
+    return ctx.error() << "repeats has " << repeats->size() << " entries for rank " << rank;
+  OpBuilder &b = ctx.b;
+  SmallVector<OpFoldResult> inSizes = mixedSizes(b, ctx.loc, x), outSizes;
+  AffineExpr s0;
+  bindSymbols(b.getContext(), s0);
+  for (int64_t d = 0; d < rank; ++d)
+    outSizes.push_back(affine::makeComposedFoldedAffineApply(b, ctx.loc, s0 * (*repeats)[d],
+                                                             {inSizes[d]}));
+  Value init = emptyTensor(b, ctx.loc, outSizes, type.getElementType());
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  Value out = linalg::GenericOp::create(
+                  b, ctx.loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
+                  SmallVector<AffineMap>{id}, iterators,
+                  [&](OpBuilder &nb, Location l, ValueRange) {
+                    SmallVector<Value> idx;
+                    for (int64_t d = 0; d < rank; ++d) {
+                      Value i = linalg::IndexOp::create(nb, l, d);
+                      Value n = tensor::DimOp::create(nb, l, x, d);
+                      idx.push_back(arith::RemUIOp::create(nb, l, i, n));
+                    }
+                    linalg::YieldOp::create(nb, l, tensor::ExtractOp::create(nb, l, x, idx).getResult());
+                  })
+                  .getResult(0);
+  ctx.setOutput(0, out, ctx.isUnsigned(0));
+  return success();
+}
+
+/// Constant and ConstantOfShape values from a TensorProto attribute.
+LogicalResult importConstant(NodeContext &ctx) {
+  if (const onnx::TensorProto *t = ctx.tensorAttr("value")) {
+    if (!onnxElementType(ctx.b.getContext(), t->data_type()))
+      return ctx.error() << "unsupported constant type " << onnxTypeName(t->data_type());
+    ctx.setOutputTensor(0, *t);
+    return success();
+  }
+  MLIRContext *mctx = ctx.b.getContext();
+  Type f32 = Float32Type::get(mctx), i64 = IntegerType::get(mctx, 64);
+  if (ctx.hasAttr("value_int")) {
+    ctx.setOutputInts(0, {ctx.intAttr("value_int", 0)}, {}, i64);
+    return success();
+  }
+  if (auto ints = ctx.intsAttr("value_ints")) {
+    ctx.setOutputInts(0, *ints, {int64_t(ints->size())}, i64);
+    return success();
+  }
+  SmallVector<float> floats;
+  SmallVector<int64_t> shape;
+  if (ctx.hasAttr("value_float")) {
+    floats.push_back(ctx.floatAttr("value_float", 0));
+  } else {
+    for (const auto &a : ctx.node.attribute())
+      if (a.name() == "value_floats")
+        floats.assign(a.floats().begin(), a.floats().end());
+    if (!ctx.hasAttr("value_floats"))
+      return ctx.error() << "unsupported Constant form (sparse or string values)";
+    shape.push_back(floats.size());
+  }
+  auto type = RankedTensorType::get(shape, f32);
+  ctx.setOutput(0, arith::ConstantOp::create(ctx.b, ctx.loc,
+                                             DenseElementsAttr::get(type, ArrayRef<float>(floats))));
+  return success();
+}
+
+LogicalResult importConstantOfShape(NodeContext &ctx) {
+  const onnx::TensorProto *t = ctx.tensorAttr("value");
+  MLIRContext *mctx = ctx.b.getContext();
+  Type elem = t ? onnxElementType(mctx, t->data_type()) : Float32Type::get(mctx);
+  if (!elem)
+    return ctx.error() << "unsupported value type " << onnxTypeName(t->data_type());
+  std::vector<char> bytes(std::max<size_t>(1, elem.getIntOrFloatBitWidth() / 8), 0);
+  if (t) {
+    auto read = readTensorBytes(ctx.importer.model, *t);
+    if (!read)
+      return ctx.error() << llvm::toString(read.takeError());
+    if (read->size() != bytes.size())
+      return ctx.error() << "value must hold exactly one element";
+    bytes = *read;
+  }
+  bool isUnsigned = t && isUnsignedOnnxType(t->data_type());
+  auto shape = ctx.constInts(0);
+  if (shape && isa<IntegerType>(elem) && product(*shape) <= 4096) {
+    int64_t v = 0;
+    memcpy(&v, bytes.data(), bytes.size());
+    if (!isUnsigned && bytes.size() < 8 && elem.getIntOrFloatBitWidth() > 1)
+      v = int64_t(uint64_t(v) << (64 - 8 * bytes.size())) >> (64 - 8 * bytes.size());
+    ctx.setOutputInts(0, SmallVector<int64_t>(product(*shape), v), *shape, elem, isUnsigned);
+    return success();
+  }
+  OpBuilder &b = ctx.b;
+  SmallVector<OpFoldResult> sizes;
+  if (shape) {
+    for (int64_t s : *shape)
+      sizes.push_back(b.getIndexAttr(s));
+  } else {
+    Value s = ctx.input(0);
+    if (!s)
+      return failure();
+    auto sType = cast<RankedTensorType>(s.getType());
+    if (sType.isDynamicDim(0))
+      return ctx.error() << "unsupported shape input of unknown length";
+    for (int64_t i = 0; i < sType.getDimSize(0); ++i) {
+      Value at = arith::ConstantIndexOp::create(b, ctx.loc, i);
+      Value d = tensor::ExtractOp::create(b, ctx.loc, s, ValueRange{at});
+      sizes.push_back(arith::IndexCastOp::create(b, ctx.loc, b.getIndexType(), d).getResult());
+    }
+  }
+  TypedAttr fill;
+  if (elem.isInteger(1))
+    fill = b.getBoolAttr(bytes[0] != 0);
+  else
+    fill = cast<TypedAttr>(DenseElementsAttr::getFromRawBuffer(RankedTensorType::get({}, elem), bytes)
+                               .getSplatValue<Attribute>());
+  Value init = emptyTensor(b, ctx.loc, sizes, elem);
+  Value c = arith::ConstantOp::create(b, ctx.loc, fill);
+  ctx.setOutput(0, linalg::FillOp::create(b, ctx.loc, c, init).getResult(0), isUnsigned);
+  return success();
+}
+
+LogicalResult importRange(NodeContext &ctx) {
+  auto start = ctx.constFloats(0), limit = ctx.constFloats(1), delta = ctx.constFloats(2);
+  Type elem = ctx.inputType(0).getElementType();
+  if (!start || !limit || !delta)
+    return ctx.error() << "unsupported Range with bounds computed at run time";
+  if ((*delta)[0] == 0)
+    return ctx.error() << "delta is 0";
+  int64_t n = std::max<int64_t>(
+      0, int64_t(std::ceil(((*limit)[0] - (*start)[0]) / (*delta)[0])));
+  if (isa<IntegerType>(elem)) {
+    SmallVector<int64_t> out;
+    for (int64_t i = 0; i < n; ++i)
+      out.push_back(int64_t((*start)[0]) + i * int64_t((*delta)[0]));
+    ctx.setOutputInts(0, out, {n}, elem);
+    return success();
+  }
+  OpBuilder &b = ctx.b;
+  Value init = emptyTensor(b, ctx.loc, {b.getIndexAttr(n)}, elem);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(1, b.getContext());
+  double s = (*start)[0], d = (*delta)[0];
+  Value out = linalg::GenericOp::create(
+                  b, ctx.loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
+                  SmallVector<AffineMap>{id}, SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
+                  [&](OpBuilder &nb, Location l, ValueRange) {
+                    Value i = linalg::IndexOp::create(nb, l, 0);
+                    Value iInt = arith::IndexCastOp::create(nb, l, nb.getI64Type(), i);
+                    Value iF = arith::SIToFPOp::create(nb, l, elem, iInt);
+                    Value v = arith::AddFOp::create(
+                        nb, l, scalarConstant(nb, l, elem, s),
+                        arith::MulFOp::create(nb, l, iF, scalarConstant(nb, l, elem, d)));
+                    linalg::YieldOp::create(nb, l, v);
+                  })
+                  .getResult(0);
+  ctx.setOutput(0, out);
+  return success();
+}
+
+LogicalResult importGather(NodeContext &ctx) {
+  auto dataType = ctx.inputType(0), indicesType = ctx.inputType(1);
+  auto axis = normalizeAxis(ctx, ctx.intAttr("axis", 0), dataType.getRank());
+  if (failed(axis))
+    return failure();
+  int64_t rank = dataType.getRank() + indicesType.getRank() - 1;
+  // Fold index picks from known shape vectors.
+  if (ctx.constInts(0) && ctx.constInts(1) && dataType.getRank() == 1) {
+    auto data = *ctx.constInts(0);
+    SmallVector<int64_t> out;
+    for (int64_t i : *ctx.constInts(1)) {
+      int64_t at = i < 0 ? i + int64_t(data.size()) : i;
+      if (at < 0 || at >= int64_t(data.size()))
+        return ctx.error() << "index " << i << " is out of range for " << data.size();
+      out.push_back(data[at]);
+    }
+    ctx.setOutputInts(0, out, indicesType.getShape(), dataType.getElementType(),
+                      ctx.isUnsigned(0));
+    return success();
+  }
+  Value data = ctx.input(0), indices = ctx.input(1);
+  if (!data || !indices)
+    return failure();
+  OpBuilder &b = ctx.b;
+  // A float table looked up along rows is an embedding: a compressible op.
+  if (*axis == 0 && dataType.getRank() == 2 && ctx.constTensor(0) &&
+      isa<FloatType>(dataType.getElementType())) {
+    SmallVector<int64_t> shape(indicesType.getShape());
+    shape.push_back(dataType.getDimSize(1));
+    auto type = RankedTensorType::get(shape, dataType.getElementType());
+    ctx.setOutput(0, EmbeddingOp::create(b, ctx.loc, type, data, indices));
+    return success();
+  }
+  SmallVector<OpFoldResult> dataSizes = mixedSizes(b, ctx.loc, data);
+  SmallVector<OpFoldResult> indSizes = mixedSizes(b, ctx.loc, indices);
+  SmallVector<OpFoldResult> sizes(dataSizes.begin(), dataSizes.begin() + *axis);
+  sizes.append(indSizes);
+  sizes.append(dataSizes.begin() + *axis + 1, dataSizes.end());
+  Value init = emptyTensor(b, ctx.loc, sizes, dataType.getElementType());
+  MLIRContext *mctx = b.getContext();
+  SmallVector<AffineExpr> indExprs;
+  for (int64_t k = 0; k < indicesType.getRank(); ++k)
+    indExprs.push_back(getAffineDimExpr(*axis + k, mctx));
+  SmallVector<AffineMap> maps = {AffineMap::get(rank, 0, indExprs, mctx),
+                                 AffineMap::getMultiDimIdentityMap(rank, mctx)};
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  int64_t indRank = indicesType.getRank();
+  Value out = linalg::GenericOp::create(
+                  b, ctx.loc, TypeRange{init.getType()}, ValueRange{indices}, ValueRange{init},
+                  maps, iterators,
+                  [&](OpBuilder &nb, Location l, ValueRange args) {
+                    Value i = arith::IndexCastOp::create(nb, l, nb.getIndexType(), args[0]);
+                    Value n = tensor::DimOp::create(nb, l, data, *axis);
+                    Value zero = arith::ConstantIndexOp::create(nb, l, 0);
+                    Value neg = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, i, zero);
+                    i = arith::SelectOp::create(nb, l, neg, arith::AddIOp::create(nb, l, i, n), i);
+                    SmallVector<Value> idx;
+                    for (int64_t d = 0; d < *axis; ++d)
+                      idx.push_back(linalg::IndexOp::create(nb, l, d));
+                    idx.push_back(i);
+                    for (int64_t d = *axis + 1; d < dataType.getRank(); ++d)
+                      idx.push_back(linalg::IndexOp::create(nb, l, d + indRank - 1));
+                    linalg::YieldOp::create(nb, l, tensor::ExtractOp::create(nb, l, data, idx).getResult());
+                  })
+                  .getResult(0);
+  ctx.setOutput(0, out, ctx.isUnsigned(0));
+  return success();
+}
+
+LogicalResult importTrilu(NodeContext &ctx) {
+  Value x = ctx.input(0);
+  if (!x)
+    return failure();
+  int64_t k = 0;
+  if (ctx.hasInput(1)) {
+    auto kv = ctx.requireConstInts(1, "k");
+    if (failed(kv))
+      return failure();
+    k = kv->front();
+  }
+  bool upper = ctx.intAttr("upper", 1) != 0;
+  auto type = ctx.inputType(0);
+  int64_t rank = type.getRank();
+  if (rank < 2)
+    return ctx.error() << "expects rank >= 2";
+  OpBuilder &b = ctx.b;
+  Value init = emptyTensor(b, ctx.loc, mixedSizes(b, ctx.loc, x), type.getElementType());
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  Value out = linalg::GenericOp::create(
+                  b, ctx.loc, TypeRange{init.getType()}, ValueRange{x}, ValueRange{init},
+                  SmallVector<AffineMap>{id, id}, iterators,
+                  [&](OpBuilder &nb, Location l, ValueRange args) {
+                    Value i = linalg::IndexOp::create(nb, l, rank - 2);
+                    Value j = linalg::IndexOp::create(nb, l, rank - 1);
+                    i = arith::IndexCastOp::create(nb, l, nb.getI64Type(), i);
+                    j = arith::IndexCastOp::create(nb, l, nb.getI64Type(), j);
+                    Value diff = arith::SubIOp::create(nb, l, j, i);
+                    Value kc = scalarConstant(nb, l, nb.getI64Type(), double(k));
+                    Value keep = arith::CmpIOp::create(
+                        nb, l, upper ? arith::CmpIPredicate::sge : arith::CmpIPredicate::sle, diff, kc);
+                    Value zero = scalarConstant(nb, l, args[0].getType(), 0);
+                    linalg::YieldOp::create(nb, l, arith::SelectOp::create(nb, l, keep, args[0], zero).getResult());
+                  })
+                  .getResult(0);
+  ctx.setOutput(0, out, ctx.isUnsigned(0));
+  return success();
+}
+
+} // namespace
+
+void compress::appendShapeOps(llvm::SmallVectorImpl<OpTableEntry> &t) {
+  constexpr int64_t kMax = 21;
+  t.append({
+      {"Reshape", 5, kMax, importReshape},
+      {"Flatten", 9, kMax, importFlatten},
+      {"Squeeze", 1, kMax, importSqueeze},
+      {"Unsqueeze", 1, kMax, importUnsqueeze},
+      {"Transpose", 1, kMax, importTranspose},
+      {"Shape", 1, kMax, importShape},
+      {"Size", 1, kMax, importSize},
+      {"Concat", 4, kMax, importConcat},
+      {"Slice", 1, kMax, importSlice},
+      {"Split", 2, kMax, importSplit},
+      {"Expand", 8, kMax, importExpand},
+      {"Tile", 6, kMax, importTile},
+      {"Constant", 9, kMax, importConstant},
+      {"ConstantOfShape", 9, kMax, importConstantOfShape},
+      {"Range", 11, kMax, importRange},
+      {"Gather", 1, kMax, importGather},
+      {"Trilu", 14, kMax, importTrilu},
+  });
+}
