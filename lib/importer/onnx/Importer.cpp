@@ -170,9 +170,7 @@ FailureOr<Value> GraphImporter::materialize(StringRef name, Location loc) {
 
 LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   MLIRContext *ctx = builder.getContext();
-  std::string name = node.name().empty()
-                         ? node.op_type() + ":" + (node.output_size() ? node.output(0) : "")
-                         : node.name();
+  std::string name = nodeDisplayName(node);
   Location loc = NameLoc::get(StringAttr::get(ctx, name),
                               FileLineColLoc::get(ctx, model.path, 0, 0));
   int64_t opset = model.opsetFor(node.domain());
@@ -308,8 +306,8 @@ OwningOpRef<ModuleOp> compress::importOnnxFile(MLIRContext &context,
   }
   for (const auto &kv : options.inputShapes)
     if (llvm::none_of(args, [&](auto *a) { return a->name() == kv.getKey(); })) {
-      emitError(fileLoc) << "shape given for '" << kv.getKey()
-                         << "', which is not a graph input";
+      emitError(fileLoc) << "'" << kv.getKey()
+                         << "' is given but is not an input of the model";
       return nullptr;
     }
 

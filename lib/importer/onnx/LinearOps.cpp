@@ -176,7 +176,7 @@ LogicalResult importMatMul(NodeContext &ctx) {
                          << " and " << k << ")";
     Value weight = linearWeight(ctx, 1, /*transposeFromKN=*/true, 1.0f);
     if (!weight)
-      return ctx.error() << "cannot read weight '" << ctx.node.input(1) << "'";
+      return failure(); // constBytes reported why
     SmallVector<int64_t> shape(aType.getShape());
     shape.back() = n;
     auto type = RankedTensorType::get(shape, aType.getElementType());
@@ -225,7 +225,7 @@ LogicalResult importGemm(NodeContext &ctx) {
   if (!transA && isFloat32Constant2D(ctx, 1) && aType.getElementType().isF32() && bias) {
     Value weight = linearWeight(ctx, 1, /*transposeFromKN=*/!transB, alpha);
     if (!weight)
-      return ctx.error() << "cannot read weight '" << ctx.node.input(1) << "'";
+      return failure(); // constBytes reported why
     Value biasValue;
     if (!bias->empty()) {
       auto type = RankedTensorType::get({n}, b.getF32Type());

@@ -13,8 +13,14 @@ NodeContext::NodeContext(GraphImporter &importer, const onnx::NodeProto &node,
     : node(node), opset(opset), loc(loc), b(importer.builder),
       importer(importer) {}
 
+std::string compress::nodeDisplayName(const onnx::NodeProto &node) {
+  if (!node.name().empty())
+    return node.name();
+  return node.output_size() ? node.output(0) : node.op_type();
+}
+
 InFlightDiagnostic NodeContext::error() {
-  return emitError(loc) << "node '" << node.name() << "' (" << node.op_type()
+  return emitError(loc) << "node '" << nodeDisplayName(node) << "' (" << node.op_type()
                         << ", opset " << opset << "): ";
 }
 
@@ -63,7 +69,7 @@ std::optional<std::vector<char>> NodeContext::constBytes(unsigned i) {
     return std::nullopt;
   auto bytes = readTensorBytes(importer.model, *t);
   if (!bytes) {
-    llvm::consumeError(bytes.takeError());
+    error() << llvm::toString(bytes.takeError());
     return std::nullopt;
   }
   return std::move(*bytes);

@@ -27,6 +27,9 @@ struct ImportedValue {
 
 class GraphImporter;
 
+/// How errors name a node: its name, or its first output's when unnamed.
+std::string nodeDisplayName(const onnx::NodeProto &node);
+
 /// The binder handed to each op handler. Every accessor that can fail reports
 /// through `error()`, which names the node, op and opset.
 class NodeContext {
@@ -53,7 +56,8 @@ public:
   /// Like constInts but an error when not constant (`what` names the input).
   mlir::FailureOr<llvm::SmallVector<int64_t>> requireConstInts(unsigned i,
                                                                llvm::StringRef what);
-  /// Raw bytes of a constant input (initializer or Constant), if it is one.
+  /// Raw bytes of a constant input (initializer or Constant), if it is one;
+  /// a constant whose data cannot be read is reported as an error.
   std::optional<std::vector<char>> constBytes(unsigned i);
   /// The initializer or Constant tensor behind input i, if any.
   const onnx::TensorProto *constTensor(unsigned i);

@@ -64,6 +64,25 @@ static int64_t elementCount(const onnx::TensorProto &t) {
   return n;
 }
 
+// External data must stay inside the model's folder: no absolute paths, no
+// '..' components (the ONNX spec's rule, and a safety one).
+static llvm::Error checkExternalLocation(const onnx::TensorProto &t) {
+  if (t.data_location() != onnx::TensorProto::EXTERNAL)
+    return llvm::Error::success();
+  std::string location;
+  for (const auto &kv : t.external_data())
+    if (kv.key() == "location")
+      location = kv.value();
+  llvm::SmallVector<StringRef> parts;
+  StringRef(location).split(parts, '/');
+  if (location.empty() || llvm::sys::path::is_absolute(location) ||
+      llvm::is_contained(parts, "..") || StringRef(location).contains('\\'))
+    return llvm::createStringError("tensor '" + t.name() +
+                                   "': external data location '" + location +
+                                   "' leaves the model's folder");
+  return llvm::Error::success();
+}
+
 llvm::Expected<std::vector<char>>
 compress::readTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
   const std::string &name = t.name();
@@ -88,15 +107,8 @@ compress::readTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
       else if (kv.key() == "length")
         length = std::strtoll(kv.value().c_str(), nullptr, 10);
     }
-    // External data must stay inside the model's folder: no absolute paths,
-    // no '..' components (the ONNX spec's rule, and a safety one).
-    llvm::SmallVector<StringRef> parts;
-    StringRef(location).split(parts, '/');
-    if (location.empty() || llvm::sys::path::is_absolute(location) ||
-        llvm::is_contained(parts, ".."))
-      return llvm::createStringError("tensor '" + name +
-                                     "': external data location '" + location +
-                                     "' leaves the model's folder");
+    if (llvm::Error e = checkExternalLocation(t))
+      return std::move(e);
     llvm::SmallString<256> file(model.directory);
     llvm::sys::path::append(file, location);
     auto buffer = llvm::MemoryBuffer::getFileSlice(
@@ -192,6 +204,8 @@ static llvm::Error validateGraph(StringRef path, const onnx::GraphProto &graph,
   for (const auto &init : graph.initializer()) {
     if (elementCount(init) < 0)
       return modelError(path, "initializer '" + init.name() + "' has invalid dims");
+    if (llvm::Error e = checkExternalLocation(init))
+      return modelError(path, llvm::toString(std::move(e)));
     defined.insert(init.name());
   }
   for (const auto &node : graph.node()) {

@@ -1,0 +1,111 @@
+// RUN: compress-opt %s -split-input-file -verify-diagnostics
+
+func.func @linear_k_mismatch(%x: tensor<2x8xf32>, %w: tensor<4x7xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{input's last dimension (8) does not match the weight's K (7)}}
+  %0 = compress.linear %x, %w : tensor<2x8xf32>, tensor<4x7xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @linear_weight_rank(%x: tensor<2x8xf32>, %w: tensor<4x8x1xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{expects a weight of rank 2 ([N, K]), got rank 3}}
+  %0 = compress.linear %x, %w : tensor<2x8xf32>, tensor<4x8x1xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @linear_bias_shape(%x: tensor<2x8xf32>, %w: tensor<4x8xf32>, %b: tensor<5xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{expects a bias of shape [4]}}
+  %0 = compress.linear %x, %w, %b : tensor<2x8xf32>, tensor<4x8xf32>, tensor<5xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @linear_output_features(%x: tensor<2x8xf32>, %w: tensor<4x8xf32>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{output's last dimension does not match the weight's N (4)}}
+  %0 = compress.linear %x, %w : tensor<2x8xf32>, tensor<4x8xf32> -> tensor<2x5xf32>
+  return %0 : tensor<2x5xf32>
+}
+
+// -----
+
+func.func @linear_element_type(%x: tensor<2x8xf32>, %w: tensor<4x8xf16>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{expects all operands and the result to have element type 'f32', got 'f16'}}
+  %0 = compress.linear %x, %w : tensor<2x8xf32>, tensor<4x8xf16> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @linear_integer(%x: tensor<2x8xi32>, %w: tensor<4x8xi32>) -> tensor<2x4xi32> {
+  // expected-error @+1 {{expects a floating-point element type, got 'i32'}}
+  %0 = compress.linear %x, %w : tensor<2x8xi32>, tensor<4x8xi32> -> tensor<2x4xi32>
+  return %0 : tensor<2x4xi32>
+}
+
+// -----
+
+func.func @linear_batch(%x: tensor<3x8xf32>, %w: tensor<4x8xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{output dimension 0 does not match input}}
+  %0 = compress.linear %x, %w : tensor<3x8xf32>, tensor<4x8xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @conv_groups(%x: tensor<1x4x8x8xf32>, %w: tensor<6x3x3x3xf32>) -> tensor<1x6x6x6xf32> {
+  // expected-error @+1 {{input channels (4) do not match weight channels x groups (3 x 2)}}
+  %0 = compress.conv2d %x, %w {strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 2 : i64} : tensor<1x4x8x8xf32>, tensor<6x3x3x3xf32> -> tensor<1x6x6x6xf32>
+  return %0 : tensor<1x6x6x6xf32>
+}
+
+// -----
+
+func.func @conv_output_size(%x: tensor<1x4x8x8xf32>, %w: tensor<6x4x3x3xf32>) -> tensor<1x6x8x8xf32> {
+  // expected-error @+1 {{output spatial dimension 0 is 8, expected 6}}
+  %0 = compress.conv2d %x, %w {strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64} : tensor<1x4x8x8xf32>, tensor<6x4x3x3xf32> -> tensor<1x6x8x8xf32>
+  return %0 : tensor<1x6x8x8xf32>
+}
+
+// -----
+
+func.func @conv_stride(%x: tensor<1x4x8x8xf32>, %w: tensor<6x4x3x3xf32>) -> tensor<1x6x6x6xf32> {
+  // expected-error @+1 {{expects strides and dilations >= 1, padding >= 0}}
+  %0 = compress.conv2d %x, %w {strides = array<i64: 0, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64} : tensor<1x4x8x8xf32>, tensor<6x4x3x3xf32> -> tensor<1x6x6x6xf32>
+  return %0 : tensor<1x6x6x6xf32>
+}
+
+// -----
+
+func.func @conv_attr_lengths(%x: tensor<1x4x8x8xf32>, %w: tensor<6x4x3x3xf32>) -> tensor<1x6x6x6xf32> {
+  // expected-error @+1 {{expects 2 strides, 2 dilations and 4 paddings}}
+  %0 = compress.conv2d %x, %w {strides = array<i64: 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64} : tensor<1x4x8x8xf32>, tensor<6x4x3x3xf32> -> tensor<1x6x6x6xf32>
+  return %0 : tensor<1x6x6x6xf32>
+}
+
+// -----
+
+func.func @embedding_indices(%t: tensor<100x8xf32>, %ids: tensor<4xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expects integer indices}}
+  %0 = compress.embedding %t[%ids] : tensor<100x8xf32>, tensor<4xf32> -> tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @embedding_rank(%t: tensor<100x8xf32>, %ids: tensor<4xi64>) -> tensor<4xf32> {
+  // expected-error @+1 {{expects output rank = indices rank + 1}}
+  %0 = compress.embedding %t[%ids] : tensor<100x8xf32>, tensor<4xi64> -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @embedding_width(%t: tensor<100x8xf32>, %ids: tensor<4xi64>) -> tensor<4x9xf32> {
+  // expected-error @+1 {{output's last dimension must be the table's D}}
+  %0 = compress.embedding %t[%ids] : tensor<100x8xf32>, tensor<4xi64> -> tensor<4x9xf32>
+  return %0 : tensor<4x9xf32>
+}

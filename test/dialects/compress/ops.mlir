@@ -1,0 +1,31 @@
+// RUN: compress-opt %s -split-input-file | compress-opt | FileCheck %s
+
+// Tests that a linear layer with and without bias round-trips.
+// CHECK-LABEL: func.func @linear
+// CHECK: compress.linear %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x16x8xf32>, tensor<4x8xf32>, tensor<4xf32> -> tensor<?x16x4xf32>
+// CHECK: compress.linear %{{.*}}, %{{.*}} : tensor<8xf32>, tensor<4x8xf32> -> tensor<4xf32>
+func.func @linear(%x: tensor<?x16x8xf32>, %v: tensor<8xf32>, %w: tensor<4x8xf32>, %b: tensor<4xf32>) -> (tensor<?x16x4xf32>, tensor<4xf32>) {
+  %0 = compress.linear %x, %w, %b : tensor<?x16x8xf32>, tensor<4x8xf32>, tensor<4xf32> -> tensor<?x16x4xf32>
+  %1 = compress.linear %v, %w : tensor<8xf32>, tensor<4x8xf32> -> tensor<4xf32>
+  return %0, %1 : tensor<?x16x4xf32>, tensor<4xf32>
+}
+
+// -----
+
+// Tests that a grouped, strided convolution round-trips with its attributes.
+// CHECK-LABEL: func.func @conv
+// CHECK: compress.conv2d %{{.*}}, %{{.*}} {dilations = array<i64: 1, 1>, groups = 2 : i64, padding = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>}
+func.func @conv(%x: tensor<1x4x8x8xf32>, %w: tensor<6x2x3x3xf32>) -> tensor<1x6x4x4xf32> {
+  %0 = compress.conv2d %x, %w {strides = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 2 : i64} : tensor<1x4x8x8xf32>, tensor<6x2x3x3xf32> -> tensor<1x6x4x4xf32>
+  return %0 : tensor<1x6x4x4xf32>
+}
+
+// -----
+
+// Tests that an embedding lookup round-trips.
+// CHECK-LABEL: func.func @embedding
+// CHECK: compress.embedding %{{.*}}[%{{.*}}] : tensor<100x8xf32>, tensor<?x?xi64> -> tensor<?x?x8xf32>
+func.func @embedding(%table: tensor<100x8xf32>, %ids: tensor<?x?xi64>) -> tensor<?x?x8xf32> {
+  %0 = compress.embedding %table[%ids] : tensor<100x8xf32>, tensor<?x?xi64> -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}

@@ -1,0 +1,20 @@
+// RUN: compress-opt %s --compress-cpu-lowering | FileCheck %s
+
+// Tests that the CPU pipeline leaves only the LLVM dialect, with a C
+// interface wrapper for the entry function and libm calls for math.erf.
+// CHECK-NOT: linalg.
+// CHECK-NOT: compress.
+// CHECK-DAG: llvm.func @erff(f32) -> f32
+// CHECK-DAG: llvm.func @main(
+// CHECK-DAG: llvm.func @_mlir_ciface_main(
+func.func @main(%x: tensor<2x8xf32>) -> tensor<2x4xf32> {
+  %w = arith.constant dense<0.5> : tensor<4x8xf32>
+  %0 = compress.linear %x, %w : tensor<2x8xf32>, tensor<4x8xf32> -> tensor<2x4xf32>
+  %1 = tensor.empty() : tensor<2x4xf32>
+  %2 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%0 : tensor<2x4xf32>) outs(%1 : tensor<2x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %e = math.erf %in : f32
+    linalg.yield %e : f32
+  } -> tensor<2x4xf32>
+  return %2 : tensor<2x4xf32>
+}
