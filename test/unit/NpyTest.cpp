@@ -1,0 +1,77 @@
+// Unit tests of the .npy reader and writer.
+#include "lib/support/HostTensor.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+using namespace compress;
+
+namespace {
+
+std::string tempPath(const char *name) {
+  llvm::SmallString<128> path;
+  llvm::sys::fs::createTemporaryFile(name, "npy", path);
+  return std::string(path);
+}
+
+TEST(Npy, RoundTripsEveryKind) {
+  for (ElementKind kind : {ElementKind::F32, ElementKind::F64, ElementKind::I64,
+                           ElementKind::I32, ElementKind::U8, ElementKind::Bool}) {
+    HostTensor t;
+    t.kind = kind;
+    t.shape = {2, 3};
+    t.data.resize(6 * elementSize(kind));
+    for (size_t i = 0; i < t.data.size(); ++i)
+      t.data[i] = uint8_t(kind == ElementKind::Bool ? i % 2 : i * 7);
+    std::string path = tempPath("roundtrip");
+    ASSERT_FALSE(bool(writeNpy(path, t)));
+    auto back = readNpy(path);
+    ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+    EXPECT_EQ(back->kind, kind);
+    EXPECT_EQ(back->shape, t.shape);
+    EXPECT_EQ(back->data, t.data);
+  }
+}
+
+TEST(Npy, RoundTripsScalarsAndVectors) {
+  for (std::vector<int64_t> shape : {std::vector<int64_t>{}, std::vector<int64_t>{5}}) {
+    HostTensor t;
+    t.shape = shape;
+    t.data.assign(t.numElements() * 4, 1);
+    std::string path = tempPath("shape");
+    ASSERT_FALSE(bool(writeNpy(path, t)));
+    auto back = readNpy(path);
+    ASSERT_TRUE(bool(back));
+    EXPECT_EQ(back->shape, shape);
+  }
+}
+
+TEST(Npy, RejectsTruncatedData) {
+  HostTensor t;
+  t.shape = {4, 4};
+  t.data.assign(64, 0);
+  std::string path = tempPath("truncated");
+  ASSERT_FALSE(bool(writeNpy(path, t)));
+  ASSERT_EQ(truncate(path.c_str(), 150), 0);
+  auto back = readNpy(path);
+  ASSERT_FALSE(bool(back));
+  EXPECT_NE(llvm::toString(back.takeError()).find("truncated data"), std::string::npos);
+}
+
+TEST(Npy, RejectsOtherFiles) {
+  std::string path = tempPath("garbage");
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec);
+    os << "not numpy at all";
+  }
+  auto back = readNpy(path);
+  ASSERT_FALSE(bool(back));
+  EXPECT_NE(llvm::toString(back.takeError()).find("not a .npy file"), std::string::npos);
+}
+
+} // namespace
