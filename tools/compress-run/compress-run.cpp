@@ -66,6 +66,20 @@ smallIntegerContents(const HostTensor &t) {
   return out;
 }
 
+/// The values of a small float32 tensor: Resize's scales decide shapes.
+static std::optional<std::vector<double>> smallFloatContents(const HostTensor &t) {
+  constexpr int64_t kMaxElements = 8;
+  if (t.kind != ElementKind::F32 || t.numElements() > kMaxElements)
+    return std::nullopt;
+  std::vector<double> out;
+  for (int64_t i = 0; i < t.numElements(); ++i) {
+    float v;
+    memcpy(&v, t.data.data() + 4 * i, 4);
+    out.push_back(v);
+  }
+  return out;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv, "CompressIR CPU runner\n");
@@ -107,6 +121,8 @@ int main(int argc, char **argv) {
             llvm::SmallVector<int64_t>(t.shape.begin(), t.shape.end());
         if (auto ints = smallIntegerContents(t))
           options.inputValues[kv.getKey()] = *ints;
+        if (auto floats = smallFloatContents(t))
+          options.inputFloatValues[kv.getKey()] = *floats;
       }
     module = importOnnxFile(context, modelPath, options);
   } else {

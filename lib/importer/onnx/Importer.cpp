@@ -326,6 +326,11 @@ OwningOpRef<ModuleOp> compress::importOnnxFile(MLIRContext &context,
         isa<IntegerType>(v.type.getElementType()) &&
         int64_t(known->second.size()) == v.type.getNumElements())
       v.ints = known->second;
+    auto knownFloats = options.inputFloatValues.find(info->name());
+    if (knownFloats != options.inputFloatValues.end() && v.type.hasStaticShape() &&
+        isa<FloatType>(v.type.getElementType()) &&
+        int64_t(knownFloats->second.size()) == v.type.getNumElements())
+      v.floats = knownFloats->second;
     importer.values[info->name()] = v;
     func.setArgAttr(i, kNameAttr, builder.getStringAttr(info->name()));
     if (v.isUnsigned)

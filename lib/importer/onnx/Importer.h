@@ -20,6 +20,7 @@ struct OnnxImportOptions {
   /// Slice's starts, ...) fold as constants do. The value still comes from
   /// the function argument at run time.
   llvm::StringMap<llvm::SmallVector<int64_t>> inputValues;
+  llvm::StringMap<std::vector<double>> inputFloatValues;
 };
 
 /// The dialects an imported module uses.

@@ -78,6 +78,8 @@ std::optional<std::vector<char>> NodeContext::constBytes(unsigned i) {
 std::optional<std::vector<double>> NodeContext::constFloats(unsigned i) {
   if (std::optional<SmallVector<int64_t>> ints = constInts(i))
     return std::vector<double>(ints->begin(), ints->end());
+  if (hasInput(i) && importer.values[node.input(i)].floats)
+    return importer.values[node.input(i)].floats;
   const onnx::TensorProto *t = constTensor(i);
   std::optional<std::vector<char>> bytes = constBytes(i);
   if (!t || !bytes)

@@ -21,6 +21,8 @@ struct ImportedValue {
   mlir::Value value;
   bool isUnsigned = false;
   std::optional<llvm::SmallVector<int64_t>> ints;
+  /// Contents of a small float graph input known when compiling (scales).
+  std::optional<std::vector<double>> floats;
   mlir::RankedTensorType type;
   const onnx::TensorProto *initializer = nullptr; // not yet materialised
 };
@@ -107,6 +109,7 @@ void appendShapeOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendReductionOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendLinearOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendNNOps(llvm::SmallVectorImpl<OpTableEntry> &table);
+void appendResizeOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 
 /// The whole table, built once.
 llvm::ArrayRef<OpTableEntry> opTable();

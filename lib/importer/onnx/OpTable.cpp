@@ -11,6 +11,7 @@ llvm::ArrayRef<OpTableEntry> compress::opTable() {
     appendReductionOps(t);
     appendLinearOps(t);
     appendNNOps(t);
+    appendResizeOps(t);
     return t;
   }();
   return table;
