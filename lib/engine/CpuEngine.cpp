@@ -2,6 +2,7 @@
 #include "lib/engine/CpuEngine.h"
 
 #include "lib/importer/onnx/Importer.h"
+#include "lib/runtime/cpu/Contraction.h"
 #include "passes/conversion/Passes.h"
 #include "passes/cpu/Pipelines.h"
 
@@ -78,6 +79,7 @@ static void ensureInitialized() {
     llvm::InitializeNativeTargetAsmPrinter();
     registerAllPasses();
     compress::registerCompressConversionPasses();
+    compress::registerCpuPipelines();
     return true;
   }();
   (void)done;
@@ -137,6 +139,13 @@ CpuEngine::compile(ModuleOp module, unsigned optLevel) {
     return engineError("JIT compilation failed: " +
                        llvm::toString(engine.takeError()));
   self->engine = std::move(*engine);
+  self->engine->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap symbols;
+    symbols[interner(kContractF32Symbol)] = {
+        llvm::orc::ExecutorAddr::fromPtr(&compress_rt_contract_f32),
+        llvm::JITSymbolFlags::Exported};
+    return symbols;
+  });
   return self;
 }
 

@@ -3,23 +3,26 @@
 #include "passes/cpu/Pipelines.h"
 
 #include "passes/conversion/Passes.h"
+#include "passes/cpu/Passes.h"
 
 #include "mlir/Pass/PassRegistry.h"
 
 using namespace mlir;
 
 // Stages: our ops to linalg; fuse elementwise chains; bufferize with
-// identity-layout function boundaries; free temporaries; loops; LLVM.
+// identity-layout function boundaries; free temporaries; matrix products to
+// the runtime's microkernel; the rest to loops; LLVM.
 static const char kCpuLowering[] =
     "convert-compress-to-linalg,"
-    "func.func(canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize),"
+    "func.func(canonicalize,cse,compress-cpu-fuse-elementwise,canonicalize),"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
     "func.func(buffer-hoisting),"
     "buffer-deallocation-pipeline,"
+    "func.func(llvm-request-c-wrappers),"
+    "compress-cpu-contraction-to-microkernel,"
     "convert-bufferization-to-memref,"
     "func.func(convert-linalg-to-loops),"
-    "func.func(llvm-request-c-wrappers),"
     "lower-affine,convert-scf-to-cf,expand-strided-metadata,lower-affine,"
     "convert-math-to-llvm,convert-math-to-libm,"
     "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
@@ -30,6 +33,7 @@ LogicalResult compress::buildCpuLoweringPipeline(OpPassManager &pm) {
 }
 
 void compress::registerCpuPipelines() {
+  registerCompressCpuPasses();
   PassPipelineRegistration<>(
       "compress-cpu-lowering",
       "Lower an imported module to LLVM-dialect code for the CPU",

@@ -10,10 +10,14 @@
 #include "mlir/Parser/Parser.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
+
+#include <algorithm>
+#include <chrono>
 
 using namespace compress;
 namespace cl = llvm::cl;
@@ -30,6 +34,12 @@ static cl::opt<bool> keepDynamic(
     "keep-dynamic-shapes",
     cl::desc("Compile an ONNX model for its declared (possibly symbolic) "
              "shapes instead of the shapes of the given inputs"));
+
+static cl::opt<unsigned> benchmarkRuns(
+    "benchmark",
+    cl::desc("After one warm-up run, time N runs and print the compile time "
+             "and the median, minimum and maximum run time"),
+    cl::init(0));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "compress-run: error: " << message << "\n";
@@ -133,7 +143,11 @@ int main(int argc, char **argv) {
   if (!module)
     return fail(firstError.empty() ? "cannot read '" + modelPath + "'" : firstError);
 
+  auto compileStart = std::chrono::steady_clock::now();
   auto engine = CpuEngine::compile(*module);
+  double compileSeconds = std::chrono::duration<double>(
+                              std::chrono::steady_clock::now() - compileStart)
+                              .count();
   if (!engine)
     return fail(llvm::toString(engine.takeError()));
 
@@ -152,6 +166,23 @@ int main(int argc, char **argv) {
   auto outputs = (*engine)->run(inputs);
   if (!outputs)
     return fail(llvm::toString(outputs.takeError()));
+  if (benchmarkRuns > 0) {
+    std::vector<double> ms;
+    for (unsigned i = 0; i < benchmarkRuns; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      auto again = (*engine)->run(inputs);
+      if (!again)
+        return fail(llvm::toString(again.takeError()));
+      ms.push_back(std::chrono::duration<double, std::milli>(
+                       std::chrono::steady_clock::now() - start)
+                       .count());
+    }
+    std::sort(ms.begin(), ms.end());
+    llvm::outs() << llvm::format("compile %.1f ms; run median %.3f ms, min %.3f ms, "
+                                 "max %.3f ms over %u runs\n",
+                                 compileSeconds * 1e3, ms[ms.size() / 2], ms.front(),
+                                 ms.back(), unsigned(benchmarkRuns));
+  }
   if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
     return fail("cannot create '" + outputDir + "': " + ec.message());
   for (size_t i = 0; i < outputs->size(); ++i) {

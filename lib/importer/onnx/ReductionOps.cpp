@@ -16,10 +16,6 @@ Value addS(OpBuilder &b, Location l, Value x, Value y) {
   return isFloat(x.getType()) ? arith::AddFOp::create(b, l, x, y).getResult()
                               : arith::AddIOp::create(b, l, x, y).getResult();
 }
-Value subS(OpBuilder &b, Location l, Value x, Value y) {
-  return isFloat(x.getType()) ? arith::SubFOp::create(b, l, x, y).getResult()
-                              : arith::SubIOp::create(b, l, x, y).getResult();
-}
 Value mulS(OpBuilder &b, Location l, Value x, Value y) {
   return isFloat(x.getType()) ? arith::MulFOp::create(b, l, x, y).getResult()
                               : arith::MulIOp::create(b, l, x, y).getResult();
@@ -294,7 +290,7 @@ LogicalResult importArgExtremum(NodeContext &ctx) {
   if (failed(axis))
     return failure();
   bool keepDims = ctx.intAttr("keepdims", 1) != 0;
-  bool lastIndex = ctx.intAttr("select_last_index", 0) != 0;
+  bool lastIndex = ctx.opset >= 12 && ctx.intAttr("select_last_index", 0) != 0;
   Type elem = elemOf(x);
   bool u = ctx.isUnsigned(0) || elem.isInteger(1);
   if (!isFloat(elem) && !isa<IntegerType>(elem))

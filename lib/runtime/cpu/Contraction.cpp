@@ -1,0 +1,94 @@
+// The matrix-product microkernel: strided batches of OpenBLAS sgemm calls,
+// with a plain loop for layouts BLAS cannot express.
+#include "lib/runtime/cpu/Contraction.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+
+namespace {
+
+struct View {
+  float *base;
+  int64_t rowStride, colStride; // of the 2-D matrix this view holds
+};
+
+// A BLAS operand needs one unit stride; returns whether it is transposed
+// (column-major) and its leading dimension, or false when neither fits.
+bool blasLayout(const View &v, int64_t rows, int64_t cols, CBLAS_TRANSPOSE &trans,
+                int64_t &ld) {
+  if (v.colStride == 1 || cols == 1) {
+    trans = CblasNoTrans;
+    ld = std::max<int64_t>({v.rowStride, cols, 1});
+    return rows == 1 || v.rowStride >= cols;
+  }
+  if (v.rowStride == 1 || rows == 1) {
+    trans = CblasTrans;
+    ld = std::max<int64_t>({v.colStride, rows, 1});
+    return cols == 1 || v.colStride >= rows;
+  }
+  return false;
+}
+
+void gemm(const View &a, const View &b, const View &c, int64_t m, int64_t n, int64_t k) {
+  CBLAS_TRANSPOSE ta, tb, tc;
+  int64_t lda, ldb, ldc;
+  if (blasLayout(a, m, k, ta, lda) && blasLayout(b, k, n, tb, ldb) &&
+      blasLayout(c, m, n, tc, ldc)) {
+    if (tc == CblasNoTrans) {
+      cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a.base, lda, b.base, ldb, 1.0f,
+                  c.base, ldc);
+      return;
+    }
+    // C is column-major: compute C^T = B^T A^T in row-major terms.
+    auto flip = [](CBLAS_TRANSPOSE t) { return t == CblasNoTrans ? CblasTrans : CblasNoTrans; };
+    cblas_sgemm(CblasRowMajor, flip(tb), flip(ta), n, m, k, 1.0f, b.base, ldb, a.base, lda,
+                1.0f, c.base, ldc);
+    return;
+  }
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float acc = c.base[i * c.rowStride + j * c.colStride];
+      for (int64_t p = 0; p < k; ++p)
+        acc += a.base[i * a.rowStride + p * a.colStride] *
+               b.base[p * b.rowStride + j * b.colStride];
+      c.base[i * c.rowStride + j * c.colStride] = acc;
+    }
+}
+
+} // namespace
+
+extern "C" void compress_rt_contract_f32(int64_t b0, int64_t b1, int64_t b2, int64_t m,
+                                         int64_t n, int64_t k, int64_t a, int64_t ab0,
+                                         int64_t ab1, int64_t ab2, int64_t am, int64_t ak,
+                                         int64_t b, int64_t bb0, int64_t bb1, int64_t bb2,
+                                         int64_t bk, int64_t bn, int64_t c, int64_t cb0,
+                                         int64_t cb1, int64_t cb2, int64_t cm, int64_t cn) {
+  if (m == 0 || n == 0)
+    return;
+  // A batch dimension that B ignores and that continues A's and C's rows is
+  // more rows: fold it into M, so that [batch, seq, K] x [K, N] is one call.
+  if (bb2 == 0 && b2 > 1 && ab2 == am * m && cb2 == cm * m) {
+    m *= b2;
+    b2 = 1;
+    if (bb1 == 0 && b1 > 1 && ab1 == am * m && cb1 == cm * m) {
+      m *= b1;
+      b1 = 1;
+      if (bb0 == 0 && b0 > 1 && ab0 == am * m && cb0 == cm * m) {
+        m *= b0;
+        b0 = 1;
+      }
+    }
+  }
+  float *pa = reinterpret_cast<float *>(a);
+  float *pb = reinterpret_cast<float *>(b);
+  float *pc = reinterpret_cast<float *>(c);
+  for (int64_t i0 = 0; i0 < b0; ++i0)
+    for (int64_t i1 = 0; i1 < b1; ++i1)
+      for (int64_t i2 = 0; i2 < b2; ++i2) {
+        View va{pa + i0 * ab0 + i1 * ab1 + i2 * ab2, am, ak};
+        View vb{pb + i0 * bb0 + i1 * bb1 + i2 * bb2, bk, bn};
+        View vc{pc + i0 * cb0 + i1 * cb1 + i2 * cb2, cm, cn};
+        gemm(va, vb, vc, m, n, k);
+      }
+}

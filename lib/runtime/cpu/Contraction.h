@@ -1,0 +1,26 @@
+// The CPU runtime's matrix-product microkernel, called from generated code.
+#ifndef COMPRESS_LIB_RUNTIME_CPU_CONTRACTION_H
+#define COMPRESS_LIB_RUNTIME_CPU_CONTRACTION_H
+
+#include <cstdint>
+
+extern "C" {
+
+/// C[b, m, n] += sum_k A[b, m, k] * B[b, k, n] over float32 views given by
+/// base addresses and element strides per loop dimension (0 = broadcast).
+/// Up to three batch dimensions b0..b2 (size 1 when unused). Generated code
+/// passes every value as a 64-bit integer, pointers included.
+void compress_rt_contract_f32(int64_t b0, int64_t b1, int64_t b2, int64_t m,
+                              int64_t n, int64_t k, int64_t a, int64_t ab0,
+                              int64_t ab1, int64_t ab2, int64_t am, int64_t ak,
+                              int64_t b, int64_t bb0, int64_t bb1, int64_t bb2,
+                              int64_t bk, int64_t bn, int64_t c, int64_t cb0,
+                              int64_t cb1, int64_t cb2, int64_t cm, int64_t cn);
+}
+
+namespace compress {
+/// Name of the contraction entry point, as generated code calls it.
+inline constexpr const char *kContractF32Symbol = "compress_rt_contract_f32";
+} // namespace compress
+
+#endif

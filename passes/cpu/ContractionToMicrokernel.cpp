@@ -1,0 +1,157 @@
+// Replaces float32 linalg contractions on buffers by calls of the runtime's
+// strided, batched matrix-product microkernel.
+#include "passes/cpu/Passes.h"
+
+#include "lib/runtime/cpu/Contraction.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace compress {
+#define GEN_PASS_DEF_CONTRACTIONTOMICROKERNELPASS
+#include "passes/cpu/Passes.h.inc"
+} // namespace compress
+
+using namespace mlir;
+using llvm::SmallVector;
+
+namespace {
+
+constexpr int64_t kMaxBatchDims = 3;
+
+/// The loops of a contraction in the order the microkernel takes them.
+struct LoopRoles {
+  SmallVector<unsigned> batch; // outer dimensions, at most kMaxBatchDims
+  unsigned m, n, k;
+};
+
+FailureOr<LoopRoles> classifyLoops(linalg::LinalgOp op) {
+  FailureOr<linalg::ContractionDimensions> dims = linalg::inferContractionDims(op);
+  if (failed(dims) || dims->k.size() != 1 || dims->m.empty() || dims->n.empty())
+    return failure();
+  LoopRoles roles;
+  // The innermost m and n are the matrix's; other m and n dimensions become
+  // batch dimensions in which B (resp. A) does not move.
+  roles.m = dims->m.back();
+  roles.n = dims->n.back();
+  roles.k = dims->k.front();
+  SmallVector<unsigned> batch(dims->batch.begin(), dims->batch.end());
+  batch.append(dims->m.begin(), dims->m.end() - 1);
+  batch.append(dims->n.begin(), dims->n.end() - 1);
+  llvm::sort(batch);
+  if (int64_t(batch.size()) > kMaxBatchDims)
+    return failure();
+  roles.batch = batch;
+  return roles;
+}
+
+/// Every indexing expression must be a loop dimension or the constant 0.
+bool simpleMaps(linalg::LinalgOp op) {
+  for (AffineMap map : op.getIndexingMapsArray())
+    for (AffineExpr e : map.getResults()) {
+      if (isa<AffineDimExpr>(e))
+        continue;
+      auto c = dyn_cast<AffineConstantExpr>(e);
+      if (!c || c.getValue() != 0)
+        return false;
+    }
+  return true;
+}
+
+struct ContractionToCall : OpInterfaceRewritePattern<linalg::LinalgOp> {
+  using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::LinalgOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+        op.getNumDpsInits() != 1 || !linalg::isaContractionOpInterface(op) ||
+        !simpleMaps(op))
+      return failure();
+    for (OpOperand &operand : op->getOpOperands()) {
+      auto type = dyn_cast<MemRefType>(operand.get().getType());
+      if (!type || !type.getElementType().isF32())
+        return failure();
+    }
+    FailureOr<LoopRoles> roles = classifyLoops(op);
+    if (failed(roles))
+      return failure();
+
+    Location loc = op.getLoc();
+    SmallVector<Range> ranges = op.createLoopRanges(rewriter, loc);
+    auto index = [&](OpFoldResult v) {
+      return getValueOrCreateConstantIndexOp(rewriter, loc, v);
+    };
+    Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    Value four = arith::ConstantIndexOp::create(rewriter, loc, 4);
+
+    // Address and per-loop strides of one operand.
+    auto describe = [&](OpOperand &operand, ArrayRef<unsigned> loops) {
+      Value buffer = operand.get();
+      auto meta = memref::ExtractStridedMetadataOp::create(rewriter, loc, buffer);
+      Value pointer = memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, buffer);
+      Value address = arith::AddIOp::create(
+          rewriter, loc, pointer,
+          arith::MulIOp::create(rewriter, loc, meta.getOffset(), four));
+      AffineMap map = op.getMatchingIndexingMap(&operand);
+      SmallVector<Value> values = {address};
+      for (unsigned loop : loops) {
+        Value stride = zero;
+        for (auto [pos, expr] : llvm::enumerate(map.getResults()))
+          if (auto dim = dyn_cast<AffineDimExpr>(expr); dim && dim.getPosition() == loop)
+            stride = arith::AddIOp::create(rewriter, loc, stride, meta.getStrides()[pos]);
+        values.push_back(stride);
+      }
+      return values;
+    };
+    SmallVector<unsigned> batch(roles->batch);
+    SmallVector<Value> batchSizes;
+    for (unsigned d : batch)
+      batchSizes.push_back(index(ranges[d].size));
+    while (batchSizes.size() < size_t(kMaxBatchDims)) {
+      batchSizes.insert(batchSizes.begin(), one);
+      batch.insert(batch.begin(), ~0u); // a loop no operand uses: stride 0
+    }
+    SmallVector<unsigned> aLoops(batch), bLoops(batch), cLoops(batch);
+    aLoops.append({roles->m, roles->k});
+    bLoops.append({roles->k, roles->n});
+    cLoops.append({roles->m, roles->n});
+
+    SmallVector<Value> args(batchSizes);
+    args.append({index(ranges[roles->m].size), index(ranges[roles->n].size),
+                 index(ranges[roles->k].size)});
+    args.append(describe(*op.getDpsInputOperand(0), aLoops));
+    args.append(describe(*op.getDpsInputOperand(1), bLoops));
+    args.append(describe(*op.getDpsInitOperand(0), cLoops));
+
+    auto module = op->getParentOfType<ModuleOp>();
+    auto callee = module.lookupSymbol<func::FuncOp>(compress::kContractF32Symbol);
+    if (!callee) {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(module.getBody());
+      SmallVector<Type> argTypes(args.size(), rewriter.getIndexType());
+      callee = func::FuncOp::create(rewriter, loc, compress::kContractF32Symbol,
+                                    rewriter.getFunctionType(argTypes, {}));
+      callee.setPrivate();
+    }
+    func::CallOp::create(rewriter, loc, callee, args);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct ContractionToMicrokernelPass
+    : compress::impl::ContractionToMicrokernelPassBase<ContractionToMicrokernelPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<ContractionToCall>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,33 @@
+// Elementwise fusion that keeps reductions (matrix products above all) clean.
+#include "passes/cpu/Passes.h"
+
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace compress {
+#define GEN_PASS_DEF_FUSEELEMENTWISEPASS
+#include "passes/cpu/Passes.h.inc"
+} // namespace compress
+
+using namespace mlir;
+
+namespace {
+
+/// Fuse only into consumers whose loops are all parallel.
+bool fuseIntoParallelConsumers(OpOperand *fusedOperand) {
+  auto consumer = dyn_cast<linalg::LinalgOp>(fusedOperand->getOwner());
+  return consumer && consumer.getNumLoops() == consumer.getNumParallelLoops();
+}
+
+struct FuseElementwisePass
+    : compress::impl::FuseElementwisePassBase<FuseElementwisePass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    linalg::populateElementwiseOpsFusionPatterns(patterns, fuseIntoParallelConsumers);
+    linalg::populateEraseUnusedOperandsAndResultsPatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,36 @@
+// CPU code-generation passes.
+#ifndef COMPRESS_PASSES_CPU_PASSES_TD
+#define COMPRESS_PASSES_CPU_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ContractionToMicrokernelPass
+    : Pass<"compress-cpu-contraction-to-microkernel", "::mlir::ModuleOp"> {
+  let summary = "Replace float32 matrix products on buffers by microkernel calls";
+  let description = [{
+    Finds `linalg` contractions on memrefs (one reduction dimension, any
+    number of batch dimensions up to three in all, float32 multiply-add
+    bodies, operands indexed by plain dimensions or broadcast) and replaces
+    each with a call of the CPU runtime's `compress_rt_contract_f32`, passing
+    base addresses and per-dimension element strides. The runtime runs them
+    as (batched) BLAS sgemm calls. Runs after bufferization; products it
+    cannot express are left to the loop lowering.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def FuseElementwisePass : Pass<"compress-cpu-fuse-elementwise"> {
+  let summary = "Fuse elementwise linalg ops, but never into a reduction";
+  let description = [{
+    Upstream's elementwise fusion, restricted so that a producer is only
+    fused into a consumer whose loops are all parallel. Fusing into a
+    reduction (say, softmax's division into the attention product) would
+    recompute the producer once per reduction step and hide the product from
+    the microkernel.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+#endif
