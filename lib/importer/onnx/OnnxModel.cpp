@@ -83,8 +83,8 @@ static llvm::Error checkExternalLocation(const onnx::TensorProto &t) {
   return llvm::Error::success();
 }
 
-llvm::Expected<std::vector<char>>
-compress::readTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
+static llvm::Expected<std::vector<char>>
+readRawTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
   const std::string &name = t.name();
   size_t elemSize = onnxElementSize(t.data_type());
   if (elemSize == 0)
@@ -261,4 +261,32 @@ compress::loadOnnxModel(StringRef path) {
   if (llvm::Error e = validateGraph(path, model->proto.graph(), {}))
     return std::move(e);
   return model;
+}
+
+// The index of the first NaN among `count` floats of type T, or -1.
+template <typename T>
+static int64_t firstNaN(const std::vector<char> &bytes) {
+  for (size_t i = 0; i < bytes.size() / sizeof(T); ++i) {
+    T v;
+    memcpy(&v, bytes.data() + i * sizeof(T), sizeof(T));
+    if (v != v)
+      return int64_t(i);
+  }
+  return -1;
+}
+
+llvm::Expected<std::vector<char>>
+compress::readTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
+  auto bytes = readRawTensorBytes(model, t);
+  if (!bytes)
+    return bytes.takeError();
+  // A NaN weight poisons every output it reaches, and every statistic a
+  // compression pass takes: refuse it where it enters.
+  int64_t nan = t.data_type() == onnx::TensorProto::FLOAT    ? firstNaN<float>(*bytes)
+                : t.data_type() == onnx::TensorProto::DOUBLE ? firstNaN<double>(*bytes)
+                                                             : -1;
+  if (nan >= 0)
+    return llvm::createStringError("tensor '" + t.name() + "' holds NaN (element " +
+                                   llvm::Twine(nan) + ")");
+  return bytes;
 }

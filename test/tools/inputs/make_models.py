@@ -41,3 +41,15 @@ for init in escaped.graph.initializer:
         if entry.key == "location":
             entry.value = "../mlp.weights"
 onnx.save(escaped, os.path.join(out, "escaped.onnx"))
+
+# A weight holding NaN.
+w_nan = w2.copy()
+w_nan[3, 1] = np.nan
+poisoned = helper.make_model(
+    helper.make_graph(
+        [helper.make_node("MatMul", ["r", "w2"], ["y"], name="fc2")], "poisoned",
+        [helper.make_tensor_value_info("r", TensorProto.FLOAT, [3, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4])],
+        [numpy_helper.from_array(w_nan, "w2")]),
+    opset_imports=[helper.make_opsetid("", 17)])
+onnx.save(poisoned, os.path.join(out, "nan.onnx"))
