@@ -94,12 +94,14 @@ def main(argv=None) -> int:
     ap.add_argument("--work-dir", type=Path, help="where inputs/ and outputs/ go (default: build/e2e/<model name>)")
     ap.add_argument("--threshold", type=float, default=1e-4, help="largest relative error that passes")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--keep-dynamic-shapes", action="store_true",
+                    help="have compress-run compile for the model's symbolic shapes, not the inputs' shapes")
     ap.add_argument("--timeout", type=float, default=600, help="seconds compress-run may take")
     args = ap.parse_args(argv)
 
     model = onnx.load(str(args.model), load_external_data=False)
     inputs = make_inputs(model, args.model_key, args.specs or [], args.seed)
-    work = args.work_dir or ROOT / "build" / "e2e" / args.model.stem
+    work = args.work_dir or ROOT / "build" / "e2e" / (args.model.stem + ("_dynamic" if args.keep_dynamic_shapes else ""))
     in_dir, out_dir = work / "inputs", work / "outputs"
     in_dir.mkdir(parents=True, exist_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -112,6 +114,8 @@ def main(argv=None) -> int:
         np.save(path, value)
         cmd += ["--input", f"{name}={path}"]
     cmd += ["--output-dir", str(out_dir)]
+    if args.keep_dynamic_shapes:
+        cmd.append("--keep-dynamic-shapes")
     print("$", " ".join(cmd), flush=True)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)

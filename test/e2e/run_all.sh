@@ -27,6 +27,8 @@ run() {
 }
 run "$minilm_dir/minilm.onnx" minilm "$@"
 run "$minilm_dir/minilm_ext.onnx" minilm "$@"
+# The same graph compiled for its symbolic [batch, sequence] shapes.
+run "$minilm_dir/minilm.onnx" minilm --keep-dynamic-shapes "$@"
 run "$(model_for det)" ppocr-det "$@"
 run "$(model_for rec)" ppocr-rec "$@"
 run "$(model_for cls)" ppocr-cls "$@"

@@ -60,14 +60,13 @@ Type compress::onnxElementType(MLIRContext *ctx, int32_t dataType) {
   }
 }
 
-LogicalResult GraphImporter::registerConstant(StringRef name,
-                                              const onnx::TensorProto &tensor) {
+llvm::Error GraphImporter::registerConstant(StringRef name,
+                                            const onnx::TensorProto &tensor) {
   MLIRContext *ctx = builder.getContext();
   Type elemType = onnxElementType(ctx, tensor.data_type());
   if (!elemType)
-    return emitError(UnknownLoc::get(ctx))
-           << "constant '" << name << "' has unsupported type "
-           << onnxTypeName(tensor.data_type());
+    return llvm::createStringError("constant '" + name + "' has unsupported type " +
+                                   onnxTypeName(tensor.data_type()));
   ImportedValue v;
   v.initializer = &tensor;
   v.type = RankedTensorType::get(
@@ -77,7 +76,7 @@ LogicalResult GraphImporter::registerConstant(StringRef name,
   if (isa<IntegerType>(elemType) && v.type.getNumElements() <= kMaxFoldedInts) {
     auto bytes = readTensorBytes(model, tensor);
     if (!bytes)
-      return emitError(UnknownLoc::get(ctx)) << llvm::toString(bytes.takeError());
+      return bytes.takeError();
     unsigned width = elemType.getIntOrFloatBitWidth();
     size_t size = width == 1 ? 1 : width / 8;
     SmallVector<int64_t> ints;
@@ -108,7 +107,7 @@ LogicalResult GraphImporter::registerConstant(StringRef name,
     v.ints = std::move(ints);
   }
   values[name] = std::move(v);
-  return success();
+  return llvm::Error::success();
 }
 
 Value GraphImporter::createConstant(StringRef key, RankedTensorType type,
@@ -337,8 +336,10 @@ OwningOpRef<ModuleOp> compress::importOnnxFile(MLIRContext &context,
       func.setArgAttr(i, kUnsignedAttr, builder.getUnitAttr());
   }
   for (const auto &init : graph.initializer())
-    if (failed(importer.registerConstant(init.name(), init)))
+    if (llvm::Error e = importer.registerConstant(init.name(), init)) {
+      emitError(fileLoc) << llvm::toString(std::move(e));
       return nullptr;
+    }
   for (const auto &node : graph.node())
     if (failed(importer.importNode(node)))
       return nullptr;

@@ -1,5 +1,5 @@
-// Neural-network layers: Conv, BatchNormalization, MaxPool, AveragePool,
-// GlobalAveragePool, GlobalMaxPool.
+// Neural-network layers: Conv, ConvTranspose, BatchNormalization, MaxPool,
+// AveragePool, GlobalAveragePool, GlobalMaxPool.
 #include "lib/importer/onnx/Builders.h"
 
 #include "dialects/compress/IR/CompressOps.h"
@@ -197,6 +197,31 @@ Value insertUnitDim(OpBuilder &b, Location loc, Value v, int64_t dim) {
   return reshapeTensor(b, loc, v, sizes);
 }
 
+/// Kernel sizes of a convolution: from the weight's spatial dimensions
+/// (those after its first two), checked against kernel_shape when both are
+/// known.
+LogicalResult convKernel(NodeContext &ctx, RankedTensorType weightType, int64_t spatial,
+                         SmallVector<int64_t> &kernel) {
+  std::optional<SmallVector<int64_t>> kernelAttr = ctx.intsAttr("kernel_shape");
+  if (kernelAttr && int64_t(kernelAttr->size()) != spatial)
+    return ctx.error() << "'kernel_shape' has " << kernelAttr->size()
+                       << " values, expected " << spatial;
+  kernel.clear();
+  for (int64_t i = 0; i < spatial; ++i) {
+    int64_t fromWeight = weightType.getDimSize(2 + i);
+    if (kernelAttr && !ShapedType::isDynamic(fromWeight) && (*kernelAttr)[i] != fromWeight)
+      return ctx.error() << "'kernel_shape' does not match the weight's spatial dimensions";
+    int64_t size = ShapedType::isDynamic(fromWeight) && kernelAttr ? (*kernelAttr)[i] : fromWeight;
+    if (ShapedType::isDynamic(size))
+      return ctx.error() << "unsupported weight with a dynamic spatial dimension "
+                            "(give kernel_shape)";
+    if (size < 1)
+      return ctx.error() << "kernel sizes must be >= 1";
+    kernel.push_back(size);
+  }
+  return success();
+}
+
 /// Conv: 2-D to compress.conv2d; 1-D through a unit height.
 LogicalResult importConv(NodeContext &ctx) {
   Value x = ctx.input(0), weight = ctx.input(1);
@@ -227,23 +252,10 @@ LogicalResult importConv(NodeContext &ctx) {
   if (group < 1)
     return ctx.error() << "group must be >= 1, got " << group;
 
-  // Kernel sizes: from W, checked against kernel_shape when both are known.
   int64_t spatial = rank - 2;
   SmallVector<int64_t> kernel;
-  std::optional<SmallVector<int64_t>> kernelAttr = ctx.intsAttr("kernel_shape");
-  if (kernelAttr && int64_t(kernelAttr->size()) != spatial)
-    return ctx.error() << "'kernel_shape' has " << kernelAttr->size()
-                       << " values, expected " << spatial;
-  for (int64_t i = 0; i < spatial; ++i) {
-    int64_t fromWeight = typeOf(weight).getDimSize(2 + i);
-    if (kernelAttr && !ShapedType::isDynamic(fromWeight) && (*kernelAttr)[i] != fromWeight)
-      return ctx.error() << "'kernel_shape' does not match the weight's spatial dimensions";
-    int64_t size = ShapedType::isDynamic(fromWeight) && kernelAttr ? (*kernelAttr)[i] : fromWeight;
-    if (ShapedType::isDynamic(size))
-      return ctx.error() << "unsupported weight with a dynamic spatial dimension "
-                            "(give kernel_shape)";
-    kernel.push_back(size);
-  }
+  if (failed(convKernel(ctx, typeOf(weight), spatial, kernel)))
+    return failure();
 
   // Channel checks where shapes are static.
   int64_t channels = typeOf(x).getDimSize(1);
@@ -285,6 +297,279 @@ LogicalResult importConv(NodeContext &ctx) {
     SmallVector<OpFoldResult> sizes = mixedSizes(b, loc, y);
     sizes.erase(sizes.begin() + 2);
     y = reshapeTensor(b, loc, y, sizes);
+  }
+  ctx.setOutput(0, y);
+  return success();
+}
+
+/// Floor division (the ONNX spec's pad formulas are Python arithmetic).
+int64_t floorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/// The weight of the convolution that computes a transposed one: W is
+/// [C, F/group, k...]; the result is [F, C/group, k...] with every spatial
+/// dimension reversed, i.e. out[f, c, p] = W[(f / Fg) * Cg + c, f % Fg, S-1-p]
+/// over the flattened kernel index p (reversing each dimension reverses the
+/// row-major flat index). `shape4` is the 4-D result shape (a unit height for
+/// 1-D). A constant weight is rearranged at import so that the conv keeps a
+/// constant (compressible) weight; otherwise a linalg.generic does it.
+Value convTransposeWeight(NodeContext &ctx, int64_t group, ArrayRef<int64_t> shape4) {
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  RankedTensorType wType = ctx.inputType(1);
+  Type elem = wType.getElementType();
+  int64_t cg = wType.getDimSize(0) / group, fg = wType.getDimSize(1);
+  int64_t kernelSize = product(wType.getShape().drop_front(2));
+  auto resultType = RankedTensorType::get(shape4, elem);
+  if (ctx.constTensor(1)) {
+    std::optional<std::vector<char>> bytes = ctx.constBytes(1);
+    if (!bytes)
+      return Value();
+    size_t width = elem.getIntOrFloatBitWidth() / 8;
+    std::vector<char> out(bytes->size());
+    int64_t filters = fg * group;
+    for (int64_t f = 0; f < filters; ++f)
+      for (int64_t c = 0; c < cg; ++c)
+        for (int64_t p = 0; p < kernelSize; ++p) {
+          int64_t from = (((f / fg) * cg + c) * fg + f % fg) * kernelSize + kernelSize - 1 - p;
+          int64_t to = (f * cg + c) * kernelSize + p;
+          memcpy(out.data() + to * width, bytes->data() + from * width, width);
+        }
+    std::string key = ctx.node.input(1) + "_transposed_conv";
+    for (char &ch : key)
+      if (!isalnum(ch) && ch != '_' && ch != '.')
+        ch = '_';
+    return ctx.importer.createConstant(key, resultType, out, loc);
+  }
+  Value weight = ctx.input(1);
+  if (!weight)
+    return Value();
+  if (wType.getRank() == 3)
+    weight = insertUnitDim(b, loc, weight, 2);
+  MLIRContext *mctx = b.getContext();
+  AffineExpr f = getAffineDimExpr(0, mctx), c = getAffineDimExpr(1, mctx);
+  AffineExpr y = getAffineDimExpr(2, mctx), x = getAffineDimExpr(3, mctx);
+  AffineMap in = AffineMap::get(
+      4, 0, {f.floorDiv(fg) * cg + c, f % fg, (shape4[2] - 1) - y, (shape4[3] - 1) - x}, mctx);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(4, mctx);
+  Value init = tensor::EmptyOp::create(b, loc, shape4, elem);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{resultType}, ValueRange{weight}, ValueRange{init},
+             SmallVector<AffineMap>{in, id},
+             SmallVector<utils::IteratorType>(4, utils::IteratorType::parallel),
+             [](OpBuilder &nb, Location l, ValueRange args) {
+               linalg::YieldOp::create(nb, l, args[0]);
+             })
+      .getResult(0);
+}
+
+/// ConvTranspose as a stride-1 convolution: the input is spread out with
+/// stride - 1 zeros between elements (insert_slice with strides into zeros),
+/// padded by dilation * (k - 1) - pad_begin low and dilation * (k - 1) -
+/// pad_end + output_padding high (cropped with extract_slice where that is
+/// negative), and convolved with the spatially reversed weight whose channel
+/// axes are swapped within each group. 2-D directly, 1-D through a unit height.
+LogicalResult importConvTranspose(NodeContext &ctx) {
+  Value x = ctx.input(0);
+  if (!x)
+    return failure();
+  Value bias;
+  if (ctx.hasInput(2) && !(bias = ctx.input(2)))
+    return failure();
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  int64_t rank = typeOf(x).getRank();
+  if (rank >= 5)
+    return ctx.error() << "unsupported " << rank - 2
+                       << "-D transposed convolution (only 1-D and 2-D are supported)";
+  if (rank < 3)
+    return ctx.error() << "expects an input of rank 3 or 4, got rank " << rank;
+  // The weight is materialised only when it is not a constant (a constant
+  // one is rearranged at import).
+  RankedTensorType wType = ctx.inputType(1);
+  if (wType.getRank() != rank)
+    return ctx.error() << "expects a weight of rank " << rank << ", got rank "
+                       << wType.getRank();
+  Type elem = elemOf(x);
+  if (!isFloat(elem))
+    return ctx.error() << "unsupported non-floating-point input of type " << elem;
+  if (wType.getElementType() != elem || (bias && elemOf(bias) != elem))
+    return ctx.error() << "X, W and B must have one element type";
+  if (bias && typeOf(bias).getRank() != 1)
+    return ctx.error() << "expects a bias of rank 1";
+  int64_t group = ctx.intAttr("group", 1);
+  if (group < 1)
+    return ctx.error() << "group must be >= 1, got " << group;
+  int64_t spatial = rank - 2;
+  SmallVector<int64_t> kernel;
+  if (failed(convKernel(ctx, wType, spatial, kernel)))
+    return failure();
+
+  // W is [C, F/group, k...]: the conv needs C and F/group.
+  int64_t channels = wType.getDimSize(0), perGroup = wType.getDimSize(1);
+  if (ShapedType::isDynamic(channels) || ShapedType::isDynamic(perGroup) ||
+      !wType.hasStaticShape())
+    return ctx.error() << "unsupported weight of dynamic shape";
+  int64_t inChannels = typeOf(x).getDimSize(1);
+  if (!ShapedType::isDynamic(inChannels) && inChannels != channels)
+    return ctx.error() << "input channels (" << inChannels
+                       << ") do not match the weight's first dimension (" << channels << ")";
+  if (channels % group != 0)
+    return ctx.error() << "the number of input channels (" << channels
+                       << ") is not divisible by group (" << group << ")";
+  int64_t filters = perGroup * group;
+  if (bias && !typeOf(bias).isDynamicDim(0) && typeOf(bias).getDimSize(0) != filters)
+    return ctx.error() << "expects a bias of " << filters << " values, got "
+                       << typeOf(bias).getDimSize(0);
+
+  SmallVector<int64_t> strides, dilations, pads, outputPadding;
+  if (failed(intsOrDefault(ctx, "strides", spatial, 1, strides)) ||
+      failed(intsOrDefault(ctx, "dilations", spatial, 1, dilations)) ||
+      failed(intsOrDefault(ctx, "pads", 2 * spatial, 0, pads)) ||
+      failed(intsOrDefault(ctx, "output_padding", spatial, 0, outputPadding)))
+    return failure();
+  bool hasPads = llvm::any_of(pads, [](int64_t p) { return p != 0; });
+  std::optional<SmallVector<int64_t>> outputShape = ctx.intsAttr("output_shape");
+  if (outputShape && int64_t(outputShape->size()) != spatial)
+    return ctx.error() << "'output_shape' has " << outputShape->size()
+                       << " values, expected " << spatial
+                       << " (the spatial dimensions only)";
+  std::string autoPad = ctx.stringAttr("auto_pad", "NOTSET");
+  if (autoPad != "NOTSET" && autoPad != "VALID" && autoPad != "SAME_UPPER" &&
+      autoPad != "SAME_LOWER")
+    return ctx.error() << "unsupported auto_pad '" << autoPad << "'";
+  bool same = autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER";
+  if (autoPad != "NOTSET" && hasPads && !outputShape)
+    return ctx.error() << "unsupported 'pads' together with auto_pad '" << autoPad << "'";
+  // Opsets 1 to 10 define SAME as an output as large as the input and split
+  // the padding of output_shape the other way round; only the cases where
+  // the old and new rules agree are accepted there.
+  if (ctx.opset < 11 && same)
+    return ctx.error() << "unsupported auto_pad '" << autoPad
+                       << "' before opset 11 (its definition changed in opset 11)";
+
+  // Per spatial axis: the padding of the spread input (low, high; negative
+  // crops) and the output size.
+  SmallVector<int64_t> low, high;
+  for (int64_t i = 0; i < spatial; ++i) {
+    int64_t s = strides[i], d = dilations[i], op = outputPadding[i];
+    if (s < 1 || d < 1)
+      return ctx.error() << "strides and dilations must be >= 1";
+    if (op < 0 || op >= std::max(s, d))
+      return ctx.error() << "output_padding (" << op
+                         << ") must be >= 0 and less than max(stride, dilation) ("
+                         << std::max(s, d) << ")";
+    if (pads[i] < 0 || pads[spatial + i] < 0)
+      return ctx.error() << "unsupported negative pads";
+    int64_t effective = (kernel[i] - 1) * d + 1;
+    int64_t in = typeOf(x).getDimSize(2 + i);
+    int64_t head, tail;
+    if (outputShape) {
+      // pads are ignored; they follow from the requested size.
+      if (ShapedType::isDynamic(in))
+        return ctx.error() << "unsupported output_shape on a dynamic spatial dimension";
+      int64_t total = s * (in - 1) + op + effective - (*outputShape)[i];
+      if (ctx.opset < 11 && (total < 0 || total % 2 != 0))
+        return ctx.error() << "unsupported output_shape needing an odd or negative total "
+                              "padding before opset 11 (its split changed in opset 11)";
+      head = autoPad == "SAME_UPPER" ? floorDiv(total, 2) : total - floorDiv(total, 2);
+      tail = total - head;
+      if (head < 0)
+        return ctx.error() << "unsupported output_shape larger than the full output "
+                              "that needs negative padding at the start";
+    } else if (same) {
+      // The output is input * stride.
+      int64_t total = op + effective - s;
+      if (total < 0)
+        return ctx.error() << "unsupported auto_pad '" << autoPad
+                           << "' with an output (input x stride) larger than the full output";
+      head = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      tail = total - head;
+    } else {
+      head = autoPad == "VALID" ? 0 : pads[i];
+      tail = autoPad == "VALID" ? 0 : pads[spatial + i];
+    }
+    low.push_back(effective - 1 - head);
+    high.push_back(effective - 1 - tail + op);
+    if (!ShapedType::isDynamic(in)) {
+      int64_t spread = (in - 1) * s + 1;
+      if (spread + std::min<int64_t>(low.back(), 0) + std::min<int64_t>(high.back(), 0) < 0 ||
+          spread + low.back() + high.back() - effective + 1 < 1)
+        return ctx.error() << "the padding leaves no output on spatial axis " << i;
+    }
+  }
+
+  bool oneD = spatial == 1;
+  if (oneD) {
+    // [N, C, L] -> [N, C, 1, L]; the unit height is neither spread nor padded.
+    x = insertUnitDim(b, loc, x, 2);
+    kernel.insert(kernel.begin(), 1);
+    strides.insert(strides.begin(), 1);
+    dilations.insert(dilations.begin(), 1);
+    low.insert(low.begin(), 0);
+    high.insert(high.begin(), 0);
+  }
+
+  // Spread: out[n, c, i * s] = x[n, c, i], zeros in between.
+  SmallVector<OpFoldResult> sizes = mixedSizes(b, loc, x);
+  if (llvm::any_of(strides, [](int64_t s) { return s != 1; })) {
+    SmallVector<OpFoldResult> spreadSizes = sizes;
+    AffineExpr s0;
+    bindSymbols(b.getContext(), s0);
+    for (int64_t i = 0; i < 2; ++i)
+      spreadSizes[2 + i] = affine::makeComposedFoldedAffineApply(
+          b, loc, (s0 - 1) * strides[i] + 1, {sizes[2 + i]});
+    Value zero = arith::ConstantOp::create(b, loc, scalarAttr(b, elem, 0));
+    Value zeros =
+        linalg::FillOp::create(b, loc, zero, emptyTensor(b, loc, spreadSizes, elem)).getResult(0);
+    SmallVector<OpFoldResult> offsets(4, b.getIndexAttr(0));
+    SmallVector<OpFoldResult> steps = {b.getIndexAttr(1), b.getIndexAttr(1),
+                                       b.getIndexAttr(strides[0]), b.getIndexAttr(strides[1])};
+    x = tensor::InsertSliceOp::create(b, loc, x, zeros, offsets, sizes, steps);
+    sizes = spreadSizes;
+  }
+  // Negative padding crops the spread input.
+  if (llvm::any_of(low, [](int64_t p) { return p < 0; }) ||
+      llvm::any_of(high, [](int64_t p) { return p < 0; })) {
+    SmallVector<OpFoldResult> offsets(4, b.getIndexAttr(0));
+    SmallVector<OpFoldResult> cropSizes = sizes;
+    AffineExpr s0;
+    bindSymbols(b.getContext(), s0);
+    for (int64_t i = 0; i < 2; ++i) {
+      int64_t lo = std::min<int64_t>(low[i], 0), hi = std::min<int64_t>(high[i], 0);
+      offsets[2 + i] = b.getIndexAttr(-lo);
+      cropSizes[2 + i] =
+          affine::makeComposedFoldedAffineApply(b, loc, s0 + lo + hi, {sizes[2 + i]});
+      low[i] -= lo;
+      high[i] -= hi;
+    }
+    SmallVector<OpFoldResult> steps(4, b.getIndexAttr(1));
+    x = tensor::ExtractSliceOp::create(b, loc, x, offsets, cropSizes, steps);
+  }
+
+  SmallVector<int64_t> weightShape = {filters, channels / group};
+  weightShape.append(kernel.begin(), kernel.end());
+  Value convWeight = convTransposeWeight(ctx, group, weightShape);
+  if (!convWeight)
+    return failure();
+  SmallVector<int64_t> outShape = {typeOf(x).getDimSize(0), filters};
+  for (int64_t i = 0; i < 2; ++i) {
+    int64_t in = typeOf(x).getDimSize(2 + i);
+    int64_t effective = (kernel[i] - 1) * dilations[i] + 1;
+    outShape.push_back(ShapedType::isDynamic(in) ? ShapedType::kDynamic
+                                                 : in + low[i] + high[i] - effective + 1);
+  }
+  auto resultType = RankedTensorType::get(outShape, elem);
+  SmallVector<int64_t> padding = {low[0], low[1], high[0], high[1]};
+  SmallVector<int64_t> unit(2, 1);
+  Value y = compress::Conv2DOp::create(b, loc, resultType, x, convWeight, bias, unit,
+                                       padding, dilations, uint64_t(group));
+  if (oneD) {
+    SmallVector<OpFoldResult> ySizes = mixedSizes(b, loc, y);
+    ySizes.erase(ySizes.begin() + 2);
+    y = reshapeTensor(b, loc, y, ySizes);
   }
   ctx.setOutput(0, y);
   return success();
@@ -531,6 +816,7 @@ void compress::appendNNOps(llvm::SmallVectorImpl<OpTableEntry> &t) {
   constexpr int64_t kMax = 21;
   t.append({
       {"Conv", 1, kMax, importConv},
+      {"ConvTranspose", 1, kMax, importConvTranspose},
       {"BatchNormalization", 6, kMax, importBatchNormalization},
       {"MaxPool", 1, kMax, importMaxPool},
       {"AveragePool", 1, kMax, importAveragePool},

@@ -169,8 +169,10 @@ void NodeContext::setOutputInts(unsigned i, llvm::ArrayRef<int64_t> ints,
   out.isUnsigned = isUnsigned;
 }
 
-void NodeContext::setOutputTensor(unsigned i, const onnx::TensorProto &tensor) {
+LogicalResult NodeContext::setOutputTensor(unsigned i, const onnx::TensorProto &tensor) {
   if (!hasOutput(i))
-    return;
-  importer.registerConstant(node.output(i), tensor);
+    return success();
+  if (llvm::Error e = importer.registerConstant(node.output(i), tensor))
+    return error() << llvm::toString(std::move(e));
+  return success();
 }

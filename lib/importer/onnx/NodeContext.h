@@ -85,7 +85,7 @@ public:
                      llvm::ArrayRef<int64_t> shape, mlir::Type elemType,
                      bool isUnsigned = false);
   /// Registers a constant tensor as output i (Constant nodes).
-  void setOutputTensor(unsigned i, const onnx::TensorProto &tensor);
+  mlir::LogicalResult setOutputTensor(unsigned i, const onnx::TensorProto &tensor);
 
   GraphImporter &importer;
 
@@ -140,8 +140,7 @@ public:
   mlir::LogicalResult importNode(const onnx::NodeProto &node);
   /// Records an initializer or Constant tensor under `name`; small integer
   /// tensors also keep their contents for folding.
-  mlir::LogicalResult registerConstant(llvm::StringRef name,
-                                       const onnx::TensorProto &tensor);
+  llvm::Error registerConstant(llvm::StringRef name, const onnx::TensorProto &tensor);
 
 private:
   llvm::StringMap<mlir::Value> constantsByKey;

@@ -83,16 +83,21 @@ static llvm::Error checkExternalLocation(const onnx::TensorProto &t) {
   return llvm::Error::success();
 }
 
+// How messages name a tensor: Constant nodes' tensors are often unnamed.
+static std::string tensorLabel(const onnx::TensorProto &t) {
+  return t.name().empty() ? "the tensor" : "tensor '" + t.name() + "'";
+}
+
 static llvm::Expected<std::vector<char>>
 readRawTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
-  const std::string &name = t.name();
+  const std::string label = tensorLabel(t);
   size_t elemSize = onnxElementSize(t.data_type());
   if (elemSize == 0)
-    return llvm::createStringError("tensor '" + name + "' has unsupported type " +
+    return llvm::createStringError(label + " has unsupported type " +
                                    onnxTypeName(t.data_type()));
   int64_t count = elementCount(t);
   if (count < 0)
-    return llvm::createStringError("tensor '" + name + "' has invalid dims");
+    return llvm::createStringError(label + " has invalid dims");
   size_t bytes = size_t(count) * elemSize;
   std::vector<char> out(bytes);
 
@@ -114,12 +119,12 @@ readRawTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
     auto buffer = llvm::MemoryBuffer::getFileSlice(
         file, length < 0 ? bytes : uint64_t(length), offset, false);
     if (!buffer)
-      return llvm::createStringError("tensor '" + name +
-                                     "': cannot read external data '" +
+      return llvm::createStringError(label +
+                                     ": cannot read external data '" +
                                      file.str() + "': " +
                                      buffer.getError().message());
     if ((*buffer)->getBufferSize() != bytes || (length >= 0 && size_t(length) != bytes))
-      return llvm::createStringError("tensor '" + name + "': external data has " +
+      return llvm::createStringError(label + ": external data has " +
                                      llvm::Twine((*buffer)->getBufferSize()) +
                                      " bytes, its shape needs " +
                                      llvm::Twine(bytes));
@@ -128,7 +133,7 @@ readRawTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
   }
   if (t.has_raw_data()) {
     if (t.raw_data().size() != bytes)
-      return llvm::createStringError("tensor '" + name + "' has " +
+      return llvm::createStringError(label + " has " +
                                      llvm::Twine(t.raw_data().size()) +
                                      " bytes of data, its shape needs " +
                                      llvm::Twine(bytes));
@@ -137,7 +142,7 @@ readRawTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
   }
   // Typed fields: each ONNX type is stored in one of them, widened.
   auto mismatch = [&](size_t have) {
-    return llvm::createStringError("tensor '" + name + "' has " +
+    return llvm::createStringError(label + " has " +
                                    llvm::Twine(have) + " values, its shape needs " +
                                    llvm::Twine(count));
   };
@@ -286,7 +291,7 @@ compress::readTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
                 : t.data_type() == onnx::TensorProto::DOUBLE ? firstNaN<double>(*bytes)
                                                              : -1;
   if (nan >= 0)
-    return llvm::createStringError("tensor '" + t.name() + "' holds NaN (element " +
+    return llvm::createStringError(tensorLabel(t) + " holds NaN (element " +
                                    llvm::Twine(nan) + ")");
   return bytes;
 }

@@ -1,6 +1,6 @@
 // Shape and data-movement ONNX ops: Reshape, Transpose, Concat, Slice, Split,
 // Squeeze, Unsqueeze, Expand, Shape, Size, ConstantOfShape, Range, Constant,
-// Gather, Flatten, Tile, Trilu. Small integer tensors fold at import, so
+// Gather, GatherElements, Pad, Flatten, Tile, Trilu. Small integer tensors fold at import, so
 // shape subgraphs leave no run-time code when shapes are static.
 #include "lib/importer/onnx/Builders.h"
 
@@ -444,9 +444,101 @@ AxisSlice clampSlice(int64_t dim, int64_t start, int64_t end, int64_t step) {
   return {start, std::max<int64_t>(0, (start - end + (-step) - 1) / (-step)), step};
 }
 
+/// Slice whose bounds are computed at run time or whose sliced dimensions
+/// are dynamic: clamping happens in index arithmetic. Steps must be positive
+/// constants.
+LogicalResult sliceAtRunTime(NodeContext &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Value x = ctx.input(0);
+  if (!x)
+    return failure();
+  int64_t rank = ctx.inputType(0).getRank();
+  SmallVector<int64_t> attrStarts, attrEnds, axes, steps;
+  int64_t count;
+  if (ctx.opset >= 10) {
+    auto startsType = ctx.inputType(1);
+    if (startsType.getRank() != 1 || startsType.isDynamicDim(0))
+      return ctx.error() << "unsupported starts of unknown length";
+    count = startsType.getDimSize(0);
+    if (ctx.hasInput(3)) {
+      auto a = ctx.requireConstInts(3, "axes");
+      if (failed(a))
+        return failure();
+      axes = *a;
+    }
+    if (ctx.hasInput(4)) {
+      auto st = ctx.requireConstInts(4, "steps");
+      if (failed(st))
+        return failure();
+      steps = *st;
+    }
+  } else {
+    attrStarts = ctx.intsAttr("starts").value_or(SmallVector<int64_t>());
+    attrEnds = ctx.intsAttr("ends").value_or(SmallVector<int64_t>());
+    axes = ctx.intsAttr("axes").value_or(SmallVector<int64_t>());
+    count = attrStarts.size();
+  }
+  if (axes.empty())
+    for (int64_t i = 0; i < count; ++i)
+      axes.push_back(i);
+  if (steps.empty())
+    steps.assign(count, 1);
+  if (int64_t(axes.size()) != count || int64_t(steps.size()) != count)
+    return ctx.error() << "starts, ends, axes and steps differ in length";
+
+  // Entry i of starts (input 1) or ends (input 2) as an index value.
+  auto bound = [&](unsigned input, ArrayRef<int64_t> attr, int64_t i) -> Value {
+    if (ctx.opset < 10)
+      return arith::ConstantIndexOp::create(b, loc, attr[i]);
+    if (auto known = ctx.constInts(input))
+      return arith::ConstantIndexOp::create(b, loc, (*known)[i]);
+    Value at = arith::ConstantIndexOp::create(b, loc, i);
+    Value v = tensor::ExtractOp::create(b, loc, ctx.input(input), ValueRange{at});
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  };
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+  SmallVector<OpFoldResult> sizes = mixedSizes(b, loc, x);
+  SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  for (int64_t i = 0; i < count; ++i) {
+    auto axis = normalizeAxis(ctx, axes[i], rank);
+    if (failed(axis))
+      return failure();
+    if (steps[i] <= 0)
+      return ctx.error() << "unsupported step " << steps[i]
+                         << " with bounds computed at run time or a dynamic dimension";
+    Value dim = getValueOrCreateConstantIndexOp(b, loc, sizes[*axis]);
+    auto clamp = [&](Value v) {
+      Value negative = b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, v, zero);
+      Value wrapped = b.createOrFold<arith::AddIOp>(loc, v, dim);
+      v = b.createOrFold<arith::SelectOp>(loc, negative, wrapped, v);
+      v = b.createOrFold<arith::MaxSIOp>(loc, v, zero);
+      return b.createOrFold<arith::MinSIOp>(loc, v, dim);
+    };
+    Value start = clamp(bound(1, attrStarts, i));
+    Value end = clamp(bound(2, attrEnds, i));
+    Value step = arith::ConstantIndexOp::create(b, loc, steps[i]);
+    Value span = b.createOrFold<arith::SubIOp>(loc, end, start);
+    span = b.createOrFold<arith::AddIOp>(
+        loc, span, arith::ConstantIndexOp::create(b, loc, steps[i] - 1));
+    Value length = b.createOrFold<arith::FloorDivSIOp>(loc, span, step);
+    length = b.createOrFold<arith::MaxSIOp>(loc, length, zero);
+    offsets[*axis] = getAsOpFoldResult(start);
+    sizes[*axis] = getAsOpFoldResult(length);
+    strides[*axis] = b.getIndexAttr(steps[i]);
+  }
+  ctx.setOutput(0, tensor::ExtractSliceOp::create(b, loc, x, offsets, sizes, strides),
+                ctx.isUnsigned(0));
+  return success();
+}
+
 LogicalResult importSlice(NodeContext &ctx) {
   auto type = ctx.inputType(0);
   int64_t rank = type.getRank();
+  bool runtimeBounds = ctx.opset >= 10 && (!ctx.constInts(1) || !ctx.constInts(2));
+  if (runtimeBounds || !type.hasStaticShape())
+    return sliceAtRunTime(ctx);
   SmallVector<int64_t> starts, ends, axes, steps;
   if (ctx.opset >= 10) {
     auto s = ctx.requireConstInts(1, "starts");
@@ -490,8 +582,6 @@ LogicalResult importSlice(NodeContext &ctx) {
       return failure();
     if (steps[i] == 0)
       return ctx.error() << "step 0 on axis " << *axis;
-    if (type.isDynamicDim(*axis))
-      return ctx.error() << "unsupported Slice of dynamic dimension " << *axis;
     slices[*axis] = clampSlice(type.getDimSize(*axis), starts[i], ends[i], steps[i]);
   }
   SmallVector<int64_t> outShape;
@@ -697,8 +787,7 @@ LogicalResult importConstant(NodeContext &ctx) {
   if (const onnx::TensorProto *t = ctx.tensorAttr("value")) {
     if (!onnxElementType(ctx.b.getContext(), t->data_type()))
       return ctx.error() << "unsupported constant type " << onnxTypeName(t->data_type());
-    ctx.setOutputTensor(0, *t);
-    return success();
+    return ctx.setOutputTensor(0, *t);
   }
   MLIRContext *mctx = ctx.b.getContext();
   Type f32 = Float32Type::get(mctx), i64 = IntegerType::get(mctx, 64);
@@ -889,6 +978,256 @@ LogicalResult importGather(NodeContext &ctx) {
   return success();
 }
 
+/// The constant of Pad's constant mode: the `value` attribute before opset
+/// 11, then the optional constant_value input (known at import or read at run
+/// time), 0 by default.
+FailureOr<Value> padValue(NodeContext &ctx, Type elem) {
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  if (ctx.opset < 11)
+    return scalarConstant(b, loc, elem, ctx.floatAttr("value", 0.0f));
+  if (!ctx.hasInput(2))
+    return scalarConstant(b, loc, elem, 0);
+  auto type = ctx.inputType(2);
+  if (type.getElementType() != elem)
+    return ctx.error() << "constant_value must have the data's element type", failure();
+  if (type.getNumElements() != 1 || type.getRank() > 1)
+    return ctx.error() << "constant_value must be a scalar", failure();
+  if (auto ints = ctx.constInts(2)) {
+    unsigned width = elem.getIntOrFloatBitWidth();
+    return arith::ConstantOp::create(
+               b, loc, b.getIntegerAttr(elem, APInt(width, uint64_t(ints->front()),
+                                                    /*isSigned=*/true, /*implicitTrunc=*/true)))
+        .getResult();
+  }
+  if (auto floats = ctx.constFloats(2); floats && isa<FloatType>(elem))
+    return scalarConstant(b, loc, elem, floats->front());
+  Value v = ctx.input(2);
+  if (!v)
+    return failure();
+  SmallVector<Value> at(type.getRank(), arith::ConstantIndexOp::create(b, loc, 0));
+  return tensor::ExtractOp::create(b, loc, v, at).getResult();
+}
+
+/// Pad. Negative pads crop first (extract_slice); then constant mode is a
+/// tensor.pad, and edge, reflect and wrap read every output element from the
+/// input at an index clamped, mirrored or wrapped into range.
+LogicalResult importPad(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  int64_t rank = type.getRank();
+  std::string mode = ctx.stringAttr("mode", "constant");
+  bool hasWrap = ctx.opset >= 19;
+  if (mode != "constant" && mode != "reflect" && mode != "edge" &&
+      !(hasWrap && mode == "wrap"))
+    return ctx.error() << "unsupported mode '" << mode << "'";
+  SmallVector<int64_t> pads, axes;
+  bool axesGiven = false;
+  if (ctx.opset < 11) {
+    std::optional<SmallVector<int64_t>> p = ctx.intsAttr("pads");
+    if (!p)
+      return ctx.error() << "missing attribute 'pads'";
+    pads = *p;
+  } else {
+    if (!ctx.hasInput(1))
+      return ctx.error() << "missing input 'pads'";
+    std::optional<SmallVector<int64_t>> p = ctx.constInts(1);
+    if (!p)
+      return ctx.error() << "unsupported pads computed at run time";
+    pads = *p;
+    if (ctx.opset >= 18 && ctx.hasInput(3)) {
+      std::optional<SmallVector<int64_t>> a = ctx.constInts(3);
+      if (!a)
+        return ctx.error() << "unsupported axes computed at run time";
+      axes = *a;
+      axesGiven = true;
+    }
+  }
+  if (!axesGiven)
+    axes = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+  if (pads.size() != 2 * axes.size())
+    return ctx.error() << "pads has " << pads.size() << " values, expected "
+                       << 2 * axes.size();
+  SmallVector<int64_t> lo(rank, 0), hi(rank, 0);
+  SmallVector<bool> seen(rank, false);
+  for (size_t i = 0; i < axes.size(); ++i) {
+    auto axis = normalizeAxis(ctx, axes[i], rank);
+    if (failed(axis))
+      return failure();
+    if (seen[*axis])
+      return ctx.error() << "axis " << *axis << " given twice";
+    seen[*axis] = true;
+    lo[*axis] = pads[i];
+    hi[*axis] = pads[axes.size() + i];
+  }
+  Value x = ctx.input(0);
+  if (!x)
+    return failure();
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Type elem = type.getElementType();
+  FailureOr<Value> constant = mode == "constant" ? padValue(ctx, elem) : FailureOr<Value>(Value());
+  if (failed(constant))
+    return failure();
+
+  // Crop where pads are negative.
+  SmallVector<OpFoldResult> sizes = mixedSizes(b, loc, x);
+  if (llvm::any_of(lo, [](int64_t p) { return p < 0; }) ||
+      llvm::any_of(hi, [](int64_t p) { return p < 0; })) {
+    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), steps(rank, b.getIndexAttr(1));
+    AffineExpr s0;
+    bindSymbols(b.getContext(), s0);
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t cutLo = std::max<int64_t>(-lo[d], 0), cutHi = std::max<int64_t>(-hi[d], 0);
+      if (!type.isDynamicDim(d) && type.getDimSize(d) - cutLo - cutHi < 0)
+        return ctx.error() << "pads remove " << cutLo + cutHi << " elements from dimension "
+                           << d << " of size " << type.getDimSize(d);
+      if (mode == "wrap" && ((cutLo > 0 && hi[d] > 0) || (cutHi > 0 && lo[d] > 0)))
+        return ctx.error() << "unsupported wrap padding that also crops dimension " << d;
+      offsets[d] = b.getIndexAttr(cutLo);
+      sizes[d] = affine::makeComposedFoldedAffineApply(b, loc, s0 - (cutLo + cutHi), {sizes[d]});
+      lo[d] = std::max<int64_t>(lo[d], 0);
+      hi[d] = std::max<int64_t>(hi[d], 0);
+    }
+    x = tensor::ExtractSliceOp::create(b, loc, x, offsets, sizes, steps);
+  }
+  if (llvm::all_of(lo, [](int64_t p) { return p == 0; }) &&
+      llvm::all_of(hi, [](int64_t p) { return p == 0; })) {
+    ctx.setOutput(0, x, ctx.isUnsigned(0));
+    return success();
+  }
+  if (mode == "constant") {
+    SmallVector<OpFoldResult> low, high;
+    for (int64_t d = 0; d < rank; ++d) {
+      low.push_back(b.getIndexAttr(lo[d]));
+      high.push_back(b.getIndexAttr(hi[d]));
+    }
+    ctx.setOutput(0, tensor::PadOp::create(b, loc, Type(), x, low, high, *constant),
+                  ctx.isUnsigned(0));
+    return success();
+  }
+
+  // Edge, reflect, wrap: every padded dimension needs elements to copy;
+  // reflect mirrors once, so its pads must be smaller than the dimension.
+  auto cropped = cast<RankedTensorType>(x.getType());
+  for (int64_t d = 0; d < rank; ++d) {
+    if (lo[d] == 0 && hi[d] == 0)
+      continue;
+    if (cropped.isDynamicDim(d)) {
+      if (mode == "reflect")
+        return ctx.error() << "unsupported reflect padding of dynamic dimension " << d;
+      continue;
+    }
+    int64_t n = cropped.getDimSize(d);
+    if (n == 0)
+      return ctx.error() << "cannot pad empty dimension " << d << " in " << mode << " mode";
+    if (mode == "reflect" && (lo[d] >= n || hi[d] >= n))
+      return ctx.error() << "unsupported reflect pads (" << lo[d] << ", " << hi[d]
+                         << ") not smaller than dimension " << d << " (" << n << ")";
+  }
+  AffineExpr s0;
+  bindSymbols(b.getContext(), s0);
+  SmallVector<OpFoldResult> outSizes;
+  for (int64_t d = 0; d < rank; ++d)
+    outSizes.push_back(
+        affine::makeComposedFoldedAffineApply(b, loc, s0 + lo[d] + hi[d], {sizes[d]}));
+  Value init = emptyTensor(b, loc, outSizes, elem);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  Value out = linalg::GenericOp::create(
+                  b, loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
+                  SmallVector<AffineMap>{id}, iterators,
+                  [&](OpBuilder &nb, Location l, ValueRange) {
+                    SmallVector<Value> idx;
+                    for (int64_t d = 0; d < rank; ++d) {
+                      Value i = linalg::IndexOp::create(nb, l, d);
+                      if (lo[d] == 0 && hi[d] == 0) {
+                        idx.push_back(i);
+                        continue;
+                      }
+                      // j = i - lo, brought into [0, n).
+                      Value j = arith::SubIOp::create(
+                          nb, l, i, arith::ConstantIndexOp::create(nb, l, lo[d]));
+                      Value n = tensor::DimOp::create(nb, l, x, d);
+                      Value zero = arith::ConstantIndexOp::create(nb, l, 0);
+                      Value one = arith::ConstantIndexOp::create(nb, l, 1);
+                      Value last = arith::SubIOp::create(nb, l, n, one);
+                      if (mode == "edge") {
+                        j = arith::MaxSIOp::create(nb, l, j, zero);
+                        j = arith::MinSIOp::create(nb, l, j, last);
+                      } else if (mode == "reflect") {
+                        // j < 0 -> -j; j > n - 1 -> 2 (n - 1) - j.
+                        Value neg = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, j, zero);
+                        j = arith::SelectOp::create(nb, l, neg, arith::SubIOp::create(nb, l, zero, j), j);
+                        Value past = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sgt, j, last);
+                        Value mirrored = arith::SubIOp::create(
+                            nb, l, arith::AddIOp::create(nb, l, last, last), j);
+                        j = arith::SelectOp::create(nb, l, past, mirrored, j);
+                      } else {
+                        // wrap: j mod n, made non-negative.
+                        j = arith::RemSIOp::create(nb, l, j, n);
+                        Value neg = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, j, zero);
+                        j = arith::SelectOp::create(nb, l, neg, arith::AddIOp::create(nb, l, j, n), j);
+                      }
+                      idx.push_back(j);
+                    }
+                    linalg::YieldOp::create(nb, l, tensor::ExtractOp::create(nb, l, x, idx).getResult());
+                  })
+                  .getResult(0);
+  ctx.setOutput(0, out, ctx.isUnsigned(0));
+  return success();
+}
+
+/// GatherElements: out[i..] = data[i.. with index[i..] on `axis`]; the
+/// output has the shape of the indices, negative indices count from the end.
+LogicalResult importGatherElements(NodeContext &ctx) {
+  auto dataType = ctx.inputType(0), indicesType = ctx.inputType(1);
+  int64_t rank = dataType.getRank();
+  if (rank < 1)
+    return ctx.error() << "expects data of rank >= 1";
+  if (indicesType.getRank() != rank)
+    return ctx.error() << "indices have rank " << indicesType.getRank()
+                       << ", expected the data's rank " << rank;
+  if (!isa<IntegerType>(indicesType.getElementType()))
+    return ctx.error() << "expects integer indices";
+  auto axis = normalizeAxis(ctx, ctx.intAttr("axis", 0), rank);
+  if (failed(axis))
+    return failure();
+  for (int64_t d = 0; d < rank; ++d)
+    if (d != *axis && !dataType.isDynamicDim(d) && !indicesType.isDynamicDim(d) &&
+        indicesType.getDimSize(d) > dataType.getDimSize(d))
+      return ctx.error() << "indices dimension " << d << " (" << indicesType.getDimSize(d)
+                         << ") is larger than the data's (" << dataType.getDimSize(d) << ")";
+  Value data = ctx.input(0), indices = ctx.input(1);
+  if (!data || !indices)
+    return failure();
+  OpBuilder &b = ctx.b;
+  bool unsignedIndices = ctx.isUnsigned(1);
+  Value init = emptyTensor(b, ctx.loc, mixedSizes(b, ctx.loc, indices), dataType.getElementType());
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  Value out = linalg::GenericOp::create(
+                  b, ctx.loc, TypeRange{init.getType()}, ValueRange{indices}, ValueRange{init},
+                  SmallVector<AffineMap>{id, id}, iterators,
+                  [&](OpBuilder &nb, Location l, ValueRange args) {
+                    Value i = unsignedIndices
+                                  ? arith::IndexCastUIOp::create(nb, l, nb.getIndexType(), args[0]).getResult()
+                                  : arith::IndexCastOp::create(nb, l, nb.getIndexType(), args[0]).getResult();
+                    if (!unsignedIndices) {
+                      Value n = tensor::DimOp::create(nb, l, data, *axis);
+                      Value zero = arith::ConstantIndexOp::create(nb, l, 0);
+                      Value neg = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, i, zero);
+                      i = arith::SelectOp::create(nb, l, neg, arith::AddIOp::create(nb, l, i, n), i);
+                    }
+                    SmallVector<Value> idx;
+                    for (int64_t d = 0; d < rank; ++d)
+                      idx.push_back(d == *axis ? i : linalg::IndexOp::create(nb, l, d).getResult());
+                    linalg::YieldOp::create(nb, l, tensor::ExtractOp::create(nb, l, data, idx).getResult());
+                  })
+                  .getResult(0);
+  ctx.setOutput(0, out, ctx.isUnsigned(0));
+  return success();
+}
+
 LogicalResult importTrilu(NodeContext &ctx) {
   Value x = ctx.input(0);
   if (!x)
@@ -950,6 +1289,8 @@ void compress::appendShapeOps(llvm::SmallVectorImpl<OpTableEntry> &t) {
       {"ConstantOfShape", 9, kMax, importConstantOfShape},
       {"Range", 11, kMax, importRange},
       {"Gather", 1, kMax, importGather},
+      {"GatherElements", 11, kMax, importGatherElements},
+      {"Pad", 2, kMax, importPad},
       {"Trilu", 14, kMax, importTrilu},
   });
 }
