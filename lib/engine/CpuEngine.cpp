@@ -73,13 +73,33 @@ static llvm::Expected<TensorSignature> signatureOf(Type type, DictionaryAttr att
   return sig;
 }
 
+llvm::Expected<EntrySignature> compress::readEntrySignature(ModuleOp module) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main)
+    return engineError("the module has no func.func @main");
+  EntrySignature signature;
+  FunctionType type = main.getFunctionType();
+  for (unsigned i = 0; i < type.getNumInputs(); ++i) {
+    auto sig = signatureOf(type.getInput(i), main.getArgAttrDict(i),
+                           "input" + std::to_string(i));
+    if (!sig)
+      return sig.takeError();
+    signature.inputs.push_back(*sig);
+  }
+  for (unsigned i = 0; i < type.getNumResults(); ++i) {
+    auto sig = signatureOf(type.getResult(i), main.getResultAttrDict(i),
+                           "output" + std::to_string(i));
+    if (!sig)
+      return sig.takeError();
+    signature.outputs.push_back(*sig);
+  }
+  return signature;
+}
+
 static void ensureInitialized() {
   static bool done = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
-    registerAllPasses();
-    compress::registerCompressConversionPasses();
-    compress::registerCpuPipelines();
     return true;
   }();
   (void)done;
@@ -88,25 +108,12 @@ static void ensureInitialized() {
 llvm::Expected<std::unique_ptr<CpuEngine>>
 CpuEngine::compile(ModuleOp module, unsigned optLevel) {
   ensureInitialized();
-  auto main = module.lookupSymbol<func::FuncOp>("main");
-  if (!main)
-    return engineError("the module has no func.func @main");
+  auto signature = readEntrySignature(module);
+  if (!signature)
+    return signature.takeError();
   std::unique_ptr<CpuEngine> self(new CpuEngine());
-  FunctionType type = main.getFunctionType();
-  for (unsigned i = 0; i < type.getNumInputs(); ++i) {
-    auto sig = signatureOf(type.getInput(i), main.getArgAttrDict(i),
-                           "input" + std::to_string(i));
-    if (!sig)
-      return sig.takeError();
-    self->inputSigs.push_back(*sig);
-  }
-  for (unsigned i = 0; i < type.getNumResults(); ++i) {
-    auto sig = signatureOf(type.getResult(i), main.getResultAttrDict(i),
-                           "output" + std::to_string(i));
-    if (!sig)
-      return sig.takeError();
-    self->outputSigs.push_back(*sig);
-  }
+  self->inputSigs = signature->inputs;
+  self->outputSigs = signature->outputs;
 
   MLIRContext *ctx = module.getContext();
   DialectRegistry registry;

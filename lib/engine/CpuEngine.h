@@ -24,6 +24,12 @@ struct TensorSignature {
   std::vector<int64_t> shape; // -1 where dynamic
 };
 
+/// The arguments and results of `func.func @main`, named by `compress.name`.
+struct EntrySignature {
+  std::vector<TensorSignature> inputs, outputs;
+};
+llvm::Expected<EntrySignature> readEntrySignature(mlir::ModuleOp module);
+
 class CpuEngine {
 public:
   /// Lowers `module` (consumed: it is rewritten in place) and JIT-compiles it.

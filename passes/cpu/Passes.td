@@ -21,6 +21,31 @@ def ContractionToMicrokernelPass
                            "::mlir::arith::ArithDialect"];
 }
 
+def ExternalizeWeightsPass
+    : Pass<"compress-cpu-externalize-weights", "::mlir::ModuleOp"> {
+  let summary = "Move large constants of @main into a weights buffer argument";
+  let description = [{
+    Gives `func.func @main` a new first argument, `memref<?xi8>` marked
+    `compress.weights`, and replaces every constant tensor of at least
+    `min-bytes` bytes by a view of that buffer at a 64-byte aligned offset
+    (`memref.view` + `bufferization.to_tensor restrict`). Compiled code then
+    takes its weights from an mmap-able file instead of holding them, so
+    compile time and binary size do not grow with the model. The layout is
+    recorded on the module as `compress.weights_layout` (name, offset, bytes
+    per weight, and the total size); with `weights-file` the bytes are
+    written there too.
+  }];
+  let options = [
+    Option<"minBytes", "min-bytes", "int64_t", /*default=*/"256",
+           "Constants smaller than this stay in the code">,
+    Option<"weightsFile", "weights-file", "std::string", /*default=*/"\"\"",
+           "Where to write the weights (nothing is written when empty)">,
+  ];
+  let dependentDialects = ["::mlir::memref::MemRefDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def FuseElementwisePass : Pass<"compress-cpu-fuse-elementwise"> {
   let summary = "Fuse elementwise linalg ops, but never into a reduction";
   let description = [{

@@ -5,7 +5,10 @@
 #include "passes/conversion/Passes.h"
 #include "passes/cpu/Passes.h"
 
+#include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassRegistry.h"
+
+#include <mutex>
 
 using namespace mlir;
 
@@ -29,6 +32,13 @@ static const char kCpuLowering[] =
     "convert-cf-to-llvm,convert-func-to-llvm,reconcile-unrealized-casts";
 
 LogicalResult compress::buildCpuLoweringPipeline(OpPassManager &pm) {
+  // The textual pipeline names upstream and our passes: register them once.
+  static std::once_flag registered;
+  std::call_once(registered, [] {
+    registerAllPasses();
+    registerCompressConversionPasses();
+    registerCompressCpuPasses();
+  });
   return parsePassPipeline(kCpuLowering, pm);
 }
 

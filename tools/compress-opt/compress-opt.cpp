@@ -36,27 +36,6 @@ static int fail(const llvm::Twine &message) {
   return 1;
 }
 
-/// Parses NAME=2x?x384 into the importer's overrides.
-static LogicalResult parseInputShape(llvm::StringRef spec,
-                                     compress::OnnxImportOptions &options) {
-  auto [name, dims] = spec.rsplit('=');
-  if (name.empty() || dims.empty() || !spec.contains('='))
-    return failure();
-  llvm::SmallVector<int64_t> shape;
-  llvm::SmallVector<llvm::StringRef> parts;
-  dims.split(parts, 'x');
-  for (llvm::StringRef p : parts) {
-    int64_t d;
-    if (p == "?")
-      d = -1;
-    else if (p.getAsInteger(10, d) || d < 0)
-      return failure();
-    shape.push_back(d);
-  }
-  options.inputShapes[name] = shape;
-  return success();
-}
-
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   registerAllPasses();
@@ -94,7 +73,7 @@ int main(int argc, char **argv) {
 
   compress::OnnxImportOptions options;
   for (const std::string &spec : inputShapes)
-    if (failed(parseInputShape(spec, options)))
+    if (failed(compress::parseInputShape(spec, options)))
       return fail("bad --input-shape '" + spec + "': expected NAME=D0xD1x...");
   MLIRContext context(registry);
   // One line per error, without the location prefix: messages name the node.

@@ -31,6 +31,25 @@ void compress::registerOnnxImportDialects(DialectRegistry &registry) {
                   linalg::LinalgDialect, affine::AffineDialect>();
 }
 
+LogicalResult compress::parseInputShape(StringRef spec, OnnxImportOptions &options) {
+  auto [name, dims] = spec.rsplit('=');
+  if (name.empty() || dims.empty() || !spec.contains('='))
+    return failure();
+  SmallVector<int64_t> shape;
+  SmallVector<StringRef> parts;
+  dims.split(parts, 'x');
+  for (StringRef p : parts) {
+    int64_t d;
+    if (p == "?")
+      d = -1;
+    else if (p.getAsInteger(10, d) || d < 0)
+      return failure();
+    shape.push_back(d);
+  }
+  options.inputShapes[name] = shape;
+  return success();
+}
+
 Type compress::onnxElementType(MLIRContext *ctx, int32_t dataType) {
   switch (dataType) {
   case onnx::TensorProto::FLOAT:

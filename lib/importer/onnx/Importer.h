@@ -23,6 +23,9 @@ struct OnnxImportOptions {
   llvm::StringMap<std::vector<double>> inputFloatValues;
 };
 
+/// Parses NAME=D0xD1x... ('?' for a dynamic dimension) into `options`.
+mlir::LogicalResult parseInputShape(llvm::StringRef spec, OnnxImportOptions &options);
+
 /// The dialects an imported module uses.
 void registerOnnxImportDialects(mlir::DialectRegistry &registry);
 

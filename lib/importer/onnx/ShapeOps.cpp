@@ -1,7 +1,8 @@
 // Shape and data-movement ONNX ops: Reshape, Transpose, Concat, Slice, Split,
 // Squeeze, Unsqueeze, Expand, Shape, Size, ConstantOfShape, Range, Constant,
-// Gather, GatherElements, Pad, Flatten, Tile, Trilu. Small integer tensors fold at import, so
-// shape subgraphs leave no run-time code when shapes are static.
+// Gather, GatherElements, Pad, Flatten, Tile, Trilu. Small integer tensors
+// fold at import, so shape subgraphs leave no run-time code when shapes are
+// static.
 #include "lib/importer/onnx/Builders.h"
 
 #include "dialects/compress/IR/CompressOps.h"
@@ -1023,6 +1024,8 @@ LogicalResult importPad(NodeContext &ctx) {
   SmallVector<int64_t> pads, axes;
   bool axesGiven = false;
   if (ctx.opset < 11) {
+    if (mode != "constant")
+      ctx.floatAttr("value", 0.0f); // only used by constant mode
     std::optional<SmallVector<int64_t>> p = ctx.intsAttr("pads");
     if (!p)
       return ctx.error() << "missing attribute 'pads'";
@@ -1068,46 +1071,90 @@ LogicalResult importPad(NodeContext &ctx) {
   FailureOr<Value> constant = mode == "constant" ? padValue(ctx, elem) : FailureOr<Value>(Value());
   if (failed(constant))
     return failure();
-
-  // Crop where pads are negative.
-  SmallVector<OpFoldResult> sizes = mixedSizes(b, loc, x);
-  if (llvm::any_of(lo, [](int64_t p) { return p < 0; }) ||
-      llvm::any_of(hi, [](int64_t p) { return p < 0; })) {
-    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), steps(rank, b.getIndexAttr(1));
-    AffineExpr s0;
-    bindSymbols(b.getContext(), s0);
-    for (int64_t d = 0; d < rank; ++d) {
-      int64_t cutLo = std::max<int64_t>(-lo[d], 0), cutHi = std::max<int64_t>(-hi[d], 0);
-      if (!type.isDynamicDim(d) && type.getDimSize(d) - cutLo - cutHi < 0)
-        return ctx.error() << "pads remove " << cutLo + cutHi << " elements from dimension "
-                           << d << " of size " << type.getDimSize(d);
-      if (mode == "wrap" && ((cutLo > 0 && hi[d] > 0) || (cutHi > 0 && lo[d] > 0)))
-        return ctx.error() << "unsupported wrap padding that also crops dimension " << d;
-      offsets[d] = b.getIndexAttr(cutLo);
-      sizes[d] = affine::makeComposedFoldedAffineApply(b, loc, s0 - (cutLo + cutHi), {sizes[d]});
-      lo[d] = std::max<int64_t>(lo[d], 0);
-      hi[d] = std::max<int64_t>(hi[d], 0);
-    }
-    x = tensor::ExtractSliceOp::create(b, loc, x, offsets, sizes, steps);
-  }
   if (llvm::all_of(lo, [](int64_t p) { return p == 0; }) &&
       llvm::all_of(hi, [](int64_t p) { return p == 0; })) {
     ctx.setOutput(0, x, ctx.isUnsigned(0));
     return success();
   }
-  if (mode == "constant") {
-    SmallVector<OpFoldResult> low, high;
-    for (int64_t d = 0; d < rank; ++d) {
-      low.push_back(b.getIndexAttr(lo[d]));
-      high.push_back(b.getIndexAttr(hi[d]));
-    }
-    ctx.setOutput(0, tensor::PadOp::create(b, loc, Type(), x, low, high, *constant),
-                  ctx.isUnsigned(0));
+
+  // Output sizes; an empty output needs no data.
+  AffineExpr s0;
+  bindSymbols(b.getContext(), s0);
+  SmallVector<OpFoldResult> sizes = mixedSizes(b, loc, x), outSizes;
+  bool emptyOutput = false;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (!type.isDynamicDim(d) && type.getDimSize(d) + lo[d] + hi[d] < 0)
+      return ctx.error() << "pads remove more than the " << type.getDimSize(d)
+                         << " elements of dimension " << d;
+    outSizes.push_back(
+        affine::makeComposedFoldedAffineApply(b, loc, s0 + lo[d] + hi[d], {sizes[d]}));
+    emptyOutput |= getConstantIntValue(outSizes.back()) == std::optional<int64_t>(0);
+  }
+  if (emptyOutput) {
+    ctx.setOutput(0, emptyTensor(b, loc, outSizes, elem), ctx.isUnsigned(0));
     return success();
   }
 
-  // Edge, reflect, wrap: every padded dimension needs elements to copy;
-  // reflect mirrors once, so its pads must be smaller than the dimension.
+  // Crops with extract_slice: one with sizes `sizes` at `offsets`.
+  auto crop = [&](Value v, ArrayRef<OpFoldResult> offsets, ArrayRef<OpFoldResult> cropSizes) {
+    SmallVector<OpFoldResult> steps(rank, b.getIndexAttr(1));
+    return tensor::ExtractSliceOp::create(b, loc, v, offsets, cropSizes, steps).getResult();
+  };
+  bool crops = llvm::any_of(lo, [](int64_t p) { return p < 0; }) ||
+               llvm::any_of(hi, [](int64_t p) { return p < 0; });
+  if (mode == "constant") {
+    // Pad by the positive pads, then crop by the negative ones: out[o] is
+    // x[o - lo] where that is inside x, the constant elsewhere, whichever
+    // side a crop is on.
+    SmallVector<OpFoldResult> low, high, offsets;
+    for (int64_t d = 0; d < rank; ++d) {
+      low.push_back(b.getIndexAttr(std::max<int64_t>(lo[d], 0)));
+      high.push_back(b.getIndexAttr(std::max<int64_t>(hi[d], 0)));
+      offsets.push_back(b.getIndexAttr(std::max<int64_t>(-lo[d], 0)));
+    }
+    Value y = x;
+    if (llvm::any_of(lo, [](int64_t p) { return p > 0; }) ||
+        llvm::any_of(hi, [](int64_t p) { return p > 0; }))
+      y = tensor::PadOp::create(b, loc, Type(), x, low, high, *constant);
+    if (crops)
+      y = crop(y, offsets, outSizes);
+    ctx.setOutput(0, y, ctx.isUnsigned(0));
+    return success();
+  }
+
+  // Edge, reflect, wrap crop first, then pad from what is left: each padded
+  // dimension must keep elements to copy (reflect mirrors once, so it needs
+  // more elements than its pads). Wrapping a dimension cropped on the other
+  // side is left out: it depends on the order of the two.
+  if (crops) {
+    SmallVector<OpFoldResult> offsets;
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t cutLo = std::max<int64_t>(-lo[d], 0), cutHi = std::max<int64_t>(-hi[d], 0);
+      bool padded = lo[d] > 0 || hi[d] > 0;
+      if (padded && cutLo + cutHi > 0) {
+        if (type.isDynamicDim(d))
+          return ctx.error() << "unsupported " << mode
+                             << " padding of dynamic dimension " << d << " that is also cropped";
+        if (type.getDimSize(d) - cutLo - cutHi < 1)
+          return ctx.error() << "unsupported " << mode << " padding of dimension " << d
+                             << " after pads crop all of it";
+        if (mode == "wrap")
+          return ctx.error() << "unsupported wrap padding of dimension " << d
+                             << " that is also cropped";
+      }
+      int64_t kept = type.isDynamicDim(d) ? 1 : type.getDimSize(d) - cutLo - cutHi;
+      offsets.push_back(b.getIndexAttr(kept == 0 ? 0 : cutLo));
+      sizes[d] = affine::makeComposedFoldedAffineApply(b, loc, s0 - (cutLo + cutHi), {sizes[d]});
+      lo[d] = std::max<int64_t>(lo[d], 0);
+      hi[d] = std::max<int64_t>(hi[d], 0);
+    }
+    x = crop(x, offsets, sizes);
+    if (llvm::all_of(lo, [](int64_t p) { return p == 0; }) &&
+        llvm::all_of(hi, [](int64_t p) { return p == 0; })) {
+      ctx.setOutput(0, x, ctx.isUnsigned(0));
+      return success();
+    }
+  }
   auto cropped = cast<RankedTensorType>(x.getType());
   for (int64_t d = 0; d < rank; ++d) {
     if (lo[d] == 0 && hi[d] == 0)
@@ -1124,12 +1171,6 @@ LogicalResult importPad(NodeContext &ctx) {
       return ctx.error() << "unsupported reflect pads (" << lo[d] << ", " << hi[d]
                          << ") not smaller than dimension " << d << " (" << n << ")";
   }
-  AffineExpr s0;
-  bindSymbols(b.getContext(), s0);
-  SmallVector<OpFoldResult> outSizes;
-  for (int64_t d = 0; d < rank; ++d)
-    outSizes.push_back(
-        affine::makeComposedFoldedAffineApply(b, loc, s0 + lo[d] + hi[d], {sizes[d]}));
   Value init = emptyTensor(b, loc, outSizes, elem);
   AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
   SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);

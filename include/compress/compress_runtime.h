@@ -1,0 +1,82 @@
+/* The C API of a CompressIR CPU artifact: create a session from the model's
+ * weights file, bind inputs by name, run, read outputs by name, destroy.
+ * Each artifact's own header declares its model descriptor, e.g.
+ *   extern const compress_model minilm_model;
+ * Link lib<model>.so, or lib<model>.a with libcompress_runtime_cpu.a,
+ * -lopenblas, -lstdc++ and -lm. No MLIR or LLVM library is needed. */
+#ifndef COMPRESS_RUNTIME_H
+#define COMPRESS_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  COMPRESS_FLOAT32, COMPRESS_FLOAT64, COMPRESS_FLOAT16,
+  COMPRESS_INT8, COMPRESS_INT16, COMPRESS_INT32, COMPRESS_INT64,
+  COMPRESS_UINT8, COMPRESS_UINT16, COMPRESS_UINT32, COMPRESS_UINT64,
+  COMPRESS_BOOL
+} compress_dtype;
+
+/* One input or output: its ONNX name, element type and shape (-1 where the
+ * dimension is only known when the model runs). */
+typedef struct {
+  const char *name;
+  compress_dtype dtype;
+  int rank;
+  const int64_t *dims;
+} compress_tensor_info;
+
+/* A compiled model, as its artifact describes it. */
+typedef struct compress_model {
+  const char *name;
+  int num_inputs;
+  const compress_tensor_info *inputs;
+  int num_outputs;
+  const compress_tensor_info *outputs;
+  uint64_t weights_bytes;
+  /* Calls the compiled code: `results` receives one memref descriptor per
+   * output; `weights` and `inputs` point at memref descriptors. */
+  void (*invoke)(void *results, void *weights, void **inputs);
+} compress_model;
+
+typedef struct compress_session compress_session;
+
+/* Maps the weights file and sets the number of threads (0: all cores).
+ * Returns NULL on error; compress_last_error() says why. */
+compress_session *compress_session_create(const compress_model *model,
+                                          const char *weights_path,
+                                          int num_threads);
+
+/* Binds an input by name. The data is read, not copied, when the session
+ * runs, so it must stay valid until then. Its element type is the one the
+ * model declares. Returns 0, or -1 on error. */
+int compress_session_set_input(compress_session *session, const char *name,
+                               const void *data, const int64_t *shape,
+                               int rank);
+
+/* Runs the model on the bound inputs. Returns 0, or -1 on error. */
+int compress_session_run(compress_session *session);
+
+/* The output of the last run: data, shape and rank, valid until the next
+ * run or the session's end. Returns 0, or -1 on error. */
+int compress_session_get_output(compress_session *session, const char *name,
+                                const void **data, const int64_t **shape,
+                                int *rank);
+
+void compress_session_destroy(compress_session *session);
+
+/* The last error of this thread, or "" when there was none. */
+const char *compress_last_error(void);
+
+/* Size in bytes of one element. */
+size_t compress_dtype_size(compress_dtype dtype);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* COMPRESS_RUNTIME_H */

@@ -1,0 +1,137 @@
+// Moves the large constants of @main into a weights buffer argument, so that
+// compiled code reads its weights from a file instead of carrying them.
+#include "passes/cpu/Passes.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MathExtras.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace compress {
+#define GEN_PASS_DEF_EXTERNALIZEWEIGHTSPASS
+#include "passes/cpu/Passes.h.inc"
+} // namespace compress
+
+using namespace mlir;
+using llvm::SmallVector;
+
+namespace {
+
+constexpr uint64_t kWeightAlignment = 64;
+
+/// The raw little-endian bytes of a constant, or empty when it has none we
+/// can write (splats are expanded).
+std::optional<ArrayRef<char>> constantBytes(ElementsAttr attr,
+                                            std::vector<char> &storage) {
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob)
+      return std::nullopt;
+    return blob->getData();
+  }
+  auto dense = dyn_cast<DenseElementsAttr>(attr);
+  if (!dense || dense.getElementType().isInteger(1))
+    return std::nullopt;
+  if (!dense.isSplat())
+    return dense.getRawData();
+  ArrayRef<char> one = dense.getRawData();
+  for (int64_t i = 0; i < dense.getNumElements(); ++i)
+    storage.insert(storage.end(), one.begin(), one.end());
+  return ArrayRef<char>(storage);
+}
+
+std::string weightName(arith::ConstantOp op, unsigned index) {
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(op.getValue()))
+    return resource.getRawHandle().getKey().str();
+  return "constant" + std::to_string(index);
+}
+
+struct ExternalizeWeightsPass
+    : compress::impl::ExternalizeWeightsPassBase<ExternalizeWeightsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto main = module.lookupSymbol<func::FuncOp>("main");
+    if (!main || main.isExternal()) {
+      module.emitError("expects a func.func @main with a body");
+      return signalPassFailure();
+    }
+    MLIRContext *ctx = &getContext();
+    auto bufferType = MemRefType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 8));
+    if (failed(main.insertArgument(0, bufferType,
+                                   DictionaryAttr::get(ctx, {NamedAttribute(
+                                                                StringAttr::get(ctx, "compress.weights"),
+                                                                UnitAttr::get(ctx))}),
+                                   main.getLoc())))
+      return signalPassFailure();
+    Value buffer = main.getArgument(0);
+
+    SmallVector<arith::ConstantOp> constants;
+    main.walk([&](arith::ConstantOp op) {
+      auto type = dyn_cast<RankedTensorType>(op.getType());
+      auto attr = dyn_cast<ElementsAttr>(op.getValue());
+      if (!type || !attr || !type.getElementType().isIntOrFloat() ||
+          type.getElementType().isInteger(1))
+        return;
+      int64_t bytes = type.getNumElements() * type.getElementTypeBitWidth() / 8;
+      if (bytes >= minBytes)
+        constants.push_back(op);
+    });
+
+    std::unique_ptr<llvm::raw_fd_ostream> file;
+    if (!weightsFile.empty()) {
+      std::error_code ec;
+      file = std::make_unique<llvm::raw_fd_ostream>(weightsFile, ec, llvm::sys::fs::OF_None);
+      if (ec) {
+        module.emitError("cannot write '") << weightsFile << "': " << ec.message();
+        return signalPassFailure();
+      }
+    }
+    SmallVector<Attribute> layout;
+    uint64_t offset = 0;
+    OpBuilder b(ctx);
+    b.setInsertionPointToStart(&main.getBody().front());
+    for (auto [index, op] : llvm::enumerate(constants)) {
+      auto type = cast<RankedTensorType>(op.getType());
+      std::vector<char> storage;
+      std::optional<ArrayRef<char>> bytes = constantBytes(cast<ElementsAttr>(op.getValue()), storage);
+      if (!bytes)
+        continue;
+      uint64_t start = llvm::alignTo(offset, kWeightAlignment);
+      if (file) {
+        file->write_zeros(start - offset);
+        file->write(bytes->data(), bytes->size());
+      }
+      offset = start + bytes->size();
+      std::string name = weightName(op, index);
+      layout.push_back(DictionaryAttr::get(
+          ctx, {b.getNamedAttr("name", b.getStringAttr(name)),
+                b.getNamedAttr("offset", b.getI64IntegerAttr(start)),
+                b.getNamedAttr("bytes", b.getI64IntegerAttr(bytes->size()))}));
+
+      b.setInsertionPoint(op);
+      Value at = arith::ConstantIndexOp::create(b, op.getLoc(), start);
+      auto viewType = MemRefType::get(type.getShape(), type.getElementType());
+      Value view = memref::ViewOp::create(b, op.getLoc(), viewType, buffer, at, ValueRange{});
+      auto tensor = bufferization::ToTensorOp::create(b, op.getLoc(), type, view,
+                                                      /*restrict=*/true, /*writable=*/false);
+      op.replaceAllUsesWith(tensor.getResult());
+      op.erase();
+    }
+    if (file) {
+      file->close();
+      if (file->has_error()) {
+        module.emitError("cannot write '") << weightsFile << "'";
+        return signalPassFailure();
+      }
+    }
+    module->setAttr("compress.weights_layout",
+                    DictionaryAttr::get(ctx, {b.getNamedAttr("weights", b.getArrayAttr(layout)),
+                                              b.getNamedAttr("total_bytes", b.getI64IntegerAttr(offset))}));
+  }
+};
+
+} // namespace

@@ -1,0 +1,84 @@
+// compress-compile: compiles a model (.onnx or imported .mlir) ahead of time
+// into a deployable artifact (see lib/aot/CpuArtifact.h for its files).
+#include "lib/aot/CpuArtifact.h"
+#include "lib/importer/onnx/Importer.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+
+using namespace compress;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> modelPath(cl::Positional, cl::Required,
+                                      cl::desc("<model.onnx|model.mlir>"));
+static cl::opt<std::string> outputDir("o", cl::Required, cl::desc("Output folder"),
+                                      cl::value_desc("dir"));
+static cl::opt<std::string> target("target", cl::init("cpu"),
+                                   cl::desc("Target to compile for (cpu)"));
+static cl::opt<std::string> artifactName(
+    "name", cl::desc("Artifact name, a C identifier (default: the model file's stem)"));
+static cl::list<std::string> inputShapes(
+    "input-shape", cl::desc("Fix a graph input's shape: NAME=D0xD1x... ('?' stays dynamic)"));
+
+static int fail(const llvm::Twine &message) {
+  llvm::errs() << "compress-compile: error: " << message << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv, "CompressIR ahead-of-time compiler\n");
+  if (target != "cpu")
+    return fail("unsupported --target '" + target + "' (supported: cpu)");
+  std::string name = artifactName;
+  if (name.empty()) {
+    name = llvm::sys::path::stem(modelPath).str();
+    for (char &c : name)
+      if (!isalnum(static_cast<unsigned char>(c)))
+        c = '_';
+    if (!name.empty() && isdigit(static_cast<unsigned char>(name[0])))
+      name = "m" + name;
+  }
+  if (!isValidArtifactName(name))
+    return fail("bad --name '" + name + "': expected a C identifier");
+
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registerOnnxImportDialects(registry);
+  mlir::MLIRContext context(registry);
+  std::string firstError;
+  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
+    if (d.getSeverity() == mlir::DiagnosticSeverity::Error && firstError.empty())
+      firstError = d.str();
+    return mlir::success();
+  });
+
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  if (llvm::StringRef(modelPath).ends_with(".onnx")) {
+    OnnxImportOptions options;
+    for (const std::string &spec : inputShapes)
+      if (failed(parseInputShape(spec, options)))
+        return fail("bad --input-shape '" + spec + "': expected NAME=D0xD1x...");
+    module = importOnnxFile(context, modelPath, options);
+  } else {
+    if (!inputShapes.empty())
+      return fail("--input-shape applies only to .onnx input");
+    llvm::SourceMgr sourceMgr;
+    module = mlir::parseSourceFile<mlir::ModuleOp>(modelPath, sourceMgr,
+                                                   mlir::ParserConfig(&context));
+  }
+  if (!module)
+    return fail(firstError.empty() ? "cannot read '" + modelPath + "'" : firstError);
+  if (llvm::Error e = compileCpuArtifact(*module, {name, outputDir}))
+    return fail(llvm::toString(std::move(e)));
+  return 0;
+}
