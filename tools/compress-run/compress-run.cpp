@@ -1,5 +1,6 @@
 // compress-run: runs a model (.onnx or imported .mlir) on the CPU through the
 // JIT, reading inputs from .npy files and writing outputs as .npy files.
+#include "lib/engine/ArtifactRunner.h"
 #include "lib/engine/CpuEngine.h"
 #include "lib/importer/onnx/Importer.h"
 
@@ -18,12 +19,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 
 using namespace compress;
 namespace cl = llvm::cl;
 
-static cl::opt<std::string> modelPath(cl::Positional, cl::Required,
-                                      cl::desc("<model.onnx|model.mlir>"));
+static cl::opt<std::string> modelPath(
+    cl::Positional, cl::Required,
+    cl::desc("<model.onnx|model.mlir|lib<name>.so from compress-compile>"));
+static cl::opt<int> numThreads(
+    "num-threads", cl::init(0),
+    cl::desc("Threads a compiled artifact may use (0: all cores)"));
 static cl::list<std::string> inputSpecs(
     "input", cl::desc("An input as NAME=FILE.npy (repeat for each input)"));
 static cl::opt<std::string> outputDir(
@@ -90,13 +96,25 @@ static std::optional<std::vector<double>> smallFloatContents(const HostTensor &t
   return out;
 }
 
+/// What compress-run runs: the JIT engine or a compiled artifact.
+struct Runnable {
+  std::function<const std::vector<TensorSignature> &()> inputs, outputs;
+  std::function<llvm::Expected<std::vector<HostTensor>>(llvm::ArrayRef<HostTensor>)> run;
+};
+
+template <typename Model>
+static Runnable wrap(Model &model) {
+  return {[&]() -> const std::vector<TensorSignature> & { return model.inputs(); },
+          [&]() -> const std::vector<TensorSignature> & { return model.outputs(); },
+          [&](llvm::ArrayRef<HostTensor> in) { return model.run(in); }};
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv, "CompressIR CPU runner\n");
 
   // Inputs first: their shapes specialise the compiled model.
   llvm::StringMap<HostTensor> given;
-  std::vector<std::string> givenOrder;
   for (const std::string &spec : inputSpecs) {
     auto [name, file] = llvm::StringRef(spec).split('=');
     if (name.empty() || file.empty())
@@ -106,7 +124,6 @@ int main(int argc, char **argv) {
       return fail("input '" + name + "': " + llvm::toString(tensor.takeError()));
     if (!given.try_emplace(name, std::move(*tensor)).second)
       return fail("input '" + name + "' given twice");
-    givenOrder.push_back(name.str());
   }
 
   mlir::DialectRegistry registry;
@@ -121,38 +138,50 @@ int main(int argc, char **argv) {
     return mlir::success();
   });
 
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-  if (llvm::StringRef(modelPath).ends_with(".onnx")) {
-    OnnxImportOptions options;
-    if (!keepDynamic)
-      for (auto &kv : given) {
-        const HostTensor &t = kv.second;
-        options.inputShapes[kv.getKey()] =
-            llvm::SmallVector<int64_t>(t.shape.begin(), t.shape.end());
-        if (auto ints = smallIntegerContents(t))
-          options.inputValues[kv.getKey()] = *ints;
-        if (auto floats = smallFloatContents(t))
-          options.inputFloatValues[kv.getKey()] = *floats;
-      }
-    module = importOnnxFile(context, modelPath, options);
-  } else {
-    llvm::SourceMgr sourceMgr;
-    module = mlir::parseSourceFile<mlir::ModuleOp>(modelPath, sourceMgr,
-                                                   mlir::ParserConfig(&context));
-  }
-  if (!module)
-    return fail(firstError.empty() ? "cannot read '" + modelPath + "'" : firstError);
-
+  Runnable model;
+  std::unique_ptr<CpuEngine> engine;
+  std::unique_ptr<ArtifactRunner> artifact;
   auto compileStart = std::chrono::steady_clock::now();
-  auto engine = CpuEngine::compile(*module);
+  if (llvm::StringRef(modelPath).ends_with(".so")) {
+    auto loaded = ArtifactRunner::load(modelPath, numThreads);
+    if (!loaded)
+      return fail(llvm::toString(loaded.takeError()));
+    artifact = std::move(*loaded);
+    model = wrap(*artifact);
+  } else {
+    mlir::OwningOpRef<mlir::ModuleOp> module;
+    if (llvm::StringRef(modelPath).ends_with(".onnx")) {
+      OnnxImportOptions options;
+      if (!keepDynamic)
+        for (auto &kv : given) {
+          const HostTensor &t = kv.second;
+          options.inputShapes[kv.getKey()] =
+              llvm::SmallVector<int64_t>(t.shape.begin(), t.shape.end());
+          if (auto ints = smallIntegerContents(t))
+            options.inputValues[kv.getKey()] = *ints;
+          if (auto floats = smallFloatContents(t))
+            options.inputFloatValues[kv.getKey()] = *floats;
+        }
+      module = importOnnxFile(context, modelPath, options);
+    } else {
+      llvm::SourceMgr sourceMgr;
+      module = mlir::parseSourceFile<mlir::ModuleOp>(modelPath, sourceMgr,
+                                                     mlir::ParserConfig(&context));
+    }
+    if (!module)
+      return fail(firstError.empty() ? "cannot read '" + modelPath + "'" : firstError);
+    auto compiled = CpuEngine::compile(*module);
+    if (!compiled)
+      return fail(llvm::toString(compiled.takeError()));
+    engine = std::move(*compiled);
+    model = wrap(*engine);
+  }
   double compileSeconds = std::chrono::duration<double>(
                               std::chrono::steady_clock::now() - compileStart)
                               .count();
-  if (!engine)
-    return fail(llvm::toString(engine.takeError()));
 
   std::vector<HostTensor> inputs;
-  for (const TensorSignature &sig : (*engine)->inputs()) {
+  for (const TensorSignature &sig : model.inputs()) {
     auto it = given.find(sig.name);
     if (it == given.end())
       return fail("missing --input for model input '" + sig.name + "'");
@@ -163,14 +192,14 @@ int main(int argc, char **argv) {
     return fail("--input '" + given.begin()->getKey() +
                 "' is not an input of the model");
 
-  auto outputs = (*engine)->run(inputs);
+  auto outputs = model.run(inputs);
   if (!outputs)
     return fail(llvm::toString(outputs.takeError()));
   if (benchmarkRuns > 0) {
     std::vector<double> ms;
     for (unsigned i = 0; i < benchmarkRuns; ++i) {
       auto start = std::chrono::steady_clock::now();
-      auto again = (*engine)->run(inputs);
+      auto again = model.run(inputs);
       if (!again)
         return fail(llvm::toString(again.takeError()));
       ms.push_back(std::chrono::duration<double, std::milli>(
@@ -178,16 +207,17 @@ int main(int argc, char **argv) {
                        .count());
     }
     std::sort(ms.begin(), ms.end());
-    llvm::outs() << llvm::format("compile %.1f ms; run median %.3f ms, min %.3f ms, "
+    llvm::outs() << llvm::format("%s %.1f ms; run median %.3f ms, min %.3f ms, "
                                  "max %.3f ms over %u runs\n",
-                                 compileSeconds * 1e3, ms[ms.size() / 2], ms.front(),
+                                 artifact ? "load" : "compile", compileSeconds * 1e3,
+                                 ms[ms.size() / 2], ms.front(),
                                  ms.back(), unsigned(benchmarkRuns));
   }
   if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
     return fail("cannot create '" + outputDir + "': " + ec.message());
   for (size_t i = 0; i < outputs->size(); ++i) {
     llvm::SmallString<256> path(outputDir);
-    llvm::sys::path::append(path, outputFileName((*engine)->outputs()[i].name));
+    llvm::sys::path::append(path, outputFileName(model.outputs()[i].name));
     if (llvm::Error e = writeNpy(path, (*outputs)[i]))
       return fail(llvm::toString(std::move(e)));
   }
