@@ -18,6 +18,8 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 
 #include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/Target/TargetMachine.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <cstdlib>
@@ -137,8 +139,15 @@ CpuEngine::compile(ModuleOp module, unsigned optLevel) {
   if (failed(pm.run(module)))
     return engineError("lowering to LLVM failed: " + diagnostics);
 
+  // Optimise for this CPU: without a target machine LLVM does not vectorise.
+  auto hostBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!hostBuilder)
+    return hostBuilder.takeError();
+  auto host = hostBuilder->createTargetMachine();
+  if (!host)
+    return host.takeError();
   ExecutionEngineOptions options;
-  options.transformer = makeOptimizingTransformer(optLevel, 0, nullptr);
+  options.transformer = makeOptimizingTransformer(optLevel, 0, host->get());
   llvm::StringRef runtimeLibs[] = {COMPRESS_RUNNER_UTILS};
   options.sharedLibPaths = runtimeLibs;
   auto engine = ExecutionEngine::create(module, options);

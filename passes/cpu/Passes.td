@@ -46,6 +46,30 @@ def ExternalizeWeightsPass
                            "::mlir::arith::ArithDialect"];
 }
 
+def ApproximateMathPass : Pass<"compress-cpu-approximate-math"> {
+  let summary = "Replace exp, erf, tanh and log by polynomial approximations";
+  let description = [{
+    Rewrites float32 `math.exp`, `math.expm1`, `math.erf`, `math.tanh`,
+    `math.log` and `math.log1p` into upstream's polynomial approximations
+    (errors of a few ulp), so that loops holding them vectorize instead of
+    calling libm one element at a time (softmax, GELU, sigmoid).
+  }];
+  let dependentDialects = ["::mlir::math::MathDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def ReassociateReductionsPass : Pass<"compress-cpu-reassociate-reductions"> {
+  let summary = "Let floating-point reductions be reassociated and contracted";
+  let description = [{
+    Marks the floating-point arithmetic in the bodies of linalg ops that
+    reduce with `fastmath<reassoc, contract>`. Sums, maxima and dot products
+    then vectorize (partial sums per lane); the results differ from a strict
+    left-to-right sum by rounding only, as in every vectorized runtime.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def FuseElementwisePass : Pass<"compress-cpu-fuse-elementwise"> {
   let summary = "Fuse elementwise linalg ops, but never into a reduction";
   let description = [{

@@ -17,7 +17,8 @@ using namespace mlir;
 // the runtime's microkernel; the rest to loops; LLVM.
 static const char kCpuLowering[] =
     "convert-compress-to-linalg,"
-    "func.func(canonicalize,cse,compress-cpu-fuse-elementwise,canonicalize),"
+    "func.func(canonicalize,cse,compress-cpu-fuse-elementwise,canonicalize,"
+    "compress-cpu-approximate-math,compress-cpu-reassociate-reductions),"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
     "func.func(buffer-hoisting),"

@@ -423,6 +423,8 @@ LogicalResult importConvTranspose(NodeContext &ctx) {
   if (bias && !typeOf(bias).isDynamicDim(0) && typeOf(bias).getDimSize(0) != filters)
     return ctx.error() << "expects a bias of " << filters << " values, got "
                        << typeOf(bias).getDimSize(0);
+  if (bias && typeOf(bias).isDynamicDim(0)) // the filter count is known
+    bias = tensor::CastOp::create(b, loc, RankedTensorType::get({filters}, elem), bias);
 
   SmallVector<int64_t> strides, dilations, pads, outputPadding;
   if (failed(intsOrDefault(ctx, "strides", spatial, 1, strides)) ||
