@@ -3,7 +3,7 @@
  * Each artifact's own header declares its model descriptor, e.g.
  *   extern const compress_model minilm_model;
  * Link lib<model>.so, or lib<model>.a with libcompress_runtime_cpu.a,
- * -lopenblas, -lstdc++ and -lm. No MLIR or LLVM library is needed. */
+ * -ldnnl, -lgomp, -lstdc++ and -lm. No MLIR or LLVM library is needed. */
 #ifndef COMPRESS_RUNTIME_H
 #define COMPRESS_RUNTIME_H
 

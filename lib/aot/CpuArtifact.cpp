@@ -283,7 +283,7 @@ llvm::Error compress::compileCpuArtifact(ModuleOp module, const CpuArtifactOptio
                                       // the model code does not call it.
                                       "-Wl,--whole-archive", inScratch("libcompress_runtime_cpu.a"),
                                       "-Wl,--no-whole-archive",
-                                      COMPRESS_OPENBLAS_LIBRARY, "-lm"}))
+                                      COMPRESS_DNNL_LIBRARY, COMPRESS_GOMP_LIBRARY, "-lm"}))
     return e;
   llvm::sys::fs::remove(inScratch(name + ".o"));
   llvm::sys::fs::remove(inScratch(name + "_model.o"));

@@ -1,8 +1,9 @@
-// The matrix-product microkernel: strided batches of OpenBLAS sgemm calls,
-// with a plain loop for layouts BLAS cannot express.
+// The matrix-product microkernel: strided batches of oneDNN sgemm calls, with
+// a plain loop for layouts a BLAS-style call cannot express. oneDNN, unlike
+// Debian's OpenBLAS, picks AVX-512 kernels on every x86 CPU that has them.
 #include "lib/runtime/cpu/Contraction.h"
 
-#include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
 
@@ -13,17 +14,17 @@ struct View {
   int64_t rowStride, colStride; // of the 2-D matrix this view holds
 };
 
-// A BLAS operand needs one unit stride; returns whether it is transposed
-// (column-major) and its leading dimension, or false when neither fits.
-bool blasLayout(const View &v, int64_t rows, int64_t cols, CBLAS_TRANSPOSE &trans,
-                int64_t &ld) {
+// A BLAS operand needs one unit stride; says whether it is transposed
+// ('T': column-major) and gives its leading dimension, or false when
+// neither fits.
+bool blasLayout(const View &v, int64_t rows, int64_t cols, char &trans, int64_t &ld) {
   if (v.colStride == 1 || cols == 1) {
-    trans = CblasNoTrans;
+    trans = 'N';
     ld = std::max<int64_t>({v.rowStride, cols, 1});
     return rows == 1 || v.rowStride >= cols;
   }
   if (v.rowStride == 1 || rows == 1) {
-    trans = CblasTrans;
+    trans = 'T';
     ld = std::max<int64_t>({v.colStride, rows, 1});
     return cols == 1 || v.colStride >= rows;
   }
@@ -31,20 +32,21 @@ bool blasLayout(const View &v, int64_t rows, int64_t cols, CBLAS_TRANSPOSE &tran
 }
 
 void gemm(const View &a, const View &b, const View &c, int64_t m, int64_t n, int64_t k) {
-  CBLAS_TRANSPOSE ta, tb, tc;
+  char ta, tb, tc;
   int64_t lda, ldb, ldc;
   if (blasLayout(a, m, k, ta, lda) && blasLayout(b, k, n, tb, ldb) &&
       blasLayout(c, m, n, tc, ldc)) {
-    if (tc == CblasNoTrans) {
-      cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a.base, lda, b.base, ldb, 1.0f,
-                  c.base, ldc);
-      return;
+    // dnnl_sgemm is row-major. A column-major C is computed as C^T = B^T A^T.
+    dnnl_status_t status;
+    if (tc == 'N') {
+      status = dnnl_sgemm(ta, tb, m, n, k, 1.0f, a.base, lda, b.base, ldb, 1.0f, c.base, ldc);
+    } else {
+      auto flip = [](char t) { return t == 'N' ? 'T' : 'N'; };
+      status = dnnl_sgemm(flip(tb), flip(ta), n, m, k, 1.0f, b.base, ldb, a.base, lda, 1.0f,
+                          c.base, ldc);
     }
-    // C is column-major: compute C^T = B^T A^T in row-major terms.
-    auto flip = [](CBLAS_TRANSPOSE t) { return t == CblasNoTrans ? CblasTrans : CblasNoTrans; };
-    cblas_sgemm(CblasRowMajor, flip(tb), flip(ta), n, m, k, 1.0f, b.base, ldb, a.base, lda,
-                1.0f, c.base, ldc);
-    return;
+    if (status == dnnl_success)
+      return;
   }
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {

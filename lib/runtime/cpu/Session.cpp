@@ -2,7 +2,6 @@
 // inputs bound by name, the compiled code called through memref descriptors.
 #include "compress/compress_runtime.h"
 
-#include <cblas.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <omp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -131,8 +131,9 @@ compress_session *compress_session_create(const compress_model *model,
     }
     session->weightsBytes = st.st_size;
   }
+  // oneDNN runs on OpenMP threads.
   if (numThreads > 0)
-    openblas_set_num_threads(numThreads);
+    omp_set_num_threads(numThreads);
   return session;
 }
 
