@@ -453,7 +453,7 @@ LogicalResult importConvTranspose(NodeContext &ctx) {
                        << "' before opset 11 (its definition changed in opset 11)";
 
   // Per spatial axis: the padding of the spread input (low, high; negative
-  // crops) and the output size.
+  // values crop it).
   SmallVector<int64_t> low, high;
   for (int64_t i = 0; i < spatial; ++i) {
     int64_t s = strides[i], d = dilations[i], op = outputPadding[i];
@@ -497,9 +497,12 @@ LogicalResult importConvTranspose(NodeContext &ctx) {
     high.push_back(effective - 1 - tail + op);
     if (!ShapedType::isDynamic(in)) {
       int64_t spread = (in - 1) * s + 1;
-      if (spread + std::min<int64_t>(low.back(), 0) + std::min<int64_t>(high.back(), 0) < 0 ||
-          spread + low.back() + high.back() - effective + 1 < 1)
+      if (spread + low.back() + high.back() - effective + 1 < 1)
         return ctx.error() << "the padding leaves no output on spatial axis " << i;
+      if (spread + std::min<int64_t>(low.back(), 0) + std::min<int64_t>(high.back(), 0) < 1)
+        return ctx.error() << "unsupported padding that crops away all of the input on "
+                              "spatial axis "
+                           << i;
     }
   }
 

@@ -1006,13 +1006,15 @@ FailureOr<Value> padValue(NodeContext &ctx, Type elem) {
   Value v = ctx.input(2);
   if (!v)
     return failure();
-  SmallVector<Value> at(type.getRank(), arith::ConstantIndexOp::create(b, loc, 0));
+  SmallVector<Value> at;
+  if (type.getRank() == 1)
+    at.push_back(arith::ConstantIndexOp::create(b, loc, 0));
   return tensor::ExtractOp::create(b, loc, v, at).getResult();
 }
 
-/// Pad. Negative pads crop first (extract_slice); then constant mode is a
-/// tensor.pad, and edge, reflect and wrap read every output element from the
-/// input at an index clamped, mirrored or wrapped into range.
+/// Pad. Positive pads add elements, negative ones remove them (extract_slice).
+/// Constant mode is a tensor.pad; edge, reflect and wrap read every output
+/// element from the input at an index clamped, mirrored or wrapped into range.
 LogicalResult importPad(NodeContext &ctx) {
   auto type = ctx.inputType(0);
   int64_t rank = type.getRank();
@@ -1024,8 +1026,7 @@ LogicalResult importPad(NodeContext &ctx) {
   SmallVector<int64_t> pads, axes;
   bool axesGiven = false;
   if (ctx.opset < 11) {
-    if (mode != "constant")
-      ctx.floatAttr("value", 0.0f); // only used by constant mode
+    ctx.floatAttr("value", 0.0f); // read by padValue where it is needed
     std::optional<SmallVector<int64_t>> p = ctx.intsAttr("pads");
     if (!p)
       return ctx.error() << "missing attribute 'pads'";
@@ -1068,9 +1069,6 @@ LogicalResult importPad(NodeContext &ctx) {
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
   Type elem = type.getElementType();
-  FailureOr<Value> constant = mode == "constant" ? padValue(ctx, elem) : FailureOr<Value>(Value());
-  if (failed(constant))
-    return failure();
   if (llvm::all_of(lo, [](int64_t p) { return p == 0; }) &&
       llvm::all_of(hi, [](int64_t p) { return p == 0; })) {
     ctx.setOutput(0, x, ctx.isUnsigned(0));
@@ -1114,8 +1112,12 @@ LogicalResult importPad(NodeContext &ctx) {
     }
     Value y = x;
     if (llvm::any_of(lo, [](int64_t p) { return p > 0; }) ||
-        llvm::any_of(hi, [](int64_t p) { return p > 0; }))
+        llvm::any_of(hi, [](int64_t p) { return p > 0; })) {
+      FailureOr<Value> constant = padValue(ctx, elem);
+      if (failed(constant))
+        return failure();
       y = tensor::PadOp::create(b, loc, Type(), x, low, high, *constant);
+    }
     if (crops)
       y = crop(y, offsets, outSizes);
     ctx.setOutput(0, y, ctx.isUnsigned(0));
@@ -1142,8 +1144,8 @@ LogicalResult importPad(NodeContext &ctx) {
           return ctx.error() << "unsupported wrap padding of dimension " << d
                              << " that is also cropped";
       }
-      int64_t kept = type.isDynamicDim(d) ? 1 : type.getDimSize(d) - cutLo - cutHi;
-      offsets.push_back(b.getIndexAttr(kept == 0 ? 0 : cutLo));
+      // (A dimension cropped to nothing would have emptied the output.)
+      offsets.push_back(b.getIndexAttr(cutLo));
       sizes[d] = affine::makeComposedFoldedAffineApply(b, loc, s0 - (cutLo + cutHi), {sizes[d]});
       lo[d] = std::max<int64_t>(lo[d], 0);
       hi[d] = std::max<int64_t>(hi[d], 0);
@@ -1190,8 +1192,10 @@ LogicalResult importPad(NodeContext &ctx) {
                           nb, l, i, arith::ConstantIndexOp::create(nb, l, lo[d]));
                       Value n = tensor::DimOp::create(nb, l, x, d);
                       Value zero = arith::ConstantIndexOp::create(nb, l, 0);
-                      Value one = arith::ConstantIndexOp::create(nb, l, 1);
-                      Value last = arith::SubIOp::create(nb, l, n, one);
+                      Value last;
+                      if (mode != "wrap")
+                        last = arith::SubIOp::create(nb, l, n,
+                                                     arith::ConstantIndexOp::create(nb, l, 1));
                       if (mode == "edge") {
                         j = arith::MaxSIOp::create(nb, l, j, zero);
                         j = arith::MinSIOp::create(nb, l, j, last);
