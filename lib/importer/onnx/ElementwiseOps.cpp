@@ -511,6 +511,16 @@ LogicalResult importUnary(NodeContext &ctx) {
   for (const UnaryDef &d : kUnaryOps)
     if (ctx.node.op_type() == d.opType)
       def = &d;
+  // Shape arithmetic (the expanded LayerNormalization's Neg) stays foldable.
+  StringRef opType = ctx.node.op_type();
+  if (auto ints = ctx.constInts(0);
+      ints && !ctx.isUnsigned(0) && (opType == "Neg" || opType == "Abs" || opType == "Relu")) {
+    SmallVector<int64_t> out;
+    for (int64_t v : *ints)
+      out.push_back(opType == "Neg" ? -v : opType == "Abs" ? std::abs(v) : std::max<int64_t>(v, 0));
+    ctx.setOutputInts(0, out, ctx.inputType(0).getShape(), ctx.inputType(0).getElementType());
+    return success();
+  }
   Value x = ctx.input(0);
   if (!x)
     return failure();
