@@ -216,6 +216,39 @@ FailureOr<Value> compress::broadcastTo(NodeContext &ctx, Value input,
       .getResult(0);
 }
 
+static bool isFloatType(Type t) { return isa<FloatType>(t); }
+
+Value compress::addScalars(OpBuilder &b, Location l, Value x, Value y, bool) {
+  return isFloatType(x.getType()) ? arith::AddFOp::create(b, l, x, y).getResult()
+                                  : arith::AddIOp::create(b, l, x, y).getResult();
+}
+Value compress::subScalars(OpBuilder &b, Location l, Value x, Value y, bool) {
+  return isFloatType(x.getType()) ? arith::SubFOp::create(b, l, x, y).getResult()
+                                  : arith::SubIOp::create(b, l, x, y).getResult();
+}
+Value compress::mulScalars(OpBuilder &b, Location l, Value x, Value y, bool) {
+  return isFloatType(x.getType()) ? arith::MulFOp::create(b, l, x, y).getResult()
+                                  : arith::MulIOp::create(b, l, x, y).getResult();
+}
+Value compress::divScalars(OpBuilder &b, Location l, Value x, Value y, bool isUnsigned) {
+  if (isFloatType(x.getType()))
+    return arith::DivFOp::create(b, l, x, y);
+  return isUnsigned ? arith::DivUIOp::create(b, l, x, y).getResult()
+                    : arith::DivSIOp::create(b, l, x, y).getResult();
+}
+Value compress::maxScalars(OpBuilder &b, Location l, Value x, Value y, bool isUnsigned) {
+  if (isFloatType(x.getType()))
+    return arith::MaximumFOp::create(b, l, x, y);
+  return isUnsigned ? arith::MaxUIOp::create(b, l, x, y).getResult()
+                    : arith::MaxSIOp::create(b, l, x, y).getResult();
+}
+Value compress::minScalars(OpBuilder &b, Location l, Value x, Value y, bool isUnsigned) {
+  if (isFloatType(x.getType()))
+    return arith::MinimumFOp::create(b, l, x, y);
+  return isUnsigned ? arith::MinUIOp::create(b, l, x, y).getResult()
+                    : arith::MinSIOp::create(b, l, x, y).getResult();
+}
+
 Value compress::castScalar(OpBuilder &b, Location loc, Value v, Type to,
                            bool fromUnsigned, bool toUnsigned) {
   Type from = v.getType();

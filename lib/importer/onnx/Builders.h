@@ -49,6 +49,21 @@ mlir::Value reshapeTensor(mlir::OpBuilder &b, mlir::Location loc, mlir::Value in
 mlir::FailureOr<mlir::Value> broadcastTo(NodeContext &ctx, mlir::Value input,
                                          llvm::ArrayRef<mlir::OpFoldResult> sizes);
 
+/// Scalar arithmetic on floats or integers (signed unless `isUnsigned`).
+mlir::Value addScalars(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x, mlir::Value y,
+                       bool isUnsigned = false);
+mlir::Value subScalars(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x, mlir::Value y,
+                       bool isUnsigned = false);
+mlir::Value mulScalars(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x, mlir::Value y,
+                       bool isUnsigned = false);
+mlir::Value divScalars(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x, mlir::Value y,
+                       bool isUnsigned = false);
+/// Maximum and minimum; for floats, NaN wins.
+mlir::Value maxScalars(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x, mlir::Value y,
+                       bool isUnsigned = false);
+mlir::Value minScalars(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x, mlir::Value y,
+                       bool isUnsigned = false);
+
 /// Converts one scalar between element types with ONNX Cast semantics.
 mlir::Value castScalar(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,
                        mlir::Type to, bool fromUnsigned, bool toUnsigned);

@@ -92,50 +92,20 @@ bool foldIntegerElementwise(NodeContext &ctx, Type resultElem, Fn fn) {
 /// Scalar semantics of a binary op, given whether integers are unsigned.
 using BinaryFn = Value (*)(OpBuilder &, Location, Value, Value, bool);
 
-Value addFn(OpBuilder &b, Location l, Value x, Value y, bool) {
-  return isFloat(x.getType()) ? arith::AddFOp::create(b, l, x, y).getResult()
-                              : arith::AddIOp::create(b, l, x, y).getResult();
-}
-Value subFn(OpBuilder &b, Location l, Value x, Value y, bool) {
-  return isFloat(x.getType()) ? arith::SubFOp::create(b, l, x, y).getResult()
-                              : arith::SubIOp::create(b, l, x, y).getResult();
-}
-Value mulFn(OpBuilder &b, Location l, Value x, Value y, bool) {
-  return isFloat(x.getType()) ? arith::MulFOp::create(b, l, x, y).getResult()
-                              : arith::MulIOp::create(b, l, x, y).getResult();
-}
-Value divFn(OpBuilder &b, Location l, Value x, Value y, bool u) {
-  if (isFloat(x.getType()))
-    return arith::DivFOp::create(b, l, x, y);
-  return u ? arith::DivUIOp::create(b, l, x, y).getResult()
-           : arith::DivSIOp::create(b, l, x, y).getResult();
-}
-Value maxFn(OpBuilder &b, Location l, Value x, Value y, bool u) {
-  if (isFloat(x.getType()))
-    return arith::MaximumFOp::create(b, l, x, y);
-  return u ? arith::MaxUIOp::create(b, l, x, y).getResult()
-           : arith::MaxSIOp::create(b, l, x, y).getResult();
-}
-Value minFn(OpBuilder &b, Location l, Value x, Value y, bool u) {
-  if (isFloat(x.getType()))
-    return arith::MinimumFOp::create(b, l, x, y);
-  return u ? arith::MinUIOp::create(b, l, x, y).getResult()
-           : arith::MinSIOp::create(b, l, x, y).getResult();
-}
 
 /// Host semantics of the integer binary ops, for folding.
 std::optional<int64_t> foldBinary(BinaryFn fn, int64_t x, int64_t y) {
-  if (fn == addFn)
+  if (fn == addScalars)
     return x + y;
-  if (fn == subFn)
+  if (fn == subScalars)
     return x - y;
-  if (fn == mulFn)
+  if (fn == mulScalars)
     return x * y;
-  if (fn == divFn)
+  if (fn == divScalars)
     return y == 0 ? std::nullopt : std::optional<int64_t>(x / y);
-  if (fn == maxFn)
+  if (fn == maxScalars)
     return std::max(x, y);
-  if (fn == minFn)
+  if (fn == minScalars)
     return std::min(x, y);
   return std::nullopt;
 }
@@ -176,7 +146,7 @@ LogicalResult importVariadic(NodeContext &ctx) {
                           for (Value v : a.drop_front())
                             acc = Fn(b, l, acc, v, u);
                           if (Mean)
-                            acc = divFn(b, l, acc,
+                            acc = divScalars(b, l, acc,
                                         scalarConstant(b, l, elem, double(n)), u);
                           return acc;
                         });
@@ -251,7 +221,7 @@ LogicalResult importPRelu(NodeContext &ctx) {
                           Value neg = isFloat(a[0].getType())
                                           ? arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT, a[0], zero).getResult()
                                           : arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, a[0], zero).getResult();
-                          Value scaled = mulFn(b, l, a[0], a[1], false);
+                          Value scaled = mulScalars(b, l, a[0], a[1], false);
                           return arith::SelectOp::create(b, l, neg, scaled, a[0]).getResult();
                         });
   if (failed(r))
@@ -618,9 +588,9 @@ LogicalResult importClip(NodeContext &ctx) {
     Value y = a[0];
     unsigned next = 1;
     if (hasMin)
-      y = maxFn(b, l, y, a[next++], u);
+      y = maxScalars(b, l, y, a[next++], u);
     if (hasMax)
-      y = minFn(b, l, y, a[next], u);
+      y = minScalars(b, l, y, a[next], u);
     return y;
   });
   if (failed(r))
@@ -711,17 +681,17 @@ LogicalResult importIdentity(NodeContext &ctx) {
 void compress::appendElementwiseOps(llvm::SmallVectorImpl<OpTableEntry> &t) {
   constexpr int64_t kMax = 21;
   t.append({
-      {"Add", 7, kMax, importBinary<addFn>},
-      {"Sub", 7, kMax, importBinary<subFn>},
-      {"Mul", 7, kMax, importBinary<mulFn>},
-      {"Div", 7, kMax, importBinary<divFn>},
+      {"Add", 7, kMax, importBinary<addScalars>},
+      {"Sub", 7, kMax, importBinary<subScalars>},
+      {"Mul", 7, kMax, importBinary<mulScalars>},
+      {"Div", 7, kMax, importBinary<divScalars>},
       {"Mod", 10, kMax, importMod},
       {"Pow", 7, kMax, importPow},
       {"PRelu", 9, kMax, importPRelu},
-      {"Max", 8, kMax, importVariadic<maxFn>},
-      {"Min", 8, kMax, importVariadic<minFn>},
-      {"Sum", 8, kMax, importVariadic<addFn>},
-      {"Mean", 8, kMax, importVariadic<addFn, true>},
+      {"Max", 8, kMax, importVariadic<maxScalars>},
+      {"Min", 8, kMax, importVariadic<minScalars>},
+      {"Sum", 8, kMax, importVariadic<addScalars>},
+      {"Mean", 8, kMax, importVariadic<addScalars, true>},
       {"Equal", 7, kMax,
        importCompare<arith::CmpFPredicate::OEQ, arith::CmpIPredicate::eq, arith::CmpIPredicate::eq>},
       {"Less", 7, kMax,

@@ -12,32 +12,6 @@ bool isFloat(Type t) { return isa<FloatType>(t); }
 Type elemOf(Value v) { return cast<ShapedType>(v.getType()).getElementType(); }
 int64_t rankOf(Value v) { return cast<RankedTensorType>(v.getType()).getRank(); }
 
-Value addS(OpBuilder &b, Location l, Value x, Value y) {
-  return isFloat(x.getType()) ? arith::AddFOp::create(b, l, x, y).getResult()
-                              : arith::AddIOp::create(b, l, x, y).getResult();
-}
-Value mulS(OpBuilder &b, Location l, Value x, Value y) {
-  return isFloat(x.getType()) ? arith::MulFOp::create(b, l, x, y).getResult()
-                              : arith::MulIOp::create(b, l, x, y).getResult();
-}
-Value divS(OpBuilder &b, Location l, Value x, Value y, bool u) {
-  if (isFloat(x.getType()))
-    return arith::DivFOp::create(b, l, x, y);
-  return u ? arith::DivUIOp::create(b, l, x, y).getResult()
-           : arith::DivSIOp::create(b, l, x, y).getResult();
-}
-Value maxS(OpBuilder &b, Location l, Value x, Value y, bool u) {
-  if (isFloat(x.getType()))
-    return arith::MaximumFOp::create(b, l, x, y);
-  return u ? arith::MaxUIOp::create(b, l, x, y).getResult()
-           : arith::MaxSIOp::create(b, l, x, y).getResult();
-}
-Value minS(OpBuilder &b, Location l, Value x, Value y, bool u) {
-  if (isFloat(x.getType()))
-    return arith::MinimumFOp::create(b, l, x, y);
-  return u ? arith::MinUIOp::create(b, l, x, y).getResult()
-           : arith::MinSIOp::create(b, l, x, y).getResult();
-}
 Value absS(OpBuilder &b, Location l, Value x, bool u) {
   if (isFloat(x.getType()))
     return math::AbsFOp::create(b, l, x);
@@ -178,7 +152,7 @@ LogicalResult importReduce(NodeContext &ctx) {
   auto sumOf = [&](Value v, ScalarFn pre) {
     return reduceAxes(b, loc, v, *axes, keepDims, scalarAttr(b, work, 0),
                       [&](OpBuilder &nb, Location l, ValueRange a) {
-                        return addS(nb, l, pre(nb, l, a.take_front(1)), a[1]);
+                        return addScalars(nb, l, pre(nb, l, a.take_front(1)), a[1]);
                       });
   };
   auto identity = [](OpBuilder &, Location, ValueRange a) { return a[0]; };
@@ -196,25 +170,25 @@ LogicalResult importReduce(NodeContext &ctx) {
   case Reduce::L2:
   case Reduce::SumSquare:
     result = sumOf(x, [&](OpBuilder &nb, Location l, ValueRange a) {
-      return mulS(nb, l, a[0], a[0]);
+      return mulScalars(nb, l, a[0], a[0]);
     });
     break;
   case Reduce::Prod:
     result = reduceAxes(b, loc, x, *axes, keepDims, scalarAttr(b, work, 1),
                         [](OpBuilder &nb, Location l, ValueRange a) {
-                          return mulS(nb, l, a[0], a[1]);
+                          return mulScalars(nb, l, a[0], a[1]);
                         });
     break;
   case Reduce::Max:
     result = reduceAxes(b, loc, x, *axes, keepDims, lowestAttr(b, work, u),
                         [&](OpBuilder &nb, Location l, ValueRange a) {
-                          return maxS(nb, l, a[0], a[1], u);
+                          return maxScalars(nb, l, a[0], a[1], u);
                         });
     break;
   case Reduce::Min:
     result = reduceAxes(b, loc, x, *axes, keepDims, highestAttr(b, work, u),
                         [&](OpBuilder &nb, Location l, ValueRange a) {
-                          return minS(nb, l, a[0], a[1], u);
+                          return minScalars(nb, l, a[0], a[1], u);
                         });
     break;
   case Reduce::LogSumExp: {
@@ -256,7 +230,7 @@ LogicalResult importReduce(NodeContext &ctx) {
   if (Kind == Reduce::Mean) {
     Value count = reducedCount(b, loc, x, *axes, work);
     result = mapTensor(b, loc, result, work, [&](OpBuilder &nb, Location l, ValueRange a) {
-      return divS(nb, l, a[0], count, u);
+      return divScalars(nb, l, a[0], count, u);
     });
   } else if (Kind == Reduce::L2) {
     result = mapTensor(b, loc, result, work, [](OpBuilder &nb, Location l, ValueRange a) {

@@ -445,6 +445,35 @@ AxisSlice clampSlice(int64_t dim, int64_t start, int64_t end, int64_t step) {
   return {start, std::max<int64_t>(0, (start - end + (-step) - 1) / (-step)), step};
 }
 
+/// Slice's axes and steps (constants), defaulted for `count` starts.
+LogicalResult readSliceAxesAndSteps(NodeContext &ctx, size_t count, SmallVector<int64_t> &axes,
+                                    SmallVector<int64_t> &steps) {
+  if (ctx.opset >= 10) {
+    if (ctx.hasInput(3)) {
+      auto a = ctx.requireConstInts(3, "axes");
+      if (failed(a))
+        return failure();
+      axes = *a;
+    }
+    if (ctx.hasInput(4)) {
+      auto st = ctx.requireConstInts(4, "steps");
+      if (failed(st))
+        return failure();
+      steps = *st;
+    }
+  } else {
+    axes = ctx.intsAttr("axes").value_or(SmallVector<int64_t>());
+  }
+  if (axes.empty())
+    for (size_t i = 0; i < count; ++i)
+      axes.push_back(i);
+  if (steps.empty())
+    steps.assign(count, 1);
+  if (axes.size() != count || steps.size() != count)
+    return ctx.error() << "starts, ends, axes and steps differ in length";
+  return success();
+}
+
 /// Slice whose bounds are computed at run time or whose sliced dimensions
 /// are dynamic: clamping happens in index arithmetic. Steps must be positive
 /// constants.
@@ -462,31 +491,13 @@ LogicalResult sliceAtRunTime(NodeContext &ctx) {
     if (startsType.getRank() != 1 || startsType.isDynamicDim(0))
       return ctx.error() << "unsupported starts of unknown length";
     count = startsType.getDimSize(0);
-    if (ctx.hasInput(3)) {
-      auto a = ctx.requireConstInts(3, "axes");
-      if (failed(a))
-        return failure();
-      axes = *a;
-    }
-    if (ctx.hasInput(4)) {
-      auto st = ctx.requireConstInts(4, "steps");
-      if (failed(st))
-        return failure();
-      steps = *st;
-    }
   } else {
     attrStarts = ctx.intsAttr("starts").value_or(SmallVector<int64_t>());
     attrEnds = ctx.intsAttr("ends").value_or(SmallVector<int64_t>());
-    axes = ctx.intsAttr("axes").value_or(SmallVector<int64_t>());
     count = attrStarts.size();
   }
-  if (axes.empty())
-    for (int64_t i = 0; i < count; ++i)
-      axes.push_back(i);
-  if (steps.empty())
-    steps.assign(count, 1);
-  if (int64_t(axes.size()) != count || int64_t(steps.size()) != count)
-    return ctx.error() << "starts, ends, axes and steps differ in length";
+  if (failed(readSliceAxesAndSteps(ctx, count, axes, steps)))
+    return failure();
 
   // Entry i of starts (input 1) or ends (input 2) as an index value.
   auto bound = [&](unsigned input, ArrayRef<int64_t> attr, int64_t i) -> Value {
@@ -548,31 +559,14 @@ LogicalResult importSlice(NodeContext &ctx) {
       return failure();
     starts = *s;
     ends = *e;
-    if (ctx.hasInput(3)) {
-      auto a = ctx.requireConstInts(3, "axes");
-      if (failed(a))
-        return failure();
-      axes = *a;
-    }
-    if (ctx.hasInput(4)) {
-      auto st = ctx.requireConstInts(4, "steps");
-      if (failed(st))
-        return failure();
-      steps = *st;
-    }
   } else {
     starts = ctx.intsAttr("starts").value_or(SmallVector<int64_t>());
     ends = ctx.intsAttr("ends").value_or(SmallVector<int64_t>());
-    axes = ctx.intsAttr("axes").value_or(SmallVector<int64_t>());
   }
-  if (axes.empty())
-    for (size_t i = 0; i < starts.size(); ++i)
-      axes.push_back(i);
-  if (steps.empty())
-    steps.assign(starts.size(), 1);
-  if (starts.size() != ends.size() || axes.size() != starts.size() ||
-      steps.size() != starts.size())
+  if (starts.size() != ends.size())
     return ctx.error() << "starts, ends, axes and steps differ in length";
+  if (failed(readSliceAxesAndSteps(ctx, starts.size(), axes, steps)))
+    return failure();
 
   SmallVector<AxisSlice> slices;
   for (int64_t d = 0; d < rank; ++d)
