@@ -2,6 +2,7 @@
 #include "lib/engine/CpuEngine.h"
 
 #include "lib/importer/onnx/Importer.h"
+#include "lib/runtime/cpu/Allocator.h"
 #include "lib/runtime/cpu/Contraction.h"
 #include "passes/conversion/Passes.h"
 #include "passes/cpu/Pipelines.h"
@@ -160,6 +161,14 @@ CpuEngine::compile(ModuleOp module, unsigned optLevel) {
     symbols[interner(kContractF32Symbol)] = {
         llvm::orc::ExecutorAddr::fromPtr(&compress_rt_contract_f32),
         llvm::JITSymbolFlags::Exported};
+    for (auto [name, address] :
+         {std::pair<const char *, void *>{"_mlir_memref_to_llvm_alloc",
+                                          reinterpret_cast<void *>(&_mlir_memref_to_llvm_alloc)},
+          {"_mlir_memref_to_llvm_aligned_alloc",
+           reinterpret_cast<void *>(&_mlir_memref_to_llvm_aligned_alloc)},
+          {"_mlir_memref_to_llvm_free", reinterpret_cast<void *>(&_mlir_memref_to_llvm_free)}})
+      symbols[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
+                                 llvm::JITSymbolFlags::Exported};
     return symbols;
   });
   return self;
@@ -262,7 +271,7 @@ CpuEngine::run(llvm::ArrayRef<HostTensor> inputs) {
   for (const TensorSignature &sig : outputSigs) {
     void *allocated = reinterpret_cast<void *>(resultStruct[offset]);
     if (freed.insert(allocated).second)
-      free(allocated);
+      _mlir_memref_to_llvm_free(allocated);
     offset += 3 + 2 * sig.shape.size();
   }
   return outputs;

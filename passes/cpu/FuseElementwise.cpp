@@ -13,10 +13,14 @@ using namespace mlir;
 
 namespace {
 
-/// Fuse only into consumers whose loops are all parallel.
+/// Fuse a producer only into its one consumer, and only when the consumer's
+/// loops are all parallel: a producer with several users would be recomputed
+/// in each (across a transformer's residual stream, in every later layer).
 bool fuseIntoParallelConsumers(OpOperand *fusedOperand) {
+  Operation *producer = fusedOperand->get().getDefiningOp();
   auto consumer = dyn_cast<linalg::LinalgOp>(fusedOperand->getOwner());
-  return consumer && consumer.getNumLoops() == consumer.getNumParallelLoops();
+  return producer && producer->hasOneUse() && consumer &&
+         consumer.getNumLoops() == consumer.getNumParallelLoops();
 }
 
 struct FuseElementwisePass

@@ -74,7 +74,9 @@ def FuseElementwisePass : Pass<"compress-cpu-fuse-elementwise"> {
   let summary = "Fuse elementwise linalg ops, but never into a reduction";
   let description = [{
     Upstream's elementwise fusion, restricted so that a producer is only
-    fused into a consumer whose loops are all parallel. Fusing into a
+    fused into its single consumer, and only when that consumer's loops are
+    all parallel. A producer with several users would be recomputed in each
+    (along a residual stream, once per later layer). Fusing into a
     reduction (say, softmax's division into the attention product) would
     recompute the producer once per reduction step and hide the product from
     the microkernel.

@@ -14,7 +14,8 @@ using namespace mlir;
 
 // Stages: our ops to linalg; fuse elementwise chains; bufferize with
 // identity-layout function boundaries; free temporaries; matrix products to
-// the runtime's microkernel; the rest to loops; LLVM.
+// the runtime's microkernel; the rest to loops; LLVM, allocating through the
+// runtime's caching allocator.
 static const char kCpuLowering[] =
     "convert-compress-to-linalg,"
     "func.func(canonicalize,cse,compress-cpu-fuse-elementwise,canonicalize,"
@@ -29,7 +30,7 @@ static const char kCpuLowering[] =
     "func.func(convert-linalg-to-loops),"
     "lower-affine,convert-scf-to-cf,expand-strided-metadata,lower-affine,"
     "convert-math-to-llvm,convert-math-to-libm,"
-    "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
+    "finalize-memref-to-llvm{use-generic-functions},convert-arith-to-llvm,convert-index-to-llvm,"
     "convert-cf-to-llvm,convert-func-to-llvm,reconcile-unrealized-casts";
 
 LogicalResult compress::buildCpuLoweringPipeline(OpPassManager &pm) {

@@ -342,9 +342,11 @@ LogicalResult softmaxOver(NodeContext &ctx, Value x, ArrayRef<int64_t> axes) {
   Type elem = elemOf(x);
   if (!isFloat(elem))
     return ctx.error() << "unsupported non-floating-point input of type " << elem;
+  // maxnumf (NaN-ignoring) vectorises where maximumf does not; a NaN in the
+  // row still makes every output of the row NaN through its exp and sum.
   Value m = reduceAxes(b, loc, x, axes, /*keepDims=*/true, lowestAttr(b, elem, false),
                        [](OpBuilder &nb, Location l, ValueRange a) {
-                         return arith::MaximumFOp::create(nb, l, a[0], a[1]).getResult();
+                         return arith::MaxNumFOp::create(nb, l, a[0], a[1]).getResult();
                        });
   auto shifted = broadcastMap(ctx, {x, m}, elem, [](OpBuilder &nb, Location l, ValueRange a) {
     return arith::SubFOp::create(nb, l, a[0], a[1]).getResult();

@@ -1,6 +1,7 @@
 // Sessions of a compiled CPU model: the weights file mapped into memory,
 // inputs bound by name, the compiled code called through memref descriptors.
 #include "compress/compress_runtime.h"
+#include "lib/runtime/cpu/Allocator.h"
 
 
 #include <cstdio>
@@ -65,7 +66,7 @@ struct compress_session {
       for (void *p : freed)
         seen |= p == o.allocated;
       if (o.allocated && !seen) {
-        free(o.allocated);
+        _mlir_memref_to_llvm_free(o.allocated);
         freed.push_back(o.allocated);
       }
       o = Output();
