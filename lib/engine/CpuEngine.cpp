@@ -161,6 +161,9 @@ CpuEngine::compile(ModuleOp module, unsigned optLevel) {
     symbols[interner(kContractF32Symbol)] = {
         llvm::orc::ExecutorAddr::fromPtr(&compress_rt_contract_f32),
         llvm::JITSymbolFlags::Exported};
+    symbols[interner(kContractF32ConstantBSymbol)] = {
+        llvm::orc::ExecutorAddr::fromPtr(&compress_rt_contract_f32_constant_b),
+        llvm::JITSymbolFlags::Exported};
     for (auto [name, address] :
          {std::pair<const char *, void *>{"_mlir_memref_to_llvm_alloc",
                                           reinterpret_cast<void *>(&_mlir_memref_to_llvm_alloc)},
@@ -174,7 +177,8 @@ CpuEngine::compile(ModuleOp module, unsigned optLevel) {
   return self;
 }
 
-CpuEngine::~CpuEngine() = default;
+// Weights packed from this engine's constants must not outlive them.
+CpuEngine::~CpuEngine() { compress_rt_forget_packed_weights(); }
 
 // A ranked memref descriptor as the C interface lays it out:
 // {allocated, aligned, offset, sizes[rank], strides[rank]}, all 8-byte words.

@@ -62,6 +62,33 @@ bool simpleMaps(linalg::LinalgOp op) {
   return true;
 }
 
+/// Whether a buffer is a view of constant data: a constant global, or the
+/// weights buffer that compress-cpu-externalize-weights gives @main.
+bool isConstantBuffer(Value buffer) {
+  while (true) {
+    if (auto view = buffer.getDefiningOp<ViewLikeOpInterface>()) {
+      buffer = view.getViewSource();
+      continue;
+    }
+    if (auto cast = buffer.getDefiningOp<memref::CastOp>()) {
+      buffer = cast.getSource();
+      continue;
+    }
+    break;
+  }
+  if (auto global = buffer.getDefiningOp<memref::GetGlobalOp>()) {
+    auto symbol = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+        global, global.getNameAttr());
+    return symbol && symbol.getConstant();
+  }
+  auto argument = dyn_cast<BlockArgument>(buffer);
+  if (!argument)
+    return false;
+  auto func = dyn_cast<func::FuncOp>(argument.getOwner()->getParentOp());
+  return func && argument.getOwner()->isEntryBlock() &&
+         func.getArgAttr(argument.getArgNumber(), "compress.weights");
+}
+
 struct ContractionToCall : OpInterfaceRewritePattern<linalg::LinalgOp> {
   using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
 
@@ -128,14 +155,17 @@ struct ContractionToCall : OpInterfaceRewritePattern<linalg::LinalgOp> {
     args.append(describe(*op.getDpsInputOperand(1), bLoops));
     args.append(describe(*op.getDpsInitOperand(0), cLoops));
 
+    // A weight operand lets the runtime pack it once and keep it packed.
+    const char *symbol = isConstantBuffer(op.getDpsInputOperand(1)->get())
+                             ? compress::kContractF32ConstantBSymbol
+                             : compress::kContractF32Symbol;
     auto module = op->getParentOfType<ModuleOp>();
-    auto callee = module.lookupSymbol<func::FuncOp>(compress::kContractF32Symbol);
+    auto callee = module.lookupSymbol<func::FuncOp>(symbol);
     if (!callee) {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(module.getBody());
       SmallVector<Type> argTypes(args.size(), rewriter.getIndexType());
-      callee = func::FuncOp::create(rewriter, loc, compress::kContractF32Symbol,
-                                    rewriter.getFunctionType(argTypes, {}));
+      callee = func::FuncOp::create(rewriter, loc, symbol, rewriter.getFunctionType(argTypes, {}));
       callee.setPrivate();
     }
     func::CallOp::create(rewriter, loc, callee, args);

@@ -13,8 +13,11 @@ def ContractionToMicrokernelPass
     bodies, operands indexed by plain dimensions or broadcast) and replaces
     each with a call of the CPU runtime's `compress_rt_contract_f32`, passing
     base addresses and per-dimension element strides. The runtime runs them
-    as (batched) BLAS sgemm calls. Runs after bufferization; products it
-    cannot express are left to the loop lowering.
+    as (batched) sgemm calls; when B is constant (a view of a constant global
+    or of the `compress.weights` buffer) it calls
+    `compress_rt_contract_f32_constant_b`, which packs B once and reuses it.
+    Runs after bufferization; products it cannot express are left to the
+    loop lowering.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::memref::MemRefDialect",

@@ -3,9 +3,13 @@
 // Debian's OpenBLAS, picks AVX-512 kernels on every x86 CPU that has them.
 #include "lib/runtime/cpu/Contraction.h"
 
-#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
 
 namespace {
 
@@ -58,7 +62,108 @@ void gemm(const View &a, const View &b, const View &c, int64_t m, int64_t n, int
     }
 }
 
+/// A matmul primitive for one problem shape with its weights already
+/// reordered into the layout the primitive prefers.
+struct PackedProduct {
+  dnnl::matmul product;
+  dnnl::memory weights;
+  dnnl::memory::desc source, destination;
+};
+
+/// Identifies a product: B's address and layout, and the problem's shape and
+/// A and C strides.
+using PackedKey = std::tuple<const float *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                             int64_t, int64_t, int64_t>;
+
+struct PackedCache {
+  std::mutex mutex;
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  std::map<PackedKey, std::shared_ptr<PackedProduct>> products;
+};
+
+PackedCache &packedCache() {
+  static PackedCache *cache = new PackedCache(); // lives as long as the process
+  return *cache;
+}
+
+std::shared_ptr<PackedProduct> packedProduct(const float *b, int64_t m, int64_t n, int64_t k,
+                                             int64_t am, int64_t ak, int64_t bk, int64_t bn,
+                                             int64_t cm, int64_t cn) {
+  PackedCache &cache = packedCache();
+  PackedKey key{b, m, n, k, am, ak, bk, bn, cm, cn};
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  auto it = cache.products.find(key);
+  if (it != cache.products.end())
+    return it->second;
+  using dt = dnnl::memory::data_type;
+  auto product = std::make_shared<PackedProduct>();
+  product->source = dnnl::memory::desc({m, k}, dt::f32, {am, ak});
+  product->destination = dnnl::memory::desc({m, n}, dt::f32, {cm, cn});
+  dnnl::memory::desc anyWeights({k, n}, dt::f32, dnnl::memory::format_tag::any);
+  dnnl::post_ops accumulate;
+  accumulate.append_sum(1.0f); // C += A B: C may hold a bias already
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(accumulate);
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(product->source, anyWeights,
+                                                     product->destination),
+                                  attr, cache.engine);
+  dnnl::memory user({{k, n}, dt::f32, {bk, bn}}, cache.engine, const_cast<float *>(b));
+  product->weights = dnnl::memory(pd.weights_desc(), cache.engine);
+  dnnl::stream stream(cache.engine);
+  dnnl::reorder(user, product->weights).execute(stream, user, product->weights);
+  stream.wait();
+  product->product = dnnl::matmul(pd);
+  cache.products.emplace(key, product);
+  return product;
+}
+
 } // namespace
+
+extern "C" void compress_rt_forget_packed_weights(void) {
+  PackedCache &cache = packedCache();
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  cache.products.clear();
+}
+
+extern "C" void compress_rt_contract_f32_constant_b(
+    int64_t b0, int64_t b1, int64_t b2, int64_t m, int64_t n, int64_t k, int64_t a, int64_t ab0,
+    int64_t ab1, int64_t ab2, int64_t am, int64_t ak, int64_t b, int64_t bb0, int64_t bb1,
+    int64_t bb2, int64_t bk, int64_t bn, int64_t c, int64_t cb0, int64_t cb1, int64_t cb2,
+    int64_t cm, int64_t cn) {
+  // Batch dimensions that only continue A's and C's rows fold into M, as in
+  // the general entry point; anything else is a batched product of a weight,
+  // which the general entry point handles.
+  bool folds = true;
+  int64_t rows = m;
+  for (auto [size, sa, sb, sc] : {std::tuple{b2, ab2, bb2, cb2}, std::tuple{b1, ab1, bb1, cb1},
+                                  std::tuple{b0, ab0, bb0, cb0}}) {
+    if (size == 1)
+      continue;
+    folds &= sb == 0 && sa == am * rows && sc == cm * rows;
+    rows *= size;
+  }
+  if (!folds || rows == 0 || n == 0 || k == 0 || (ak != 1 && am != 1) || (cn != 1) ||
+      (bk != 1 && bn != 1)) {
+    compress_rt_contract_f32(b0, b1, b2, m, n, k, a, ab0, ab1, ab2, am, ak, b, bb0, bb1, bb2, bk,
+                             bn, c, cb0, cb1, cb2, cm, cn);
+    return;
+  }
+  // Rows of size one have arbitrary strides; give them the canonical ones.
+  if (rows == 1) {
+    am = k;
+    cm = n;
+  }
+  auto product = packedProduct(reinterpret_cast<const float *>(b), rows, n, k, am, ak, bk, bn,
+                               cm, cn);
+  PackedCache &cache = packedCache();
+  dnnl::memory source(product->source, cache.engine, reinterpret_cast<float *>(a));
+  dnnl::memory destination(product->destination, cache.engine, reinterpret_cast<float *>(c));
+  dnnl::stream stream(cache.engine);
+  product->product.execute(stream, {{DNNL_ARG_SRC, source},
+                                    {DNNL_ARG_WEIGHTS, product->weights},
+                                    {DNNL_ARG_DST, destination}});
+  stream.wait();
+}
 
 extern "C" void compress_rt_contract_f32(int64_t b0, int64_t b1, int64_t b2, int64_t m,
                                          int64_t n, int64_t k, int64_t a, int64_t ab0,

@@ -16,11 +16,25 @@ void compress_rt_contract_f32(int64_t b0, int64_t b1, int64_t b2, int64_t m,
                               int64_t b, int64_t bb0, int64_t bb1, int64_t bb2,
                               int64_t bk, int64_t bn, int64_t c, int64_t cb0,
                               int64_t cb1, int64_t cb2, int64_t cm, int64_t cn);
+
+/// The same product where B is a constant (a weight): its packed, blocked
+/// copy is made on first use and kept, keyed by B's address and layout and
+/// the problem's shape.
+void compress_rt_contract_f32_constant_b(int64_t b0, int64_t b1, int64_t b2, int64_t m,
+                                         int64_t n, int64_t k, int64_t a, int64_t ab0,
+                                         int64_t ab1, int64_t ab2, int64_t am, int64_t ak,
+                                         int64_t b, int64_t bb0, int64_t bb1, int64_t bb2,
+                                         int64_t bk, int64_t bn, int64_t c, int64_t cb0,
+                                         int64_t cb1, int64_t cb2, int64_t cm, int64_t cn);
+
+/// Drops every packed weight (their source memory is about to go away).
+void compress_rt_forget_packed_weights(void);
 }
 
 namespace compress {
 /// Name of the contraction entry point, as generated code calls it.
 inline constexpr const char *kContractF32Symbol = "compress_rt_contract_f32";
+inline constexpr const char *kContractF32ConstantBSymbol = "compress_rt_contract_f32_constant_b";
 } // namespace compress
 
 #endif

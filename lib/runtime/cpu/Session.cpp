@@ -2,6 +2,7 @@
 // inputs bound by name, the compiled code called through memref descriptors.
 #include "compress/compress_runtime.h"
 #include "lib/runtime/cpu/Allocator.h"
+#include "lib/runtime/cpu/Contraction.h"
 
 
 #include <cstdio>
@@ -241,6 +242,8 @@ void compress_session_destroy(compress_session *s) {
   if (!s)
     return;
   s->releaseOutputs();
+  // Packed copies of this session's weights must not outlive the mapping.
+  compress_rt_forget_packed_weights();
   if (s->weights != MAP_FAILED)
     munmap(s->weights, s->weightsBytes);
   delete s;

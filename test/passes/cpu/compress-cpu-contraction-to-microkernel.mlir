@@ -44,3 +44,22 @@ func.func @left_alone(%a: memref<4x8xi32>, %b: memref<8x3xi32>, %c: memref<4x3xi
   }
   return
 }
+
+// -----
+
+// Tests that a product whose B is a view of the weights buffer calls the
+// entry point that packs B once.
+// CHECK: func.func private @compress_rt_contract_f32_constant_b(
+// CHECK-LABEL: func.func @weight_product
+// CHECK: call @compress_rt_contract_f32_constant_b(
+func.func @weight_product(%weights: memref<?xi8> {compress.weights}, %a: memref<4x8xf32>, %c: memref<4x3xf32>) {
+  %c0 = arith.constant 0 : index
+  %w = memref.view %weights[%c0][] : memref<?xi8> to memref<3x8xf32>
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %w : memref<4x8xf32>, memref<3x8xf32>) outs(%c : memref<4x3xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}

@@ -1,12 +1,13 @@
 // RUN: compress-opt %s --compress-cpu-lowering | FileCheck %s
 
 // Tests that the CPU pipeline leaves only the LLVM dialect, with a C
-// interface wrapper for the entry function, the product as a microkernel
-// call and math.erf approximated inline rather than called from libm.
+// interface wrapper for the entry function, the product by a constant weight
+// as a call of the packed-weight microkernel
+// and math.erf approximated inline rather than called from libm.
 // CHECK-NOT: linalg.
 // CHECK-NOT: compress.
 // CHECK-NOT: @erff
-// CHECK-DAG: llvm.func @compress_rt_contract_f32(
+// CHECK-DAG: llvm.func @compress_rt_contract_f32_constant_b(
 // CHECK-DAG: llvm.func @main(
 // CHECK-DAG: llvm.func @_mlir_ciface_main(
 func.func @main(%x: tensor<2x8xf32>) -> tensor<2x4xf32> {
