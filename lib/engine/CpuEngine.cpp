@@ -149,8 +149,6 @@ CpuEngine::compile(ModuleOp module, unsigned optLevel) {
     return host.takeError();
   ExecutionEngineOptions options;
   options.transformer = makeOptimizingTransformer(optLevel, 0, host->get());
-  llvm::StringRef runtimeLibs[] = {COMPRESS_RUNNER_UTILS};
-  options.sharedLibPaths = runtimeLibs;
   auto engine = ExecutionEngine::create(module, options);
   if (!engine)
     return engineError("JIT compilation failed: " +
@@ -169,7 +167,8 @@ CpuEngine::compile(ModuleOp module, unsigned optLevel) {
                                           reinterpret_cast<void *>(&_mlir_memref_to_llvm_alloc)},
           {"_mlir_memref_to_llvm_aligned_alloc",
            reinterpret_cast<void *>(&_mlir_memref_to_llvm_aligned_alloc)},
-          {"_mlir_memref_to_llvm_free", reinterpret_cast<void *>(&_mlir_memref_to_llvm_free)}})
+          {"_mlir_memref_to_llvm_free", reinterpret_cast<void *>(&_mlir_memref_to_llvm_free)},
+          {"memrefCopy", reinterpret_cast<void *>(&memrefCopy)}})
       symbols[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
                                  llvm::JITSymbolFlags::Exported};
     return symbols;

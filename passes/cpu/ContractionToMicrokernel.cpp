@@ -143,22 +143,30 @@ struct ContractionToCall : OpInterfaceRewritePattern<linalg::LinalgOp> {
       batchSizes.insert(batchSizes.begin(), one);
       batch.insert(batch.begin(), ~0u); // a loop no operand uses: stride 0
     }
+    // A weight operand lets the runtime pack it once and keep it packed. The
+    // packing entry point takes the weight as B; a constant A (a convolution
+    // filter after im2col) becomes B of the transposed product C^T = B^T A^T.
+    OpOperand *a = op.getDpsInputOperand(0), *b = op.getDpsInputOperand(1);
+    bool constantB = isConstantBuffer(b->get());
+    bool swap = !constantB && isConstantBuffer(a->get());
+    unsigned m = roles->m, n = roles->n, k = roles->k;
+    if (swap) {
+      std::swap(a, b);
+      std::swap(m, n);
+    }
     SmallVector<unsigned> aLoops(batch), bLoops(batch), cLoops(batch);
-    aLoops.append({roles->m, roles->k});
-    bLoops.append({roles->k, roles->n});
-    cLoops.append({roles->m, roles->n});
+    aLoops.append({m, k});
+    bLoops.append({k, n});
+    cLoops.append({m, n});
 
     SmallVector<Value> args(batchSizes);
-    args.append({index(ranges[roles->m].size), index(ranges[roles->n].size),
-                 index(ranges[roles->k].size)});
-    args.append(describe(*op.getDpsInputOperand(0), aLoops));
-    args.append(describe(*op.getDpsInputOperand(1), bLoops));
+    args.append({index(ranges[m].size), index(ranges[n].size), index(ranges[k].size)});
+    args.append(describe(*a, aLoops));
+    args.append(describe(*b, bLoops));
     args.append(describe(*op.getDpsInitOperand(0), cLoops));
 
-    // A weight operand lets the runtime pack it once and keep it packed.
-    const char *symbol = isConstantBuffer(op.getDpsInputOperand(1)->get())
-                             ? compress::kContractF32ConstantBSymbol
-                             : compress::kContractF32Symbol;
+    const char *symbol = constantB || swap ? compress::kContractF32ConstantBSymbol
+                                           : compress::kContractF32Symbol;
     auto module = op->getParentOfType<ModuleOp>();
     auto callee = module.lookupSymbol<func::FuncOp>(symbol);
     if (!callee) {

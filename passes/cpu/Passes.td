@@ -49,6 +49,20 @@ def ExternalizeWeightsPass
                            "::mlir::arith::ArithDialect"];
 }
 
+def ConvToIm2ColPass : Pass<"compress-cpu-conv-to-im2col"> {
+  let summary = "Rewrite 2-D convolutions as an image-to-column gather and a product";
+  let description = [{
+    Turns `linalg.conv_2d_nchw_fchw` (ungrouped 2-D convolution, after
+    padding) into a gather of the input's receptive fields into a
+    [N, C*KH*KW, OH*OW] matrix and a product with the filter seen as
+    [F, C*KH*KW], upstream's im2col rewrite. The product then reaches the
+    matrix microkernel (with the filter packed once, as a constant), where a
+    convolution loop nest would run as scalar code.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def ApproximateMathPass : Pass<"compress-cpu-approximate-math"> {
   let summary = "Replace exp, erf, tanh and log by polynomial approximations";
   let description = [{

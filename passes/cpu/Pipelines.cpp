@@ -12,12 +12,13 @@
 
 using namespace mlir;
 
-// Stages: our ops to linalg; fuse elementwise chains; bufferize with
+// Stages: our ops to linalg, convolutions as im2col products; fuse
+// elementwise chains; bufferize with
 // identity-layout function boundaries; free temporaries; matrix products to
 // the runtime's microkernel; the rest to loops; LLVM, allocating through the
 // runtime's caching allocator.
 static const char kCpuLowering[] =
-    "convert-compress-to-linalg,"
+    "convert-compress-to-linalg,func.func(compress-cpu-conv-to-im2col),"
     "func.func(canonicalize,cse,compress-cpu-fuse-elementwise,canonicalize,"
     "compress-cpu-approximate-math,compress-cpu-reassociate-reductions),"
     "one-shot-bufferize{bufferize-function-boundaries "

@@ -187,12 +187,19 @@ LogicalResult importFlatten(NodeContext &ctx) {
     return ctx.error() << "axis " << axis << " is out of range for rank " << type.getRank();
   if (axis < 0)
     axis += type.getRank();
+  // Each factor is a product of static sizes, or -1 (inferred) when it holds
+  // a dynamic dimension; one factor at most may be dynamic.
   SmallVector<int64_t> shape = {1, 1};
   for (int64_t d = 0; d < type.getRank(); ++d) {
-    if (type.isDynamicDim(d))
-      return ctx.error() << "unsupported dynamic dimension " << d;
-    shape[d < axis ? 0 : 1] *= type.getDimSize(d);
+    int64_t &factor = shape[d < axis ? 0 : 1];
+    if (type.isDynamicDim(d) || factor == -1)
+      factor = -1;
+    else
+      factor *= type.getDimSize(d);
   }
+  if (shape[0] == -1 && shape[1] == -1)
+    return ctx.error() << "unsupported Flatten with dynamic dimensions on both sides of axis "
+                       << axis;
   return reshapeStatic(ctx, shape, /*allowZero=*/true);
 }
 

@@ -4,6 +4,7 @@
 #define COMPRESS_LIB_RUNTIME_CPU_ALLOCATOR_H
 
 #include <cstddef>
+#include <cstdint>
 
 extern "C" {
 void *_mlir_memref_to_llvm_alloc(size_t bytes);
@@ -11,6 +12,8 @@ void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t bytes);
 void _mlir_memref_to_llvm_free(void *ptr);
 /// Gives the cached free blocks back to the system.
 void compress_rt_release_cached_memory(void);
+/// The strided copy lowered memref.copy calls (see MemrefCopy.cpp).
+void memrefCopy(int64_t elementSize, void *source, void *destination);
 }
 
 #endif

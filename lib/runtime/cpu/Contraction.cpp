@@ -142,17 +142,19 @@ extern "C" void compress_rt_contract_f32_constant_b(
     folds &= sb == 0 && sa == am * rows && sc == cm * rows;
     rows *= size;
   }
-  if (!folds || rows == 0 || n == 0 || k == 0 || (ak != 1 && am != 1) || (cn != 1) ||
+  // oneDNN's fast matmul kernels want a row-major C; other layouts would run
+  // its reference implementation, so they take sgemm instead.
+  if (!folds || rows == 0 || n == 0 || k == 0 || (ak != 1 && am != 1) || cn != 1 ||
       (bk != 1 && bn != 1)) {
     compress_rt_contract_f32(b0, b1, b2, m, n, k, a, ab0, ab1, ab2, am, ak, b, bb0, bb1, bb2, bk,
                              bn, c, cb0, cb1, cb2, cm, cn);
     return;
   }
   // Rows of size one have arbitrary strides; give them the canonical ones.
-  if (rows == 1) {
+  if (rows == 1 && ak == 1)
     am = k;
+  if (rows == 1)
     cm = n;
-  }
   auto product = packedProduct(reinterpret_cast<const float *>(b), rows, n, k, am, ak, bk, bn,
                                cm, cn);
   PackedCache &cache = packedCache();

@@ -63,3 +63,25 @@ func.func @weight_product(%weights: memref<?xi8> {compress.weights}, %a: memref<
   }
   return
 }
+
+// -----
+
+// Tests that a product whose A is constant (a filter after im2col) calls the
+// packing entry point with the roles swapped: M and N exchange, the constant
+// becomes B, and C is addressed transposed.
+// CHECK-LABEL: func.func @constant_a
+// CHECK: %[[W:.*]] = memref.get_global @filter
+// CHECK-DAG: %[[PW:.*]] = memref.extract_aligned_pointer_as_index %[[W]]
+// CHECK-DAG: %[[PB:.*]] = memref.extract_aligned_pointer_as_index %arg0
+// CHECK: call @compress_rt_contract_f32_constant_b(%c1, %c1, %c1, %c5, %c4, %c8, %[[PB]], %c0, %c0, %c0, %c1, %c5, %[[PW]], %c0, %c0, %c0, %c1, %c8,
+memref.global "private" constant @filter : memref<4x8xf32> = dense<1.0>
+func.func @constant_a(%col: memref<8x5xf32>, %c: memref<4x5xf32>) {
+  %w = memref.get_global @filter : memref<4x8xf32>
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%w, %col : memref<4x8xf32>, memref<8x5xf32>) outs(%c : memref<4x5xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}

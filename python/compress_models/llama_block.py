@@ -1,0 +1,138 @@
+"""Builds a Llama-7B-sized decoder block (RMSNorm, rotary causal attention, SwiGLU MLP) in ONNX with seeded weights."""
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from compress_models import op_summary
+from compress_models.minilm import GraphBuilder, save
+
+OPSET = 17
+IR_VERSION = 8
+SEED = 7
+HIDDEN = 4096
+HEADS = 32
+HEAD_DIM = HIDDEN // HEADS
+INTERMEDIATE = 11008
+# Llama-1 7B: 2048 positions, rotary base 10000, RMSNorm epsilon 1e-6.
+MAX_POSITIONS = 2048
+ROPE_THETA = 10000.0
+RMS_EPSILON = 1e-6
+INT64_MAX = np.iinfo(np.int64).max
+PREFIX = "model.layers.0."
+
+
+def rotary_tables(max_positions: int = MAX_POSITIONS) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin [1, 1, max_positions, head_dim] as Hugging Face's LlamaRotaryEmbedding caches them:
+    angles t * theta^(-2i/d), the half-width table repeated twice along the last axis."""
+    inv_freq = 1.0 / ROPE_THETA ** (np.arange(0, HEAD_DIM, 2, dtype=np.float64) / HEAD_DIM)
+    freqs = np.outer(np.arange(max_positions, dtype=np.float64), inv_freq)
+    emb = np.concatenate([freqs, freqs], axis=-1)[None, None]
+    return np.cos(emb).astype(np.float32), np.sin(emb).astype(np.float32)
+
+
+def build_model(seed: int = SEED) -> onnx.ModelProto:
+    """The checked model: input `hidden` float [1, sequence, 4096], output `output` of the same shape.
+
+    Weights are normal with variance 1 / fan_in (so each projection keeps activations of order one), RMSNorm
+    scales are 1 + N(0, 0.1^2). Projections are MatMul by [in, out] initializers, as torch.onnx exports a Linear
+    without bias."""
+    rng = np.random.default_rng(seed)
+    g = GraphBuilder()
+    f32, i64 = np.float32, np.int64
+
+    def weight(name, fan_in, fan_out):
+        w = rng.standard_normal((fan_in, fan_out), dtype=f32)
+        w *= f32(1.0 / math.sqrt(fan_in))
+        return g.const(PREFIX + name + ".weight", w)
+
+    two = g.const("/const_two", 2.0, f32)
+    eps = g.const("/const_rms_eps", RMS_EPSILON, f32)
+    one = g.const("/const_one", 1.0, f32)
+
+    def rms_norm(x, name):
+        # LlamaRMSNorm as torch.onnx exports it: x * rsqrt(mean(x^2) + eps) * weight, rsqrt as 1 / Sqrt.
+        scale = (1.0 + 0.1 * rng.standard_normal(HIDDEN)).astype(f32)
+        variance = g.op("ReduceMean", g.op("Pow", x, two), axes=[-1], keepdims=1)
+        inv = g.op("Div", one, g.op("Sqrt", g.op("Add", variance, eps)))
+        return g.op("Mul", g.const(PREFIX + name + ".weight", scale), g.op("Mul", x, inv))
+
+    # Sequence length as a 1-element tensor, the end of every Slice by position.
+    seq_end = g.op("Unsqueeze", g.op("Gather", g.op("Shape", "hidden"), g.const("/const_one_i64", 1, i64), axis=0),
+                   g.const("/const_axes_0", [0], i64))
+    zero_1d = g.const("/const_zero_1d", [0], i64)
+    cos_table, sin_table = rotary_tables()
+    axis2 = g.const("/const_axes_2", [2], i64)
+    cos = g.op("Slice", g.const(PREFIX + "self_attn.rotary_emb.cos_cached", cos_table), zero_1d, seq_end, axis2)
+    sin = g.op("Slice", g.const(PREFIX + "self_attn.rotary_emb.sin_cached", sin_table), zero_1d, seq_end, axis2)
+    # Causal mask [1, 1, S, S]: 0 on and below the diagonal, float32 min above it (key after query).
+    mask_table = np.triu(np.full((MAX_POSITIONS, MAX_POSITIONS), np.finfo(f32).min, f32), k=1)[None, None]
+    mask = g.op("Slice", g.const("causal_mask", mask_table), g.const("/const_zero_2d", [0, 0], i64),
+                g.op("Concat", seq_end, seq_end, axis=0), g.const("/const_axes_23", [2, 3], i64))
+
+    split_heads = g.const("/const_split_heads", [0, 0, HEADS, HEAD_DIM], i64)
+    merge_heads = g.const("/const_merge_heads", [0, 0, HIDDEN], i64)
+    half_start, half_end = g.const("/const_half", [HEAD_DIM // 2], i64), g.const("/const_int64_max", [INT64_MAX], i64)
+    axis3 = g.const("/const_axes_3", [3], i64)
+
+    def rotate(x):
+        # x * cos + rotate_half(x) * sin with rotate_half(x) = cat(-x[..., d/2:], x[..., :d/2]).
+        x1 = g.op("Slice", x, zero_1d, half_start, axis3)
+        x2 = g.op("Slice", x, half_start, half_end, axis3)
+        rotated = g.op("Concat", g.op("Neg", x2), x1, axis=-1)
+        return g.op("Add", g.op("Mul", x, cos), g.op("Mul", rotated, sin))
+
+    def heads(x):
+        return g.op("Transpose", g.op("Reshape", x, split_heads), perm=[0, 2, 1, 3])
+
+    # Attention.
+    h = rms_norm("hidden", "input_layernorm")
+    q = rotate(heads(g.op("MatMul", h, weight("self_attn.q_proj", HIDDEN, HIDDEN))))
+    k = rotate(heads(g.op("MatMul", h, weight("self_attn.k_proj", HIDDEN, HIDDEN))))
+    v = heads(g.op("MatMul", h, weight("self_attn.v_proj", HIDDEN, HIDDEN)))
+    scores = g.op("MatMul", q, g.op("Transpose", k, perm=[0, 1, 3, 2]))
+    scores = g.op("Add", g.op("Div", scores, g.const("/const_sqrt_head_dim", math.sqrt(HEAD_DIM), f32)), mask)
+    ctx = g.op("MatMul", g.op("Softmax", scores, axis=-1), v)
+    ctx = g.op("Reshape", g.op("Transpose", ctx, perm=[0, 2, 1, 3]), merge_heads)
+    x = g.op("Add", "hidden", g.op("MatMul", ctx, weight("self_attn.o_proj", HIDDEN, HIDDEN)))
+
+    # MLP: down(silu(gate(h)) * up(h)), silu exported as x * Sigmoid(x).
+    h = rms_norm(x, "post_attention_layernorm")
+    gate = g.op("MatMul", h, weight("mlp.gate_proj", HIDDEN, INTERMEDIATE))
+    up = g.op("MatMul", h, weight("mlp.up_proj", HIDDEN, INTERMEDIATE))
+    act = g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), up)
+    down = g.op("MatMul", act, weight("mlp.down_proj", INTERMEDIATE, HIDDEN))
+    g.nodes.append(helper.make_node("Add", [x, down], ["output"], name="/Add_output"))
+
+    graph = helper.make_graph(
+        g.nodes, "llama-7b-decoder-block",
+        inputs=[helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [1, "sequence", HIDDEN])],
+        outputs=[helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, "sequence", HIDDEN])],
+        initializer=g.initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="compressir.llama_block", ir_version=IR_VERSION)
+    # The weights are about 810 MB, under protobuf's 2 GB limit, so the in-memory model can be checked whole.
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("-o", "--output", type=Path, required=True,
+                    help="output .onnx path; the weights go to OUTPUT.data next to it")
+    ap.add_argument("--seed", type=int, default=SEED, help="seed of the random weights")
+    ap.add_argument("--list-ops", action="store_true", help="print the op types and opset of the written model")
+    args = ap.parse_args(argv)
+    save(build_model(args.seed), args.output, external_data=True)
+    print(f"wrote {args.output} and {args.output.name}.data")
+    if args.list_ops:
+        print(op_summary(args.output))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
