@@ -63,6 +63,18 @@ def ConvToIm2ColPass : Pass<"compress-cpu-conv-to-im2col"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def PrivatizeInitsPass : Pass<"compress-cpu-privatize-inits"> {
+  let summary = "Give every linalg op its own copy of a shared fill or broadcast init";
+  let description = [{
+    CSE merges identical `linalg.fill` / `linalg.broadcast` results, so many
+    ops end up accumulating into one shared init tensor; bufferization then
+    copies that buffer before each of them. Re-creating the cheap producer
+    next to each user lets every op write its own buffer in place.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def ApproximateMathPass : Pass<"compress-cpu-approximate-math"> {
   let summary = "Replace exp, erf, tanh and log by polynomial approximations";
   let description = [{

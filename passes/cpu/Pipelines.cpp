@@ -20,7 +20,8 @@ using namespace mlir;
 static const char kCpuLowering[] =
     "convert-compress-to-linalg,func.func(compress-cpu-conv-to-im2col),"
     "func.func(canonicalize,cse,compress-cpu-fuse-elementwise,canonicalize,"
-    "compress-cpu-approximate-math,compress-cpu-reassociate-reductions),"
+    "compress-cpu-approximate-math,compress-cpu-reassociate-reductions,"
+    "compress-cpu-privatize-inits),"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
     "func.func(buffer-hoisting),"

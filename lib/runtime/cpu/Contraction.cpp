@@ -5,6 +5,8 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -192,6 +194,11 @@ extern "C" void compress_rt_contract_f32(int64_t b0, int64_t b1, int64_t b2, int
   float *pa = reinterpret_cast<float *>(a);
   float *pb = reinterpret_cast<float *>(b);
   float *pc = reinterpret_cast<float *>(c);
+  // Many small products (attention heads) run one per thread; oneDNN runs
+  // sequentially inside a parallel region. A few large ones use its threads.
+  int64_t batches = b0 * b1 * b2;
+  bool perThread = batches >= 2 * omp_get_max_threads() && m * n * k <= (int64_t(1) << 22);
+#pragma omp parallel for collapse(3) schedule(static) if (perThread)
   for (int64_t i0 = 0; i0 < b0; ++i0)
     for (int64_t i1 = 0; i1 < b1; ++i1)
       for (int64_t i2 = 0; i2 < b2; ++i2) {
