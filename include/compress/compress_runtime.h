@@ -3,7 +3,8 @@
  * Each artifact's own header declares its model descriptor, e.g.
  *   extern const compress_model minilm_model;
  * Link lib<model>.so, or lib<model>.a with libcompress_runtime_cpu.a,
- * -ldnnl, -lgomp, -lstdc++ and -lm. No MLIR or LLVM library is needed. */
+ * -lomp, -ldnnl, -lstdc++ and -lm (libomp before libdnnl: one OpenMP runtime
+ * serves both). No MLIR or LLVM library is needed. */
 #ifndef COMPRESS_RUNTIME_H
 #define COMPRESS_RUNTIME_H
 

@@ -14,6 +14,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/ADT/ScopeExit.h"
@@ -182,6 +183,7 @@ static llvm::Error emitObject(ModuleOp module, llvm::StringRef path, llvm::Strin
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
   module->getContext()->appendDialectRegistry(registry);
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule = translateModuleToLLVMIR(module, llvmContext, name);
@@ -283,7 +285,9 @@ llvm::Error compress::compileCpuArtifact(ModuleOp module, const CpuArtifactOptio
                                       // the model code does not call it.
                                       "-Wl,--whole-archive", inScratch("libcompress_runtime_cpu.a"),
                                       "-Wl,--no-whole-archive",
-                                      COMPRESS_DNNL_LIBRARY, COMPRESS_GOMP_LIBRARY, "-lm"}))
+                                      // libomp first: it must serve oneDNN's OpenMP calls.
+                                      "-Wl,--no-as-needed", COMPRESS_OMP_LIBRARY,
+                                      "-Wl,--as-needed", COMPRESS_DNNL_LIBRARY, "-lm"}))
     return e;
   llvm::sys::fs::remove(inScratch(name + ".o"));
   llvm::sys::fs::remove(inScratch(name + "_model.o"));

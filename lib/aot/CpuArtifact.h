@@ -23,7 +23,7 @@ struct CpuArtifactOptions {
 ///   <name>.weights          the weights, 64-byte aligned, mapped at run time
 ///   <name>.h                declares `extern const compress_model <name>_model;`
 ///   compress_runtime.h      the session API
-///   lib<name>.so            model code + runtime, needs only libdnnl, libgomp, libc, libm, libstdc++
+///   lib<name>.so            model code + runtime, needs only libomp, libdnnl, libc, libm, libstdc++
 ///   lib<name>.a             model code, to link with libcompress_runtime_cpu.a
 ///   libcompress_runtime_cpu.a
 llvm::Error compileCpuArtifact(mlir::ModuleOp module, const CpuArtifactOptions &options);

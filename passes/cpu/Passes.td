@@ -75,6 +75,27 @@ def PrivatizeInitsPass : Pass<"compress-cpu-privatize-inits"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def ParallelizeOuterLoopsPass : Pass<"compress-cpu-parallelize-outer-loops"> {
+  let summary = "Shape scf.parallel nests for threads outside and vectors inside";
+  let description = [{
+    Rewrites each outermost `scf.parallel` so that threads share its outer
+    dimensions while its innermost dimension stays a sequential `scf.for`
+    (which LLVM vectorises); a one-dimensional loop is split into chunks of
+    `chunk` iterations shared by the threads. Nests of fewer than
+    `min-iterations` iterations (sequential loops inside included), whose
+    fork and join would cost more than they save, become sequential loops,
+    as do `scf.parallel` ops nested inside others. `convert-scf-to-openmp` then makes the remaining parallel
+    loops OpenMP work-sharing loops.
+  }];
+  let options = [
+    Option<"minIterations", "min-iterations", "int64_t", /*default=*/"32768",
+           "Nests with fewer iterations (when known) run sequentially">,
+    Option<"chunk", "chunk", "int64_t", /*default=*/"4096",
+           "Iterations per chunk of a one-dimensional parallel loop">,
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
+}
+
 def ApproximateMathPass : Pass<"compress-cpu-approximate-math"> {
   let summary = "Replace exp, erf, tanh and log by polynomial approximations";
   let description = [{

@@ -15,8 +15,8 @@ using namespace mlir;
 // Stages: our ops to linalg, convolutions as im2col products; fuse
 // elementwise chains; bufferize with
 // identity-layout function boundaries; free temporaries; matrix products to
-// the runtime's microkernel; the rest to loops; LLVM, allocating through the
-// runtime's caching allocator.
+// the runtime's microkernel; the rest to loops, the outer ones shared by
+// OpenMP threads; LLVM, allocating through the runtime's caching allocator.
 static const char kCpuLowering[] =
     "convert-compress-to-linalg,func.func(compress-cpu-conv-to-im2col),"
     "func.func(canonicalize,cse,compress-cpu-fuse-elementwise,canonicalize,"
@@ -29,11 +29,14 @@ static const char kCpuLowering[] =
     "func.func(llvm-request-c-wrappers),"
     "compress-cpu-contraction-to-microkernel,"
     "convert-bufferization-to-memref,"
-    "func.func(convert-linalg-to-loops),"
-    "lower-affine,convert-scf-to-cf,expand-strided-metadata,lower-affine,"
-    "convert-math-to-llvm,convert-math-to-libm,"
-    "finalize-memref-to-llvm{use-generic-functions},convert-arith-to-llvm,convert-index-to-llvm,"
-    "convert-cf-to-llvm,convert-func-to-llvm,reconcile-unrealized-casts";
+    "func.func(convert-linalg-to-parallel-loops,compress-cpu-parallelize-outer-loops),"
+    "convert-scf-to-openmp,"
+    // Memref lowering goes before the scf one: it removes the alloca scopes
+    // that the OpenMP conversion wraps loop bodies in.
+    "lower-affine,expand-strided-metadata,lower-affine,"
+    "finalize-memref-to-llvm{use-generic-functions},convert-scf-to-cf,"
+    "convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,convert-index-to-llvm,"
+    "convert-cf-to-llvm,convert-func-to-llvm,convert-openmp-to-llvm,reconcile-unrealized-casts";
 
 LogicalResult compress::buildCpuLoweringPipeline(OpPassManager &pm) {
   // The textual pipeline names upstream and our passes: register them once.
