@@ -2,6 +2,7 @@
 // into a deployable artifact (see lib/aot/CpuArtifact.h for its files).
 #include "lib/aot/CpuArtifact.h"
 #include "lib/importer/onnx/Importer.h"
+#include "passes/Registration.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -27,6 +28,11 @@ static cl::opt<std::string> artifactName(
     "name", cl::desc("Artifact name, a C identifier (default: the model file's stem)"));
 static cl::list<std::string> inputShapes(
     "input-shape", cl::desc("Fix a graph input's shape: NAME=D0xD1x... ('?' stays dynamic)"));
+
+static cl::opt<std::string> passes(
+    "passes",
+    cl::desc("Passes to run on the imported model before compiling it, in pass-pipeline "
+             "syntax, e.g. compress-quantize{bits=4 group-size=128}"));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "compress-compile: error: " << message << "\n";
@@ -78,6 +84,9 @@ int main(int argc, char **argv) {
   }
   if (!module)
     return fail(firstError.empty() ? "cannot read '" + modelPath + "'" : firstError);
+  if (!passes.empty())
+    if (llvm::Error e = runPassPipeline(*module, passes))
+      return fail(llvm::toString(std::move(e)));
   if (llvm::Error e = compileCpuArtifact(*module, {name, outputDir}))
     return fail(llvm::toString(std::move(e)));
   return 0;

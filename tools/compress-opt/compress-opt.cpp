@@ -2,8 +2,7 @@
 // .mlir, runs the passes named on the command line, writes .mlir.
 #include "dialects/compress/IR/CompressDialect.h"
 #include "lib/importer/onnx/Importer.h"
-#include "passes/conversion/Passes.h"
-#include "passes/cpu/Pipelines.h"
+#include "passes/Registration.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
@@ -38,9 +37,7 @@ static int fail(const llvm::Twine &message) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  registerAllPasses();
-  compress::registerCompressConversionPasses();
-  compress::registerCpuPipelines();
+  compress::registerAllCompressPasses();
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);

@@ -3,6 +3,7 @@
 #include "lib/engine/ArtifactRunner.h"
 #include "lib/engine/CpuEngine.h"
 #include "lib/importer/onnx/Importer.h"
+#include "passes/Registration.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -46,6 +47,11 @@ static cl::opt<unsigned> benchmarkRuns(
     cl::desc("After one warm-up run, time N runs and print the compile time "
              "and the median, minimum and maximum run time"),
     cl::init(0));
+
+static cl::opt<std::string> passes(
+    "passes",
+    cl::desc("Passes to run on the imported model before compiling it, in pass-pipeline "
+             "syntax, e.g. compress-quantize{bits=4 group-size=128}"));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "compress-run: error: " << message << "\n";
@@ -143,6 +149,8 @@ int main(int argc, char **argv) {
   std::unique_ptr<ArtifactRunner> artifact;
   auto compileStart = std::chrono::steady_clock::now();
   if (llvm::StringRef(modelPath).ends_with(".so")) {
+    if (!passes.empty())
+      return fail("--passes applies to models, not to compiled artifacts");
     auto loaded = ArtifactRunner::load(modelPath, numThreads);
     if (!loaded)
       return fail(llvm::toString(loaded.takeError()));
@@ -170,6 +178,9 @@ int main(int argc, char **argv) {
     }
     if (!module)
       return fail(firstError.empty() ? "cannot read '" + modelPath + "'" : firstError);
+    if (!passes.empty())
+      if (llvm::Error e = runPassPipeline(*module, passes))
+        return fail(llvm::toString(std::move(e)));
     auto compiled = CpuEngine::compile(*module);
     if (!compiled)
       return fail(llvm::toString(compiled.takeError()));

@@ -137,5 +137,48 @@ LogicalResult EmbeddingOp::verify() {
   return success();
 }
 
+int64_t QuantizedLinearOp::getInFeatures() {
+  return getInput().getType().getShape().back();
+}
+
+LogicalResult QuantizedLinearOp::verify() {
+  auto inputType = getInput().getType();
+  auto weightType = getWeight().getType();
+  auto scalesType = getScales().getType();
+  auto outputType = getOutput().getType();
+  int64_t bits = getBits(), group = getGroupSize();
+  if (bits < 2 || bits > 8)
+    return emitOpError("expects 2 to 8 bits, got ") << bits;
+  if (!isa<FloatType>(inputType.getElementType()) ||
+      inputType.getElementType() != outputType.getElementType() ||
+      scalesType.getElementType() != inputType.getElementType())
+    return emitOpError("expects input, scales and output of one floating-point type");
+  if (!weightType.getElementType().isInteger(8) || weightType.getRank() != 2)
+    return emitOpError("expects an i8 weight of rank 2");
+  int64_t k = inputType.getShape().back();
+  int64_t n = weightType.getDimSize(0);
+  if (ShapedType::isDynamic(k) || ShapedType::isDynamic(n) || !weightType.hasStaticShape())
+    return emitOpError("expects static K and N");
+  int64_t perByte = bits <= 4 ? 2 : 1;
+  if (weightType.getDimSize(1) != (k + perByte - 1) / perByte)
+    return emitOpError("weight has ") << weightType.getDimSize(1) << " bytes per row, "
+                                      << bits << "-bit values of K = " << k << " need "
+                                      << (k + perByte - 1) / perByte;
+  if (group < 1 || k % group != 0)
+    return emitOpError("group size ") << group << " does not divide K = " << k;
+  if (scalesType.getRank() != 2 || scalesType.getDimSize(0) != n ||
+      scalesType.getDimSize(1) != k / group)
+    return emitOpError("expects scales of shape [") << n << ", " << k / group << "]";
+  if (getZeroPoints()) {
+    auto zpType = cast<RankedTensorType>(getZeroPoints().getType());
+    if (zpType.getShape() != scalesType.getShape() || !zpType.getElementType().isInteger(8))
+      return emitOpError("expects i8 zero points shaped like the scales");
+  }
+  if (outputType.getRank() != inputType.getRank() ||
+      (!ShapedType::isDynamic(outputType.getShape().back()) && outputType.getShape().back() != n))
+    return emitOpError("expects an output of the input's rank ending in N = ") << n;
+  return verifyBias(*this, getBias(), n);
+}
+
 #define GET_OP_CLASSES
 #include "dialects/compress/IR/CompressOps.cpp.inc"

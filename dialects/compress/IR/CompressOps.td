@@ -78,4 +78,39 @@ def Compress_EmbeddingOp : Compress_Op<"embedding", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Compress_QuantizedLinearOp : Compress_Op<"quantized_linear",
+    [Pure, AttrSizedOperandSegments]> {
+  let summary = "Linear layer with an integer weight, dequantised per channel or group";
+  let description = [{
+    `output = input * transpose(dequantize(weight)) + bias`, where the [N, K]
+    weight is held as `bits`-bit integers: one per byte for 8 bits, two per
+    byte for 4 bits or fewer (element 2j in the low nibble, 2j+1 in the high
+    one). Row n, column k dequantises as
+    `(q[n, k] - zero_points[n, g]) * scales[n, g]` with `g = k / group_size`
+    (`group_size` = K for one scale per output channel). Without zero points
+    the integers are signed (symmetric quantisation); with them, unsigned.
+
+    ```mlir
+    %y = compress.quantized_linear %x, %q, %scales {bits = 8 : i64, group_size = 384 : i64}
+        : tensor<?x384xf32>, tensor<1536x384xi8>, tensor<1536x1xf32> -> tensor<?x1536xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight,
+                       AnyRankedTensor:$scales,
+                       Optional<AnyRankedTensor>:$zero_points,
+                       Optional<AnyRankedTensor>:$bias,
+                       I64Attr:$bits, I64Attr:$group_size);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $scales (`zero_points` $zero_points^)? (`bias` $bias^)?
+    attr-dict `:` type($input) `,` type($weight) `,` type($scales)
+    (`,` type($zero_points)^)? (`,` type($bias)^)? `->` type($output)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// K, the number of input features (the weight's logical columns).
+    int64_t getInFeatures();
+  }];
+}
+
 #endif // COMPRESS_OPS_TD

@@ -109,3 +109,35 @@ func.func @embedding_width(%t: tensor<100x8xf32>, %ids: tensor<4xi64>) -> tensor
   %0 = compress.embedding %t[%ids] : tensor<100x8xf32>, tensor<4xi64> -> tensor<4x9xf32>
   return %0 : tensor<4x9xf32>
 }
+
+// -----
+
+func.func @quantized_bits(%x: tensor<2x8xf32>, %q: tensor<4x8xi8>, %s: tensor<4x1xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{expects 2 to 8 bits, got 9}}
+  %0 = compress.quantized_linear %x, %q, %s {bits = 9 : i64, group_size = 8 : i64} : tensor<2x8xf32>, tensor<4x8xi8>, tensor<4x1xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @quantized_packing(%x: tensor<2x8xf32>, %q: tensor<4x8xi8>, %s: tensor<4x1xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{weight has 8 bytes per row, 4-bit values of K = 8 need 4}}
+  %0 = compress.quantized_linear %x, %q, %s {bits = 4 : i64, group_size = 8 : i64} : tensor<2x8xf32>, tensor<4x8xi8>, tensor<4x1xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @quantized_group(%x: tensor<2x8xf32>, %q: tensor<4x8xi8>, %s: tensor<4x1xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{group size 3 does not divide K = 8}}
+  %0 = compress.quantized_linear %x, %q, %s {bits = 8 : i64, group_size = 3 : i64} : tensor<2x8xf32>, tensor<4x8xi8>, tensor<4x1xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @quantized_scales(%x: tensor<2x8xf32>, %q: tensor<4x8xi8>, %s: tensor<4x2xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{expects scales of shape [4, 1]}}
+  %0 = compress.quantized_linear %x, %q, %s {bits = 8 : i64, group_size = 8 : i64} : tensor<2x8xf32>, tensor<4x8xi8>, tensor<4x2xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}

@@ -1,0 +1,45 @@
+// Registration of every CompressIR pass and pipeline.
+#include "passes/Registration.h"
+
+#include "passes/compression/Passes.h"
+#include "passes/conversion/Passes.h"
+#include "passes/cpu/Passes.h"
+#include "passes/cpu/Pipelines.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+#include <mutex>
+
+using namespace mlir;
+
+void compress::registerAllCompressPasses() {
+  static std::once_flag registered;
+  std::call_once(registered, [] {
+    registerAllPasses();
+    registerCompressCompressionPasses();
+    registerCompressConversionPasses();
+    registerCpuPipelines();
+  });
+}
+
+llvm::Error compress::runPassPipeline(ModuleOp module, llvm::StringRef pipeline) {
+  registerAllCompressPasses();
+  std::string parseErrors;
+  llvm::raw_string_ostream errors(parseErrors);
+  PassManager pm(module.getContext());
+  if (failed(parsePassPipeline(pipeline, pm, errors)))
+    return llvm::createStringError("bad pass pipeline '" + pipeline + "': " + parseErrors);
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &d) {
+    if (d.getSeverity() == DiagnosticSeverity::Error)
+      diagnostics += (diagnostics.empty() ? "" : "; ") + d.str();
+    return success();
+  });
+  if (failed(pm.run(module)))
+    return llvm::createStringError(diagnostics.empty() ? "pass pipeline '" + pipeline + "' failed"
+                                                        : diagnostics);
+  return llvm::Error::success();
+}

@@ -1,0 +1,19 @@
+// Compression passes.
+#ifndef COMPRESS_PASSES_COMPRESSION_PASSES_H
+#define COMPRESS_PASSES_COMPRESSION_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace compress {
+
+#define GEN_PASS_DECL
+#include "passes/compression/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/compression/Passes.h.inc"
+
+} // namespace compress
+
+#endif

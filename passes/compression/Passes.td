@@ -1,0 +1,41 @@
+// Compression passes: each rewrites `compress` ops into compressed forms.
+#ifndef COMPRESS_PASSES_COMPRESSION_PASSES_TD
+#define COMPRESS_PASSES_COMPRESSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
+  let summary = "Quantize the weights of linear layers to integers";
+  let description = [{
+    Rewrites every `compress.linear` whose weight is a float32 constant into
+    `compress.quantized_linear` holding `bits`-bit integers (two per byte at
+    4 bits or fewer) with one float32 scale per output channel
+    (`group-size=0`) or per group of `group-size` input features, and, when
+    asymmetric, one zero point per scale. Round-to-nearest (RTN): symmetric
+    scales are max|w| / (2^(bits-1) - 1); asymmetric ones (max - min) /
+    (2^bits - 1) with the zero point rounding -min / scale.
+
+    Layers whose location name matches `skip` (a regular expression) are left
+    alone. With `report`, a JSON report is written: per layer its name,
+    method, bits, group size, bytes before and after and the relative error
+    of the weight (||W - deq(Q)|| / ||W||); totals for the model. Methods
+    and modes that need calibration data (GPTQ, int8 activations) are not in
+    this pass yet and are refused.
+  }];
+  let options = [
+    Option<"bits", "bits", "int64_t", /*default=*/"8", "Bits per weight: 8, 4, 3 or 2">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
+           "Input features per scale (0: one scale per output channel)">,
+    Option<"symmetric", "symmetric", "bool", /*default=*/"true",
+           "Signed integers around zero (else unsigned with zero points)">,
+    Option<"method", "method", "std::string", /*default=*/"\"rtn\"", "rtn">,
+    Option<"mode", "mode", "std::string", /*default=*/"\"weight-only\"", "weight-only">,
+    Option<"skip", "skip", "std::string", /*default=*/"\"\"",
+           "Regular expression: layers whose name matches stay in float">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "Where to write the JSON report (none when empty)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+#endif

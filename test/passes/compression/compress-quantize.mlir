@@ -1,0 +1,44 @@
+// RUN: compress-opt %s -split-input-file --compress-quantize | FileCheck %s --check-prefix=INT8
+// RUN: compress-opt %s -split-input-file --compress-quantize="bits=4 group-size=4" | FileCheck %s --check-prefix=INT4
+// RUN: compress-opt %s -split-input-file --compress-quantize="bits=8 symmetric=false" | FileCheck %s --check-prefix=ASYM
+// RUN: compress-opt %s -split-input-file --compress-quantize="skip=^keep" | FileCheck %s --check-prefix=SKIP
+
+// Tests that symmetric int8 per-channel RTN stores q = round(w / scale) with
+// scale = max|w| / 127 per output row: row 0 has max 1.0 (scale 1/127),
+// row 1 max 2.54 (scale 0.02).
+// INT8-LABEL: func.func @linear
+// INT8-DAG: %[[Q:.*]] = arith.constant dense<{{\[\[}}127, -127, 64, 0, 32, -32, 1, 0], [127, 50, -50, 0, 0, 0, 0, -127]]> : tensor<2x8xi8>
+// INT8-DAG: %[[S:.*]] = arith.constant dense<{{\[\[}}0.00787401571], [2.000000e-02]]> : tensor<2x1xf32>
+// INT8: compress.quantized_linear %arg0, %[[Q]], %[[S]] {bits = 8 : i64, group_size = 8 : i64}
+// INT8-NOT: compress.linear
+
+// Tests that int4 with groups of 4 packs two values per byte (the first in the
+// low nibble) and keeps one scale per group: 7 = 0x7, -7 = 0x9.
+// INT4-LABEL: func.func @linear
+// INT4: arith.constant dense<{{.*}}> : tensor<2x4xi8>
+// INT4: arith.constant dense<{{.*}}> : tensor<2x2xf32>
+// INT4: compress.quantized_linear {{.*}} {bits = 4 : i64, group_size = 4 : i64} : tensor<3x8xf32>, tensor<2x4xi8>, tensor<2x2xf32> -> tensor<3x2xf32>
+
+// Tests that asymmetric quantization adds zero points.
+// ASYM-LABEL: func.func @linear
+// ASYM: compress.quantized_linear {{.*}} zero_points {{.*}} : tensor<3x8xf32>, tensor<2x8xi8>, tensor<2x1xf32>, tensor<2x1xi8> -> tensor<3x2xf32>
+
+// SKIP-LABEL: func.func @linear
+// SKIP: compress.quantized_linear
+func.func @linear(%x: tensor<3x8xf32>) -> tensor<3x2xf32> {
+  %w = arith.constant dense<[[1.0, -1.0, 0.5, 0.0, 0.25, -0.25, 0.0078125, 0.0], [2.54, 1.0, -1.0, 0.0, 0.0, 0.0, 0.0, -2.54]]> : tensor<2x8xf32>
+  %0 = compress.linear %x, %w : tensor<3x8xf32>, tensor<2x8xf32> -> tensor<3x2xf32>
+  return %0 : tensor<3x2xf32>
+}
+
+// -----
+
+// Tests that a layer whose name matches `skip` stays in float32.
+// SKIP-LABEL: func.func @named
+// SKIP: compress.linear
+// SKIP-NOT: compress.quantized_linear
+func.func @named(%x: tensor<3x8xf32>) -> tensor<3x2xf32> {
+  %w = arith.constant dense<0.5> : tensor<2x8xf32>
+  %0 = compress.linear %x, %w : tensor<3x8xf32>, tensor<2x8xf32> -> tensor<3x2xf32> loc("keep_me")
+  return %0 : tensor<3x2xf32>
+}
