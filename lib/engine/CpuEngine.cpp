@@ -164,6 +164,9 @@ CpuEngine::compile(ModuleOp module, unsigned optLevel) {
     symbols[interner(kContractF32ConstantBSymbol)] = {
         llvm::orc::ExecutorAddr::fromPtr(&compress_rt_contract_f32_constant_b),
         llvm::JITSymbolFlags::Exported};
+    symbols[interner(kQuantizedLinearF32Symbol)] = {
+        llvm::orc::ExecutorAddr::fromPtr(&compress_rt_quantized_linear_f32),
+        llvm::JITSymbolFlags::Exported};
     for (auto [name, address] :
          {std::pair<const char *, void *>{"_mlir_memref_to_llvm_alloc",
                                           reinterpret_cast<void *>(&_mlir_memref_to_llvm_alloc)},

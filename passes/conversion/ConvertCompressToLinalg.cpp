@@ -2,6 +2,8 @@
 #include "dialects/compress/IR/CompressOps.h"
 #include "passes/conversion/Passes.h"
 
+#include "lib/runtime/cpu/Contraction.h"
+
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Tensor/Utils/Utils.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -154,6 +156,11 @@ struct LowerQuantizedLinear : OpRewritePattern<QuantizedLinearOp> {
           Value sum = arith::AddFOp::create(b, l, args.back(), product);
           linalg::YieldOp::create(b, l, sum);
         });
+    // Targets with a quantized-product microkernel recognise the loop by this.
+    generic->setAttr(compress::kQuantizedLinearMarker,
+                     rewriter.getDictionaryAttr(
+                         {rewriter.getNamedAttr("bits", rewriter.getI64IntegerAttr(bits)),
+                          rewriter.getNamedAttr("group_size", rewriter.getI64IntegerAttr(group))}));
     rewriter.replaceOp(op, generic.getResult(0));
     return success();
   }

@@ -182,11 +182,76 @@ struct ContractionToCall : OpInterfaceRewritePattern<linalg::LinalgOp> {
   }
 };
 
+/// The marked loop of a quantized linear layer (see
+/// ConvertCompressToLinalg.cpp) becomes a call of the quantized microkernel,
+/// when the activations and the result are dense row-major buffers.
+struct QuantizedLinearToCall : OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::GenericOp op,
+                                PatternRewriter &rewriter) const override {
+    auto marker = op->getAttrOfType<DictionaryAttr>(compress::kQuantizedLinearMarker);
+    if (!marker || !op.hasPureBufferSemantics())
+      return failure();
+    auto x = op.getDpsInputOperand(0)->get(), out = op.getDpsInitOperand(0)->get();
+    auto xType = cast<MemRefType>(x.getType()), outType = cast<MemRefType>(out.getType());
+    if (!xType.getLayout().isIdentity() || !outType.getLayout().isIdentity() ||
+        !xType.getElementType().isF32())
+      return failure();
+    Location loc = op.getLoc();
+    bool hasZeroPoints = op.getNumDpsInputs() == 4;
+    auto address = [&](Value buffer, int64_t elementBytes) {
+      auto meta = memref::ExtractStridedMetadataOp::create(rewriter, loc, buffer);
+      Value pointer = memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, buffer);
+      Value bytes = arith::ConstantIndexOp::create(rewriter, loc, elementBytes);
+      return arith::AddIOp::create(rewriter, loc, pointer,
+                                   arith::MulIOp::create(rewriter, loc, meta.getOffset(), bytes))
+          .getResult();
+    };
+    // Rows: every dimension of x but the last.
+    Value rows = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    for (int64_t d = 0; d + 1 < xType.getRank(); ++d)
+      rows = arith::MulIOp::create(rewriter, loc, rows,
+                                   memref::DimOp::create(rewriter, loc, x, d));
+    int64_t k = xType.getShape().back();
+    int64_t n = outType.getShape().back();
+    if (ShapedType::isDynamic(k) || ShapedType::isDynamic(n))
+      return failure();
+    auto constant = [&](int64_t v) { return arith::ConstantIndexOp::create(rewriter, loc, v); };
+    SmallVector<Value> args = {rows,
+                               constant(n),
+                               constant(k),
+                               address(x, 4),
+                               constant(k),
+                               address(op.getDpsInputOperand(1)->get(), 1),
+                               address(op.getDpsInputOperand(2)->get(), 4),
+                               hasZeroPoints ? address(op.getDpsInputOperand(3)->get(), 1)
+                                             : constant(0).getResult(),
+                               address(out, 4),
+                               constant(n),
+                               constant(marker.getAs<IntegerAttr>("bits").getInt()),
+                               constant(marker.getAs<IntegerAttr>("group_size").getInt())};
+    auto module = op->getParentOfType<ModuleOp>();
+    auto callee = module.lookupSymbol<func::FuncOp>(compress::kQuantizedLinearF32Symbol);
+    if (!callee) {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(module.getBody());
+      SmallVector<Type> argTypes(args.size(), rewriter.getIndexType());
+      callee = func::FuncOp::create(rewriter, loc, compress::kQuantizedLinearF32Symbol,
+                                    rewriter.getFunctionType(argTypes, {}));
+      callee.setPrivate();
+    }
+    func::CallOp::create(rewriter, loc, callee, args);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 struct ContractionToMicrokernelPass
     : compress::impl::ContractionToMicrokernelPassBase<ContractionToMicrokernelPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<ContractionToCall>(&getContext());
+    patterns.add<ContractionToCall, QuantizedLinearToCall>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

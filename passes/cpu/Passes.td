@@ -16,8 +16,11 @@ def ContractionToMicrokernelPass
     as (batched) sgemm calls; when B is constant (a view of a constant global
     or of the `compress.weights` buffer) it calls
     `compress_rt_contract_f32_constant_b`, which packs B once and reuses it.
-    Runs after bufferization; products it cannot express are left to the
-    loop lowering.
+    The loop of a quantized linear layer (marked
+    `compress.quantized_linear` by convert-compress-to-linalg) becomes a call
+    of `compress_rt_quantized_linear_f32`, which dequantises blocks of output
+    channels inside the product. Runs after bufferization; products it
+    cannot express are left to the loop lowering.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::memref::MemRefDialect",
