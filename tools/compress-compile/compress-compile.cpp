@@ -1,19 +1,14 @@
 // compress-compile: compiles a model (.onnx or imported .mlir) ahead of time
 // into a deployable artifact (see lib/aot/CpuArtifact.h for its files).
 #include "lib/aot/CpuArtifact.h"
+#include "lib/driver/LoadModel.h"
 #include "lib/importer/onnx/Importer.h"
 #include "passes/Registration.h"
 
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/Parser/Parser.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/SourceMgr.h"
 
 using namespace compress;
 namespace cl = llvm::cl;
@@ -56,38 +51,18 @@ int main(int argc, char **argv) {
   if (!isValidArtifactName(name))
     return fail("bad --name '" + name + "': expected a C identifier");
 
-  mlir::DialectRegistry registry;
-  mlir::registerAllDialects(registry);
-  mlir::registerAllExtensions(registry);
-  registerOnnxImportDialects(registry);
-  mlir::MLIRContext context(registry);
-  std::string firstError;
-  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
-    if (d.getSeverity() == mlir::DiagnosticSeverity::Error && firstError.empty())
-      firstError = d.str();
-    return mlir::success();
-  });
-
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-  if (llvm::StringRef(modelPath).ends_with(".onnx")) {
-    OnnxImportOptions options;
-    for (const std::string &spec : inputShapes)
-      if (failed(parseInputShape(spec, options)))
-        return fail("bad --input-shape '" + spec + "': expected NAME=D0xD1x...");
-    module = importOnnxFile(context, modelPath, options);
-  } else {
-    if (!inputShapes.empty())
-      return fail("--input-shape applies only to .onnx input");
-    llvm::SourceMgr sourceMgr;
-    module = mlir::parseSourceFile<mlir::ModuleOp>(modelPath, sourceMgr,
-                                                   mlir::ParserConfig(&context));
-  }
+  OnnxImportOptions options;
+  for (const std::string &spec : inputShapes)
+    if (failed(parseInputShape(spec, options)))
+      return fail("bad --input-shape '" + spec + "': expected NAME=D0xD1x...");
+  auto context = createToolContext();
+  auto module = loadModel(*context, modelPath, options);
   if (!module)
-    return fail(firstError.empty() ? "cannot read '" + modelPath + "'" : firstError);
+    return fail(llvm::toString(module.takeError()));
   if (!passes.empty())
-    if (llvm::Error e = runPassPipeline(*module, passes))
+    if (llvm::Error e = runPassPipeline(**module, passes))
       return fail(llvm::toString(std::move(e)));
-  if (llvm::Error e = compileCpuArtifact(*module, {name, outputDir}))
+  if (llvm::Error e = compileCpuArtifact(**module, {name, outputDir}))
     return fail(llvm::toString(std::move(e)));
   return 0;
 }

@@ -1,22 +1,17 @@
 // compress-run: runs a model (.onnx or imported .mlir) on the CPU through the
 // JIT, reading inputs from .npy files and writing outputs as .npy files.
 #include "lib/engine/ArtifactRunner.h"
+#include "lib/driver/LoadModel.h"
 #include "lib/engine/CpuEngine.h"
 #include "lib/importer/onnx/Importer.h"
 #include "passes/Registration.h"
 
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/Parser/Parser.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/SourceMgr.h"
 
 #include <algorithm>
 #include <chrono>
@@ -132,17 +127,7 @@ int main(int argc, char **argv) {
       return fail("input '" + name + "' given twice");
   }
 
-  mlir::DialectRegistry registry;
-  mlir::registerAllDialects(registry);
-  mlir::registerAllExtensions(registry);
-  registerOnnxImportDialects(registry);
-  mlir::MLIRContext context(registry);
-  std::string firstError;
-  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
-    if (d.getSeverity() == mlir::DiagnosticSeverity::Error && firstError.empty())
-      firstError = d.str();
-    return mlir::success();
-  });
+  auto context = createToolContext();
 
   Runnable model;
   std::unique_ptr<CpuEngine> engine;
@@ -157,31 +142,27 @@ int main(int argc, char **argv) {
     artifact = std::move(*loaded);
     model = wrap(*artifact);
   } else {
-    mlir::OwningOpRef<mlir::ModuleOp> module;
-    if (llvm::StringRef(modelPath).ends_with(".onnx")) {
-      OnnxImportOptions options;
-      if (!keepDynamic)
-        for (auto &kv : given) {
-          const HostTensor &t = kv.second;
-          options.inputShapes[kv.getKey()] =
-              llvm::SmallVector<int64_t>(t.shape.begin(), t.shape.end());
-          if (auto ints = smallIntegerContents(t))
-            options.inputValues[kv.getKey()] = *ints;
-          if (auto floats = smallFloatContents(t))
-            options.inputFloatValues[kv.getKey()] = *floats;
-        }
-      module = importOnnxFile(context, modelPath, options);
-    } else {
-      llvm::SourceMgr sourceMgr;
-      module = mlir::parseSourceFile<mlir::ModuleOp>(modelPath, sourceMgr,
-                                                     mlir::ParserConfig(&context));
-    }
+    OnnxImportOptions options;
+    if (!keepDynamic)
+      for (auto &kv : given) {
+        const HostTensor &t = kv.second;
+        options.inputShapes[kv.getKey()] =
+            llvm::SmallVector<int64_t>(t.shape.begin(), t.shape.end());
+        if (auto ints = smallIntegerContents(t))
+          options.inputValues[kv.getKey()] = *ints;
+        if (auto floats = smallFloatContents(t))
+          options.inputFloatValues[kv.getKey()] = *floats;
+      }
+    // Shapes and values specialise ONNX imports only.
+    if (!llvm::StringRef(modelPath).ends_with(".onnx"))
+      options = OnnxImportOptions();
+    auto module = loadModel(*context, modelPath, options);
     if (!module)
-      return fail(firstError.empty() ? "cannot read '" + modelPath + "'" : firstError);
+      return fail(llvm::toString(module.takeError()));
     if (!passes.empty())
-      if (llvm::Error e = runPassPipeline(*module, passes))
+      if (llvm::Error e = runPassPipeline(**module, passes))
         return fail(llvm::toString(std::move(e)));
-    auto compiled = CpuEngine::compile(*module);
+    auto compiled = CpuEngine::compile(**module);
     if (!compiled)
       return fail(llvm::toString(compiled.takeError()));
     engine = std::move(*compiled);

@@ -1,0 +1,43 @@
+// Loading models for the command-line tools.
+#include "lib/driver/LoadModel.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+
+#include "llvm/Support/SourceMgr.h"
+
+using namespace compress;
+
+std::unique_ptr<mlir::MLIRContext> compress::createToolContext() {
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registerOnnxImportDialects(registry);
+  return std::make_unique<mlir::MLIRContext>(registry);
+}
+
+llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
+compress::loadModel(mlir::MLIRContext &context, llvm::StringRef path,
+                    const OnnxImportOptions &options) {
+  std::string firstError;
+  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
+    if (d.getSeverity() == mlir::DiagnosticSeverity::Error && firstError.empty())
+      firstError = d.str();
+    return mlir::success();
+  });
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  if (path.ends_with(".onnx")) {
+    module = importOnnxFile(context, path, options);
+  } else {
+    if (!options.inputShapes.empty())
+      return llvm::createStringError("--input-shape applies only to .onnx input");
+    llvm::SourceMgr sourceMgr;
+    module = mlir::parseSourceFile<mlir::ModuleOp>(path, sourceMgr, mlir::ParserConfig(&context));
+  }
+  if (!module)
+    return llvm::createStringError(firstError.empty() ? "cannot read '" + path.str() + "'"
+                                                      : firstError);
+  return std::move(module);
+}

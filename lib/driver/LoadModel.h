@@ -1,0 +1,26 @@
+// What the command-line tools share: a context with every dialect, and
+// loading a model from .onnx (imported) or .mlir (parsed) with one error.
+#ifndef COMPRESS_LIB_DRIVER_LOADMODEL_H
+#define COMPRESS_LIB_DRIVER_LOADMODEL_H
+
+#include "lib/importer/onnx/Importer.h"
+
+#include "mlir/IR/MLIRContext.h"
+
+#include "llvm/Support/Error.h"
+
+#include <memory>
+
+namespace compress {
+
+/// A context that knows upstream's dialects and extensions and ours.
+std::unique_ptr<mlir::MLIRContext> createToolContext();
+
+/// Imports `path` when it ends in .onnx (with `options`), else parses it as
+/// MLIR. Fails with the first error diagnostic, which names what is wrong.
+llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
+loadModel(mlir::MLIRContext &context, llvm::StringRef path, const OnnxImportOptions &options);
+
+} // namespace compress
+
+#endif
