@@ -11,16 +11,24 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
     `compress.quantized_linear` holding `bits`-bit integers (two per byte at
     4 bits or fewer) with one float32 scale per output channel
     (`group-size=0`) or per group of `group-size` input features, and, when
-    asymmetric, one zero point per scale. Round-to-nearest (RTN): symmetric
-    scales are max|w| / (2^(bits-1) - 1); asymmetric ones (max - min) /
-    (2^bits - 1) with the zero point rounding -min / scale.
+    asymmetric, one zero point per scale. Scales: symmetric ones are
+    max|w| / (2^(bits-1) - 1); asymmetric ones (max - min) / (2^bits - 1)
+    with the zero point rounding -min / scale.
+
+    `method=rtn` rounds each weight to nearest. `method=gptq` (Frantar et
+    al.) quantises column by column, spreading each column's rounding error
+    over the columns not yet quantised through the inverse Hessian
+    H = 2/n sum x x^T of the layer's inputs (1% dampening, blocks of 128
+    columns with lazy updates, group scales chosen as each group starts). H
+    comes from the calibration statistics the tool installs (`--calibration`
+    of compress-run and compress-compile), gathered on the float model in
+    one sweep over the calibration sets.
 
     Layers whose location name matches `skip` (a regular expression) are left
     alone. With `report`, a JSON report is written: per layer its name,
     method, bits, group size, bytes before and after and the relative error
-    of the weight (||W - deq(Q)|| / ||W||); totals for the model. Methods
-    and modes that need calibration data (GPTQ, int8 activations) are not in
-    this pass yet and are refused.
+    of the weight (||W - deq(Q)|| / ||W||); totals for the model. Int8
+    activations (`mode=w8a8`) are not in this pass yet and are refused.
   }];
   let options = [
     Option<"bits", "bits", "int64_t", /*default=*/"8", "Bits per weight: 8, 4, 3 or 2">,
@@ -28,7 +36,7 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
            "Input features per scale (0: one scale per output channel)">,
     Option<"symmetric", "symmetric", "bool", /*default=*/"true",
            "Signed integers around zero (else unsigned with zero points)">,
-    Option<"method", "method", "std::string", /*default=*/"\"rtn\"", "rtn">,
+    Option<"method", "method", "std::string", /*default=*/"\"rtn\"", "rtn or gptq">,
     Option<"mode", "mode", "std::string", /*default=*/"\"weight-only\"", "weight-only">,
     Option<"skip", "skip", "std::string", /*default=*/"\"\"",
            "Regular expression: layers whose name matches stay in float">,

@@ -1,6 +1,9 @@
 // Round-to-nearest weight quantization of linear layers (compress-quantize).
 #include "passes/compression/Passes.h"
 
+#include "passes/compression/Calibration.h"
+#include "passes/compression/Gptq.h"
+
 #include "dialects/compress/IR/CompressOps.h"
 
 #include "mlir/IR/DialectResourceBlobManager.h"
@@ -23,67 +26,41 @@ using llvm::SmallVector;
 
 namespace {
 
-/// One layer's weight in integers: packed bytes, scales and zero points in
-/// [N, K / group] order.
-struct QuantizedWeight {
+/// One layer's weight as compress.quantized_linear stores it.
+struct PackedWeight {
   std::vector<int8_t> bytes;
   std::vector<float> scales;
   std::vector<int8_t> zeroPoints;
   double relativeError = 0;
 };
 
-/// RTN over each group of each row of the [n, k] weight `w`.
-QuantizedWeight quantizeRtn(ArrayRef<float> w, int64_t n, int64_t k, int64_t bits,
-                            int64_t group, bool symmetric) {
-  QuantizedWeight q;
-  int64_t perByte = bits <= 4 ? 2 : 1, rowBytes = (k + perByte - 1) / perByte;
-  int64_t groups = k / group;
-  q.bytes.assign(n * rowBytes, 0);
-  q.scales.resize(n * groups);
-  if (!symmetric)
-    q.zeroPoints.resize(n * groups);
+/// Packs integers (two per byte at 4 bits or fewer, the first in the low
+/// nibble) and measures ||W - deq(Q)|| / ||W||.
+PackedWeight pack(const compress::QuantizedMatrix &q, const std::vector<float> &w, int64_t n,
+                  int64_t k, const compress::QuantizerConfig &config) {
+  PackedWeight p;
+  int64_t perByte = config.bits <= 4 ? 2 : 1, rowBytes = (k + perByte - 1) / perByte;
+  int64_t groups = k / config.group;
+  p.bytes.assign(n * rowBytes, 0);
+  p.scales = q.scales;
+  if (!config.symmetric)
+    for (int32_t z : q.zeroPoints)
+      p.zeroPoints.push_back(int8_t(uint8_t(z)));
   double errorSq = 0, normSq = 0;
-  int64_t qmax = symmetric ? (int64_t(1) << (bits - 1)) - 1 : (int64_t(1) << bits) - 1;
-  int64_t qmin = symmetric ? -qmax : 0;
-  for (int64_t r = 0; r < n; ++r) {
-    for (int64_t g = 0; g < groups; ++g) {
-      const float *v = w.data() + r * k + g * group;
-      float lo = 0, hi = 0; // the range always holds 0, so that 0 is exact
-      for (int64_t i = 0; i < group; ++i) {
-        lo = std::min(lo, v[i]);
-        hi = std::max(hi, v[i]);
-      }
-      float scale;
-      int64_t zero = 0;
-      if (symmetric) {
-        scale = std::max(std::fabs(lo), std::fabs(hi)) / float(qmax);
-      } else {
-        scale = (hi - lo) / float(qmax);
-        zero = scale > 0 ? std::clamp<int64_t>(std::nearbyint(-lo / scale), 0, qmax) : 0;
-      }
-      if (scale == 0)
-        scale = 1; // an all-zero group: any scale represents it exactly
-      q.scales[r * groups + g] = scale;
-      if (!symmetric)
-        q.zeroPoints[r * groups + g] = int8_t(uint8_t(zero));
-      for (int64_t i = 0; i < group; ++i) {
-        int64_t value =
-            std::clamp<int64_t>(int64_t(std::nearbyint(v[i] / scale)) + zero, qmin, qmax);
-        double restored = double(value - zero) * scale;
-        errorSq += (restored - v[i]) * (restored - v[i]);
-        normSq += double(v[i]) * v[i];
-        int64_t col = g * group + i;
-        uint8_t bitsOf = uint8_t(value) & uint8_t((1u << bits) - 1);
-        int8_t &byte = q.bytes[r * rowBytes + col / perByte];
-        if (perByte == 1)
-          byte = int8_t(value);
-        else
-          byte = int8_t(uint8_t(byte) | (col % 2 ? bitsOf << 4 : bitsOf));
-      }
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < k; ++c) {
+      int64_t g = r * groups + c / config.group;
+      int32_t value = q.values[r * k + c];
+      double restored = double(value - q.zeroPoints[g]) * q.scales[g];
+      double original = w[r * k + c];
+      errorSq += (restored - original) * (restored - original);
+      normSq += original * original;
+      uint8_t low = uint8_t(value) & uint8_t((1u << config.bits) - 1);
+      int8_t &byte = p.bytes[r * rowBytes + c / perByte];
+      byte = perByte == 1 ? int8_t(value) : int8_t(uint8_t(byte) | (c % 2 ? low << 4 : low));
     }
-  }
-  q.relativeError = normSq > 0 ? std::sqrt(errorSq / normSq) : 0;
-  return q;
+  p.relativeError = normSq > 0 ? std::sqrt(errorSq / normSq) : 0;
+  return p;
 }
 
 /// The float32 contents of a constant weight, or nullopt.
@@ -133,9 +110,14 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (method != "rtn") {
+    if (method != "rtn" && method != "gptq") {
       module.emitError("compress-quantize: unsupported method '")
-          << method << "': only 'rtn' is implemented (GPTQ needs calibration data, not yet taken)";
+          << method << "' (supported: rtn, gptq)";
+      return signalPassFailure();
+    }
+    compress::CalibrationStatistics *statistics = compress::getCalibrationStatistics();
+    if (method == "gptq" && !statistics) {
+      module.emitError("compress-quantize: method 'gptq' needs calibration data (--calibration)");
       return signalPassFailure();
     }
     if (mode != "weight-only") {
@@ -175,7 +157,20 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
             << group << " does not divide K = " << k << " of layer '" << name << "'";
         return signalPassFailure();
       }
-      QuantizedWeight q = quantizeRtn(*w, n, k, bits, group, symmetric);
+      compress::QuantizerConfig config{bits, group, symmetric};
+      compress::QuantizedMatrix matrix;
+      if (method == "gptq") {
+        auto hessian = statistics->hessian(op);
+        if (!hessian) {
+          op.emitError("compress-quantize: calibration of layer '")
+              << name << "' failed: " << llvm::toString(hessian.takeError());
+          return signalPassFailure();
+        }
+        matrix = compress::quantizeGptq(*w, n, k, std::move(*hessian), config);
+      } else {
+        matrix = compress::quantizeRtn(*w, n, k, config);
+      }
+      PackedWeight q = pack(matrix, *w, n, k, config);
 
       OpBuilder b(op);
       Location loc = op.getLoc();
@@ -207,7 +202,7 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
       bytesBefore += before;
       bytesAfter += after;
       layers.push_back(llvm::json::Object{{"name", name},
-                                          {"method", "rtn"},
+                                          {"method", method},
                                           {"bits", int64_t(bits)},
                                           {"group_size", group},
                                           {"symmetric", bool(symmetric)},

@@ -1,6 +1,7 @@
 // compress-compile: compiles a model (.onnx or imported .mlir) ahead of time
 // into a deployable artifact (see lib/aot/CpuArtifact.h for its files).
 #include "lib/aot/CpuArtifact.h"
+#include "lib/calibration/Calibrator.h"
 #include "lib/driver/LoadModel.h"
 #include "lib/importer/onnx/Importer.h"
 #include "passes/Registration.h"
@@ -28,6 +29,11 @@ static cl::opt<std::string> passes(
     "passes",
     cl::desc("Passes to run on the imported model before compiling it, in pass-pipeline "
              "syntax, e.g. compress-quantize{bits=4 group-size=128}"));
+
+static cl::opt<std::string> calibration(
+    "calibration",
+    cl::desc("Folder of calibration input sets (one subfolder of NAME.npy files each) for "
+             "passes that need statistics, such as compress-quantize{method=gptq}"));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "compress-compile: error: " << message << "\n";
@@ -59,9 +65,18 @@ int main(int argc, char **argv) {
   auto module = loadModel(*context, modelPath, options);
   if (!module)
     return fail(llvm::toString(module.takeError()));
+  std::unique_ptr<Calibrator> calibrator;
+  if (!calibration.empty()) {
+    auto sets = readCalibrationSets(calibration);
+    if (!sets)
+      return fail(llvm::toString(sets.takeError()));
+    calibrator = std::make_unique<Calibrator>(**module, std::move(*sets));
+    setCalibrationStatistics(calibrator.get());
+  }
   if (!passes.empty())
     if (llvm::Error e = runPassPipeline(**module, passes))
       return fail(llvm::toString(std::move(e)));
+  setCalibrationStatistics(nullptr);
   if (llvm::Error e = compileCpuArtifact(**module, {name, outputDir}))
     return fail(llvm::toString(std::move(e)));
   return 0;

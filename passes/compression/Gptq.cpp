@@ -1,0 +1,130 @@
+// Round-to-nearest and GPTQ quantisation of a weight matrix.
+#include "passes/compression/Gptq.h"
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
+
+using namespace compress;
+
+namespace {
+using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+int32_t qmaxOf(const QuantizerConfig &c) {
+  return c.symmetric ? (1 << (c.bits - 1)) - 1 : (1 << c.bits) - 1;
+}
+} // namespace
+
+void compress::chooseScale(const float *w, int64_t count, int64_t stride,
+                           const QuantizerConfig &config, float &scale, int32_t &zero) {
+  float lo = 0, hi = 0; // the range always holds 0, so that 0 is exact
+  for (int64_t i = 0; i < count; ++i) {
+    lo = std::min(lo, w[i * stride]);
+    hi = std::max(hi, w[i * stride]);
+  }
+  int32_t qmax = qmaxOf(config);
+  zero = 0;
+  if (config.symmetric) {
+    scale = std::max(std::fabs(lo), std::fabs(hi)) / float(qmax);
+  } else {
+    scale = (hi - lo) / float(qmax);
+    if (scale > 0)
+      zero = std::clamp<int32_t>(int32_t(std::nearbyint(-lo / scale)), 0, qmax);
+  }
+  if (scale == 0)
+    scale = 1; // an all-zero group: any scale represents it exactly
+}
+
+int32_t compress::quantizeValue(double w, float scale, int32_t zero,
+                                const QuantizerConfig &config) {
+  int32_t qmax = qmaxOf(config), qmin = config.symmetric ? -qmax : 0;
+  return std::clamp<int32_t>(int32_t(std::nearbyint(w / scale)) + zero, qmin, qmax);
+}
+
+QuantizedMatrix compress::quantizeRtn(const std::vector<float> &w, int64_t n, int64_t k,
+                                      const QuantizerConfig &config) {
+  QuantizedMatrix q;
+  int64_t groups = k / config.group;
+  q.values.resize(n * k);
+  q.scales.resize(n * groups);
+  q.zeroPoints.resize(n * groups);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t g = 0; g < groups; ++g) {
+      const float *v = w.data() + r * k + g * config.group;
+      float scale;
+      int32_t zero;
+      chooseScale(v, config.group, 1, config, scale, zero);
+      q.scales[r * groups + g] = scale;
+      q.zeroPoints[r * groups + g] = zero;
+      for (int64_t i = 0; i < config.group; ++i)
+        q.values[r * k + g * config.group + i] = quantizeValue(v[i], scale, zero, config);
+    }
+  return q;
+}
+
+QuantizedMatrix compress::quantizeGptq(std::vector<float> weights, int64_t n, int64_t k,
+                                       std::vector<double> hessian,
+                                       const QuantizerConfig &config, int64_t blockSize,
+                                       double damp) {
+  Eigen::Map<Matrix> h(hessian.data(), k, k);
+  Matrix w = Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+                 weights.data(), n, k)
+                 .cast<double>();
+  // Inputs that never fire carry no information: their weights go to zero.
+  for (int64_t j = 0; j < k; ++j)
+    if (h(j, j) == 0) {
+      h(j, j) = 1;
+      w.col(j).setZero();
+    }
+  h.diagonal().array() += damp * h.diagonal().mean();
+  // The upper Cholesky factor of H^-1 gives each column's error update.
+  Matrix inverse = Eigen::LLT<Matrix>(h).solve(Matrix::Identity(k, k));
+  Matrix u = Eigen::LLT<Matrix>(inverse).matrixU();
+
+  QuantizedMatrix q;
+  int64_t groups = k / config.group;
+  q.values.resize(n * k);
+  q.scales.resize(n * groups);
+  q.zeroPoints.resize(n * groups);
+  std::vector<float> row(config.group);
+  for (int64_t start = 0; start < k; start += blockSize) {
+    int64_t count = std::min(blockSize, k - start);
+    Matrix errors(n, count);
+    for (int64_t i = 0; i < count; ++i) {
+      int64_t col = start + i;
+      if (col % config.group == 0) {
+        // Scales of the group starting here, from the weights as updated.
+        for (int64_t r = 0; r < n; ++r) {
+          for (int64_t j = 0; j < config.group; ++j)
+            row[j] = float(w(r, col + j));
+          float scale;
+          int32_t zero;
+          chooseScale(row.data(), config.group, 1, config, scale, zero);
+          q.scales[r * groups + col / config.group] = scale;
+          q.zeroPoints[r * groups + col / config.group] = zero;
+        }
+      }
+      double d = u(col, col);
+      for (int64_t r = 0; r < n; ++r) {
+        int64_t g = r * groups + col / config.group;
+        int32_t value = quantizeValue(w(r, col), q.scales[g], q.zeroPoints[g], config);
+        q.values[r * k + col] = value;
+        double restored = double(value - q.zeroPoints[g]) * q.scales[g];
+        errors(r, i) = (w(r, col) - restored) / d;
+      }
+      // Spread this column's error over the block's remaining columns.
+      int64_t rest = count - i - 1;
+      if (rest > 0)
+        w.block(0, col + 1, n, rest).noalias() -=
+            errors.col(i) * u.block(col, col + 1, 1, rest);
+    }
+    // ... and, lazily, over every later column at once.
+    int64_t later = k - start - count;
+    if (later > 0)
+      w.block(0, start + count, n, later).noalias() -=
+          errors * u.block(start, start + count, count, later);
+  }
+  return q;
+}

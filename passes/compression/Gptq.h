@@ -1,0 +1,45 @@
+// GPTQ (Frantar et al., 2022): quantisation of a layer's weight that
+// compensates each column's rounding error on the columns not yet quantised,
+// using the inverse Hessian of the layer's inputs.
+#ifndef COMPRESS_PASSES_COMPRESSION_GPTQ_H
+#define COMPRESS_PASSES_COMPRESSION_GPTQ_H
+
+#include <cstdint>
+#include <vector>
+
+namespace compress {
+
+struct QuantizerConfig {
+  int64_t bits;
+  int64_t group;  // input features per scale
+  bool symmetric;
+};
+
+/// A weight in integers with its scales (and zero points when asymmetric),
+/// in [N, K / group] order; `values` holds one integer per weight, [N, K].
+struct QuantizedMatrix {
+  std::vector<int32_t> values;
+  std::vector<float> scales;
+  std::vector<int32_t> zeroPoints;
+};
+
+/// Scale and zero point of one group of weights (RTN's choice).
+void chooseScale(const float *w, int64_t count, int64_t stride, const QuantizerConfig &config,
+                 float &scale, int32_t &zero);
+/// The integer that `w` rounds to under `scale` and `zero`.
+int32_t quantizeValue(double w, float scale, int32_t zero, const QuantizerConfig &config);
+
+/// Round-to-nearest of the [n, k] weight.
+QuantizedMatrix quantizeRtn(const std::vector<float> &w, int64_t n, int64_t k,
+                            const QuantizerConfig &config);
+
+/// GPTQ of the [n, k] weight given the [k, k] Hessian of its inputs; blocks
+/// of `blockSize` columns, dampening `damp` times the mean diagonal. Group
+/// scales are chosen from the updated weights as each group starts.
+QuantizedMatrix quantizeGptq(std::vector<float> w, int64_t n, int64_t k,
+                             std::vector<double> hessian, const QuantizerConfig &config,
+                             int64_t blockSize = 128, double damp = 0.01);
+
+} // namespace compress
+
+#endif
