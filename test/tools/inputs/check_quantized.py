@@ -34,16 +34,22 @@ def rtn(w_kn: np.ndarray, bits: int, group: int, symmetric: bool) -> np.ndarray:
 
 def main():
     folder, bits, group, symmetric, output = sys.argv[1:6]
+    model_name = sys.argv[6] if len(sys.argv) > 6 else "mlp"
     bits, group, symmetric = int(bits), int(group), symmetric == "true"
-    model = onnx.load(f"{folder}/mlp.onnx")
+    model = onnx.load(f"{folder}/{model_name}.onnx")
     weights = {t.name: numpy_helper.to_array(t, base_dir=folder) for t in model.graph.initializer}
-    x = np.load(f"{folder}/x.npy")
-    w1 = rtn(weights["w1"], bits, group, symmetric)
-    w2 = rtn(weights["w2"], bits, group, symmetric)
-    expected = np.maximum(x @ w1 + weights["b1"], 0) @ w2
+    if model_name == "wide":
+        x = np.load(f"{folder}/x_wide.npy")
+        expected = x @ rtn(weights["w"], bits, group, symmetric)
+        exact = x @ weights["w"]
+    else:
+        x = np.load(f"{folder}/x.npy")
+        w1 = rtn(weights["w1"], bits, group, symmetric)
+        w2 = rtn(weights["w2"], bits, group, symmetric)
+        expected = np.maximum(x @ w1 + weights["b1"], 0) @ w2
+        exact = np.maximum(x @ weights["w1"] + weights["b1"], 0) @ weights["w2"]
     got = np.load(output)
     assert np.allclose(got, expected, rtol=1e-4, atol=1e-4), (got, expected)
-    exact = np.maximum(x @ weights["w1"] + weights["b1"], 0) @ weights["w2"]
     assert not np.allclose(got, exact, rtol=1e-6, atol=1e-6), "the weights were not quantised"
 
 

@@ -62,3 +62,16 @@ for s in range(8):
             rng.standard_normal((3, 8)).astype(np.float32))
 os.makedirs(os.path.join(out, "badcalib", "set0"), exist_ok=True)
 np.save(os.path.join(out, "badcalib", "set0", "z.npy"), np.ones((2, 8), np.float32))
+
+# A wider layer, whose groups fill whole AVX-512 vectors (the fused
+# quantized kernel): x [2, 256] @ w [256, 32].
+w_wide = rng.standard_normal((256, 32)).astype(np.float32)
+wide = helper.make_model(
+    helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="fc")], "wide",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 32])],
+        [numpy_helper.from_array(w_wide, "w")]),
+    opset_imports=[helper.make_opsetid("", 17)])
+onnx.save(wide, os.path.join(out, "wide.onnx"))
+np.save(os.path.join(out, "x_wide.npy"), rng.standard_normal((2, 256)).astype(np.float32))
