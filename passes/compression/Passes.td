@@ -25,7 +25,7 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
     one sweep over the calibration sets.
 
     Layers whose location name matches `skip` (a regular expression) are left
-    alone. With `report`, a JSON report is written: per layer its name,
+    alone; `layer-bits` gives matching layers other bits and group sizes. With `report`, a JSON report is written: per layer its name,
     method, bits, group size, bytes before and after and the relative error
     of the weight (||W - deq(Q)|| / ||W||); totals for the model. Int8
     activations (`mode=w8a8`) are not in this pass yet and are refused.
@@ -40,6 +40,11 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
     Option<"mode", "mode", "std::string", /*default=*/"\"weight-only\"", "weight-only">,
     Option<"skip", "skip", "std::string", /*default=*/"\"\"",
            "Regular expression: layers whose name matches stay in float">,
+    Option<"layerBits", "layer-bits", "std::string", /*default=*/"\"\"",
+           "Per-layer overrides: REGEX:BITS[:GROUP] entries separated by ';' (the "
+           "first whose regular expression matches the layer's name wins)">,
+    Option<"progress", "progress", "bool", /*default=*/"false",
+           "Print a line per layer as it is quantised">,
     Option<"report", "report", "std::string", /*default=*/"\"\"",
            "Where to write the JSON report (none when empty)">,
   ];

@@ -10,6 +10,7 @@
 #include "mlir/IR/Matchers.h"
 
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Regex.h"
 #include "llvm/Support/raw_ostream.h"
@@ -99,6 +100,49 @@ Value makeConstant(OpBuilder &b, Location loc, RankedTensorType type, ArrayRef<c
   return arith::ConstantOp::create(b, loc, attr);
 }
 
+/// One `layer-bits` entry: layers matching `pattern` get these bits and
+/// group size (0: the pass's group size).
+struct LayerOverride {
+  std::unique_ptr<llvm::Regex> pattern;
+  int64_t bits, group;
+};
+
+/// Parses REGEX:BITS[:GROUP];... (numbers taken from the right, so the
+/// pattern may hold ':').
+llvm::Expected<std::vector<LayerOverride>> parseOverrides(llvm::StringRef text) {
+  std::vector<LayerOverride> out;
+  llvm::SmallVector<llvm::StringRef> entries;
+  text.split(entries, ';', -1, /*KeepEmpty=*/false);
+  for (llvm::StringRef entry : entries) {
+    auto bad = [&](const llvm::Twine &why) {
+      return llvm::createStringError("compress-quantize: bad layer-bits entry '" + entry +
+                                     "': " + why);
+    };
+    auto [head, last] = entry.rsplit(':');
+    int64_t first, second;
+    if (last.getAsInteger(10, first))
+      return bad("expected REGEX:BITS[:GROUP]");
+    LayerOverride o;
+    auto [pattern, maybeBits] = head.rsplit(':');
+    if (!maybeBits.getAsInteger(10, second) && head.contains(':')) {
+      o.bits = second;
+      o.group = first;
+    } else {
+      pattern = head;
+      o.bits = first;
+      o.group = 0;
+    }
+    if (o.bits != 8 && o.bits != 4 && o.bits != 3 && o.bits != 2)
+      return bad("bits must be 8, 4, 3 or 2");
+    o.pattern = std::make_unique<llvm::Regex>(pattern);
+    std::string error;
+    if (!o.pattern->isValid(error))
+      return bad(error);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
 std::string layerName(Operation *op, unsigned index) {
   if (auto name = dyn_cast<NameLoc>(op->getLoc()))
     return name.getName().str();
@@ -140,6 +184,12 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
       return signalPassFailure();
     }
 
+    auto overrides = parseOverrides(layerBits);
+    if (!overrides) {
+      module.emitError(llvm::toString(overrides.takeError()));
+      return signalPassFailure();
+    }
+
     llvm::json::Array layers;
     int64_t bytesBefore = 0, bytesAfter = 0;
     SmallVector<compress::LinearOp> linears;
@@ -151,13 +201,20 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
       if (!w || (!skip.empty() && skipPattern.match(name)))
         continue;
       int64_t n = weightType.getDimSize(0), k = weightType.getDimSize(1);
-      int64_t group = groupSize == 0 ? k : groupSize;
+      int64_t layerBitCount = bits, layerGroup = groupSize;
+      for (const LayerOverride &o : *overrides)
+        if (o.pattern->match(name)) {
+          layerBitCount = o.bits;
+          layerGroup = o.group ? o.group : groupSize;
+          break;
+        }
+      int64_t group = layerGroup == 0 ? k : layerGroup;
       if (k % group != 0) {
         op.emitError("compress-quantize: group size ")
             << group << " does not divide K = " << k << " of layer '" << name << "'";
         return signalPassFailure();
       }
-      compress::QuantizerConfig config{bits, group, symmetric};
+      compress::QuantizerConfig config{layerBitCount, group, symmetric};
       compress::QuantizedMatrix matrix;
       if (method == "gptq") {
         auto hessian = statistics->hessian(op);
@@ -193,17 +250,22 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
                                   name + ".zero_points");
       auto quantized = compress::QuantizedLinearOp::create(
           b, loc, op.getOutput().getType(), op.getInput(), weight, scales, zeroPoints,
-          op.getBias(), bits, group);
+          op.getBias(), layerBitCount, group);
       op.replaceAllUsesWith(quantized.getResult());
       op.erase();
 
+      if (progress)
+        llvm::errs() << "compress-quantize: [" << index + 1 << "/" << linears.size() << "] "
+                     << name << ": " << method << " " << layerBitCount << "-bit, group "
+                     << group << ", weight error " << llvm::format("%.4f", q.relativeError)
+                     << "\n";
       int64_t before = n * k * 4;
       int64_t after = int64_t(q.bytes.size() + q.scales.size() * 4 + q.zeroPoints.size());
       bytesBefore += before;
       bytesAfter += after;
       layers.push_back(llvm::json::Object{{"name", name},
                                           {"method", method},
-                                          {"bits", int64_t(bits)},
+                                          {"bits", layerBitCount},
                                           {"group_size", group},
                                           {"symmetric", bool(symmetric)},
                                           {"bytes_before", before},

@@ -15,3 +15,5 @@ func.func @linear(%x: tensor<3x8xf32>) -> tensor<3x2xf32> {
   %0 = compress.linear %x, %w : tensor<3x8xf32>, tensor<2x8xf32> -> tensor<3x2xf32> loc("fc")
   return %0 : tensor<3x2xf32>
 }
+// RUN: not compress-opt %s --compress-quantize="layer-bits=fc:5" 2>&1 | FileCheck %s --check-prefix=OVERRIDE
+// OVERRIDE: compress-quantize: bad layer-bits entry 'fc:5': bits must be 8, 4, 3 or 2
