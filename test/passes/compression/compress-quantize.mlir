@@ -48,10 +48,11 @@ func.func @named(%x: tensor<3x8xf32>) -> tensor<3x2xf32> {
 // Tests that layer-bits gives a matching layer other bits and group size,
 // and that progress names each layer.
 // RUN: compress-opt %s -split-input-file --compress-quantize="bits=8 layer-bits=^ffn.*:4:4 progress=true" 2>&1 | FileCheck %s --check-prefix=OVERRIDE
+// (The progress lines go to stderr, unbuffered, so they come first.)
+// OVERRIDE: compress-quantize: [1/2] attn: rtn 8-bit, group 8
+// OVERRIDE: compress-quantize: [2/2] ffn_up: rtn 4-bit, group 4
 // OVERRIDE-LABEL: func.func @two_layers
 // SKIP-LABEL: func.func @two_layers
-// OVERRIDE-DAG: compress-quantize: [1/2] attn: rtn 8-bit, group 8
-// OVERRIDE-DAG: compress-quantize: [2/2] ffn_up: rtn 4-bit, group 4
 // OVERRIDE: compress.quantized_linear {{.*}} {bits = 8 : i64, group_size = 8 : i64}
 // OVERRIDE: compress.quantized_linear {{.*}} {bits = 4 : i64, group_size = 4 : i64}
 func.func @two_layers(%x: tensor<3x8xf32>) -> (tensor<3x2xf32>, tensor<3x2xf32>) {
