@@ -66,12 +66,28 @@ QuantizedMatrix compress::quantizeRtn(const std::vector<float> &w, int64_t n, in
 
 QuantizedMatrix compress::quantizeGptq(std::vector<float> weights, int64_t n, int64_t k,
                                        std::vector<double> hessian,
-                                       const QuantizerConfig &config, int64_t blockSize,
-                                       double damp) {
-  Eigen::Map<Matrix> h(hessian.data(), k, k);
+                                       const QuantizerConfig &config, bool actOrder,
+                                       int64_t blockSize, double damp) {
+  Eigen::Map<Matrix> original(hessian.data(), k, k);
   Matrix w = Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
                  weights.data(), n, k)
                  .cast<double>();
+  // Column order: as given, or by decreasing Hessian diagonal (act-order).
+  std::vector<int64_t> order(k);
+  for (int64_t j = 0; j < k; ++j)
+    order[j] = j;
+  if (actOrder)
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return original(a, a) > original(b, b);
+    });
+  Matrix h(k, k);
+  Matrix permuted(n, k);
+  for (int64_t a = 0; a < k; ++a) {
+    permuted.col(a) = w.col(order[a]);
+    for (int64_t b = 0; b < k; ++b)
+      h(a, b) = original(order[a], order[b]);
+  }
+  w = std::move(permuted);
   // Inputs that never fire carry no information: their weights go to zero.
   for (int64_t j = 0; j < k; ++j)
     if (h(j, j) == 0) {
@@ -89,12 +105,20 @@ QuantizedMatrix compress::quantizeGptq(std::vector<float> weights, int64_t n, in
   q.scales.resize(n * groups);
   q.zeroPoints.resize(n * groups);
   std::vector<float> row(config.group);
+  if (actOrder) // static groups: scales from the original weights
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t g = 0; g < groups; ++g) {
+        const float *v = weights.data() + r * k + g * config.group;
+        chooseScale(v, config.group, 1, config, q.scales[r * groups + g],
+                    q.zeroPoints[r * groups + g]);
+      }
   for (int64_t start = 0; start < k; start += blockSize) {
     int64_t count = std::min(blockSize, k - start);
     Matrix errors(n, count);
     for (int64_t i = 0; i < count; ++i) {
-      int64_t col = start + i;
-      if (col % config.group == 0) {
+      int64_t col = start + i;       // position in the processing order
+      int64_t source = order[col];   // the weight's own column
+      if (!actOrder && col % config.group == 0) {
         // Scales of the group starting here, from the weights as updated.
         for (int64_t r = 0; r < n; ++r) {
           for (int64_t j = 0; j < config.group; ++j)
@@ -108,9 +132,9 @@ QuantizedMatrix compress::quantizeGptq(std::vector<float> weights, int64_t n, in
       }
       double d = u(col, col);
       for (int64_t r = 0; r < n; ++r) {
-        int64_t g = r * groups + col / config.group;
+        int64_t g = r * groups + source / config.group;
         int32_t value = quantizeValue(w(r, col), q.scales[g], q.zeroPoints[g], config);
-        q.values[r * k + col] = value;
+        q.values[r * k + source] = value;
         double restored = double(value - q.zeroPoints[g]) * q.scales[g];
         errors(r, i) = (w(r, col) - restored) / d;
       }

@@ -35,10 +35,14 @@ QuantizedMatrix quantizeRtn(const std::vector<float> &w, int64_t n, int64_t k,
 
 /// GPTQ of the [n, k] weight given the [k, k] Hessian of its inputs; blocks
 /// of `blockSize` columns, dampening `damp` times the mean diagonal. Group
-/// scales are chosen from the updated weights as each group starts.
+/// scales are chosen from the updated weights as each group starts. With
+/// `actOrder`, columns go in decreasing order of the Hessian's diagonal, and
+/// the group scales are chosen up front from the original weights (static
+/// groups), so that each group keeps one scale whatever the order.
 QuantizedMatrix quantizeGptq(std::vector<float> w, int64_t n, int64_t k,
                              std::vector<double> hessian, const QuantizerConfig &config,
-                             int64_t blockSize = 128, double damp = 0.01);
+                             bool actOrder = false, int64_t blockSize = 128,
+                             double damp = 0.01);
 
 } // namespace compress
 

@@ -40,6 +40,9 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
     Option<"mode", "mode", "std::string", /*default=*/"\"weight-only\"", "weight-only">,
     Option<"skip", "skip", "std::string", /*default=*/"\"\"",
            "Regular expression: layers whose name matches stay in float">,
+    Option<"actOrder", "act-order", "bool", /*default=*/"false",
+           "GPTQ: quantise columns in decreasing order of the Hessian diagonal, with "
+           "static group scales">,
     Option<"layerBits", "layer-bits", "std::string", /*default=*/"\"\"",
            "Per-layer overrides: REGEX:BITS[:GROUP] entries separated by ';' (the "
            "first whose regular expression matches the layer's name wins)">,

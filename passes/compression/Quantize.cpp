@@ -223,7 +223,7 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
               << name << "' failed: " << llvm::toString(hessian.takeError());
           return signalPassFailure();
         }
-        matrix = compress::quantizeGptq(*w, n, k, std::move(*hessian), config);
+        matrix = compress::quantizeGptq(*w, n, k, std::move(*hessian), config, actOrder);
       } else {
         matrix = compress::quantizeRtn(*w, n, k, config);
       }
