@@ -14,7 +14,9 @@
 
 namespace {
 
-constexpr int64_t kBlock = 16; // output channels dequantised together
+// Output channels dequantised together: few for a handful of rows (the
+// dot products stay in cache), more for a real product (wider sgemm calls).
+constexpr int64_t kSmallBlock = 16, kLargeBlock = 128;
 
 /// Dequantises rows [row, row + count) of W into `dst` ([count, k] floats).
 __attribute__((target_clones("avx512f", "avx2", "default"))) void
@@ -69,7 +71,7 @@ smallProduct(const float *x, int64_t xStride, const float *w, int64_t count, int
     }
 }
 
-/// For a few rows of x: out[i, j] += sum_g scale[j, g] * sum_{p in g}
+/// For up to 4 rows of x: out[i, j] += sum_g scale[j, g] * sum_{p in g}
 /// x[i, p] * (q[j, p] - offset[j, g]), reading the packed weight once and
 /// never writing it out in float. The offset (8 for signed 4-bit values
 /// after flipping their sign bit, 0 for signed 8-bit ones, else the zero
@@ -98,7 +100,7 @@ fusedProductAvx512(const float *x, int64_t xStride, int64_t m, const uint8_t *q,
 #pragma omp parallel for schedule(static)
   for (int64_t j = 0; j < n; ++j) {
     const uint8_t *row = q + j * rowBytes;
-    float total[kMaxRows] = {0, 0, 0, 0};
+    float total[kMaxRows] = {};
     for (int64_t g = 0; g < groups; ++g) {
       __m512 acc[kMaxRows];
       for (int64_t i = 0; i < m; ++i)
@@ -109,17 +111,23 @@ fusedProductAvx512(const float *x, int64_t xStride, int64_t m, const uint8_t *q,
           __m512i bytes = _mm512_xor_si512(_mm512_loadu_si512(row + b), flip);
           __m512i lo = _mm512_and_si512(bytes, lowNibbles);
           __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), lowNibbles);
-          for (int part = 0; part < 4; ++part) {
-            __m512 flo = _mm512_cvtepi32_ps(
-                _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(lo, part)));
-            __m512 fhi = _mm512_cvtepi32_ps(
-                _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(hi, part)));
-            int64_t at = b + 16 * part;
-            for (int64_t i = 0; i < m; ++i) {
-              acc[i] = _mm512_fmadd_ps(flo, _mm512_loadu_ps(even.data() + i * (k / 2) + at), acc[i]);
-              acc[i] = _mm512_fmadd_ps(fhi, _mm512_loadu_ps(odd.data() + i * (k / 2) + at), acc[i]);
-            }
-          }
+          // extracti32x4 takes its lane as a constant, hence a macro (a lambda
+          // would not inherit this function's target).
+#define COMPRESS_QUARTER(PART)                                                             \
+  {                                                                                        \
+    __m512 flo = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(lo, PART))); \
+    __m512 fhi = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(hi, PART))); \
+    int64_t at = b + 16 * (PART);                                                          \
+    for (int64_t i = 0; i < m; ++i) {                                                      \
+      acc[i] = _mm512_fmadd_ps(flo, _mm512_loadu_ps(even.data() + i * (k / 2) + at), acc[i]); \
+      acc[i] = _mm512_fmadd_ps(fhi, _mm512_loadu_ps(odd.data() + i * (k / 2) + at), acc[i]);  \
+    }                                                                                      \
+  }
+          COMPRESS_QUARTER(0)
+          COMPRESS_QUARTER(1)
+          COMPRESS_QUARTER(2)
+          COMPRESS_QUARTER(3)
+#undef COMPRESS_QUARTER
         }
       } else {
         for (int64_t p = g * group; p < (g + 1) * group; p += 16) {
@@ -148,7 +156,7 @@ extern "C" void compress_rt_quantized_linear_f32(int64_t m, int64_t n, int64_t k
                                                  int64_t bits, int64_t group) {
   const float *px = reinterpret_cast<const float *>(x);
   float *pout = reinterpret_cast<float *>(out);
-  // A few rows on AVX-512: the fused kernel, when whole vectors tile the
+  // Up to 4 rows on AVX-512: the fused kernel, when whole vectors tile the
   // groups (16 values at 8 bits, 128 at 4).
   if (m <= 4 && __builtin_cpu_supports("avx512bw") &&
       ((bits == 8 && group % 16 == 0) || (bits == 4 && group % 128 == 0))) {
@@ -158,6 +166,7 @@ extern "C" void compress_rt_quantized_linear_f32(int64_t m, int64_t n, int64_t k
                        outStride);
     return;
   }
+  const int64_t kBlock = m <= 4 ? kSmallBlock : kLargeBlock;
   int64_t blocks = (n + kBlock - 1) / kBlock;
 #pragma omp parallel
   {
