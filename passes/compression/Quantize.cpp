@@ -252,7 +252,11 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
           b, loc, op.getOutput().getType(), op.getInput(), weight, scales, zeroPoints,
           op.getBias(), layerBitCount, group);
       op.replaceAllUsesWith(quantized.getResult());
+      Operation *floatWeight = op.getWeight().getDefiningOp();
       op.erase();
+      // The float weight, now unused, must not reach the weights file.
+      if (floatWeight && floatWeight->use_empty())
+        floatWeight->erase();
 
       if (progress)
         llvm::errs() << "compress-quantize: [" << index + 1 << "/" << linears.size() << "] "

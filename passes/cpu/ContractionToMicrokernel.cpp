@@ -213,7 +213,8 @@ struct QuantizedLinearToCall : OpRewritePattern<linalg::GenericOp> {
     for (int64_t d = 0; d + 1 < xType.getRank(); ++d)
       rows = arith::MulIOp::create(rewriter, loc, rows,
                                    memref::DimOp::create(rewriter, loc, x, d));
-    int64_t k = xType.getShape().back();
+    auto scalesType = cast<MemRefType>(op.getDpsInputOperand(2)->get().getType());
+    int64_t k = scalesType.getDimSize(1) * marker.getAs<IntegerAttr>("group_size").getInt();
     int64_t n = outType.getShape().back();
     if (ShapedType::isDynamic(k) || ShapedType::isDynamic(n))
       return failure();

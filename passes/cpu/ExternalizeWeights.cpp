@@ -76,6 +76,8 @@ struct ExternalizeWeightsPass
       if (!type || !attr || !type.getElementType().isIntOrFloat() ||
           type.getElementType().isInteger(1))
         return;
+      if (op->use_empty()) // dead: nothing reads it, so it is not written
+        return;
       int64_t bytes = type.getNumElements() * type.getElementTypeBitWidth() / 8;
       if (bytes >= minBytes)
         constants.push_back(op);

@@ -138,7 +138,7 @@ LogicalResult EmbeddingOp::verify() {
 }
 
 int64_t QuantizedLinearOp::getInFeatures() {
-  return getInput().getType().getShape().back();
+  return getScales().getType().getDimSize(1) * getGroupSize();
 }
 
 LogicalResult QuantizedLinearOp::verify() {
@@ -155,10 +155,15 @@ LogicalResult QuantizedLinearOp::verify() {
     return emitOpError("expects input, scales and output of one floating-point type");
   if (!weightType.getElementType().isInteger(8) || weightType.getRank() != 2)
     return emitOpError("expects an i8 weight of rank 2");
-  int64_t k = inputType.getShape().back();
+  // K comes from the scales (one per group), so that the input's last
+  // dimension may be dynamic (after a reshape computed at run time).
+  if (!weightType.hasStaticShape() || !scalesType.hasStaticShape() || scalesType.getRank() != 2)
+    return emitOpError("expects a static weight and rank-2 static scales");
+  if (group < 1)
+    return emitOpError("group size ") << group << " must be positive";
+  int64_t inputK = inputType.getShape().back();
+  int64_t k = ShapedType::isDynamic(inputK) ? scalesType.getDimSize(1) * group : inputK;
   int64_t n = weightType.getDimSize(0);
-  if (ShapedType::isDynamic(k) || ShapedType::isDynamic(n) || !weightType.hasStaticShape())
-    return emitOpError("expects static K and N");
   int64_t perByte = bits <= 4 ? 2 : 1;
   if (weightType.getDimSize(1) != (k + perByte - 1) / perByte)
     return emitOpError("weight has ") << weightType.getDimSize(1) << " bytes per row, "

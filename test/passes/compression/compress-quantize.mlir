@@ -9,6 +9,7 @@
 // INT8-LABEL: func.func @linear
 // INT8-DAG: %[[Q:.*]] = arith.constant dense<{{\[\[}}127, -127, 64, 0, 32, -32, 1, 0], [127, 50, -50, 0, 0, 0, 0, -127]]> : tensor<2x8xi8>
 // INT8-DAG: %[[S:.*]] = arith.constant dense<{{\[\[}}0.00787401571], [2.000000e-02]]> : tensor<2x1xf32>
+// INT8-NOT: tensor<2x8xf32>
 // INT8: compress.quantized_linear %arg0, %[[Q]], %[[S]] {bits = 8 : i64, group_size = 8 : i64}
 // INT8-NOT: compress.linear
 
