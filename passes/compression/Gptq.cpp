@@ -27,7 +27,9 @@ void compress::chooseScale(const float *w, int64_t count, int64_t stride,
   int32_t qmax = qmaxOf(config);
   zero = 0;
   if (config.symmetric) {
-    scale = std::max(std::fabs(lo), std::fabs(hi)) / float(qmax);
+    // All 2^bits levels -2^(bits-1) .. 2^(bits-1) - 1: max|w| lands half a
+    // step inside the range (the GPTQ reference's symmetric grid).
+    scale = std::max(std::fabs(lo), std::fabs(hi)) / (float(qmax) + 0.5f);
   } else {
     scale = (hi - lo) / float(qmax);
     if (scale > 0)
@@ -39,7 +41,7 @@ void compress::chooseScale(const float *w, int64_t count, int64_t stride,
 
 int32_t compress::quantizeValue(double w, float scale, int32_t zero,
                                 const QuantizerConfig &config) {
-  int32_t qmax = qmaxOf(config), qmin = config.symmetric ? -qmax : 0;
+  int32_t qmax = qmaxOf(config), qmin = config.symmetric ? -qmax - 1 : 0;
   return std::clamp<int32_t>(int32_t(std::nearbyint(w / scale)) + zero, qmin, qmax);
 }
 

@@ -12,8 +12,9 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
     4 bits or fewer) with one float32 scale per output channel
     (`group-size=0`) or per group of `group-size` input features, and, when
     asymmetric, one zero point per scale. Scales: symmetric ones are
-    max|w| / (2^(bits-1) - 1); asymmetric ones (max - min) / (2^bits - 1)
-    with the zero point rounding -min / scale.
+    max|w| / (2^(bits-1) - 1/2), using all 2^bits levels -2^(bits-1) ..
+    2^(bits-1) - 1; asymmetric ones (max - min) / (2^bits - 1) with the zero
+    point rounding -min / scale.
 
     `method=rtn` rounds each weight to nearest. `method=gptq` (Frantar et
     al.) quantises column by column, spreading each column's rounding error

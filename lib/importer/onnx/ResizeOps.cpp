@@ -113,11 +113,6 @@ Value clampIndex(OpBuilder &b, Location l, Value v, int64_t size) {
   return arith::MinSIOp::create(b, l, v, scalarConstant(b, l, v.getType(), double(size - 1)));
 }
 
-Value toIndex(OpBuilder &b, Location l, Value f) {
-  Value i = arith::FPToSIOp::create(b, l, b.getI64Type(), f);
-  return arith::IndexCastOp::create(b, l, b.getIndexType(), i);
-}
-
 /// Nearest neighbour index along one axis, rounded as nearest_mode says.
 Value nearestIndex(OpBuilder &b, Location l, const ResizeSpec &spec, Value x, int64_t inSize) {
   Type f32 = b.getF32Type();

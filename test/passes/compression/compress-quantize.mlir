@@ -4,11 +4,11 @@
 // RUN: compress-opt %s -split-input-file --compress-quantize="skip=^keep" | FileCheck %s --check-prefix=SKIP
 
 // Tests that symmetric int8 per-channel RTN stores q = round(w / scale) with
-// scale = max|w| / 127 per output row: row 0 has max 1.0 (scale 1/127),
-// row 1 max 2.54 (scale 0.02).
+// scale = max|w| / 127.5 per output row: row 0 has max 1.0 (scale 1/127.5),
+// row 1 max 2.54 (scale 2.54/127.5).
 // INT8-LABEL: func.func @linear
 // INT8-DAG: %[[Q:.*]] = arith.constant dense<{{\[\[}}127, -127, 64, 0, 32, -32, 1, 0], [127, 50, -50, 0, 0, 0, 0, -127]]> : tensor<2x8xi8>
-// INT8-DAG: %[[S:.*]] = arith.constant dense<{{\[\[}}0.00787401571], [2.000000e-02]]> : tensor<2x1xf32>
+// INT8-DAG: %[[S:.*]] = arith.constant dense<{{\[\[}}0.00784313772], [0.0199215692]]> : tensor<2x1xf32>
 // INT8-NOT: tensor<2x8xf32>
 // INT8: compress.quantized_linear %arg0, %[[Q]], %[[S]] {bits = 8 : i64, group_size = 8 : i64}
 // INT8-NOT: compress.linear

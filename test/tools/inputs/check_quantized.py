@@ -18,9 +18,9 @@ def rtn(w_kn: np.ndarray, bits: int, group: int, symmetric: bool) -> np.ndarray:
     hi = np.maximum(g.max(axis=2, keepdims=True), 0)
     if symmetric:
         qmax = 2 ** (bits - 1) - 1
-        scale = np.maximum(-lo, hi) / qmax
+        scale = (np.maximum(-lo, hi) / (qmax + 0.5)).astype(np.float32).astype(np.float64)
         scale[scale == 0] = 1
-        q = np.clip(np.round(g / scale), -qmax, qmax)
+        q = np.clip(np.round(g / scale), -qmax - 1, qmax)
         restored = q * scale
     else:
         qmax = 2 ** bits - 1
