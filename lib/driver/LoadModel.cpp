@@ -1,11 +1,15 @@
 // Loading models for the command-line tools.
 #include "lib/driver/LoadModel.h"
 
+#include "lib/calibration/Calibrator.h"
+#include "passes/Registration.h"
+
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/SourceMgr.h"
 
 using namespace compress;
@@ -40,4 +44,21 @@ compress::loadModel(mlir::MLIRContext &context, llvm::StringRef path,
     return llvm::createStringError(firstError.empty() ? "cannot read '" + path.str() + "'"
                                                       : firstError);
   return std::move(module);
+}
+
+llvm::Error compress::runCompressionPasses(mlir::ModuleOp module, llvm::StringRef pipeline,
+                                           llvm::StringRef calibrationDir) {
+  std::unique_ptr<Calibrator> calibrator;
+  if (!calibrationDir.empty()) {
+    auto sets = readCalibrationSets(calibrationDir);
+    if (!sets)
+      return sets.takeError();
+    calibrator = std::make_unique<Calibrator>(module, std::move(*sets));
+  }
+  // The provider lives exactly as long as the passes that may ask it.
+  setCalibrationStatistics(calibrator.get());
+  auto reset = llvm::make_scope_exit([] { setCalibrationStatistics(nullptr); });
+  if (pipeline.empty())
+    return llvm::Error::success();
+  return runPassPipeline(module, pipeline);
 }

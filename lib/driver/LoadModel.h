@@ -1,5 +1,6 @@
-// What the command-line tools share: a context with every dialect, and
-// loading a model from .onnx (imported) or .mlir (parsed) with one error.
+// What the command-line tools share: a context with every dialect, loading a
+// model from .onnx (imported) or .mlir (parsed) with one error, and running
+// compression passes with calibration data.
 #ifndef COMPRESS_LIB_DRIVER_LOADMODEL_H
 #define COMPRESS_LIB_DRIVER_LOADMODEL_H
 
@@ -20,6 +21,12 @@ std::unique_ptr<mlir::MLIRContext> createToolContext();
 /// MLIR. Fails with the first error diagnostic, which names what is wrong.
 llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
 loadModel(mlir::MLIRContext &context, llvm::StringRef path, const OnnxImportOptions &options);
+
+/// Runs the compression passes in `pipeline` (pass-pipeline syntax) on
+/// `module`; with `calibrationDir`, statistics for passes that need them
+/// come from running the model on the input sets there.
+llvm::Error runCompressionPasses(mlir::ModuleOp module, llvm::StringRef pipeline,
+                                 llvm::StringRef calibrationDir);
 
 } // namespace compress
 

@@ -1,10 +1,8 @@
 // compress-compile: compiles a model (.onnx or imported .mlir) ahead of time
 // into a deployable artifact (see lib/aot/CpuArtifact.h for its files).
 #include "lib/aot/CpuArtifact.h"
-#include "lib/calibration/Calibrator.h"
 #include "lib/driver/LoadModel.h"
 #include "lib/importer/onnx/Importer.h"
-#include "passes/Registration.h"
 
 
 #include "llvm/Support/CommandLine.h"
@@ -65,18 +63,8 @@ int main(int argc, char **argv) {
   auto module = loadModel(*context, modelPath, options);
   if (!module)
     return fail(llvm::toString(module.takeError()));
-  std::unique_ptr<Calibrator> calibrator;
-  if (!calibration.empty()) {
-    auto sets = readCalibrationSets(calibration);
-    if (!sets)
-      return fail(llvm::toString(sets.takeError()));
-    calibrator = std::make_unique<Calibrator>(**module, std::move(*sets));
-    setCalibrationStatistics(calibrator.get());
-  }
-  if (!passes.empty())
-    if (llvm::Error e = runPassPipeline(**module, passes))
-      return fail(llvm::toString(std::move(e)));
-  setCalibrationStatistics(nullptr);
+  if (llvm::Error e = runCompressionPasses(**module, passes, calibration))
+    return fail(llvm::toString(std::move(e)));
   if (llvm::Error e = compileCpuArtifact(**module, {name, outputDir}))
     return fail(llvm::toString(std::move(e)));
   return 0;

@@ -1,11 +1,9 @@
 // compress-run: runs a model (.onnx or imported .mlir) on the CPU through the
 // JIT, reading inputs from .npy files and writing outputs as .npy files.
 #include "lib/engine/ArtifactRunner.h"
-#include "lib/calibration/Calibrator.h"
 #include "lib/driver/LoadModel.h"
 #include "lib/engine/CpuEngine.h"
 #include "lib/importer/onnx/Importer.h"
-#include "passes/Registration.h"
 
 
 #include "llvm/Support/CommandLine.h"
@@ -165,18 +163,8 @@ int main(int argc, char **argv) {
     auto module = loadModel(*context, modelPath, options);
     if (!module)
       return fail(llvm::toString(module.takeError()));
-    std::unique_ptr<Calibrator> calibrator;
-    if (!calibration.empty()) {
-      auto sets = readCalibrationSets(calibration);
-      if (!sets)
-        return fail(llvm::toString(sets.takeError()));
-      calibrator = std::make_unique<Calibrator>(**module, std::move(*sets));
-      setCalibrationStatistics(calibrator.get());
-    }
-    if (!passes.empty())
-      if (llvm::Error e = runPassPipeline(**module, passes))
-        return fail(llvm::toString(std::move(e)));
-    setCalibrationStatistics(nullptr);
+    if (llvm::Error e = runCompressionPasses(**module, passes, calibration))
+      return fail(llvm::toString(std::move(e)));
     auto compiled = CpuEngine::compile(**module);
     if (!compiled)
       return fail(llvm::toString(compiled.takeError()));
