@@ -91,6 +91,24 @@ FailureOr<Value> compress::broadcastMap(NodeContext &ctx, ArrayRef<Value> inputs
   return generic.getResult(0);
 }
 
+Value compress::generateTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                               Type elemType, ScalarFn fn) {
+  int64_t rank = sizes.size();
+  Value init = emptyTensor(b, loc, sizes, elemType);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
+             SmallVector<AffineMap>{id}, iterators,
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               SmallVector<Value> indices;
+               for (int64_t d = 0; d < rank; ++d)
+                 indices.push_back(linalg::IndexOp::create(nb, l, d));
+               linalg::YieldOp::create(nb, l, fn(nb, l, indices));
+             })
+      .getResult(0);
+}
+
 Value compress::mapTensor(OpBuilder &b, Location loc, Value input,
                           Type resultElemType, ScalarFn fn) {
   auto type = cast<RankedTensorType>(input.getType());

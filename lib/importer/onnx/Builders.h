@@ -27,6 +27,12 @@ mlir::FailureOr<mlir::Value> broadcastMap(NodeContext &ctx,
                                           llvm::ArrayRef<mlir::Value> inputs,
                                           mlir::Type resultElemType, ScalarFn fn);
 
+/// A tensor of `sizes` whose element at each index is `fn(indices)`: a
+/// linalg.generic with no inputs (gathers, index-driven constants).
+mlir::Value generateTensor(mlir::OpBuilder &b, mlir::Location loc,
+                           llvm::ArrayRef<mlir::OpFoldResult> sizes, mlir::Type elemType,
+                           ScalarFn fn);
+
 /// Same-shape map of one tensor.
 mlir::Value mapTensor(mlir::OpBuilder &b, mlir::Location loc, mlir::Value input,
                       mlir::Type resultElemType, ScalarFn fn);

@@ -150,70 +150,62 @@ LogicalResult importResize(NodeContext &ctx) {
   SmallVector<OpFoldResult> sizes;
   for (int64_t s : spec.outShape)
     sizes.push_back(b.getIndexAttr(s));
-  Value init = emptyTensor(b, ctx.loc, sizes, type.getElementType());
-  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
-  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
-  Value out =
-      linalg::GenericOp::create(
-          b, ctx.loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
-          SmallVector<AffineMap>{id}, iterators,
-          [&](OpBuilder &nb, Location l, ValueRange) {
-            Type elem = type.getElementType();
-            if (spec.mode == "nearest") {
-              SmallVector<Value> idx;
-              for (int64_t d = 0; d < rank; ++d) {
-                Value i = linalg::IndexOp::create(nb, l, d);
-                if (spec.outShape[d] == in[d] && spec.scales[d] == 1.0) {
-                  idx.push_back(i);
-                  continue;
-                }
-                Value src = sourceCoordinate(nb, l, spec, d, in[d], i);
-                idx.push_back(nearestIndex(nb, l, spec, src, in[d]));
-              }
-              linalg::YieldOp::create(nb, l, tensor::ExtractOp::create(nb, l, x, idx).getResult());
-              return;
+  Value out = generateTensor(
+      b, ctx.loc, sizes, type.getElementType(), [&](OpBuilder &nb, Location l, ValueRange ivs) {
+        Type elem = type.getElementType();
+        if (spec.mode == "nearest") {
+          SmallVector<Value> idx;
+          for (int64_t d = 0; d < rank; ++d) {
+            Value i = ivs[d];
+            if (spec.outShape[d] == in[d] && spec.scales[d] == 1.0) {
+              idx.push_back(i);
+              continue;
             }
-            // Linear: blend the 2^k corners around the source point, k the
-            // number of resized axes; indices clamp to the edge.
-            SmallVector<Value> lo(rank), hi(rank), frac(rank);
-            SmallVector<int64_t> resized;
-            for (int64_t d = 0; d < rank; ++d) {
-              Value i = linalg::IndexOp::create(nb, l, d);
-              if (spec.outShape[d] == in[d] && spec.scales[d] == 1.0) {
-                lo[d] = i;
-                continue;
-              }
-              resized.push_back(d);
-              Value src = sourceCoordinate(nb, l, spec, d, in[d], i);
-              Value zero = scalarConstant(nb, l, nb.getF32Type(), 0);
-              Value maxCoord = scalarConstant(nb, l, nb.getF32Type(), double(in[d] - 1));
-              src = arith::MinimumFOp::create(nb, l, arith::MaximumFOp::create(nb, l, src, zero), maxCoord);
-              Value floor = math::FloorOp::create(nb, l, src);
-              frac[d] = arith::SubFOp::create(nb, l, src, floor);
-              Value loIdx = arith::FPToSIOp::create(nb, l, nb.getI64Type(), floor);
-              Value hiIdx = arith::AddIOp::create(nb, l, loIdx, scalarConstant(nb, l, nb.getI64Type(), 1));
-              lo[d] = arith::IndexCastOp::create(nb, l, nb.getIndexType(), clampIndex(nb, l, loIdx, in[d]));
-              hi[d] = arith::IndexCastOp::create(nb, l, nb.getIndexType(), clampIndex(nb, l, hiIdx, in[d]));
-            }
-            Value acc = scalarConstant(nb, l, nb.getF32Type(), 0);
-            for (int64_t corner = 0; corner < (int64_t(1) << resized.size()); ++corner) {
-              SmallVector<Value> idx(lo);
-              Value weight = scalarConstant(nb, l, nb.getF32Type(), 1);
-              for (auto [k, d] : llvm::enumerate(resized)) {
-                bool upper = corner & (int64_t(1) << k);
-                idx[d] = upper ? hi[d] : lo[d];
-                Value w = upper ? frac[d]
-                                : arith::SubFOp::create(nb, l, scalarConstant(nb, l, nb.getF32Type(), 1),
-                                                        frac[d]).getResult();
-                weight = arith::MulFOp::create(nb, l, weight, w);
-              }
-              Value v = tensor::ExtractOp::create(nb, l, x, idx);
-              v = castScalar(nb, l, v, nb.getF32Type(), false, false);
-              acc = arith::AddFOp::create(nb, l, acc, arith::MulFOp::create(nb, l, weight, v));
-            }
-            linalg::YieldOp::create(nb, l, castScalar(nb, l, acc, elem, false, false));
-          })
-          .getResult(0);
+            Value src = sourceCoordinate(nb, l, spec, d, in[d], i);
+            idx.push_back(nearestIndex(nb, l, spec, src, in[d]));
+          }
+          return tensor::ExtractOp::create(nb, l, x, idx).getResult();
+        }
+        // Linear: blend the 2^k corners around the source point, k the
+        // number of resized axes; indices clamp to the edge.
+        SmallVector<Value> lo(rank), hi(rank), frac(rank);
+        SmallVector<int64_t> resized;
+        for (int64_t d = 0; d < rank; ++d) {
+          Value i = ivs[d];
+          if (spec.outShape[d] == in[d] && spec.scales[d] == 1.0) {
+            lo[d] = i;
+            continue;
+          }
+          resized.push_back(d);
+          Value src = sourceCoordinate(nb, l, spec, d, in[d], i);
+          Value zero = scalarConstant(nb, l, nb.getF32Type(), 0);
+          Value maxCoord = scalarConstant(nb, l, nb.getF32Type(), double(in[d] - 1));
+          src = arith::MinimumFOp::create(nb, l, arith::MaximumFOp::create(nb, l, src, zero), maxCoord);
+          Value floor = math::FloorOp::create(nb, l, src);
+          frac[d] = arith::SubFOp::create(nb, l, src, floor);
+          Value loIdx = arith::FPToSIOp::create(nb, l, nb.getI64Type(), floor);
+          Value hiIdx = arith::AddIOp::create(nb, l, loIdx, scalarConstant(nb, l, nb.getI64Type(), 1));
+          lo[d] = arith::IndexCastOp::create(nb, l, nb.getIndexType(), clampIndex(nb, l, loIdx, in[d]));
+          hi[d] = arith::IndexCastOp::create(nb, l, nb.getIndexType(), clampIndex(nb, l, hiIdx, in[d]));
+        }
+        Value acc = scalarConstant(nb, l, nb.getF32Type(), 0);
+        for (int64_t corner = 0; corner < (int64_t(1) << resized.size()); ++corner) {
+          SmallVector<Value> idx(lo);
+          Value weight = scalarConstant(nb, l, nb.getF32Type(), 1);
+          for (auto [k, d] : llvm::enumerate(resized)) {
+            bool upper = corner & (int64_t(1) << k);
+            idx[d] = upper ? hi[d] : lo[d];
+            Value w = upper ? frac[d]
+                            : arith::SubFOp::create(nb, l, scalarConstant(nb, l, nb.getF32Type(), 1),
+                                                    frac[d]).getResult();
+            weight = arith::MulFOp::create(nb, l, weight, w);
+          }
+          Value v = tensor::ExtractOp::create(nb, l, x, idx);
+          v = castScalar(nb, l, v, nb.getF32Type(), false, false);
+          acc = arith::AddFOp::create(nb, l, acc, arith::MulFOp::create(nb, l, weight, v));
+        }
+        return castScalar(nb, l, acc, elem, false, false);
+      });
   ctx.setOutput(0, out);
   return success();
 }

@@ -625,24 +625,17 @@ LogicalResult importSlice(NodeContext &ctx) {
   for (int64_t d = 0; d < rank; ++d)
     if (!ShapedType::isDynamic(slices[d].size))
       sizes[d] = b.getIndexAttr(slices[d].size);
-  Value init = emptyTensor(b, ctx.loc, sizes, type.getElementType());
-  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
-  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
-  Value out = linalg::GenericOp::create(
-                  b, ctx.loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
-                  SmallVector<AffineMap>{id}, iterators,
-                  [&](OpBuilder &nb, Location l, ValueRange) {
-                    SmallVector<Value> idx;
-                    for (int64_t d = 0; d < rank; ++d) {
-                      Value i = linalg::IndexOp::create(nb, l, d);
-                      Value step = arith::ConstantIndexOp::create(nb, l, slices[d].step);
-                      Value start = arith::ConstantIndexOp::create(nb, l, slices[d].start);
-                      idx.push_back(arith::AddIOp::create(nb, l, start,
-                                                          arith::MulIOp::create(nb, l, i, step)));
-                    }
-                    linalg::YieldOp::create(nb, l, tensor::ExtractOp::create(nb, l, x, idx).getResult());
-                  })
-                  .getResult(0);
+  Value out = generateTensor(
+      b, ctx.loc, sizes, type.getElementType(), [&](OpBuilder &nb, Location l, ValueRange ivs) {
+        SmallVector<Value> idx;
+        for (int64_t d = 0; d < rank; ++d) {
+          Value step = arith::ConstantIndexOp::create(nb, l, slices[d].step);
+          Value start = arith::ConstantIndexOp::create(nb, l, slices[d].start);
+          idx.push_back(arith::AddIOp::create(nb, l, start,
+                                              arith::MulIOp::create(nb, l, ivs[d], step)));
+        }
+        return tensor::ExtractOp::create(nb, l, x, idx).getResult();
+      });
   ctx.setOutput(0, out, ctx.isUnsigned(0));
   return success();
 }
@@ -764,22 +757,15 @@ LogicalResult importTile(NodeContext &ctx) {
   for (int64_t d = 0; d < rank; ++d)
     outSizes.push_back(affine::makeComposedFoldedAffineApply(b, ctx.loc, s0 * (*repeats)[d],
                                                              {inSizes[d]}));
-  Value init = emptyTensor(b, ctx.loc, outSizes, type.getElementType());
-  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
-  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
-  Value out = linalg::GenericOp::create(
-                  b, ctx.loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
-                  SmallVector<AffineMap>{id}, iterators,
-                  [&](OpBuilder &nb, Location l, ValueRange) {
-                    SmallVector<Value> idx;
-                    for (int64_t d = 0; d < rank; ++d) {
-                      Value i = linalg::IndexOp::create(nb, l, d);
-                      Value n = tensor::DimOp::create(nb, l, x, d);
-                      idx.push_back(arith::RemUIOp::create(nb, l, i, n));
-                    }
-                    linalg::YieldOp::create(nb, l, tensor::ExtractOp::create(nb, l, x, idx).getResult());
-                  })
-                  .getResult(0);
+  Value out = generateTensor(
+      b, ctx.loc, outSizes, type.getElementType(), [&](OpBuilder &nb, Location l, ValueRange ivs) {
+        SmallVector<Value> idx;
+        for (int64_t d = 0; d < rank; ++d) {
+          Value n = tensor::DimOp::create(nb, l, x, d);
+          idx.push_back(arith::RemUIOp::create(nb, l, ivs[d], n));
+        }
+        return tensor::ExtractOp::create(nb, l, x, idx).getResult();
+      });
   ctx.setOutput(0, out, ctx.isUnsigned(0));
   return success();
 }
@@ -891,22 +877,16 @@ LogicalResult importRange(NodeContext &ctx) {
     return success();
   }
   OpBuilder &b = ctx.b;
-  Value init = emptyTensor(b, ctx.loc, {b.getIndexAttr(n)}, elem);
-  AffineMap id = AffineMap::getMultiDimIdentityMap(1, b.getContext());
   double s = (*start)[0], d = (*delta)[0];
-  Value out = linalg::GenericOp::create(
-                  b, ctx.loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
-                  SmallVector<AffineMap>{id}, SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
-                  [&](OpBuilder &nb, Location l, ValueRange) {
-                    Value i = linalg::IndexOp::create(nb, l, 0);
-                    Value iInt = arith::IndexCastOp::create(nb, l, nb.getI64Type(), i);
-                    Value iF = arith::SIToFPOp::create(nb, l, elem, iInt);
-                    Value v = arith::AddFOp::create(
-                        nb, l, scalarConstant(nb, l, elem, s),
-                        arith::MulFOp::create(nb, l, iF, scalarConstant(nb, l, elem, d)));
-                    linalg::YieldOp::create(nb, l, v);
-                  })
-                  .getResult(0);
+  Value out = generateTensor(
+      b, ctx.loc, {b.getIndexAttr(n)}, elem, [&](OpBuilder &nb, Location l, ValueRange ivs) {
+        Value iInt = arith::IndexCastOp::create(nb, l, nb.getI64Type(), ivs[0]);
+        Value iF = arith::SIToFPOp::create(nb, l, elem, iInt);
+        return arith::AddFOp::create(
+                   nb, l, scalarConstant(nb, l, elem, s),
+                   arith::MulFOp::create(nb, l, iF, scalarConstant(nb, l, elem, d)))
+            .getResult();
+      });
   ctx.setOutput(0, out);
   return success();
 }
@@ -1174,51 +1154,44 @@ LogicalResult importPad(NodeContext &ctx) {
       return ctx.error() << "unsupported reflect pads (" << lo[d] << ", " << hi[d]
                          << ") not smaller than dimension " << d << " (" << n << ")";
   }
-  Value init = emptyTensor(b, loc, outSizes, elem);
-  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
-  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
-  Value out = linalg::GenericOp::create(
-                  b, loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
-                  SmallVector<AffineMap>{id}, iterators,
-                  [&](OpBuilder &nb, Location l, ValueRange) {
-                    SmallVector<Value> idx;
-                    for (int64_t d = 0; d < rank; ++d) {
-                      Value i = linalg::IndexOp::create(nb, l, d);
-                      if (lo[d] == 0 && hi[d] == 0) {
-                        idx.push_back(i);
-                        continue;
-                      }
-                      // j = i - lo, brought into [0, n).
-                      Value j = arith::SubIOp::create(
-                          nb, l, i, arith::ConstantIndexOp::create(nb, l, lo[d]));
-                      Value n = tensor::DimOp::create(nb, l, x, d);
-                      Value zero = arith::ConstantIndexOp::create(nb, l, 0);
-                      Value last;
-                      if (mode != "wrap")
-                        last = arith::SubIOp::create(nb, l, n,
-                                                     arith::ConstantIndexOp::create(nb, l, 1));
-                      if (mode == "edge") {
-                        j = arith::MaxSIOp::create(nb, l, j, zero);
-                        j = arith::MinSIOp::create(nb, l, j, last);
-                      } else if (mode == "reflect") {
-                        // j < 0 -> -j; j > n - 1 -> 2 (n - 1) - j.
-                        Value neg = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, j, zero);
-                        j = arith::SelectOp::create(nb, l, neg, arith::SubIOp::create(nb, l, zero, j), j);
-                        Value past = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sgt, j, last);
-                        Value mirrored = arith::SubIOp::create(
-                            nb, l, arith::AddIOp::create(nb, l, last, last), j);
-                        j = arith::SelectOp::create(nb, l, past, mirrored, j);
-                      } else {
-                        // wrap: j mod n, made non-negative.
-                        j = arith::RemSIOp::create(nb, l, j, n);
-                        Value neg = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, j, zero);
-                        j = arith::SelectOp::create(nb, l, neg, arith::AddIOp::create(nb, l, j, n), j);
-                      }
-                      idx.push_back(j);
-                    }
-                    linalg::YieldOp::create(nb, l, tensor::ExtractOp::create(nb, l, x, idx).getResult());
-                  })
-                  .getResult(0);
+  Value out = generateTensor(b, loc, outSizes, elem, [&](OpBuilder &nb, Location l, ValueRange ivs) {
+    SmallVector<Value> idx;
+    for (int64_t d = 0; d < rank; ++d) {
+      Value i = ivs[d];
+      if (lo[d] == 0 && hi[d] == 0) {
+        idx.push_back(i);
+        continue;
+      }
+      // j = i - lo, brought into [0, n).
+      Value j = arith::SubIOp::create(
+          nb, l, i, arith::ConstantIndexOp::create(nb, l, lo[d]));
+      Value n = tensor::DimOp::create(nb, l, x, d);
+      Value zero = arith::ConstantIndexOp::create(nb, l, 0);
+      Value last;
+      if (mode != "wrap")
+        last = arith::SubIOp::create(nb, l, n,
+                                     arith::ConstantIndexOp::create(nb, l, 1));
+      if (mode == "edge") {
+        j = arith::MaxSIOp::create(nb, l, j, zero);
+        j = arith::MinSIOp::create(nb, l, j, last);
+      } else if (mode == "reflect") {
+        // j < 0 -> -j; j > n - 1 -> 2 (n - 1) - j.
+        Value neg = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, j, zero);
+        j = arith::SelectOp::create(nb, l, neg, arith::SubIOp::create(nb, l, zero, j), j);
+        Value past = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sgt, j, last);
+        Value mirrored = arith::SubIOp::create(
+            nb, l, arith::AddIOp::create(nb, l, last, last), j);
+        j = arith::SelectOp::create(nb, l, past, mirrored, j);
+      } else {
+        // wrap: j mod n, made non-negative.
+        j = arith::RemSIOp::create(nb, l, j, n);
+        Value neg = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, j, zero);
+        j = arith::SelectOp::create(nb, l, neg, arith::AddIOp::create(nb, l, j, n), j);
+      }
+      idx.push_back(j);
+    }
+    return tensor::ExtractOp::create(nb, l, x, idx).getResult();
+  });
   ctx.setOutput(0, out, ctx.isUnsigned(0));
   return success();
 }
