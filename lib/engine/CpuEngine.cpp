@@ -167,6 +167,9 @@ CpuEngine::compile(ModuleOp module, unsigned optLevel) {
     symbols[interner(kQuantizedLinearF32Symbol)] = {
         llvm::orc::ExecutorAddr::fromPtr(&compress_rt_quantized_linear_f32),
         llvm::JITSymbolFlags::Exported};
+    symbols[interner(kTiledQuantizedLinearF32Symbol)] = {
+        llvm::orc::ExecutorAddr::fromPtr(&compress_rt_quantized_linear_tiled_f32),
+        llvm::JITSymbolFlags::Exported};
     for (auto [name, address] :
          {std::pair<const char *, void *>{"_mlir_memref_to_llvm_alloc",
                                           reinterpret_cast<void *>(&_mlir_memref_to_llvm_alloc)},

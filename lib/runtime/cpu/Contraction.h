@@ -27,15 +27,25 @@ void compress_rt_contract_f32_constant_b(int64_t b0, int64_t b1, int64_t b2, int
                                          int64_t bk, int64_t bn, int64_t c, int64_t cb0,
                                          int64_t cb1, int64_t cb2, int64_t cm, int64_t cn);
 
-/// out[M, N] += x[M, K] * deq(W)^T for a weight-only quantized linear layer:
-/// W is [N, K] `bits`-bit integers (two per byte at 4 bits or fewer),
+/// out[M, N] += x[M, K] * deq(W)^T for a quantized linear layer: W is
+/// [N, K] `bits`-bit integers (two per byte at 4 bits or fewer),
 /// dequantised as (q - zero) * scale with one scale (and zero point, unless
 /// `zeros` is 0: signed integers) per `group` columns of each row. Rows of x
-/// and out are `xStride` and `outStride` elements apart.
+/// and out are `xStride` and `outStride` elements apart. When M is at least
+/// `int8ActivationRows` (> 0), x is first quantized per row to int8
+/// (ActivationQuantization.h).
 void compress_rt_quantized_linear_f32(int64_t m, int64_t n, int64_t k, int64_t x,
                                       int64_t xStride, int64_t q, int64_t scales, int64_t zeros,
                                       int64_t out, int64_t outStride, int64_t bits,
-                                      int64_t group);
+                                      int64_t group, int64_t int8ActivationRows);
+
+/// The same product with W, scales and zero points in the tiled layout of
+/// QuantizedLayout.h; int8 activations run on integer dot products.
+void compress_rt_quantized_linear_tiled_f32(int64_t m, int64_t n, int64_t k, int64_t x,
+                                            int64_t xStride, int64_t tiles, int64_t scales,
+                                            int64_t zeros, int64_t out, int64_t outStride,
+                                            int64_t bits, int64_t group,
+                                            int64_t int8ActivationRows);
 
 /// Drops every packed weight (their source memory is about to go away).
 void compress_rt_forget_packed_weights(void);
@@ -46,6 +56,8 @@ namespace compress {
 inline constexpr const char *kContractF32Symbol = "compress_rt_contract_f32";
 inline constexpr const char *kContractF32ConstantBSymbol = "compress_rt_contract_f32_constant_b";
 inline constexpr const char *kQuantizedLinearF32Symbol = "compress_rt_quantized_linear_f32";
+inline constexpr const char *kTiledQuantizedLinearF32Symbol =
+    "compress_rt_quantized_linear_tiled_f32";
 /// The attribute that marks the linalg.generic of a quantized linear layer
 /// for compress-cpu-contraction-to-microkernel.
 inline constexpr const char *kQuantizedLinearMarker = "compress.quantized_linear";

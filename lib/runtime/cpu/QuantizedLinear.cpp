@@ -1,6 +1,9 @@
-// The weight-only quantized linear microkernel: out += x * deq(W)^T, with W
-// held as 2..8-bit integers, dequantised a block of output channels at a
+// The quantized linear microkernel for weights in the dialect's row-major
+// packing (those that compress-cpu-tile-quantized-weights could not tile:
+// not constant, or channels not a multiple of 16): out += x * deq(W)^T, with
+// W held as 2..8-bit integers, dequantised a block of output channels at a
 // time into a small per-thread buffer (never a full float copy of W).
+#include "lib/runtime/cpu/ActivationQuantization.h"
 #include "lib/runtime/cpu/Contraction.h"
 
 #include <oneapi/dnnl/dnnl.h>
@@ -153,9 +156,17 @@ fusedProductAvx512(const float *x, int64_t xStride, int64_t m, const uint8_t *q,
 extern "C" void compress_rt_quantized_linear_f32(int64_t m, int64_t n, int64_t k, int64_t x,
                                                  int64_t xStride, int64_t q, int64_t scales,
                                                  int64_t zeros, int64_t out, int64_t outStride,
-                                                 int64_t bits, int64_t group) {
+                                                 int64_t bits, int64_t group,
+                                                 int64_t int8ActivationRows) {
   const float *px = reinterpret_cast<const float *>(x);
   float *pout = reinterpret_cast<float *>(out);
+  // int8 activations: the products of the integer kernels, in float.
+  std::vector<float> dequantized;
+  if (int8ActivationRows > 0 && m >= int8ActivationRows) {
+    compress::fakeQuantizeActivations(px, m, k, xStride, dequantized);
+    px = dequantized.data();
+    xStride = k;
+  }
   // Up to 4 rows on AVX-512: the fused kernel, when whole vectors tile the
   // groups (16 values at 8 bits, 128 at 4).
   if (m <= 4 && __builtin_cpu_supports("avx512bw") &&
