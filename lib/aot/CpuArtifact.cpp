@@ -239,8 +239,7 @@ llvm::Error compress::compileCpuArtifact(ModuleOp module, const CpuArtifactOptio
   PassManager pm(ctx);
   ExternalizeWeightsPassOptions weights;
   weights.weightsFile = inScratch(name + ".weights");
-  pm.addPass(createExternalizeWeightsPass(weights));
-  if (failed(buildCpuLoweringPipeline(pm)))
+  if (failed(buildCpuLoweringPipeline(pm, &weights)))
     return aotError("internal error: invalid CPU lowering pipeline");
   if (failed(pm.run(module)))
     return aotError("lowering failed: " + diagnostics);

@@ -28,8 +28,17 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
     Layers whose location name matches `skip` (a regular expression) are left
     alone; `layer-bits` gives matching layers other bits and group sizes. With `report`, a JSON report is written: per layer its name,
     method, bits, group size, bytes before and after and the relative error
-    of the weight (||W - deq(Q)|| / ||W||); totals for the model. Int8
-    activations (`mode=w8a8`) are not in this pass yet and are refused.
+    of the weight (||W - deq(Q)|| / ||W||); totals for the model.
+
+    Activations: `mode=w8a8` quantizes every layer's input per row (token)
+    to int8 at run time (scale max|x| / 127), so that CPU kernels multiply
+    in integers (VNNI dot products). `mode=weight-only` keeps them in float
+    for products of fewer than `int8-activation-rows` rows (default 16) and
+    quantizes them per row from that many rows on, where integer products
+    are several times faster; `int8-activation-rows=0` keeps them in float
+    always (exact weight-only numerics), `=1` quantizes them always. The
+    threshold is the `int8_activation_rows` attribute of each
+    `compress.quantized_linear`.
   }];
   let options = [
     Option<"bits", "bits", "int64_t", /*default=*/"8", "Bits per weight: 8, 4, 3 or 2">,
@@ -38,7 +47,12 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
     Option<"symmetric", "symmetric", "bool", /*default=*/"true",
            "Signed integers around zero (else unsigned with zero points)">,
     Option<"method", "method", "std::string", /*default=*/"\"rtn\"", "rtn or gptq">,
-    Option<"mode", "mode", "std::string", /*default=*/"\"weight-only\"", "weight-only">,
+    Option<"mode", "mode", "std::string", /*default=*/"\"weight-only\"",
+           "weight-only (float activations, int8 from int8-activation-rows rows) or w8a8 "
+           "(int8 activations always)">,
+    Option<"int8ActivationRows", "int8-activation-rows", "int64_t", /*default=*/"16",
+           "weight-only: products of at least this many rows quantize their activations "
+           "per row to int8 (0: never)">,
     Option<"skip", "skip", "std::string", /*default=*/"\"\"",
            "Regular expression: layers whose name matches stay in float">,
     Option<"actOrder", "act-order", "bool", /*default=*/"false",

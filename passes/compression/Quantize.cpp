@@ -164,11 +164,17 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
       module.emitError("compress-quantize: method 'gptq' needs calibration data (--calibration)");
       return signalPassFailure();
     }
-    if (mode != "weight-only") {
+    if (mode != "weight-only" && mode != "w8a8") {
       module.emitError("compress-quantize: unsupported mode '")
-          << mode << "': only 'weight-only' is implemented";
+          << mode << "' (supported: weight-only, w8a8)";
       return signalPassFailure();
     }
+    if (int8ActivationRows < 0) {
+      module.emitError("compress-quantize: int8-activation-rows=")
+          << int64_t(int8ActivationRows) << " is negative";
+      return signalPassFailure();
+    }
+    int64_t activationRows = mode == "w8a8" ? 1 : int64_t(int8ActivationRows);
     if (bits != 8 && bits != 4 && bits != 3 && bits != 2) {
       module.emitError("compress-quantize: bits=") << int64_t(bits) << " is not one of 8, 4, 3, 2";
       return signalPassFailure();
@@ -250,7 +256,8 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
                                   name + ".zero_points");
       auto quantized = compress::QuantizedLinearOp::create(
           b, loc, op.getOutput().getType(), op.getInput(), weight, scales, zeroPoints,
-          op.getBias(), layerBitCount, group);
+          op.getBias(), layerBitCount, group,
+          activationRows > 0 ? b.getI64IntegerAttr(activationRows) : IntegerAttr());
       op.replaceAllUsesWith(quantized.getResult());
       Operation *floatWeight = op.getWeight().getDefiningOp();
       op.erase();
@@ -272,6 +279,7 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
                                           {"bits", layerBitCount},
                                           {"group_size", group},
                                           {"symmetric", bool(symmetric)},
+                                          {"int8_activation_rows", activationRows},
                                           {"bytes_before", before},
                                           {"bytes_after", after},
                                           {"bits_per_weight", 8.0 * after / double(n * k)},

@@ -1,6 +1,7 @@
 // Lowers the dense `compress` ops (linear, conv2d, embedding) to linalg on tensors.
 #include "dialects/compress/IR/CompressOps.h"
 #include "passes/conversion/Passes.h"
+#include "passes/conversion/QuantizedLinearLoop.h"
 
 #include "lib/runtime/cpu/Contraction.h"
 
@@ -92,76 +93,25 @@ struct LowerQuantizedLinear : OpRewritePattern<QuantizedLinearOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto resultType = op.getOutput().getType();
-    Type floatType = resultType.getElementType();
-    int64_t rank = resultType.getRank();
-    int64_t bits = op.getBits(), group = op.getGroupSize();
-    int64_t perByte = bits <= 4 ? 2 : 1;
-    bool hasZeroPoints = static_cast<bool>(op.getZeroPoints());
+    int64_t n = op.getWeight().getType().getDimSize(0);
     SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rewriter, loc, op.getInput());
-    sizes.back() = rewriter.getIndexAttr(op.getWeight().getType().getDimSize(0));
-    Value acc = buildAccumulator(rewriter, loc, resultType, sizes, op.getBias(), rank - 1);
-
-    MLIRContext *ctx = rewriter.getContext();
-    unsigned numLoops = rank + 1;
-    SmallVector<AffineExpr> batch;
-    for (int64_t i = 0; i + 1 < rank; ++i)
-      batch.push_back(getAffineDimExpr(i, ctx));
-    AffineExpr n = getAffineDimExpr(rank - 1, ctx), k = getAffineDimExpr(rank, ctx);
-    auto withLast = [&](AffineExpr last) {
-      SmallVector<AffineExpr> exprs(batch);
-      exprs.push_back(last);
-      return AffineMap::get(numLoops, 0, exprs, ctx);
-    };
-    SmallVector<Value> inputs = {op.getInput(), op.getWeight(), op.getScales()};
-    SmallVector<AffineMap> maps = {withLast(k),
-                                   AffineMap::get(numLoops, 0, {n, k.floorDiv(perByte)}, ctx),
-                                   AffineMap::get(numLoops, 0, {n, k.floorDiv(group)}, ctx)};
-    if (hasZeroPoints) {
-      inputs.push_back(op.getZeroPoints());
-      maps.push_back(AffineMap::get(numLoops, 0, {n, k.floorDiv(group)}, ctx));
-    }
-    maps.push_back(withLast(n));
-    SmallVector<utils::IteratorType> iterators(numLoops, utils::IteratorType::parallel);
-    iterators.back() = utils::IteratorType::reduction;
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{resultType}, inputs, ValueRange{acc}, maps, iterators,
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          Type i32 = b.getI32Type();
-          Value byte = arith::ExtUIOp::create(b, l, i32, args[1]);
-          Value q = byte;
-          if (perByte == 2) {
-            // Element k sits in the low nibble when k is even, else the high.
-            Value kIndex = linalg::IndexOp::create(b, l, rank);
-            Value two = arith::ConstantIndexOp::create(b, l, 2);
-            Value odd = arith::CmpIOp::create(
-                b, l, arith::CmpIPredicate::ne, arith::RemUIOp::create(b, l, kIndex, two),
-                arith::ConstantIndexOp::create(b, l, 0));
-            Value high = arith::ShRUIOp::create(b, l, byte,
-                                                arith::ConstantIntOp::create(b, l, i32, 4));
-            q = arith::SelectOp::create(b, l, odd, high, byte);
-          }
-          q = arith::AndIOp::create(b, l, q,
-                                    arith::ConstantIntOp::create(b, l, i32, (1 << bits) - 1));
-          if (!hasZeroPoints) {
-            // Signed values: sign-extend from `bits` bits.
-            Value sign = arith::ConstantIntOp::create(b, l, i32, 1 << (bits - 1));
-            q = arith::SubIOp::create(b, l, arith::XOrIOp::create(b, l, q, sign), sign);
-          } else {
-            Value zero = arith::ExtUIOp::create(b, l, i32, args[3]);
-            q = arith::SubIOp::create(b, l, q, zero);
-          }
-          Value weight = arith::MulFOp::create(
-              b, l, arith::SIToFPOp::create(b, l, floatType, q), args[2]);
-          Value product = arith::MulFOp::create(b, l, args[0], weight);
-          Value sum = arith::AddFOp::create(b, l, args.back(), product);
-          linalg::YieldOp::create(b, l, sum);
-        });
-    // Targets with a quantized-product microkernel recognise the loop by this.
-    generic->setAttr(compress::kQuantizedLinearMarker,
-                     rewriter.getDictionaryAttr(
-                         {rewriter.getNamedAttr("bits", rewriter.getI64IntegerAttr(bits)),
-                          rewriter.getNamedAttr("group_size", rewriter.getI64IntegerAttr(group))}));
-    rewriter.replaceOp(op, generic.getResult(0));
+    sizes.back() = rewriter.getIndexAttr(n);
+    Value acc = buildAccumulator(rewriter, loc, resultType, sizes, op.getBias(),
+                                 resultType.getRank() - 1);
+    QuantizedLinearLoop loop{op.getInput(),
+                             op.getWeight(),
+                             op.getScales(),
+                             op.getZeroPoints(),
+                             acc,
+                             n,
+                             op.getInFeatures(),
+                             int64_t(op.getBits()),
+                             int64_t(op.getGroupSize()),
+                             op.getInt8ActivationRowsAttr()
+                                 ? op.getInt8ActivationRowsAttr().getInt()
+                                 : 0,
+                             QuantizedWeightLayout::RowMajor};
+    rewriter.replaceOp(op, buildQuantizedLinearLoop(rewriter, loc, loop).getResult(0));
     return success();
   }
 };

@@ -1,5 +1,6 @@
 // Replaces float32 linalg contractions on buffers by calls of the runtime's
 // strided, batched matrix-product microkernel.
+#include "passes/conversion/QuantizedLinearLoop.h"
 #include "passes/cpu/Passes.h"
 
 #include "lib/runtime/cpu/Contraction.h"
@@ -213,32 +214,39 @@ struct QuantizedLinearToCall : OpRewritePattern<linalg::GenericOp> {
     for (int64_t d = 0; d + 1 < xType.getRank(); ++d)
       rows = arith::MulIOp::create(rewriter, loc, rows,
                                    memref::DimOp::create(rewriter, loc, x, d));
+    // K: groups (the scales' dimension 1 in both layouts) times the group.
     auto scalesType = cast<MemRefType>(op.getDpsInputOperand(2)->get().getType());
-    int64_t k = scalesType.getDimSize(1) * marker.getAs<IntegerAttr>("group_size").getInt();
+    int64_t group = marker.getAs<IntegerAttr>(compress::kMarkerGroupSize).getInt();
+    int64_t k = scalesType.getDimSize(1) * group;
     int64_t n = outType.getShape().back();
     if (ShapedType::isDynamic(k) || ShapedType::isDynamic(n))
       return failure();
+    bool tiled = marker.getAs<StringAttr>(compress::kMarkerLayout).getValue() ==
+                 compress::stringifyLayout(compress::QuantizedWeightLayout::Tiled);
     auto constant = [&](int64_t v) { return arith::ConstantIndexOp::create(rewriter, loc, v); };
-    SmallVector<Value> args = {rows,
-                               constant(n),
-                               constant(k),
-                               address(x, 4),
-                               constant(k),
-                               address(op.getDpsInputOperand(1)->get(), 1),
-                               address(op.getDpsInputOperand(2)->get(), 4),
-                               hasZeroPoints ? address(op.getDpsInputOperand(3)->get(), 1)
-                                             : constant(0).getResult(),
-                               address(out, 4),
-                               constant(n),
-                               constant(marker.getAs<IntegerAttr>("bits").getInt()),
-                               constant(marker.getAs<IntegerAttr>("group_size").getInt())};
+    SmallVector<Value> args = {
+        rows,
+        constant(n),
+        constant(k),
+        address(x, 4),
+        constant(k),
+        address(op.getDpsInputOperand(1)->get(), 1),
+        address(op.getDpsInputOperand(2)->get(), 4),
+        hasZeroPoints ? address(op.getDpsInputOperand(3)->get(), 1) : constant(0).getResult(),
+        address(out, 4),
+        constant(n),
+        constant(marker.getAs<IntegerAttr>(compress::kMarkerBits).getInt()),
+        constant(group),
+        constant(marker.getAs<IntegerAttr>(compress::kMarkerInt8ActivationRows).getInt())};
+    const char *symbol =
+        tiled ? compress::kTiledQuantizedLinearF32Symbol : compress::kQuantizedLinearF32Symbol;
     auto module = op->getParentOfType<ModuleOp>();
-    auto callee = module.lookupSymbol<func::FuncOp>(compress::kQuantizedLinearF32Symbol);
+    auto callee = module.lookupSymbol<func::FuncOp>(symbol);
     if (!callee) {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(module.getBody());
       SmallVector<Type> argTypes(args.size(), rewriter.getIndexType());
-      callee = func::FuncOp::create(rewriter, loc, compress::kQuantizedLinearF32Symbol,
+      callee = func::FuncOp::create(rewriter, loc, symbol,
                                     rewriter.getFunctionType(argTypes, {}));
       callee.setPrivate();
     }
@@ -255,6 +263,18 @@ struct ContractionToMicrokernelPass
     patterns.add<ContractionToCall, QuantizedLinearToCall>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
+    // The loop that remains computes in float: right for weight-only
+    // layers, silently wrong for layers whose activations must be int8.
+    WalkResult unlowered = getOperation()->walk([](linalg::GenericOp op) {
+      auto marker = op->getAttrOfType<DictionaryAttr>(compress::kQuantizedLinearMarker);
+      if (!marker || marker.getAs<IntegerAttr>(compress::kMarkerInt8ActivationRows).getInt() == 0)
+        return WalkResult::advance();
+      op.emitError("a quantized linear layer with int8 activations needs the quantized "
+                   "microkernel, which takes only row-major float32 activations and results");
+      return WalkResult::interrupt();
+    });
+    if (unlowered.wasInterrupted())
+      signalPassFailure();
   }
 };
 

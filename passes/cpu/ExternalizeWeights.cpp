@@ -1,5 +1,6 @@
 // Moves the large constants of @main into a weights buffer argument, so that
 // compiled code reads its weights from a file instead of carrying them.
+#include "passes/cpu/ConstantBytes.h"
 #include "passes/cpu/Passes.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
@@ -20,27 +21,6 @@ using llvm::SmallVector;
 namespace {
 
 constexpr uint64_t kWeightAlignment = 64;
-
-/// The raw little-endian bytes of a constant, or empty when it has none we
-/// can write (splats are expanded).
-std::optional<ArrayRef<char>> constantBytes(ElementsAttr attr,
-                                            std::vector<char> &storage) {
-  if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
-    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
-    if (!blob)
-      return std::nullopt;
-    return blob->getData();
-  }
-  auto dense = dyn_cast<DenseElementsAttr>(attr);
-  if (!dense || dense.getElementType().isInteger(1))
-    return std::nullopt;
-  if (!dense.isSplat())
-    return dense.getRawData();
-  ArrayRef<char> one = dense.getRawData();
-  for (int64_t i = 0; i < dense.getNumElements(); ++i)
-    storage.insert(storage.end(), one.begin(), one.end());
-  return ArrayRef<char>(storage);
-}
 
 std::string weightName(arith::ConstantOp op, unsigned index) {
   if (auto resource = dyn_cast<DenseResourceElementsAttr>(op.getValue()))
@@ -99,7 +79,7 @@ struct ExternalizeWeightsPass
     for (auto [index, op] : llvm::enumerate(constants)) {
       auto type = cast<RankedTensorType>(op.getType());
       std::vector<char> storage;
-      std::optional<ArrayRef<char>> bytes = constantBytes(cast<ElementsAttr>(op.getValue()), storage);
+      std::optional<ArrayRef<char>> bytes = compress::constantBytes(cast<ElementsAttr>(op.getValue()), storage);
       if (!bytes)
         continue;
       uint64_t start = llvm::alignTo(offset, kWeightAlignment);

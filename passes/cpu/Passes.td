@@ -18,13 +18,35 @@ def ContractionToMicrokernelPass
     `compress_rt_contract_f32_constant_b`, which packs B once and reuses it.
     The loop of a quantized linear layer (marked
     `compress.quantized_linear` by convert-compress-to-linalg) becomes a call
-    of `compress_rt_quantized_linear_f32`, which dequantises blocks of output
-    channels inside the product. Runs after bufferization; products it
+    of `compress_rt_quantized_linear_tiled_f32` when its weight was tiled
+    (compress-cpu-tile-quantized-weights), else of
+    `compress_rt_quantized_linear_f32`; both pass on the number of rows from
+    which activations are quantized to int8, and the runtime picks a kernel
+    by the number of rows of each call. Runs after bufferization; products it
     cannot express are left to the loop lowering.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::arith::ArithDialect"];
+}
+
+def TileQuantizedWeightsPass : Pass<"compress-cpu-tile-quantized-weights"> {
+  let summary = "Lay constant quantized weights out in the CPU kernels' tiles";
+  let description = [{
+    Rewrites each quantized linear loop (the `linalg.generic` marked
+    `compress.quantized_linear` by convert-compress-to-linalg) whose weight,
+    scales and zero points are constants into the same loop over tiled
+    copies of them (layout `tiled` in the marker): output channels in tiles
+    of 16, each 32-bit lane holding 8 (4-bit) or 4 (8-bit) consecutive input
+    features of one channel, as AVX-512 VNNI dot products consume them (see
+    lib/runtime/cpu/QuantizedLayout.h). The loop computes the same values;
+    compress-cpu-contraction-to-microkernel calls the tiled kernels for it.
+    Layers whose channels are not a multiple of 16, whose input features
+    or groups are not a multiple of the lane depth, or whose tables are not
+    constants keep the row-major layout. Runs on tensors, before
+    compress-cpu-externalize-weights writes the tiles to the weights file.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect"];
 }
 
 def ExternalizeWeightsPass

@@ -12,13 +12,17 @@
 
 using namespace mlir;
 
-// Stages: our ops to linalg, convolutions as im2col products; fuse
-// elementwise chains; bufferize with
-// identity-layout function boundaries; free temporaries; matrix products to
-// the runtime's microkernel; the rest to loops, the outer ones shared by
-// OpenMP threads; LLVM, allocating through the runtime's caching allocator.
-static const char kCpuLowering[] =
-    "convert-compress-to-linalg,func.func(compress-cpu-conv-to-im2col),"
+// Stages: our ops to linalg; constant quantized weights into the kernels'
+// tiles (before the weights leave the module, so the weights file holds the
+// tiles); convolutions as im2col products; fuse elementwise chains;
+// bufferize with identity-layout function boundaries; free temporaries;
+// matrix products to the runtime's microkernels; the rest to loops, the
+// outer ones shared by OpenMP threads; LLVM, allocating through the
+// runtime's caching allocator.
+static const char kCpuLoweringHead[] =
+    "convert-compress-to-linalg,func.func(compress-cpu-tile-quantized-weights)";
+static const char kCpuLoweringTail[] =
+    "func.func(compress-cpu-conv-to-im2col),"
     "func.func(canonicalize,cse,compress-cpu-fuse-elementwise,canonicalize,"
     "compress-cpu-approximate-math,compress-cpu-reassociate-reductions,"
     "compress-cpu-privatize-inits),"
@@ -38,7 +42,9 @@ static const char kCpuLowering[] =
     "convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,convert-index-to-llvm,"
     "convert-cf-to-llvm,convert-func-to-llvm,convert-openmp-to-llvm,reconcile-unrealized-casts";
 
-LogicalResult compress::buildCpuLoweringPipeline(OpPassManager &pm) {
+LogicalResult
+compress::buildCpuLoweringPipeline(OpPassManager &pm,
+                                   const ExternalizeWeightsPassOptions *weights) {
   // The textual pipeline names upstream and our passes: register them once.
   static std::once_flag registered;
   std::call_once(registered, [] {
@@ -46,7 +52,11 @@ LogicalResult compress::buildCpuLoweringPipeline(OpPassManager &pm) {
     registerCompressConversionPasses();
     registerCompressCpuPasses();
   });
-  return parsePassPipeline(kCpuLowering, pm);
+  if (failed(parsePassPipeline(kCpuLoweringHead, pm)))
+    return failure();
+  if (weights)
+    pm.addPass(createExternalizeWeightsPass(*weights));
+  return parsePassPipeline(kCpuLoweringTail, pm);
 }
 
 void compress::registerCpuPipelines() {

@@ -149,6 +149,8 @@ LogicalResult QuantizedLinearOp::verify() {
   int64_t bits = getBits(), group = getGroupSize();
   if (bits < 2 || bits > 8)
     return emitOpError("expects 2 to 8 bits, got ") << bits;
+  if (IntegerAttr rows = getInt8ActivationRowsAttr(); rows && rows.getInt() < 0)
+    return emitOpError("int8_activation_rows must be 0 or more, got ") << rows.getInt();
   if (!isa<FloatType>(inputType.getElementType()) ||
       inputType.getElementType() != outputType.getElementType() ||
       scalesType.getElementType() != inputType.getElementType())

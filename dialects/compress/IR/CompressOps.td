@@ -90,6 +90,12 @@ def Compress_QuantizedLinearOp : Compress_Op<"quantized_linear",
     (`group_size` = K for one scale per output channel). Without zero points
     the integers are signed (symmetric quantisation); with them, unsigned.
 
+    `int8_activation_rows` = R > 0 makes products of at least R rows (the
+    input's elements over its last dimension) quantise the input per row
+    to int8 first: scale max|x| / 127, values round-to-nearest-even of
+    x / scale (a `w8a8` layer has R = 1). Without it (or R = 0) the input
+    stays in floating point (weight-only).
+
     ```mlir
     %y = compress.quantized_linear %x, %q, %scales {bits = 8 : i64, group_size = 384 : i64}
         : tensor<?x384xf32>, tensor<1536x384xi8>, tensor<1536x1xf32> -> tensor<?x1536xf32>
@@ -99,7 +105,8 @@ def Compress_QuantizedLinearOp : Compress_Op<"quantized_linear",
                        AnyRankedTensor:$scales,
                        Optional<AnyRankedTensor>:$zero_points,
                        Optional<AnyRankedTensor>:$bias,
-                       I64Attr:$bits, I64Attr:$group_size);
+                       I64Attr:$bits, I64Attr:$group_size,
+                       OptionalAttr<I64Attr>:$int8_activation_rows);
   let results = (outs AnyRankedTensor:$output);
   let assemblyFormat = [{
     $input `,` $weight `,` $scales (`zero_points` $zero_points^)? (`bias` $bias^)?

@@ -120,6 +120,14 @@ func.func @quantized_bits(%x: tensor<2x8xf32>, %q: tensor<4x8xi8>, %s: tensor<4x
 
 // -----
 
+func.func @quantized_activation_rows(%x: tensor<2x8xf32>, %q: tensor<4x8xi8>, %s: tensor<4x1xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{int8_activation_rows must be 0 or more, got -1}}
+  %0 = compress.quantized_linear %x, %q, %s {bits = 8 : i64, group_size = 8 : i64, int8_activation_rows = -1 : i64} : tensor<2x8xf32>, tensor<4x8xi8>, tensor<4x1xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
 func.func @quantized_packing(%x: tensor<2x8xf32>, %q: tensor<4x8xi8>, %s: tensor<4x1xf32>) -> tensor<2x4xf32> {
   // expected-error @+1 {{weight has 8 bytes per row, 4-bit values of K = 8 need 4}}
   %0 = compress.quantized_linear %x, %q, %s {bits = 4 : i64, group_size = 8 : i64} : tensor<2x8xf32>, tensor<4x8xi8>, tensor<4x1xf32> -> tensor<2x4xf32>

@@ -2,6 +2,18 @@
 // RUN: compress-opt %s -split-input-file --compress-quantize="bits=4 group-size=4" | FileCheck %s --check-prefix=INT4
 // RUN: compress-opt %s -split-input-file --compress-quantize="bits=8 symmetric=false" | FileCheck %s --check-prefix=ASYM
 // RUN: compress-opt %s -split-input-file --compress-quantize="skip=^keep" | FileCheck %s --check-prefix=SKIP
+// RUN: compress-opt %s -split-input-file --compress-quantize="mode=w8a8" | FileCheck %s --check-prefix=W8A8
+// RUN: compress-opt %s -split-input-file --compress-quantize="int8-activation-rows=0" | FileCheck %s --check-prefix=FLOATACT
+// RUN: compress-opt %s -split-input-file --compress-quantize="int8-activation-rows=64" | FileCheck %s --check-prefix=ROWS
+
+// Tests the activation modes: w8a8 quantizes activations from one row on;
+// int8-activation-rows=0 never (no attribute); other thresholds are kept.
+// W8A8-LABEL: func.func @linear
+// W8A8: compress.quantized_linear {{.*}} {bits = 8 : i64, group_size = 8 : i64, int8_activation_rows = 1 : i64}
+// FLOATACT-LABEL: func.func @linear
+// FLOATACT: compress.quantized_linear {{.*}} {bits = 8 : i64, group_size = 8 : i64} :
+// ROWS-LABEL: func.func @linear
+// ROWS: compress.quantized_linear {{.*}} {bits = 8 : i64, group_size = 8 : i64, int8_activation_rows = 64 : i64}
 
 // Tests that symmetric int8 per-channel RTN stores q = round(w / scale) with
 // scale = max|w| / 127.5 per output row: row 0 has max 1.0 (scale 1/127.5),
@@ -10,7 +22,7 @@
 // INT8-DAG: %[[Q:.*]] = arith.constant dense<{{\[\[}}127, -127, 64, 0, 32, -32, 1, 0], [127, 50, -50, 0, 0, 0, 0, -127]]> : tensor<2x8xi8>
 // INT8-DAG: %[[S:.*]] = arith.constant dense<{{\[\[}}0.00784313772], [0.0199215692]]> : tensor<2x1xf32>
 // INT8-NOT: tensor<2x8xf32>
-// INT8: compress.quantized_linear %arg0, %[[Q]], %[[S]] {bits = 8 : i64, group_size = 8 : i64}
+// INT8: compress.quantized_linear %arg0, %[[Q]], %[[S]] {bits = 8 : i64, group_size = 8 : i64, int8_activation_rows = 16 : i64}
 // INT8-NOT: compress.linear
 
 // Tests that int4 with groups of 4 packs two values per byte (the first in the
@@ -18,7 +30,7 @@
 // INT4-LABEL: func.func @linear
 // INT4: arith.constant dense<{{.*}}> : tensor<2x4xi8>
 // INT4: arith.constant dense<{{.*}}> : tensor<2x2xf32>
-// INT4: compress.quantized_linear {{.*}} {bits = 4 : i64, group_size = 4 : i64} : tensor<3x8xf32>, tensor<2x4xi8>, tensor<2x2xf32> -> tensor<3x2xf32>
+// INT4: compress.quantized_linear {{.*}} {bits = 4 : i64, group_size = 4 : i64, int8_activation_rows = 16 : i64} : tensor<3x8xf32>, tensor<2x4xi8>, tensor<2x2xf32> -> tensor<3x2xf32>
 
 // Tests that asymmetric quantization adds zero points.
 // ASYM-LABEL: func.func @linear
@@ -54,8 +66,8 @@ func.func @named(%x: tensor<3x8xf32>) -> tensor<3x2xf32> {
 // OVERRIDE: compress-quantize: [2/2] ffn_up: rtn 4-bit, group 4
 // OVERRIDE-LABEL: func.func @two_layers
 // SKIP-LABEL: func.func @two_layers
-// OVERRIDE: compress.quantized_linear {{.*}} {bits = 8 : i64, group_size = 8 : i64}
-// OVERRIDE: compress.quantized_linear {{.*}} {bits = 4 : i64, group_size = 4 : i64}
+// OVERRIDE: compress.quantized_linear {{.*}} {bits = 8 : i64, group_size = 8 : i64, int8_activation_rows = 16 : i64}
+// OVERRIDE: compress.quantized_linear {{.*}} {bits = 4 : i64, group_size = 4 : i64, int8_activation_rows = 16 : i64}
 func.func @two_layers(%x: tensor<3x8xf32>) -> (tensor<3x2xf32>, tensor<3x2xf32>) {
   %w = arith.constant dense<[[1.0, -1.0, 0.5, 0.0, 0.25, -0.25, 0.0078125, 0.0], [2.54, 1.0, -1.0, 0.0, 0.0, 0.0, 0.0, -2.54]]> : tensor<2x8xf32>
   %0 = compress.linear %x, %w : tensor<3x8xf32>, tensor<2x8xf32> -> tensor<3x2xf32> loc("attn")

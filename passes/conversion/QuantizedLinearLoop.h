@@ -1,0 +1,42 @@
+// The linalg form of a quantized linear layer: one linalg.generic whose
+// body dequantises each weight element as it multiplies it, marked so that
+// targets with a microkernel recognise it. Built here for both weight
+// layouts, so that the dialect conversion and the CPU re-layout of constant
+// weights (compress-cpu-tile-quantized-weights) produce the same loop.
+#ifndef COMPRESS_PASSES_CONVERSION_QUANTIZEDLINEARLOOP_H
+#define COMPRESS_PASSES_CONVERSION_QUANTIZEDLINEARLOOP_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
+namespace compress {
+
+/// Marker dictionary keys (on the generic, under kQuantizedLinearMarker).
+inline constexpr const char *kMarkerBits = "bits";
+inline constexpr const char *kMarkerGroupSize = "group_size";
+inline constexpr const char *kMarkerLayout = "layout";
+inline constexpr const char *kMarkerInt8ActivationRows = "int8_activation_rows";
+
+/// How the weight, scales and zero points are laid out.
+enum class QuantizedWeightLayout {
+  /// The dialect's: weight [N, ceil(K / per byte)], tables [N, groups].
+  RowMajor,
+  /// lib/runtime/cpu/QuantizedLayout.h's: weight [N/16, K/depth, 16, 4]
+  /// (depth 8 at 4 bits or fewer, else 4), tables [N/16, groups, 16].
+  Tiled,
+};
+llvm::StringRef stringifyLayout(QuantizedWeightLayout layout);
+
+struct QuantizedLinearLoop {
+  mlir::Value input, weight, scales, zeroPoints; // zeroPoints null: symmetric
+  mlir::Value init;                              // [.., N] accumulator
+  int64_t n, k, bits, groupSize, int8ActivationRows;
+  QuantizedWeightLayout layout;
+};
+
+/// The marked generic computing init + input * deq(weight)^T.
+mlir::linalg::GenericOp buildQuantizedLinearLoop(mlir::OpBuilder &b, mlir::Location loc,
+                                                 const QuantizedLinearLoop &loop);
+
+} // namespace compress
+
+#endif
