@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 apt_packages=(
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
   libprotobuf-dev protobuf-compiler libonnx-dev libeigen3-dev libdnnl-dev libomp-22-dev
-  libgtest-dev libonnx-testdata ninja-build cmake g++ python3-venv
+  libgtest-dev libonnx-testdata zlib1g-dev ninja-build cmake g++ python3-venv
 )
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -2,6 +2,7 @@
 #include "lib/driver/LoadModel.h"
 
 #include "lib/calibration/Calibrator.h"
+#include "lib/engine/CpuEngine.h"
 #include "passes/Registration.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -50,7 +51,12 @@ llvm::Error compress::runCompressionPasses(mlir::ModuleOp module, llvm::StringRe
                                            llvm::StringRef calibrationDir) {
   std::unique_ptr<Calibrator> calibrator;
   if (!calibrationDir.empty()) {
-    auto sets = readCalibrationSets(calibrationDir);
+    // The sets are checked against the model's inputs before any pass runs,
+    // so that a mismatch fails before anything is compiled.
+    auto signature = readEntrySignature(module);
+    if (!signature)
+      return signature.takeError();
+    auto sets = readCalibrationSets(calibrationDir, signature->inputs);
     if (!sets)
       return sets.takeError();
     calibrator = std::make_unique<Calibrator>(module, std::move(*sets));

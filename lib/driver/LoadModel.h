@@ -24,7 +24,8 @@ loadModel(mlir::MLIRContext &context, llvm::StringRef path, const OnnxImportOpti
 
 /// Runs the compression passes in `pipeline` (pass-pipeline syntax) on
 /// `module`; with `calibrationDir`, statistics for passes that need them
-/// come from running the model on the input sets there.
+/// come from running the model on the input sets there, which are checked
+/// against the model's inputs before any pass runs.
 llvm::Error runCompressionPasses(mlir::ModuleOp module, llvm::StringRef pipeline,
                                  llvm::StringRef calibrationDir);
 

@@ -77,6 +77,13 @@ static llvm::Expected<TensorSignature> signatureOf(Type type, DictionaryAttr att
   return sig;
 }
 
+std::string TensorSignature::shapeString() const {
+  std::string s = "[";
+  for (size_t d = 0; d < shape.size(); ++d)
+    s += (d ? "," : "") + (shape[d] < 0 ? std::string("?") : std::to_string(shape[d]));
+  return s + "]";
+}
+
 llvm::Expected<EntrySignature> compress::readEntrySignature(ModuleOp module) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main)
@@ -218,14 +225,9 @@ CpuEngine::run(llvm::ArrayRef<HostTensor> inputs) {
     bool shapeOk = t.shape.size() == sig.shape.size();
     for (size_t d = 0; shapeOk && d < t.shape.size(); ++d)
       shapeOk = sig.shape[d] < 0 || sig.shape[d] == t.shape[d];
-    if (!shapeOk) {
-      std::string want = "[";
-      for (size_t d = 0; d < sig.shape.size(); ++d)
-        want += (d ? "," : "") + (sig.shape[d] < 0 ? std::string("?")
-                                                  : std::to_string(sig.shape[d]));
-      return engineError("input '" + sig.name + "' must have shape " + want +
-                         "], got " + t.shapeString());
-    }
+    if (!shapeOk)
+      return engineError("input '" + sig.name + "' must have shape " + sig.shapeString() +
+                         ", got " + t.shapeString());
     inputDescs[i].resize(3 + 2 * t.shape.size());
     fillDescriptor(inputDescs[i].data(),
                    const_cast<uint8_t *>(t.data.data()), t.shape);

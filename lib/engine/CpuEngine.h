@@ -22,6 +22,9 @@ struct TensorSignature {
   std::string name;
   ElementKind kind;
   std::vector<int64_t> shape; // -1 where dynamic
+
+  /// The shape as messages print it, '?' where dynamic: "[?,4]".
+  std::string shapeString() const;
 };
 
 /// The arguments and results of `func.func @main`, named by `compress.name`.

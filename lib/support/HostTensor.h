@@ -1,4 +1,5 @@
-// A tensor in host memory: what the engine reads from and writes to .npy files.
+// A tensor in host memory: what the engine reads from and writes to .npy files
+// (and reads from .npz archives).
 #ifndef COMPRESS_LIB_SUPPORT_HOSTTENSOR_H
 #define COMPRESS_LIB_SUPPORT_HOSTTENSOR_H
 
@@ -30,10 +31,23 @@ struct HostTensor {
   std::string shapeString() const;
 };
 
+/// Parses the contents of a C-ordered little-endian .npy file (format
+/// versions 1 to 3). Messages do not say where the bytes came from.
+llvm::Expected<HostTensor> parseNpy(llvm::StringRef bytes);
 /// Reads a C-ordered little-endian .npy file (format versions 1 to 3).
 llvm::Expected<HostTensor> readNpy(llvm::StringRef path);
 /// Writes `tensor` as a version-1 .npy file.
 llvm::Error writeNpy(llvm::StringRef path, const HostTensor &tensor);
+
+/// An array of a .npz archive, named as numpy.load names it.
+struct NamedTensor {
+  std::string name;
+  HostTensor tensor;
+};
+/// Reads a .npz archive: a ZIP of NAME.npy members, stored (numpy.savez) or
+/// deflated (numpy.savez_compressed), zip64 or not. Arrays come in archive
+/// order; messages name the file and the member.
+llvm::Expected<std::vector<NamedTensor>> readNpz(llvm::StringRef path);
 
 } // namespace compress
 

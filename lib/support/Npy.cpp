@@ -3,6 +3,7 @@
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -70,14 +71,9 @@ std::string HostTensor::shapeString() const {
   return s + "]";
 }
 
-llvm::Expected<HostTensor> compress::readNpy(StringRef path) {
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (!buffer)
-    return npyError(path, buffer.getError().message());
-  StringRef bytes = (*buffer)->getBuffer();
+llvm::Expected<HostTensor> compress::parseNpy(StringRef bytes) {
   if (bytes.size() < 10 || !bytes.starts_with("\x93NUMPY"))
-    return npyError(path, "not a .npy file");
+    return llvm::createStringError("not a .npy file");
   unsigned major = static_cast<uint8_t>(bytes[6]);
   size_t headerLen, headerStart;
   if (major == 1) {
@@ -86,19 +82,19 @@ llvm::Expected<HostTensor> compress::readNpy(StringRef path) {
     headerStart = 10;
   } else if (major == 2 || major == 3) {
     if (bytes.size() < 12)
-      return npyError(path, "truncated header");
+      return llvm::createStringError("truncated header");
     headerLen = 0;
     for (int i = 0; i < 4; ++i)
       headerLen |= size_t(static_cast<uint8_t>(bytes[8 + i])) << (8 * i);
     headerStart = 12;
   } else {
-    return npyError(path, "unsupported .npy version " + llvm::Twine(major));
+    return llvm::createStringError("unsupported .npy version " + llvm::Twine(major));
   }
   if (headerStart + headerLen > bytes.size())
-    return npyError(path, "truncated header");
+    return llvm::createStringError("truncated header");
   StringRef header = bytes.substr(headerStart, headerLen);
   if (headerField(header, "fortran_order") != "False")
-    return npyError(path, "Fortran-ordered arrays are not supported");
+    return llvm::createStringError("Fortran-ordered arrays are not supported");
 
   HostTensor tensor;
   StringRef descr = headerField(header, "descr");
@@ -111,23 +107,35 @@ llvm::Expected<HostTensor> compress::readNpy(StringRef path) {
       found = &k;
   }
   if (!found || found->kind == ElementKind::BF16)
-    return npyError(path, "unsupported dtype '" + descr + "'");
+    return llvm::createStringError("unsupported dtype '" + descr + "'");
   tensor.kind = found->kind;
   llvm::SmallVector<StringRef> dims;
   headerField(header, "shape").split(dims, ',', -1, /*KeepEmpty=*/false);
+  // Checked: a forged header must not wrap the payload size around.
+  int64_t payload = int64_t(found->size);
   for (StringRef d : dims) {
     int64_t v;
-    if (d.trim().getAsInteger(10, v) || v < 0)
-      return npyError(path, "bad shape in header");
+    if (d.trim().getAsInteger(10, v) || v < 0 || llvm::MulOverflow(payload, v, payload))
+      return llvm::createStringError("bad shape in header");
     tensor.shape.push_back(v);
   }
-  size_t payload = tensor.numElements() * found->size;
   size_t dataStart = headerStart + headerLen;
-  if (bytes.size() - dataStart < payload)
-    return npyError(path, "truncated data: expected " + llvm::Twine(payload) +
-                              " bytes for shape " + tensor.shapeString());
+  if (bytes.size() - dataStart < uint64_t(payload))
+    return llvm::createStringError("truncated data: expected " + llvm::Twine(payload) +
+                                   " bytes for shape " + tensor.shapeString());
   tensor.data.assign(bytes.begin() + dataStart,
                      bytes.begin() + dataStart + payload);
+  return tensor;
+}
+
+llvm::Expected<HostTensor> compress::readNpy(StringRef path) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer)
+    return npyError(path, buffer.getError().message());
+  auto tensor = parseNpy((*buffer)->getBuffer());
+  if (!tensor)
+    return npyError(path, llvm::toString(tensor.takeError()));
   return tensor;
 }
 

@@ -74,4 +74,14 @@ TEST(Npy, RejectsOtherFiles) {
   EXPECT_NE(llvm::toString(back.takeError()).find("not a .npy file"), std::string::npos);
 }
 
+TEST(Npy, RejectsAShapeWhoseSizeOverflows) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': "
+                       "(4611686018427387904, 4), }\n";
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + char(header.size()) + '\0' +
+                      header + std::string(16, '\0');
+  auto parsed = parseNpy(bytes);
+  ASSERT_FALSE(bool(parsed));
+  EXPECT_EQ(llvm::toString(parsed.takeError()), "bad shape in header");
+}
+
 } // namespace

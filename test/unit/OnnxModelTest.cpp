@@ -88,6 +88,19 @@ TEST(OnnxModel, ReadsTypedAndRawData) {
             std::string::npos);
 }
 
+TEST(OnnxModel, RejectsDimsTheDataDoesNotFill) {
+  // 2^39 floats: the check must come before any buffer of that size.
+  onnx::TensorProto huge;
+  huge.set_name("h");
+  huge.set_data_type(onnx::TensorProto::FLOAT);
+  huge.add_dims(int64_t(1) << 39);
+  huge.set_raw_data(std::string(4, '\0'));
+  auto bytes = readTensorBytes(llvm::StringRef(), huge);
+  ASSERT_FALSE(bool(bytes));
+  EXPECT_NE(llvm::toString(bytes.takeError()).find("its shape needs 2199023255552"),
+            std::string::npos);
+}
+
 TEST(OnnxModel, RejectsExternalDataOutsideTheFolder) {
   onnx::ModelProto model = reluModel();
   auto *init = model.mutable_graph()->add_initializer();

@@ -49,8 +49,10 @@ static cl::opt<std::string> passes(
 
 static cl::opt<std::string> calibration(
     "calibration",
-    cl::desc("Folder of calibration input sets (one subfolder of NAME.npy files each) for "
-             "passes that need statistics, such as compress-quantize{method=gptq}"));
+    cl::desc("Folder of calibration input sets for passes that need statistics, such as "
+             "compress-quantize{method=gptq}: subfolders of NAME.npy files (one per model "
+             "input NAME), .npz files (numpy.savez or savez_compressed), or ONNX "
+             "test_data_set_N subfolders of input_K.pb TensorProtos; one set each"));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "compress-run: error: " << message << "\n";

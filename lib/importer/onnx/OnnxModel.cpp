@@ -89,7 +89,7 @@ static std::string tensorLabel(const onnx::TensorProto &t) {
 }
 
 static llvm::Expected<std::vector<char>>
-readRawTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
+readRawTensorBytes(StringRef directory, const onnx::TensorProto &t) {
   const std::string label = tensorLabel(t);
   size_t elemSize = onnxElementSize(t.data_type());
   if (elemSize == 0)
@@ -99,7 +99,9 @@ readRawTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
   if (count < 0)
     return llvm::createStringError(label + " has invalid dims");
   size_t bytes = size_t(count) * elemSize;
-  std::vector<char> out(bytes);
+  // Sized only once the data is known to fill it: dims alone may ask for
+  // terabytes.
+  std::vector<char> out;
 
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
     std::string location;
@@ -114,7 +116,7 @@ readRawTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
     }
     if (llvm::Error e = checkExternalLocation(t))
       return std::move(e);
-    llvm::SmallString<256> file(model.directory);
+    llvm::SmallString<256> file(directory);
     llvm::sys::path::append(file, location);
     auto buffer = llvm::MemoryBuffer::getFileSlice(
         file, length < 0 ? bytes : uint64_t(length), offset, false);
@@ -128,6 +130,7 @@ readRawTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
                                      llvm::Twine((*buffer)->getBufferSize()) +
                                      " bytes, its shape needs " +
                                      llvm::Twine(bytes));
+    out.resize(bytes);
     memcpy(out.data(), (*buffer)->getBufferStart(), bytes);
     return out;
   }
@@ -137,6 +140,7 @@ readRawTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
                                      llvm::Twine(t.raw_data().size()) +
                                      " bytes of data, its shape needs " +
                                      llvm::Twine(bytes));
+    out.resize(bytes);
     memcpy(out.data(), t.raw_data().data(), bytes);
     return out;
   }
@@ -150,6 +154,7 @@ readRawTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
     using T = decltype(proto);
     if (size_t(field.size()) != size_t(count))
       return mismatch(field.size());
+    out.resize(bytes);
     for (int64_t i = 0; i < count; ++i) {
       T v = static_cast<T>(field.Get(i));
       memcpy(out.data() + i * sizeof(T), &v, sizeof(T));
@@ -282,7 +287,12 @@ static int64_t firstNaN(const std::vector<char> &bytes) {
 
 llvm::Expected<std::vector<char>>
 compress::readTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
-  auto bytes = readRawTensorBytes(model, t);
+  return readTensorBytes(model.directory, t);
+}
+
+llvm::Expected<std::vector<char>>
+compress::readTensorBytes(StringRef directory, const onnx::TensorProto &t) {
+  auto bytes = readRawTensorBytes(directory, t);
   if (!bytes)
     return bytes.takeError();
   // A NaN weight poisons every output it reaches, and every statistic a

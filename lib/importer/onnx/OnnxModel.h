@@ -34,6 +34,10 @@ llvm::Expected<std::unique_ptr<OnnxModel>> loadOnnxModel(llvm::StringRef path);
 /// must stay inside the model's folder).
 llvm::Expected<std::vector<char>> readTensorBytes(const OnnxModel &model,
                                                   const onnx::TensorProto &t);
+/// The same for a tensor that is no part of a model (a serialized
+/// TensorProto file), whose external data lies in `directory`.
+llvm::Expected<std::vector<char>> readTensorBytes(llvm::StringRef directory,
+                                                  const onnx::TensorProto &t);
 
 /// Size in bytes of one element of an ONNX data type, 0 when unsupported.
 size_t onnxElementSize(int32_t dataType);
