@@ -195,10 +195,17 @@ def ours_compiled(args, model: Path, name: str, out: Path, shapes: dict[str, tup
     return lib, ""
 
 
-def quantize_passes(bits: int, group: int, symmetric: bool, method: str, report: Path) -> str:
+# How each of our variants treats activations: float always (exact weight-only numerics), or int8 per row always
+# (mode=w8a8: integer dot products). The pass's default, float below 16 rows and int8 from 16, is one of the two
+# at each batch of these benchmarks.
+ACTIVATIONS = {"float": "int8-activation-rows=0", "int8": "mode=w8a8"}
+
+
+def quantize_passes(bits: int, group: int, symmetric: bool, method: str, report: Path,
+                    activations: str = "float") -> str:
     """The --passes value for compress-quantize with these options, writing its report to `report`."""
     return (f"compress-quantize{{bits={bits} group-size={group} symmetric={'true' if symmetric else 'false'} "
-            f"method={method} report={report}}}")
+            f"method={method} {ACTIVATIONS[activations]} report={report}}}")
 
 
 def report_bits_per_weight(report: Path) -> float | None:
@@ -299,17 +306,19 @@ def accuracy(args, work: Path) -> tuple[list[AccuracyRow], dict]:
 
     ours = [
         ("ours fp32", "no quantization", None),
-        ("ours int8 RTN", "per output channel, symmetric", (8, 0, True, "rtn")),
-        ("ours int4 RTN", "g128 symmetric", (4, GROUP, True, "rtn")),
-        ("ours int4 RTN", "g128 asymmetric", (4, GROUP, False, "rtn")),
-        ("ours int4 GPTQ", "g128 symmetric", (4, GROUP, True, "gptq")),
-        ("ours int4 GPTQ", "g128 asymmetric", (4, GROUP, False, "gptq")),
+        ("ours int8 RTN", "per output channel, symmetric", (8, 0, True, "rtn", "float")),
+        ("ours int8 RTN", "per output channel, symmetric; int8 activations", (8, 0, True, "rtn", "int8")),
+        ("ours int4 RTN", "g128 symmetric", (4, GROUP, True, "rtn", "float")),
+        ("ours int4 RTN", "g128 asymmetric", (4, GROUP, False, "rtn", "float")),
+        ("ours int4 GPTQ", "g128 symmetric", (4, GROUP, True, "gptq", "float")),
+        ("ours int4 GPTQ", "g128 asymmetric", (4, GROUP, False, "gptq", "float")),
+        ("ours int4 GPTQ", "g128 asymmetric; int8 activations", (4, GROUP, False, "gptq", "int8")),
     ]
     for label, scheme, q in ours:
-        tag = "fp32" if q is None else f"w{q[0]}g{q[1]}-{'sym' if q[2] else 'asym'}-{q[3]}"
+        tag = "fp32" if q is None else f"w{q[0]}g{q[1]}-{'sym' if q[2] else 'asym'}-{q[3]}-a{q[4]}"
         out = args.cache / "artifacts" / "quantize" / f"minilm-{tag}"
         report = out.with_name(out.name + ".report.json")
-        passes = "" if q is None else quantize_passes(*q, report)
+        passes = "" if q is None else quantize_passes(*q[:4], report, q[4])
         row = AccuracyRow(label, scheme, True)
         lib, err = ours_compiled(args, model, "minilm", out, shapes, passes,
                                  calib_dir if q is not None and q[3] == "gptq" else None)
@@ -394,8 +403,11 @@ class SpeedRow:
 SPEED_ORT = [("ORT fp32", None), ("ORT int8 dynamic", OrtQuant("dynamic-int8")),
              ("ORT MatMulNBits int4 g128", OrtQuant("default")),
              ("ORT MatMulNBits int4 g128, accuracy_level 4", OrtQuant("default", accuracy_level=4))]
-SPEED_OURS = [("ours fp32", None), ("ours int8 per-channel", (8, 0, True, "rtn")),
-              ("ours int4 g128", (4, GROUP, True, "rtn"))]
+SPEED_OURS = [("ours fp32", None),
+              ("ours int8 per-channel, float activations", (8, 0, True, "rtn", "float")),
+              ("ours int8 per-channel, int8 activations (w8a8)", (8, 0, True, "rtn", "int8")),
+              ("ours int4 g128, float activations", (4, GROUP, True, "rtn", "float")),
+              ("ours int4 g128, int8 activations", (4, GROUP, True, "rtn", "int8"))]
 
 
 def speed(args, work: Path) -> tuple[list[SpeedRow], float | None]:
@@ -409,11 +421,11 @@ def speed(args, work: Path) -> tuple[list[SpeedRow], float | None]:
     int4_report = None
     for batch in args.batches:
         for label, q in SPEED_OURS:
-            tag = "fp32" if q is None else f"w{q[0]}g{q[1]}"
+            tag = "fp32" if q is None else f"w{q[0]}g{q[1]}-a{q[4]}"
             out = args.cache / "artifacts" / "quantize" / f"linear-{tag}-b{batch}"
             report = out.with_name(out.name + ".report.json")
             ours_libs[(label, batch)] = ours_compiled(args, model, "linear", out, {"x": (batch, LINEAR_K)},
-                                                      "" if q is None else quantize_passes(*q, report))
+                                                      "" if q is None else quantize_passes(*q[:4], report, q[4]))
             if q is not None and q[0] == 4 and ours_libs[(label, batch)][0] is not None:
                 int4_report = report
 
