@@ -154,3 +154,21 @@ QuantizedMatrix compress::quantizeGptq(std::vector<float> weights, int64_t n, in
   }
   return q;
 }
+
+double compress::relativeOutputError(const std::vector<float> &w, const QuantizedMatrix &q,
+                                     int64_t n, int64_t k, const QuantizerConfig &config,
+                                     const std::vector<double> &hessian) {
+  int64_t groups = k / config.group;
+  Matrix original(n, k), difference(n, k);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < k; ++c) {
+      int64_t g = r * groups + c / config.group;
+      double restored = double(q.values[r * k + c] - q.zeroPoints[g]) * q.scales[g];
+      original(r, c) = w[r * k + c];
+      difference(r, c) = original(r, c) - restored;
+    }
+  Eigen::Map<const Matrix> h(hessian.data(), k, k);
+  double error = (difference * h).cwiseProduct(difference).sum();
+  double signal = (original * h).cwiseProduct(original).sum();
+  return signal > 0 ? std::sqrt(std::max(error, 0.0) / signal) : 0.0;
+}

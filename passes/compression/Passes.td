@@ -27,8 +27,11 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
 
     Layers whose location name matches `skip` (a regular expression) are left
     alone; `layer-bits` gives matching layers other bits and group sizes. With `report`, a JSON report is written: per layer its name,
-    method, bits, group size, bytes before and after and the relative error
-    of the weight (||W - deq(Q)|| / ||W||); totals for the model.
+    method, bits, group size, bytes before and after, the relative error
+    of the weight (||W - deq(Q)|| / ||W||) and, when calibration data is
+    given, the relative error of the layer's output on it
+    (||X (W - deq(Q))^T|| / ||X W^T|| from the Hessian of its inputs X);
+    totals for the model.
 
     Activations: `mode=w8a8` quantizes every layer's input per row (token)
     to int8 at run time (scale max|x| / 127), so that CPU kernels multiply

@@ -11,6 +11,7 @@
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Regex.h"
 #include "llvm/Support/raw_ostream.h"
@@ -234,6 +235,17 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
         matrix = compress::quantizeRtn(*w, n, k, config);
       }
       PackedWeight q = pack(matrix, *w, n, k, config);
+      // With calibration data, the layer's output error on it (float inputs).
+      std::optional<double> outputError;
+      if (statistics) {
+        auto hessian = statistics->hessian(op);
+        if (!hessian) {
+          op.emitError("compress-quantize: calibration of layer '")
+              << name << "' failed: " << llvm::toString(hessian.takeError());
+          return signalPassFailure();
+        }
+        outputError = compress::relativeOutputError(*w, matrix, n, k, config, *hessian);
+      }
 
       OpBuilder b(op);
       Location loc = op.getLoc();
@@ -269,6 +281,10 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
         llvm::errs() << "compress-quantize: [" << index + 1 << "/" << linears.size() << "] "
                      << name << ": " << method << " " << layerBitCount << "-bit, group "
                      << group << ", weight error " << llvm::format("%.4f", q.relativeError)
+                     << (outputError ? llvm::formatv(", output error on calibration data {0:f4}",
+                                                     *outputError)
+                                           .str()
+                                     : std::string())
                      << "\n";
       int64_t before = n * k * 4;
       int64_t after = int64_t(q.bytes.size() + q.scales.size() * 4 + q.zeroPoints.size());
@@ -284,6 +300,8 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
                                           {"bytes_after", after},
                                           {"bits_per_weight", 8.0 * after / double(n * k)},
                                           {"weight_relative_error", q.relativeError}});
+      if (outputError)
+        layers.back().getAsObject()->insert({"output_relative_error", *outputError});
     }
     if (report.empty())
       return;
