@@ -147,25 +147,50 @@ COMPRESS_AVX512_VNNI void integerKernel(const Problem &p, const QuantizedActivat
   }
 }
 
-/// Float kernel for `Rows` rows from `row0` and tile block `nb`. Codes
-/// become floats in registers: packed ones (16 possible codes) through a
-/// 16-entry table (vpermps takes the low 4 bits of each lane as the index,
-/// so a shift brings each code into place), wider ones by shifts and a
-/// conversion. Symmetric codes map to their signed values; unsigned ones
-/// stay as they are, their zero points coming out per group as
-/// zero * sum(x).
+/// Turns the codes of a tile into float values, code j of every lane at a
+/// time: packed codes (16 possible) through a 16-entry table (vpermps takes
+/// the low 4 bits of each lane as the index, so a shift brings each code
+/// into place), wider ones by shifts and a conversion. Symmetric codes map
+/// to their signed values; unsigned ones stay as they are.
+template <bool Packed>
+struct CodeDecoder {
+  static constexpr int kWidth = Packed ? 4 : 8;
+  __m512 codeValues;
+  __m512i signShift;
+  int bits;
+  bool symmetric;
+
+  COMPRESS_AVX512 explicit CodeDecoder(const Problem &p)
+      : bits(int(p.bits)), symmetric(!p.zeroPoints) {
+    const int32_t sign = 1 << (bits - 1);
+    alignas(64) float table[16];
+    for (int32_t code = 0; code < 16; ++code)
+      table[code] = float(symmetric ? ((code ^ sign) - sign) : code);
+    codeValues = _mm512_load_ps(table);
+    signShift = _mm512_set1_epi32(32 - bits);
+  }
+
+  /// Code j of each lane (feature order: see QuantizedLayout.h) sits at bit
+  /// 8 * (j % 4) + width * (j / 4).
+  COMPRESS_AVX512 __m512 decode(__m512i lanes, int j) const {
+    const int at = 8 * (j % 4) + kWidth * (j / 4);
+    if (Packed)
+      return _mm512_permutexvar_ps(_mm512_srli_epi32(lanes, at), codeValues);
+    __m512i code = _mm512_sllv_epi32(lanes, _mm512_set1_epi32(32 - bits - at));
+    code = symmetric ? _mm512_srav_epi32(code, signShift) : _mm512_srlv_epi32(code, signShift);
+    return _mm512_cvtepi32_ps(code);
+  }
+};
+
+/// Float kernel for `Rows` rows from `row0` and tile block `nb`: codes
+/// become floats in registers (CodeDecoder); zero points come out per group
+/// as zero * sum(x).
 template <int Rows, bool Packed>
 COMPRESS_AVX512 void floatKernel(const Problem &p, const float *x, int64_t xStride,
                                  const float *groupSums, int64_t row0, int64_t nb) {
   const int64_t depth = Packed ? 8 : 4, perGroup = p.group / depth, groups = p.groups();
-  const int width = Packed ? 4 : 8;
   const bool symmetric = !p.zeroPoints;
-  const int32_t sign = 1 << (p.bits - 1);
-  alignas(64) float table[16];
-  for (int32_t code = 0; code < 16; ++code)
-    table[code] = float(symmetric ? ((code ^ sign) - sign) : code);
-  const __m512 codeValues = _mm512_load_ps(table);
-  const __m512i signShift = _mm512_set1_epi32(32 - int(p.bits));
+  const CodeDecoder<Packed> decoder(p);
   const uint8_t *tiles = p.tileBlock(nb);
   __m512 total[Rows];
 #pragma GCC unroll 8
@@ -183,19 +208,9 @@ COMPRESS_AVX512 void floatKernel(const Problem &p, const float *x, int64_t xStri
         acc[r][c] = _mm512_setzero_ps();
     for (int64_t kb = g * perGroup; kb < (g + 1) * perGroup; ++kb) {
       __m512i lanes = _mm512_loadu_si512(tiles + kb * kTileBytes);
-      // Code j of each lane (feature order: see QuantizedLayout.h) sits at
-      // bit 8 * (j % 4) + width * (j / 4).
 #pragma GCC unroll 8
       for (int j = 0; j < (Packed ? 8 : 4); ++j) {
-        const int at = 8 * (j % 4) + width * (j / 4);
-        __m512 w;
-        if (Packed) {
-          w = _mm512_permutexvar_ps(_mm512_srli_epi32(lanes, at), codeValues);
-        } else {
-          __m512i code = _mm512_sllv_epi32(lanes, _mm512_set1_epi32(32 - int(p.bits) - at));
-          code = symmetric ? _mm512_srav_epi32(code, signShift) : _mm512_srlv_epi32(code, signShift);
-          w = _mm512_cvtepi32_ps(code);
-        }
+        __m512 w = decoder.decode(lanes, j);
         int64_t feature = kb * depth + (j % 4) + (Packed ? 4 * (j / 4) : 0);
 #pragma GCC unroll 8
         for (int r = 0; r < Rows; ++r)
@@ -239,14 +254,8 @@ template <bool Packed>
 COMPRESS_AVX512 void dequantizeTileBlock(const Problem &p, int64_t nb, float *dst,
                                          int64_t columns, int64_t column0) {
   const int64_t depth = Packed ? 8 : 4, perGroup = p.group / depth;
-  const int width = Packed ? 4 : 8;
   const bool symmetric = !p.zeroPoints;
-  const int32_t sign = 1 << (p.bits - 1);
-  alignas(64) float table[16];
-  for (int32_t code = 0; code < 16; ++code)
-    table[code] = float(symmetric ? ((code ^ sign) - sign) : code);
-  const __m512 codeValues = _mm512_load_ps(table);
-  const __m512i signShift = _mm512_set1_epi32(32 - int(p.bits));
+  const CodeDecoder<Packed> decoder(p);
   const uint8_t *tiles = p.tileBlock(nb);
   for (int64_t g = 0; g < p.groups(); ++g) {
     __m512 scale = _mm512_loadu_ps(p.scales + p.table(nb, g));
@@ -255,15 +264,7 @@ COMPRESS_AVX512 void dequantizeTileBlock(const Problem &p, int64_t nb, float *ds
       __m512i lanes = _mm512_loadu_si512(tiles + kb * kTileBytes);
 #pragma GCC unroll 8
       for (int j = 0; j < (Packed ? 8 : 4); ++j) {
-        const int at = 8 * (j % 4) + width * (j / 4);
-        __m512 w;
-        if (Packed) {
-          w = _mm512_permutexvar_ps(_mm512_srli_epi32(lanes, at), codeValues);
-        } else {
-          __m512i code = _mm512_sllv_epi32(lanes, _mm512_set1_epi32(32 - int(p.bits) - at));
-          code = symmetric ? _mm512_srav_epi32(code, signShift) : _mm512_srlv_epi32(code, signShift);
-          w = _mm512_cvtepi32_ps(code);
-        }
+        __m512 w = decoder.decode(lanes, j);
         int64_t feature = kb * depth + (j % 4) + (Packed ? 4 * (j / 4) : 0);
         _mm512_storeu_ps(dst + feature * columns + column0,
                          _mm512_mul_ps(_mm512_sub_ps(w, offset), scale));
