@@ -6,8 +6,11 @@
 #include "lib/importer/onnx/OnnxModel.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include <Eigen/Dense>
+
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -237,78 +240,135 @@ compress::readCalibrationSets(StringRef dir, llvm::ArrayRef<TensorSignature> mod
   return sets;
 }
 
-llvm::Error Calibrator::collect() {
-  collected = true;
-  // A clone whose @main also returns every linear layer's input.
+namespace {
+// The compress.linear ops of `module`, in order.
+SmallVector<LinearOp> linearsOf(ModuleOp module) {
+  SmallVector<LinearOp> linears;
+  module.walk([&](LinearOp op) { linears.push_back(op); });
+  return linears;
+}
+
+// The layers among `linears[first..]` whose input does not depend on any of
+// them: their inputs are final once every layer before `first` is.
+SmallVector<size_t> readyLayers(ModuleOp module, ArrayRef<LinearOp> linears, size_t first) {
+  llvm::DenseSet<Operation *> tainted; // ops fed by a pending layer
+  for (LinearOp op : linears.drop_front(first))
+    tainted.insert(op);
+  // Post-order: operands' producers, and an op's nested ops, come first.
+  module.walk([&](Operation *op) {
+    if (tainted.contains(op))
+      return;
+    bool fed = llvm::any_of(op->getOperands(), [&](Value v) {
+      Operation *producer = v.getDefiningOp();
+      return producer && tainted.contains(producer);
+    });
+    if (fed)
+      for (Operation *o = op; o && !isa<ModuleOp>(o); o = o->getParentOp())
+        tainted.insert(o);
+  });
+  SmallVector<size_t> ready;
+  for (size_t i = first; i < linears.size(); ++i) {
+    LinearOp layer = linears[i];
+    Operation *producer = layer.getInput().getDefiningOp();
+    if (!producer || !tainted.contains(producer))
+      ready.push_back(i);
+  }
+  return ready;
+}
+
+// A clone of `module` whose @main returns the inputs of the layers
+// `linears[i]`, i in `taps`, and computes nothing else.
+llvm::Expected<OwningOpRef<ModuleOp>> tapInputs(ModuleOp module, ArrayRef<size_t> taps) {
   OwningOpRef<ModuleOp> clone = module.clone();
   auto main = clone->lookupSymbol<func::FuncOp>("main");
   if (!main)
     return llvm::createStringError("the model has no func.func @main");
-  SmallVector<LinearOp> original, copies;
-  module.walk([&](LinearOp op) { original.push_back(op); });
-  clone->walk([&](LinearOp op) { copies.push_back(op); });
-  for (auto [i, op] : llvm::enumerate(original))
-    layerIndex[op] = i;
+  SmallVector<LinearOp> copies = linearsOf(*clone);
+  SmallVector<Value> results;
+  for (size_t i : taps)
+    results.push_back(copies[i].getInput());
   auto ret = cast<func::ReturnOp>(main.getBody().back().getTerminator());
-  unsigned firstTap = ret.getNumOperands();
-  SmallVector<Value> results(ret.getOperands());
-  for (LinearOp op : copies)
-    results.push_back(op.getInput());
   OpBuilder b(ret);
   func::ReturnOp::create(b, ret.getLoc(), results);
   ret.erase();
   SmallVector<DictionaryAttr> resultAttrs;
-  for (unsigned i = 0; i < firstTap; ++i)
-    resultAttrs.push_back(main.getResultAttrDict(i));
-  for (unsigned i = firstTap; i < results.size(); ++i)
+  for (size_t i = 0; i < results.size(); ++i)
     resultAttrs.push_back(b.getDictionaryAttr(
-        b.getNamedAttr(kNameAttr, b.getStringAttr("__tap" + std::to_string(i - firstTap)))));
-  SmallVector<Type> resultTypes(ValueRange(results).getTypes());
-  main.setFunctionType(b.getFunctionType(main.getArgumentTypes(), resultTypes));
+        b.getNamedAttr(kNameAttr, b.getStringAttr("__tap" + std::to_string(i)))));
+  main.setFunctionType(
+      b.getFunctionType(main.getArgumentTypes(), SmallVector<Type>(ValueRange(results).getTypes())));
   main.setAllResultAttrs(resultAttrs);
+  // What only fed the model's outputs or later layers is not compiled.
+  for (Block &block : main.getBody())
+    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(block)))
+      if (isOpTriviallyDead(&op))
+        op.erase();
+  return std::move(clone);
+}
 
-  auto engine = CpuEngine::compile(*clone);
+// Adds x x^T over the rows of `x` (float [..., K]) to the lower triangle of
+// `h` ([K, K]).
+void accumulateGram(const HostTensor &x, Eigen::MatrixXd &h, int64_t &rows) {
+  int64_t k = x.shape.back(), m = x.numElements() / std::max<int64_t>(k, 1);
+  if (h.size() == 0)
+    h = Eigen::MatrixXd::Zero(k, k);
+  Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> rowsOf(
+      reinterpret_cast<const float *>(x.data.data()), m, k);
+  h.selfadjointView<Eigen::Lower>().rankUpdate(rowsOf.cast<double>().transpose());
+  rows += m;
+}
+} // namespace
+
+llvm::Error Calibrator::collect(LinearOp requested) {
+  SmallVector<LinearOp> linears = linearsOf(module);
+  size_t first = llvm::find(linears, requested) - linears.begin();
+  if (first == linears.size())
+    return llvm::createStringError("the layer is not in the model");
+  SmallVector<size_t> taps;
+  for (size_t i : readyLayers(module, linears, first))
+    if (!hessians.contains(linears[i]))
+      taps.push_back(i);
+  if (!llvm::is_contained(taps, first))
+    return llvm::createStringError("the layer's input depends on a layer not yet compressed");
+  auto clone = tapInputs(module, taps);
+  if (!clone)
+    return clone.takeError();
+  auto engine = CpuEngine::compile(**clone);
   if (!engine)
     return engine.takeError();
-  hessians.assign(copies.size(), {});
-  rows.assign(copies.size(), 0);
+  ++compiledClones;
+  std::vector<Eigen::MatrixXd> grams(taps.size());
+  std::vector<int64_t> rows(taps.size(), 0);
   // readCalibrationSets ordered each set's tensors as the model's inputs,
   // which the clone shares.
   for (const InputSet &set : sets) {
     auto outputs = (*engine)->run(set.inputs);
     if (!outputs)
       return setError(set.name, llvm::toString(outputs.takeError()));
-    for (size_t layer = 0; layer < copies.size(); ++layer) {
-      const HostTensor &x = (*outputs)[firstTap + layer];
-      int64_t k = x.shape.back(), m = x.numElements() / std::max<int64_t>(k, 1);
-      std::vector<double> &h = hessians[layer];
-      if (h.empty())
-        h.assign(k * k, 0.0);
-      const float *data = reinterpret_cast<const float *>(x.data.data());
-      for (int64_t r = 0; r < m; ++r)
-        for (int64_t i = 0; i < k; ++i) {
-          double xi = data[r * k + i];
-          if (xi == 0)
-            continue;
-          double *hrow = h.data() + i * k;
-          for (int64_t j = 0; j < k; ++j)
-            hrow[j] += xi * data[r * k + j];
-        }
-      rows[layer] += m;
-    }
+    for (size_t t = 0; t < taps.size(); ++t)
+      accumulateGram((*outputs)[t], grams[t], rows[t]);
   }
-  for (size_t layer = 0; layer < hessians.size(); ++layer)
-    for (double &v : hessians[layer])
-      v *= 2.0 / double(std::max<int64_t>(rows[layer], 1));
+  for (size_t t = 0; t < taps.size(); ++t) {
+    Eigen::MatrixXd &g = grams[t];
+    int64_t k = g.rows();
+    std::vector<double> h(k * k);
+    double factor = 2.0 / double(std::max<int64_t>(rows[t], 1));
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = 0; j <= i; ++j)
+        h[i * k + j] = h[j * k + i] = factor * g(i, j);
+    hessians[linears[taps[t]]] = std::move(h);
+  }
   return llvm::Error::success();
 }
 
 llvm::Expected<std::vector<double>> Calibrator::hessian(LinearOp linear) {
-  if (!collected)
-    if (llvm::Error e = collect())
+  llvm::DenseSet<Operation *> live;
+  module.walk([&](LinearOp op) { live.insert(op); });
+  for (Operation *op : llvm::to_vector(llvm::make_first_range(hessians)))
+    if (!live.contains(op))
+      hessians.erase(op);
+  if (!hessians.contains(linear))
+    if (llvm::Error e = collect(linear))
       return std::move(e);
-  auto it = layerIndex.find(linear);
-  if (it == layerIndex.end())
-    return llvm::createStringError("the layer was not in the model when calibration ran");
-  return hessians[it->second];
+  return hessians.find(linear)->second;
 }

@@ -35,24 +35,32 @@ struct InputSet {
 llvm::Expected<std::vector<InputSet>>
 readCalibrationSets(llvm::StringRef dir, llvm::ArrayRef<TensorSignature> modelInputs);
 
-/// Hessians of every linear layer's inputs, computed on first request: the
-/// model is cloned with each layer's input added as an extra result,
-/// compiled once, and run on each set in turn (one set's activations in
-/// memory at a time).
+/// Hessians of linear layers' inputs, computed layer by layer as the GPTQ
+/// reference does: the Hessian of a layer is taken on the module as it is
+/// when a pass first asks for it, so every layer the pass compressed before
+/// it (in order of the module) is already compressed in the run that
+/// measures its input. One request compiles a clone of the current module
+/// that returns the inputs of the requested layer and of every other
+/// pending layer whose input no pending layer feeds (the query, key and
+/// value projections of a transformer block come together), and runs it on
+/// each set in turn: memory holds one set's activations of those layers.
 class Calibrator : public CalibrationStatistics {
 public:
   Calibrator(mlir::ModuleOp module, std::vector<InputSet> sets)
       : module(module), sets(std::move(sets)) {}
   llvm::Expected<std::vector<double>> hessian(LinearOp linear) override;
+  /// How many clones were compiled so far (one per group of layers).
+  unsigned compilations() const { return compiledClones; }
 
 private:
-  llvm::Error collect();
+  llvm::Error collect(LinearOp requested);
   mlir::ModuleOp module;
   std::vector<InputSet> sets;
-  bool collected = false;
-  llvm::DenseMap<mlir::Operation *, size_t> layerIndex;
-  std::vector<std::vector<double>> hessians;
-  std::vector<int64_t> rows;
+  /// Hessians measured so far, by layer. Entries of layers no longer in the
+  /// module are dropped before each lookup, so that a layer a pass creates
+  /// later at a freed address never finds a stale entry.
+  llvm::DenseMap<mlir::Operation *, std::vector<double>> hessians;
+  unsigned compiledClones = 0;
 };
 
 } // namespace compress

@@ -22,8 +22,9 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
     H = 2/n sum x x^T of the layer's inputs (1% dampening, blocks of 128
     columns with lazy updates, group scales chosen as each group starts). H
     comes from the calibration statistics the tool installs (`--calibration`
-    of compress-run and compress-compile), gathered on the float model in
-    one sweep over the calibration sets.
+    of compress-run and compress-compile), measured layer by layer as in the
+    GPTQ reference: each layer's inputs are taken with the layers before it
+    already quantised, so it compensates their error too.
 
     Layers whose location name matches `skip` (a regular expression) are left
     alone; `layer-bits` gives matching layers other bits and group sizes. With `report`, a JSON report is written: per layer its name,
