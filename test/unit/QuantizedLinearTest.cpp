@@ -132,6 +132,17 @@ TEST(QuantizedLinear, PerChannelAndOddBlocks) {
   check({6, 80, 384, 4, 128, false, 1});
 }
 
+TEST(QuantizedLinear, Int8ActivationsOverChunksOfK) {
+  // Byte codes go over K in chunks of at most 1024 features: whole groups
+  // per chunk (group 128), a group cut into chunks (per channel: 2560 in
+  // chunks of 640), and a last partial row block (13 rows in blocks of 8).
+  for (bool symmetric : {true, false}) {
+    check({13, 48, 2048, 8, 128, symmetric, 1});
+    check({13, 48, 2560, 8, 2560, symmetric, 1});
+    check({9, 48, 2048, 4, 128, symmetric, 1});
+  }
+}
+
 TEST(QuantizedLinear, ManyRowsOfFloatActivations) {
   // Dequantisation into a buffer, then sgemm; 144 channels: a partial
   // block of channels in the last call.
