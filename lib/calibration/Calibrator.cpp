@@ -18,6 +18,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
+#include <cstring>
 
 using namespace compress;
 using namespace mlir;
@@ -171,6 +173,28 @@ readSetFolder(StringRef folder, llvm::ArrayRef<TensorSignature> modelInputs) {
   return tensors;
 }
 
+// The first NaN or infinity of a floating-point tensor, described, or
+// nullopt: either would poison every statistic computed from the set.
+template <typename T>
+std::optional<std::string> firstNonFinite(const std::vector<uint8_t> &bytes) {
+  for (size_t i = 0; i * sizeof(T) < bytes.size(); ++i) {
+    T v;
+    memcpy(&v, bytes.data() + i * sizeof(T), sizeof(T));
+    if (std::isnan(v))
+      return "NaN (element " + std::to_string(i) + ")";
+    if (std::isinf(v))
+      return "an infinity (element " + std::to_string(i) + ")";
+  }
+  return std::nullopt;
+}
+std::optional<std::string> firstNonFinite(const HostTensor &t) {
+  if (t.kind == ElementKind::F32)
+    return firstNonFinite<float>(t.data);
+  if (t.kind == ElementKind::F64)
+    return firstNonFinite<double>(t.data);
+  return std::nullopt;
+}
+
 // Orders a set's tensors as the model's inputs, checking that they are
 // exactly those inputs, with their element types, ranks and static
 // dimensions.
@@ -194,6 +218,8 @@ llvm::Expected<InputSet> matchToModel(StringRef set, std::vector<NamedTensor> te
     if (!shapeOk)
       return setError(set, "input '" + sig.name + "' has shape " + t.shapeString() +
                                " but the model expects " + sig.shapeString());
+    if (std::optional<std::string> bad = firstNonFinite(t))
+      return setError(set, "input '" + sig.name + "' holds " + *bad);
     matched.inputs.push_back(std::move(t));
     byName.erase(it);
   }

@@ -54,6 +54,11 @@ np.save(os.path.join(folder("err_type", "set0"), "x.npy"), x.astype(np.int64))
 np.save(os.path.join(folder("err_rank", "set0"), "x.npy"), x[..., None])
 np.save(os.path.join(folder("err_dim", "set0"), "x.npy"), np.ones((2, 5), np.float32))
 np.savez(os.path.join(folder("err_npz_shape"), "set0.npz"), x=x[:, :5])
+nan, inf = x.copy(), x.copy()
+nan.flat[3] = np.nan
+inf.flat[5] = -np.inf
+np.save(os.path.join(folder("err_nan", "set0"), "x.npy"), nan)
+np.savez(os.path.join(folder("err_inf"), "set0.npz"), x=inf)
 write_pb(os.path.join(folder("err_pb_type", "test_data_set_0"), "input_0.pb"),
          numpy_helper.from_array(x.astype(np.int64), "x"))
 write_pb(os.path.join(folder("err_pb_index", "test_data_set_0"), "input_1.pb"),
