@@ -276,6 +276,28 @@ def write_sets(folder: Path, sets: list[dict[str, np.ndarray]]) -> None:
             np.save(folder / f"set{i:02d}" / tensor_file(name), value)
 
 
+WEIGHT_NOISE = [0.001, 0.003, 0.008]
+
+
+def noisy_model(model: Path, out: Path, noise: float, seed: int) -> Path:
+    """`model` with Gaussian noise of norm noise * ||W|| added to every 2-D MatMul weight (cached)."""
+    if out.is_file() and out.stat().st_mtime >= model.stat().st_mtime:
+        return out
+    m = onnx.load(model)
+    weights = {n.input[1] for n in m.graph.node if n.op_type == "MatMul"}
+    rng = np.random.default_rng([seed, 4])
+    for init in m.graph.initializer:
+        if init.name in weights and len(init.dims) == 2:
+            w = numpy_helper.to_array(init).astype(np.float64)
+            d = rng.standard_normal(w.shape)
+            w += d * (noise * np.linalg.norm(w) / np.linalg.norm(d))
+            init.CopyFrom(numpy_helper.from_array(w.astype(np.float32), init.name))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(m, out.with_name(out.name + ".tmp"))
+    out.with_name(out.name + ".tmp").replace(out)
+    return out
+
+
 def accuracy(args, work: Path) -> tuple[list[AccuracyRow], dict]:
     """Output error of each quantizer on MiniLM's evaluation sets against onnxruntime on the float model."""
     model = ensure_model(MODELS["minilm"], args.cache, False)
@@ -308,6 +330,7 @@ def accuracy(args, work: Path) -> tuple[list[AccuracyRow], dict]:
         ("ours fp32", "no quantization", None),
         ("ours int8 RTN", "per output channel, symmetric", (8, 0, True, "rtn", "float")),
         ("ours int8 RTN", "per output channel, symmetric; int8 activations", (8, 0, True, "rtn", "int8")),
+        ("ours int8 GPTQ", "per output channel, symmetric", (8, 0, True, "gptq", "float")),
         ("ours int4 RTN", "g128 symmetric", (4, GROUP, True, "rtn", "float")),
         ("ours int4 RTN", "g128 asymmetric", (4, GROUP, False, "rtn", "float")),
         ("ours int4 GPTQ", "g128 symmetric", (4, GROUP, True, "gptq", "float")),
@@ -339,6 +362,16 @@ def accuracy(args, work: Path) -> tuple[list[AccuracyRow], dict]:
         ("ORT MatMulNBits GPTQ", "g128 asymmetric", OrtQuant("gptq", asymmetric=True)),
         ("ORT quantize_dynamic int8", "per tensor; activations and embeddings int8 too", OrtQuant("dynamic-int8")),
     ]
+    # How far the model moves when its weights move by a known amount: each MatMul weight W plus Gaussian noise
+    # of norm NOISE * ||W|| (int8 per-channel rounding of a Gaussian-like weight has a relative error of ~0.8%).
+    for noise in WEIGHT_NOISE:
+        row = AccuracyRow("reference: fp32 + weight noise", f"Gaussian, ||dW|| / ||W|| = {noise:.1%}", False)
+        path = noisy_model(model, args.cache / "bench" / "quantize" / f"minilm-noise{noise:g}.onnx", noise,
+                           args.seed)
+        row.bits_per_weight, row.file_mb = 32.0, megabytes(path)
+        evaluate(row, lambda inputs: ort_outputs(path, inputs, args.threads))
+        rows.append(row)
+
     for label, scheme, q in theirs:
         row = AccuracyRow(label, scheme, False)
         path, err = ort_quantized(args, q, model, args.cache / "ort-quantized" / f"minilm-{q.tag()}.onnx",
