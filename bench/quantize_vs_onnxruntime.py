@@ -473,8 +473,9 @@ def speed(args, work: Path, layer: SpeedLayer) -> tuple[list[SpeedRow], float | 
             if q is not None and q[0] == 4 and ours_libs[(label, batch)][0] is not None:
                 int4_report = report
 
-    def timed(row: SpeedRow, run) -> np.ndarray:
-        """Measures run() (warm-up and timed runs) into row; returns what its first element gives as output."""
+    def timed(row: SpeedRow, run):
+        """Calls run() (a side's warm-up and timed runs, as measured() takes it), puts its median and minimum into
+        row and returns its outputs: onnxruntime's by name, or the folder compress-run wrote them into."""
         (result, row.median_ms, row.min_ms, _), cores = measured(row.label, args, run)
         if cores >= 0.1:
             row.notes.append(f"other processes used {cores:.1f} cores meanwhile")
