@@ -1,4 +1,5 @@
-"""Weight quantization against onnxruntime's quantizers: MiniLM output error and a 4096x11008 linear layer's latency."""
+"""Weight quantization against onnxruntime's quantizers: MiniLM output error, and the latency of a 4096x11008 linear
+layer and of a Llama-7B-width decoder block."""
 import argparse
 import json
 import os
@@ -8,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu_vs_onnxruntime import (MODELS, ROOT, cell, ensure_model, last_line, log,  # noqa: E402
+from cpu_vs_onnxruntime import (MODELS, ROOT, THRESHOLD, cell, ensure_model, last_line, log,  # noqa: E402
                                 machine_description, measured, minilm_inputs, run_onnxruntime, run_ours,
                                 tensor_file)
 
@@ -26,6 +28,7 @@ SECTION_END = "<!-- END bench/quantize_vs_onnxruntime.py results -->"
 DEFAULT_QUANTIZER_PYTHON = "~/.cache/compressir/benchvenv/bin/python"
 MINILM_SEQ = 128
 LINEAR_K, LINEAR_N = 4096, 11008
+LLAMA_HIDDEN = 4096
 GROUP = 128
 
 
@@ -112,6 +115,14 @@ class OrtQuant:
                         + ([f"acc{self.accuracy_level}"] if self.accuracy_level is not None else []))
 
 
+def model_files(model: Path) -> list[Path]:
+    """The .onnx file and the external data files its initializers name."""
+    proto = onnx.load(model, load_external_data=False)
+    locations = {e.value for t in proto.graph.initializer if t.data_location == TensorProto.EXTERNAL
+                 for e in t.external_data if e.key == "location"}
+    return [model] + [model.parent / loc for loc in sorted(locations)]
+
+
 def up_to_date(target: Path, stamp_file: Path, stamp: str, sources: list[Path]) -> bool:
     """Whether target exists, was made by the command recorded in stamp_file, and is newer than every source."""
     return (target.exists() and stamp_file.is_file() and stamp_file.read_text() == stamp
@@ -126,7 +137,7 @@ def ort_quantized(args, q: OrtQuant, model: Path, out: Path,
     if calibration is not None:
         cmd += ["--calibration", str(calibration)]
     stamp, stamp_file = shlex.join(cmd), out.with_name(out.name + ".cmd")
-    if up_to_date(out, stamp_file, stamp, [model, Path(__file__).resolve()]):
+    if up_to_date(out, stamp_file, stamp, model_files(model) + [Path(__file__).resolve()]):
         return out, ""
     if not os.access(args.quantizer_python, os.X_OK):
         return None, f"no interpreter at {args.quantizer_python_shown} (see --quantizer-python)"
@@ -180,7 +191,7 @@ def ours_compiled(args, model: Path, name: str, out: Path, shapes: dict[str, tup
     if calibration is not None:
         cmd.append(f"--calibration={calibration}")
     stamp, stamp_file = shlex.join(cmd), out / "compile.cmd"
-    if up_to_date(lib, stamp_file, stamp, [args.compress_compile, model]):
+    if up_to_date(lib, stamp_file, stamp, [args.compress_compile] + model_files(model)):
         return lib, ""
     shutil.rmtree(out, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -401,7 +412,7 @@ def accuracy_table(rows: list[AccuracyRow]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Part 2: speed of one 4096 x 11008 linear layer.
+# Part 2: speed of one 4096 x 11008 linear layer and of a Llama-7B-width decoder block.
 
 def build_linear(path: Path, seed: int) -> Path:
     """MatMul of x [batch, 4096] by a seeded [4096, 11008] float32 initializer (standard normal / sqrt(4096))."""
@@ -422,6 +433,33 @@ def build_linear(path: Path, seed: int) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class SpeedLayer:
+    """What the speed part times: a model with one float input and one output, at each batch of --batches."""
+    key: str                                  # its --speed-models name
+    name: str                                 # compress-compile --name, and the prefix of its cached artifacts
+    title: str                                # the heading of its table
+    about: str                                # what the paragraph under the heading says about it first
+    input: str
+    output: str
+    shape: Callable[[int], tuple[int, ...]]   # batch -> the input's shape
+    model: Callable[..., Path]                # args -> the .onnx, built into the cache if absent
+
+
+SPEED_LAYERS = [
+    SpeedLayer("linear", "linear", f"one {LINEAR_K} x {LINEAR_N} linear layer (MatMul by a float32 initializer)",
+               "Batch = rows of `x`.", "x", "y", lambda batch: (batch, LINEAR_K),
+               lambda args: build_linear(args.cache / "linear" / f"linear_{LINEAR_K}x{LINEAR_N}_seed{args.seed}.onnx",
+                                         args.seed)),
+    SpeedLayer("llama-block", "llama_block", "Llama-7B-width decoder block",
+               "`python/compress_models/llama_block.py`: hidden 4096, 32 heads, SwiGLU 11008, RMSNorm, rotary, "
+               "causal attention without KV cache. Batch = tokens of one sequence: `hidden [1, batch, 4096]`. The "
+               "quantizers rewrite its seven projections (4096 x 4096 q, k, v, o; 4096 x 11008 gate, up; "
+               "11008 x 4096 down).", "hidden", "output", lambda batch: (1, batch, LLAMA_HIDDEN),
+               lambda args: ensure_model(MODELS["llama_block"], args.cache, False)),
+]
+
+
 @dataclass
 class SpeedRow:
     batch: int
@@ -429,8 +467,13 @@ class SpeedRow:
     median_ms: float | None = None
     min_ms: float | None = None
     rel_error: float | None = None   # against onnxruntime fp32 at the same batch
-    file_mb: float | None = None     # ours: the artifact's <name>.weights; onnxruntime: the .onnx
+    file_mb: float | None = None     # ours: the artifact's <name>.weights; onnxruntime: the .onnx and its data
     notes: list[str] = field(default_factory=list)
+
+    def ours_failed(self) -> bool:
+        """Whether this is one of our variants and it has no time, or it is our fp32 and its output is wrong."""
+        wrong = self.label == "ours fp32" and self.rel_error is not None and self.rel_error >= THRESHOLD
+        return self.label.startswith("ours") and (self.median_ms is None or wrong)
 
 
 SPEED_ORT = [("ORT fp32", None), ("ORT int8 dynamic", OrtQuant("dynamic-int8")),
@@ -443,9 +486,10 @@ SPEED_OURS = [("ours fp32", None),
               ("ours int4 g128, int8 activations", (4, GROUP, True, "rtn", "int8"))]
 
 
-def speed(args, work: Path) -> tuple[list[SpeedRow], float | None]:
-    """Latency of each variant of the linear layer at each batch; the rows and our int4 g128 bits per weight."""
-    model = build_linear(args.cache / "linear" / f"linear_{LINEAR_K}x{LINEAR_N}_seed{args.seed}.onnx", args.seed)
+def speed(args, work: Path, layer: SpeedLayer) -> tuple[list[SpeedRow], float | None]:
+    """Latency of each variant of `layer` at each batch; the rows and our int4 g128 bits per weight."""
+    model = layer.model(args)
+    # Everything is quantized and compiled first, so that no building overlaps a timed run.
     ort_models: dict[str, tuple[Path | None, str]] = {}
     for label, q in SPEED_ORT:
         ort_models[label] = (model, "") if q is None else ort_quantized(
@@ -455,52 +499,57 @@ def speed(args, work: Path) -> tuple[list[SpeedRow], float | None]:
     for batch in args.batches:
         for label, q in SPEED_OURS:
             tag = "fp32" if q is None else f"w{q[0]}g{q[1]}-a{q[4]}"
-            out = args.cache / "artifacts" / "quantize" / f"linear-{tag}-b{batch}"
+            out = args.cache / "artifacts" / "quantize" / f"{layer.name}-{tag}-b{batch}"
             report = out.with_name(out.name + ".report.json")
-            ours_libs[(label, batch)] = ours_compiled(args, model, "linear", out, {"x": (batch, LINEAR_K)},
+            ours_libs[(label, batch)] = ours_compiled(args, model, layer.name, out, {layer.input: layer.shape(batch)},
                                                       "" if q is None else quantize_passes(*q[:4], report, q[4]))
             if q is not None and q[0] == 4 and ours_libs[(label, batch)][0] is not None:
                 int4_report = report
 
+    def timed(row: SpeedRow, run):
+        """Calls run() (a side's warm-up and timed runs, as measured() takes it), puts its median and minimum into
+        row and returns its outputs: onnxruntime's by name, or the folder compress-run wrote them into."""
+        (result, row.median_ms, row.min_ms, _), cores = measured(row.label, args, run)
+        if cores >= 0.1:
+            row.notes.append(f"other processes used {cores:.1f} cores meanwhile")
+        return result
+
     rows = []
     for batch in args.batches:
-        inputs = {"x": np.random.default_rng([args.seed, 3, batch]).standard_normal((batch, LINEAR_K),
-                                                                                    dtype=np.float32)}
-        log(f"== linear {LINEAR_K}x{LINEAR_N}, batch {batch}")
+        inputs = {layer.input: np.random.default_rng([args.seed, 3, batch]).standard_normal(layer.shape(batch),
+                                                                                            dtype=np.float32)}
+        log(f"== {layer.title}, batch {batch}")
         ref = None
-        for label, _ in SPEED_ORT:
+        for label, q in SPEED_ORT:
             row = SpeedRow(batch, label)
             path, err = ort_models[label]
             if path is None:
                 row.notes.append("not run: " + err)
             else:
-                row.file_mb = megabytes(path)
-                (outputs, row.median_ms, row.min_ms, _), cores = measured(
-                    label, args, lambda: run_onnxruntime(path, inputs, args.threads, args.runs))
-                if cores >= 0.1:
-                    row.notes.append(f"other processes used {cores:.1f} cores meanwhile")
-                if ref is None:
-                    ref = outputs["y"]
-                row.rel_error = relative_error(outputs["y"], ref)
+                row.file_mb = sum(megabytes(f) or 0.0 for f in model_files(path))
+                outputs = timed(row, lambda: run_onnxruntime(path, inputs, args.threads, args.runs))
+                if q is None:
+                    ref = outputs[layer.output]
+                if ref is not None:
+                    row.rel_error = relative_error(outputs[layer.output], ref)
             rows.append(row)
-        for label, _ in SPEED_OURS:
+        for label, q in SPEED_OURS:
             row = SpeedRow(batch, label)
             lib, err = ours_libs[(label, batch)]
             if lib is None:
                 row.notes.append("not run: " + err)
                 rows.append(row)
                 continue
-            row.file_mb = megabytes(lib.parent / "linear.weights")
+            row.file_mb = megabytes(lib.parent / f"{layer.name}.weights")
             try:
-                (out_dir, row.median_ms, row.min_ms, _), cores = measured(
-                    label, args, lambda: run_ours(args.compress_run, lib, inputs, work / "linear-run", args.threads,
-                                                  args.runs, args.timeout))
-                if cores >= 0.1:
-                    row.notes.append(f"other processes used {cores:.1f} cores meanwhile")
+                out_dir = timed(row, lambda: run_ours(args.compress_run, lib, inputs, work / f"{layer.name}-run",
+                                                      args.threads, args.runs, args.timeout))
                 if ref is not None:
-                    row.rel_error = relative_error(np.load(out_dir / tensor_file("y")), ref)
+                    row.rel_error = relative_error(np.load(out_dir / tensor_file(layer.output)), ref)
             except RuntimeError as e:
                 row.notes.append(str(e).replace(str(args.cache), "$COMPRESS_CACHE"))
+            if q is None and row.rel_error is not None and row.rel_error >= THRESHOLD:
+                row.notes.append(f"wrong result: differs from ORT fp32 by {THRESHOLD:g} or more")
             rows.append(row)
     return rows, report_bits_per_weight(int4_report) if int4_report else None
 
@@ -554,10 +603,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--threads", type=int, default=2, help="threads for both runtimes (default 2)")
     ap.add_argument("--runs", type=int, default=21, help="timed runs per variant, after one warm-up run")
-    ap.add_argument("--batches", type=int, nargs="+", default=[1, 16, 128], help="batches of the linear layer")
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 16, 128],
+                    help="batches of the speed part: rows of the linear layer, tokens of the decoder block")
     ap.add_argument("--calib-sets", type=int, default=8, help="MiniLM calibration sets (1 x 128 tokens each)")
     ap.add_argument("--eval-sets", type=int, default=4, help="MiniLM evaluation sets (1 x 128 tokens each)")
     ap.add_argument("--parts", nargs="+", choices=["accuracy", "speed"], default=["accuracy", "speed"])
+    ap.add_argument("--speed-models", nargs="+", choices=[x.key for x in SPEED_LAYERS],
+                    default=[x.key for x in SPEED_LAYERS], help="what the speed part times (default all: %(choices)s)")
     ap.add_argument("--seed", type=int, default=0, help="seed of weights and inputs")
     ap.add_argument("--markdown", type=Path, metavar="FILE", help="write the results into a section of FILE")
     ap.add_argument("--quantizer-python", default=DEFAULT_QUANTIZER_PYTHON,
@@ -590,7 +642,8 @@ def main(argv=None) -> int:
     machine = machine_description()
 
     acc_rows, counts = accuracy(args, work) if "accuracy" in args.parts else ([], {})
-    speed_rows, int4_bpw = speed(args, work) if "speed" in args.parts else ([], None)
+    speeds = [(x, *speed(args, work, x)) for x in SPEED_LAYERS
+              if "speed" in args.parts and x.key in args.speed_models]
 
     body = [f"## Results ({time.strftime('%Y-%m-%d')})", ""] + [f"- {line}" for line in machine]
     body += [f"- onnxruntime's quantizers ran in `{args.quantizer_python_shown}`: "
@@ -606,21 +659,22 @@ def main(argv=None) -> int:
                  "mean over the evaluation sets. Bits / weight over the 36 quantized MatMul weights (scales and "
                  "zero points included). Weights file: our artifact's `<name>.weights`, onnxruntime's .onnx file "
                  "(MB = 10^6 bytes).", "", table, ""]
-    if speed_rows:
-        table = speed_table(speed_rows)
-        print(table + "\n")
+    for layer, rows, int4_bpw in speeds:
+        table = speed_table(rows)
+        print(f"### Speed: {layer.title}\n\n{table}\n")
         bpw = f"{int4_bpw:.2f}" if int4_bpw is not None else "unknown (no report)"
-        body += [f"### Speed: one {LINEAR_K} x {LINEAR_N} linear layer (MatMul by a float32 initializer)", "",
-                 f"Median and minimum of {args.runs} timed runs after one warm-up run; ratios are this row's median "
-                 "over the named onnxruntime row's median at the same batch. Our int4 g128 weight takes "
-                 f"{bpw} bits per weight (compress-quantize report: bytes_after * 8 / weights). Weights file as "
-                 "above.", "", table, ""]
+        body += [f"### Speed: {layer.title}", "",
+                 f"{layer.about} Median and minimum of {args.runs} timed runs after one warm-up run; ratios are this "
+                 "row's median over the named onnxruntime row's median at the same batch. Our int4 g128 weight takes "
+                 f"{bpw} bits per weight (compress-quantize report: bytes_after * 8 / weights). Weights file: our "
+                 "artifact's `<name>.weights`, onnxruntime's .onnx file with its external data (MB = 10^6 bytes).",
+                 "", table, ""]
     if args.markdown:
         write_section(args.markdown, body)
         log(f"wrote the results into {args.markdown}")
     # onnxruntime's quantizers failing is a result (the tables say why); our side failing is an error.
     failed = [r for r in acc_rows if r.ours and r.error]
-    failed += [r for r in speed_rows if r.label.startswith("ours") and r.median_ms is None]
+    failed += [r for _, rows, _ in speeds for r in rows if r.ours_failed()]
     return 1 if failed else 0
 
 
