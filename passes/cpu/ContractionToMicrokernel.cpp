@@ -9,7 +9,9 @@
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace compress {
@@ -183,6 +185,22 @@ struct ContractionToCall : OpInterfaceRewritePattern<linalg::LinalgOp> {
   }
 };
 
+/// The linalg.fill of 0 that initialises `out` just before `op` (only ops
+/// without memory effects between them), or null. A kernel that overwrites
+/// its result can take the fill's place.
+linalg::FillOp zeroFillBefore(Operation *op, Value out) {
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
+    if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
+      if (fill.getOutputs().front() != out || !fill.hasPureBufferSemantics())
+        return {};
+      return matchPattern(fill.getInputs().front(), m_AnyZeroFloat()) ? fill : linalg::FillOp();
+    }
+    if (!isMemoryEffectFree(prev))
+      return {};
+  }
+  return {};
+}
+
 /// The marked loop of a quantized linear layer (see
 /// ConvertCompressToLinalg.cpp) becomes a call of the quantized microkernel,
 /// when the activations and the result are dense row-major buffers.
@@ -238,6 +256,12 @@ struct QuantizedLinearToCall : OpRewritePattern<linalg::GenericOp> {
         constant(marker.getAs<IntegerAttr>(compress::kMarkerBits).getInt()),
         constant(group),
         constant(marker.getAs<IntegerAttr>(compress::kMarkerInt8ActivationRows).getInt())};
+    // Into a zero-filled buffer (no bias), the kernel writes instead of
+    // adding, and the fill goes.
+    linalg::FillOp fill = zeroFillBefore(op, out);
+    args.push_back(constant(fill ? 0 : 1));
+    if (fill)
+      rewriter.eraseOp(fill);
     const char *symbol =
         tiled ? compress::kTiledQuantizedLinearF32Symbol : compress::kQuantizedLinearF32Symbol;
     auto module = op->getParentOfType<ModuleOp>();

@@ -22,7 +22,9 @@ def ContractionToMicrokernelPass
     (compress-cpu-tile-quantized-weights), else of
     `compress_rt_quantized_linear_f32`; both pass on the number of rows from
     which activations are quantized to int8, and the runtime picks a kernel
-    by the number of rows of each call. Runs after bufferization; products it
+    by the number of rows of each call. When the layer's result buffer was
+    just filled with zeros (no bias), the fill is removed and the kernel told
+    to overwrite the buffer rather than add to it. Runs after bufferization; products it
     cannot express are left to the loop lowering.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",

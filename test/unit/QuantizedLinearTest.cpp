@@ -85,7 +85,7 @@ void check(const Case &c) {
   compress_rt_quantized_linear_f32(
       c.m, c.n, c.k, int64_t(x.data()), c.k, int64_t(q.data()), int64_t(scales.data()),
       c.symmetric ? 0 : int64_t(zeros.data()), int64_t(rowMajorOut.data()), c.n, c.bits,
-      c.group, c.int8ActivationRows);
+      c.group, c.int8ActivationRows, /*accumulate=*/1);
   compare(rowMajorOut, "row-major");
 
   ASSERT_TRUE(canTile(c.n, c.k, c.bits, c.group));
@@ -102,8 +102,25 @@ void check(const Case &c) {
   compress_rt_quantized_linear_tiled_f32(
       c.m, c.n, c.k, int64_t(x.data()), c.k, int64_t(tiles.data()), int64_t(tiledScales.data()),
       c.symmetric ? 0 : int64_t(tiledZeros.data()), int64_t(tiledOut.data()), c.n, c.bits,
-      c.group, c.int8ActivationRows);
+      c.group, c.int8ActivationRows, /*accumulate=*/1);
   compare(tiledOut, "tiled");
+
+  // Overwriting: what out held (NaN here) must not reach the result.
+  for (int64_t i = 0; i < c.m * c.n; ++i)
+    expected[i] -= out[i];
+  std::vector<float> garbage(out.size(), std::nanf(""));
+  std::vector<float> overwritten(garbage);
+  compress_rt_quantized_linear_f32(
+      c.m, c.n, c.k, int64_t(x.data()), c.k, int64_t(q.data()), int64_t(scales.data()),
+      c.symmetric ? 0 : int64_t(zeros.data()), int64_t(overwritten.data()), c.n, c.bits,
+      c.group, c.int8ActivationRows, /*accumulate=*/0);
+  compare(overwritten, "row-major, overwriting");
+  overwritten = garbage;
+  compress_rt_quantized_linear_tiled_f32(
+      c.m, c.n, c.k, int64_t(x.data()), c.k, int64_t(tiles.data()), int64_t(tiledScales.data()),
+      c.symmetric ? 0 : int64_t(tiledZeros.data()), int64_t(overwritten.data()), c.n, c.bits,
+      c.group, c.int8ActivationRows, /*accumulate=*/0);
+  compare(overwritten, "tiled, overwriting");
 }
 
 TEST(QuantizedLinear, FloatActivations) {

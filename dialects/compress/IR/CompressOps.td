@@ -111,7 +111,7 @@ def Compress_QuantizedLinearOp : Compress_Op<"quantized_linear",
   let assemblyFormat = [{
     $input `,` $weight `,` $scales (`zero_points` $zero_points^)? (`bias` $bias^)?
     attr-dict `:` type($input) `,` type($weight) `,` type($scales)
-    (`,` type($zero_points)^)? (`,` type($bias)^)? `->` type($output)
+    (`zero_points` type($zero_points)^)? (`bias` type($bias)^)? `->` type($output)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{

@@ -27,7 +27,8 @@ void compress_rt_contract_f32_constant_b(int64_t b0, int64_t b1, int64_t b2, int
                                          int64_t bk, int64_t bn, int64_t c, int64_t cb0,
                                          int64_t cb1, int64_t cb2, int64_t cm, int64_t cn);
 
-/// out[M, N] += x[M, K] * deq(W)^T for a quantized linear layer: W is
+/// out[M, N] += x[M, K] * deq(W)^T for a quantized linear layer (out = ...
+/// when `accumulate` is 0: the result overwrites whatever out holds): W is
 /// [N, K] `bits`-bit integers (two per byte at 4 bits or fewer),
 /// dequantised as (q - zero) * scale with one scale (and zero point, unless
 /// `zeros` is 0: signed integers) per `group` columns of each row. Rows of x
@@ -37,7 +38,8 @@ void compress_rt_contract_f32_constant_b(int64_t b0, int64_t b1, int64_t b2, int
 void compress_rt_quantized_linear_f32(int64_t m, int64_t n, int64_t k, int64_t x,
                                       int64_t xStride, int64_t q, int64_t scales, int64_t zeros,
                                       int64_t out, int64_t outStride, int64_t bits,
-                                      int64_t group, int64_t int8ActivationRows);
+                                      int64_t group, int64_t int8ActivationRows,
+                                      int64_t accumulate);
 
 /// The same product with W, scales and zero points in the tiled layout of
 /// QuantizedLayout.h; int8 activations run on integer dot products.
@@ -45,7 +47,7 @@ void compress_rt_quantized_linear_tiled_f32(int64_t m, int64_t n, int64_t k, int
                                             int64_t xStride, int64_t tiles, int64_t scales,
                                             int64_t zeros, int64_t out, int64_t outStride,
                                             int64_t bits, int64_t group,
-                                            int64_t int8ActivationRows);
+                                            int64_t int8ActivationRows, int64_t accumulate);
 
 /// Drops every packed weight (their source memory is about to go away).
 void compress_rt_forget_packed_weights(void);

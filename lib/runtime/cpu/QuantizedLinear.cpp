@@ -157,9 +157,15 @@ extern "C" void compress_rt_quantized_linear_f32(int64_t m, int64_t n, int64_t k
                                                  int64_t xStride, int64_t q, int64_t scales,
                                                  int64_t zeros, int64_t out, int64_t outStride,
                                                  int64_t bits, int64_t group,
-                                                 int64_t int8ActivationRows) {
+                                                 int64_t int8ActivationRows,
+                                                 int64_t accumulate) {
   const float *px = reinterpret_cast<const float *>(x);
   float *pout = reinterpret_cast<float *>(out);
+  // The kernels below all add to out (this layout is the fallback for
+  // weights that could not be tiled; the tiled kernels overwrite directly).
+  if (!accumulate)
+    for (int64_t i = 0; i < m; ++i)
+      std::fill(pout + i * outStride, pout + i * outStride + n, 0.0f);
   // int8 activations: the products of the integer kernels, in float.
   std::vector<float> dequantized;
   if (int8ActivationRows > 0 && m >= int8ActivationRows) {

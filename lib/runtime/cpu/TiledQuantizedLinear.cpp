@@ -40,6 +40,7 @@ struct Problem {
   float *out;
   int64_t outStride;
   int64_t bits, group;
+  bool accumulate; // add to out, or overwrite it
 
   int64_t groups() const { return k / group; }
   int64_t depth() const { return featuresPerLane(bits); }
@@ -178,7 +179,8 @@ COMPRESS_AVX512_VNNI void integerKernel(const Problem &p, const QuantizedActivat
 #pragma GCC unroll 4
       for (int b = 0; b < Blocks; ++b) {
         float *out = p.out + (row0 + r) * p.outStride + (nb0 + b) * kTileChannels;
-        _mm512_storeu_ps(out, _mm512_fmadd_ps(rowScale, total[r][b], _mm512_loadu_ps(out)));
+        __m512 prior = p.accumulate ? _mm512_loadu_ps(out) : _mm512_setzero_ps();
+        _mm512_storeu_ps(out, _mm512_fmadd_ps(rowScale, total[r][b], prior));
       }
     }
 }
@@ -279,7 +281,7 @@ COMPRESS_AVX512 void floatKernel(const Problem &p, const float *x, int64_t xStri
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r) {
     float *out = p.out + (row0 + r) * p.outStride + nb * kTileChannels;
-    _mm512_storeu_ps(out, _mm512_add_ps(total[r], _mm512_loadu_ps(out)));
+    _mm512_storeu_ps(out, p.accumulate ? _mm512_add_ps(total[r], _mm512_loadu_ps(out)) : total[r]);
   }
 }
 
@@ -328,8 +330,8 @@ void dequantizedProduct(const Problem &p, const float *x, int64_t xStride) {
       for (int64_t b = 0; b < count; ++b)
         dequantizeTileBlock<Packed>(p, first + b, buffer.data(), columns, b * kTileChannels);
       // oneDNN runs sequentially inside this parallel region.
-      dnnl_sgemm('N', 'N', p.m, columns, p.k, 1.0f, x, xStride, buffer.data(), columns, 1.0f,
-                 p.out + first * kTileChannels, p.outStride);
+      dnnl_sgemm('N', 'N', p.m, columns, p.k, 1.0f, x, xStride, buffer.data(), columns,
+                 p.accumulate ? 1.0f : 0.0f, p.out + first * kTileChannels, p.outStride);
     }
   }
 }
@@ -412,7 +414,7 @@ void integerProduct(const Problem &p, const QuantizedActivations &xq) {
       for (int64_t row = 0; row < p.m; ++row) {
         float *out = p.out + row * p.outStride + nb * kTileChannels;
         for (int64_t c = 0; c < channels; ++c)
-          out[c] += xq.scales[row] * total[row * stride + c];
+          out[c] = xq.scales[row] * total[row * stride + c] + (p.accumulate ? out[c] : 0.0f);
       }
     }
   }
@@ -465,7 +467,8 @@ void portableProduct(const Problem &p, const float *x, int64_t xStride) {
         }
         acc += sum * p.scales[p.table(nb, g) + c];
       }
-      p.out[i * p.outStride + row] += acc;
+      float &result = p.out[i * p.outStride + row];
+      result = p.accumulate ? result + acc : acc;
     }
   }
 }
@@ -477,7 +480,8 @@ extern "C" void compress_rt_quantized_linear_tiled_f32(int64_t m, int64_t n, int
                                                        int64_t scales, int64_t zeros,
                                                        int64_t out, int64_t outStride,
                                                        int64_t bits, int64_t group,
-                                                       int64_t int8ActivationRows) {
+                                                       int64_t int8ActivationRows,
+                                                       int64_t accumulate) {
   Problem p{m,
             n,
             k,
@@ -489,7 +493,8 @@ extern "C" void compress_rt_quantized_linear_tiled_f32(int64_t m, int64_t n, int
             reinterpret_cast<float *>(out),
             outStride,
             bits,
-            group};
+            group,
+            accumulate != 0};
   if (m <= 0)
     return;
   bool packed = bits <= 4;

@@ -34,7 +34,7 @@
 
 // Tests that asymmetric quantization adds zero points.
 // ASYM-LABEL: func.func @linear
-// ASYM: compress.quantized_linear {{.*}} zero_points {{.*}} : tensor<3x8xf32>, tensor<2x8xi8>, tensor<2x1xf32>, tensor<2x1xi8> -> tensor<3x2xf32>
+// ASYM: compress.quantized_linear {{.*}} zero_points {{.*}} : tensor<3x8xf32>, tensor<2x8xi8>, tensor<2x1xf32> zero_points tensor<2x1xi8> -> tensor<3x2xf32>
 
 // SKIP-LABEL: func.func @linear
 // SKIP: compress.quantized_linear
