@@ -350,6 +350,8 @@ struct IntegerBlocking {
   static constexpr int kRows = Packed ? 6 : 8;
   static constexpr int64_t kChunkFeatures = Packed ? INT64_MAX : 1024;
   static constexpr bool kRegisterTotals = Packed;
+  // Sums stay in registers only when one call covers all of K.
+  static_assert(!kRegisterTotals || kChunkFeatures == INT64_MAX);
 };
 constexpr int kFloatRows = 4;
 /// From this many rows, float activations go through dequantisation into a
@@ -387,9 +389,8 @@ void integerProduct(const Problem &p, const QuantizedActivations &xq) {
   int64_t blocks = p.n / kTileChannels, pairs = (blocks + 1) / 2;
   const int64_t stride = 2 * kTileChannels;
   constexpr bool registerTotals = IntegerBlocking<Packed>::kRegisterTotals;
-  const int64_t chunk = registerTotals ? p.k
-                                       : integerChunkFeatures(p.k, p.group, Packed ? 8 : 4,
-                                                              IntegerBlocking<Packed>::kChunkFeatures);
+  const int64_t chunk = integerChunkFeatures(p.k, p.group, Packed ? 8 : 4,
+                                             IntegerBlocking<Packed>::kChunkFeatures);
   const int64_t rowBlock = IntegerBlocking<Packed>::kRows;
 #pragma omp parallel
   {
