@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job: set up, then import, compile and run all-MiniLM-L6-v2 on the
-# CPU and compare it with onnxruntime (scripts/demo.py says what it prints).
+# The main job: set up, then compile all-MiniLM-L6-v2 for the CPU in float32
+# and quantized to int4, run both and compare them with onnxruntime
+# (scripts/demo.py says what it prints).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
