@@ -19,8 +19,9 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
     `method=rtn` rounds each weight to nearest. `method=gptq` (Frantar et
     al.) quantises column by column, spreading each column's rounding error
     over the columns not yet quantised through the inverse Hessian
-    H = 2/n sum x x^T of the layer's inputs (1% dampening, blocks of 128
-    columns with lazy updates, group scales chosen as each group starts). H
+    H = 2/n sum x x^T of the layer's inputs (`damp` times the mean diagonal
+    added to it, 1% by default; blocks of 128 columns with lazy updates,
+    group scales chosen as each group starts). H
     comes from the calibration statistics the tool installs (`--calibration`
     of compress-run and compress-compile), measured layer by layer as in the
     GPTQ reference: each layer's inputs are taken with the layers before it
@@ -62,6 +63,9 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
     Option<"actOrder", "act-order", "bool", /*default=*/"false",
            "GPTQ: quantise columns in decreasing order of the Hessian diagonal, with "
            "static group scales">,
+    Option<"damp", "damp", "double", /*default=*/"0.01",
+           "GPTQ: dampening added to the Hessian's diagonal, as a fraction of its mean "
+           "(0 < damp <= 1)">,
     Option<"layerBits", "layer-bits", "std::string", /*default=*/"\"\"",
            "Per-layer overrides: REGEX:BITS[:GROUP] entries separated by ';' (the "
            "first whose regular expression matches the layer's name wins)">,

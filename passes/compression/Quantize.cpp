@@ -11,7 +11,6 @@
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
-#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Regex.h"
 #include "llvm/Support/raw_ostream.h"
@@ -180,6 +179,12 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
       module.emitError("compress-quantize: bits=") << int64_t(bits) << " is not one of 8, 4, 3, 2";
       return signalPassFailure();
     }
+    if (!(damp > 0 && damp <= 1)) {
+      std::string value;
+      llvm::raw_string_ostream(value) << llvm::format("%g", double(damp));
+      module.emitError("compress-quantize: damp=") << value << " is not in (0, 1]";
+      return signalPassFailure();
+    }
     if (groupSize < 0) {
       module.emitError("compress-quantize: group-size=") << int64_t(groupSize) << " is negative";
       return signalPassFailure();
@@ -230,7 +235,8 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
               << name << "' failed: " << llvm::toString(hessian.takeError());
           return signalPassFailure();
         }
-        matrix = compress::quantizeGptq(*w, n, k, std::move(*hessian), config, actOrder);
+        matrix = compress::quantizeGptq(*w, n, k, std::move(*hessian), config, actOrder,
+                                        /*blockSize=*/128, damp);
       } else {
         matrix = compress::quantizeRtn(*w, n, k, config);
       }

@@ -4,6 +4,7 @@
 // RUN: not compress-opt %s --compress-quantize="method=gptq" 2>&1 | FileCheck %s --check-prefix=CALIB
 // RUN: not compress-opt %s --compress-quantize="mode=w4a4" 2>&1 | FileCheck %s --check-prefix=MODE
 // RUN: not compress-opt %s --compress-quantize="int8-activation-rows=-1" 2>&1 | FileCheck %s --check-prefix=ROWS
+// RUN: not compress-opt %s --compress-quantize="damp=0" 2>&1 | FileCheck %s --check-prefix=DAMP
 
 // Tests that unsupported options fail with one clear error naming them.
 // BITS: compress-quantize: bits=5 is not one of 8, 4, 3, 2
@@ -12,6 +13,7 @@
 // CALIB: compress-quantize: method 'gptq' needs calibration data (--calibration)
 // MODE: compress-quantize: unsupported mode 'w4a4' (supported: weight-only, w8a8)
 // ROWS: compress-quantize: int8-activation-rows=-1 is negative
+// DAMP: compress-quantize: damp=0 is not in (0, 1]
 func.func @linear(%x: tensor<3x8xf32>) -> tensor<3x2xf32> {
   %w = arith.constant dense<0.5> : tensor<2x8xf32>
   %0 = compress.linear %x, %w : tensor<3x8xf32>, tensor<2x8xf32> -> tensor<3x2xf32> loc("fc")
