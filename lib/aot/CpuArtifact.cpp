@@ -221,7 +221,7 @@ llvm::Error compress::compileCpuArtifact(ModuleOp module, const CpuArtifactOptio
           (parent.empty() ? llvm::Twine(".") : llvm::Twine(parent)) + "/.compress-compile",
           scratch))
     return aotError("cannot create a scratch folder: " + ec.message());
-  auto cleanup = llvm::make_scope_exit([&] { llvm::sys::fs::remove_directories(scratch); });
+  llvm::scope_exit cleanup([&] { llvm::sys::fs::remove_directories(scratch); });
   auto inScratch = [&](const llvm::Twine &file) {
     llvm::SmallString<256> p(scratch);
     llvm::sys::path::append(p, file);

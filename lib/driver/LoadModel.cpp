@@ -63,7 +63,7 @@ llvm::Error compress::runCompressionPasses(mlir::ModuleOp module, llvm::StringRe
   }
   // The provider lives exactly as long as the passes that may ask it.
   setCalibrationStatistics(calibrator.get());
-  auto reset = llvm::make_scope_exit([] { setCalibrationStatistics(nullptr); });
+  llvm::scope_exit reset([] { setCalibrationStatistics(nullptr); });
   if (pipeline.empty())
     return llvm::Error::success();
   return runPassPipeline(module, pipeline);

@@ -12,11 +12,16 @@ using namespace compress;
 
 namespace {
 
-std::string tempPath(const char *name) {
-  llvm::SmallString<128> path;
-  llvm::sys::fs::createTemporaryFile(name, "npy", path);
-  return std::string(path);
-}
+/// A fresh temporary .npy path, removed when the test is done with it.
+struct TempNpy {
+  std::string path;
+  explicit TempNpy(const char *name) {
+    llvm::SmallString<128> created;
+    llvm::sys::fs::createTemporaryFile(name, "npy", created);
+    path = std::string(created);
+  }
+  ~TempNpy() { llvm::sys::fs::remove(path); }
+};
 
 TEST(Npy, RoundTripsEveryKind) {
   for (ElementKind kind : {ElementKind::F32, ElementKind::F64, ElementKind::I64,
@@ -27,7 +32,8 @@ TEST(Npy, RoundTripsEveryKind) {
     t.data.resize(6 * elementSize(kind));
     for (size_t i = 0; i < t.data.size(); ++i)
       t.data[i] = uint8_t(kind == ElementKind::Bool ? i % 2 : i * 7);
-    std::string path = tempPath("roundtrip");
+    TempNpy file("roundtrip");
+    const std::string &path = file.path;
     ASSERT_FALSE(bool(writeNpy(path, t)));
     auto back = readNpy(path);
     ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
@@ -42,7 +48,8 @@ TEST(Npy, RoundTripsScalarsAndVectors) {
     HostTensor t;
     t.shape = shape;
     t.data.assign(t.numElements() * 4, 1);
-    std::string path = tempPath("shape");
+    TempNpy file("shape");
+    const std::string &path = file.path;
     ASSERT_FALSE(bool(writeNpy(path, t)));
     auto back = readNpy(path);
     ASSERT_TRUE(bool(back));
@@ -54,7 +61,8 @@ TEST(Npy, RejectsTruncatedData) {
   HostTensor t;
   t.shape = {4, 4};
   t.data.assign(64, 0);
-  std::string path = tempPath("truncated");
+  TempNpy file("truncated");
+  const std::string &path = file.path;
   ASSERT_FALSE(bool(writeNpy(path, t)));
   ASSERT_EQ(truncate(path.c_str(), 150), 0);
   auto back = readNpy(path);
@@ -63,7 +71,8 @@ TEST(Npy, RejectsTruncatedData) {
 }
 
 TEST(Npy, RejectsOtherFiles) {
-  std::string path = tempPath("garbage");
+  TempNpy file("garbage");
+  const std::string &path = file.path;
   {
     std::error_code ec;
     llvm::raw_fd_ostream os(path, ec);

@@ -301,9 +301,6 @@ Value fmul(OpBuilder &b, Location l, Value x, Value y) {
 Value fadd(OpBuilder &b, Location l, Value x, Value y) {
   return arith::AddFOp::create(b, l, x, y);
 }
-Value fsub(OpBuilder &b, Location l, Value x, Value y) {
-  return arith::SubFOp::create(b, l, x, y);
-}
 Value fdiv(OpBuilder &b, Location l, Value x, Value y) {
   return arith::DivFOp::create(b, l, x, y);
 }
