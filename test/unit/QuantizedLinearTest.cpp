@@ -149,10 +149,10 @@ TEST(QuantizedLinear, PerChannelAndOddBlocks) {
   check({6, 80, 384, 4, 128, false, 1});
 }
 
-TEST(QuantizedLinear, Int8ActivationsOverChunksOfK) {
-  // Byte codes go over K in chunks of at most 1024 features: whole groups
-  // per chunk (group 128), a group cut into chunks (per channel: 2560 in
-  // chunks of 640), and a last partial row block (13 rows in blocks of 8).
+TEST(QuantizedLinear, Int8ActivationsOverLongK) {
+  // Byte codes keep their group sums in memory across row blocks: groups of
+  // 128 and one group of all 2560 features, a last partial row block (13
+  // rows in blocks of 8), and packed codes beside them.
   for (bool symmetric : {true, false}) {
     check({13, 48, 2048, 8, 128, symmetric, 1});
     check({13, 48, 2560, 8, 2560, symmetric, 1});

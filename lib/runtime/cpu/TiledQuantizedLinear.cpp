@@ -52,6 +52,14 @@ struct Problem {
 
 #define COMPRESS_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
 #define COMPRESS_AVX512 __attribute__((target("avx512f,avx512bw")))
+// GCC's partial redundancy elimination gives the integer kernel's
+// accumulators second live ranges, and a register copy per dot product
+// (the loop 2x longer, measured 35% slower at 128 rows).
+#if defined(__GNUC__) && !defined(__clang__)
+#define COMPRESS_NO_TREE_PRE __attribute__((optimize("no-tree-pre")))
+#else
+#define COMPRESS_NO_TREE_PRE
+#endif
 
 /// Four int8 activations as one 32-bit lane value.
 inline int32_t fourBytes(const int8_t *at) {
@@ -68,26 +76,22 @@ COMPRESS_AVX512 inline __m512 groupOffsets(const Problem &p, int64_t nb, int64_t
   return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(zeros));
 }
 
-/// Where the integer kernel keeps, for the rows and 16 * Blocks channels of
-/// one slice of work, what outlives a chunk of K: int32 sums of a group that
-/// a chunk boundary cut, and the float sums of finished groups (both
-/// [rows, 16 * Blocks]). Unused when one call covers all of K.
-struct IntegerState {
-  int32_t *partial;
-  float *total;
-  int64_t stride; // channels per row in both
+/// Where the integer kernel adds the float sums of its groups when they do
+/// not stay in registers: [rows, stride] per thread, 16 * Blocks channels
+/// of each row used.
+struct IntegerTotals {
+  float *sums;
+  int64_t stride;
 };
 
 /// Integer kernel for `Rows` rows from `row0` and `Blocks` tile blocks from
-/// `nb0` (16 channels each), over input features [k0, k1). Packed: two
-/// codes per byte. [k0, k1) holds whole groups or lies within one group.
-/// RegisterTotals: [k0, k1) is all of K, the float sums stay in registers
-/// and the kernel adds the result to `out`; otherwise sums go to `state`
+/// `nb0` (16 channels each), over all of K. Packed: two codes per byte.
+/// RegisterTotals: the float sums of the groups stay in registers and the
+/// kernel writes the result to `out`; otherwise it adds them to `totals`
 /// and the caller finishes the result.
 template <int Rows, int Blocks, bool Packed, bool RegisterTotals>
-COMPRESS_AVX512_VNNI void integerKernel(const Problem &p, const QuantizedActivations &xq,
-                                        int64_t row0, int64_t nb0, int64_t k0, int64_t k1,
-                                        const IntegerState &state) {
+COMPRESS_AVX512_VNNI COMPRESS_NO_TREE_PRE void integerKernel(const Problem &p, const QuantizedActivations &xq,
+                                        int64_t row0, int64_t nb0, const IntegerTotals &totals) {
   const int64_t depth = Packed ? 8 : 4, groups = p.groups();
   // Symmetric codes are two's complement: flipping the sign bit adds
   // 2^(bits-1), giving the unsigned u vpdpbusd needs.
@@ -107,18 +111,14 @@ COMPRESS_AVX512_VNNI void integerKernel(const Problem &p, const QuantizedActivat
       for (int b = 0; b < Blocks; ++b)
         total[r][b] = _mm512_setzero_ps();
 
-  for (int64_t start = k0; start < k1;) {
-    const int64_t g = start / p.group, end = std::min(k1, (g + 1) * p.group);
-    const bool groupStart = start == g * p.group, groupEnd = end == (g + 1) * p.group;
+  for (int64_t g = 0; g < groups; ++g) {
     __m512i acc[Rows][Blocks];
 #pragma GCC unroll 16
     for (int r = 0; r < Rows; ++r)
 #pragma GCC unroll 4
       for (int b = 0; b < Blocks; ++b)
-        acc[r][b] = groupStart ? _mm512_setzero_si512()
-                               : _mm512_loadu_si512(state.partial + (row0 + r) * state.stride +
-                                                    b * kTileChannels);
-    for (int64_t kb = start / depth; kb < end / depth; ++kb) {
+        acc[r][b] = _mm512_setzero_si512();
+    for (int64_t kb = g * p.group / depth; kb < (g + 1) * p.group / depth; ++kb) {
       __m512i low[Blocks], high[Blocks];
 #pragma GCC unroll 4
       for (int b = 0; b < Blocks; ++b) {
@@ -145,15 +145,6 @@ COMPRESS_AVX512_VNNI void integerKernel(const Problem &p, const QuantizedActivat
         }
       }
     }
-    if (!groupEnd) {
-#pragma GCC unroll 16
-      for (int r = 0; r < Rows; ++r)
-#pragma GCC unroll 4
-        for (int b = 0; b < Blocks; ++b)
-          _mm512_storeu_si512(state.partial + (row0 + r) * state.stride + b * kTileChannels,
-                              acc[r][b]);
-      break;
-    }
 #pragma GCC unroll 4
     for (int b = 0; b < Blocks; ++b) {
       __m512 scale = _mm512_loadu_ps(p.scales + p.table(nb0 + b, g));
@@ -165,12 +156,11 @@ COMPRESS_AVX512_VNNI void integerKernel(const Problem &p, const QuantizedActivat
         if (RegisterTotals) {
           total[r][b] = _mm512_fmadd_ps(scale, centred, total[r][b]);
         } else {
-          float *sums = state.total + (row0 + r) * state.stride + b * kTileChannels;
+          float *sums = totals.sums + (row0 + r) * totals.stride + b * kTileChannels;
           _mm512_storeu_ps(sums, _mm512_fmadd_ps(scale, centred, _mm512_loadu_ps(sums)));
         }
       }
     }
-    start = end;
   }
   if (RegisterTotals)
 #pragma GCC unroll 16
@@ -337,21 +327,18 @@ void dequantizedProduct(const Problem &p, const float *x, int64_t xStride) {
 }
 
 /// The integer product's blocking, by code width (measured on 4096 x 11008
-/// at 128 rows). Rows: rows of the register block, whose int32 accumulators
-/// (Rows x 2 tile blocks) leave registers for the tiles and constants.
-/// ChunkFeatures: input features per chunk, so that a chunk of two tile
-/// blocks' weights stays in L1 while every block of rows goes over it. Byte
-/// codes: 8 rows over chunks of 1024 features (32 KiB), 12% faster than 6
-/// rows over all of K. Packed codes: 6 rows over all of K with the float
-/// sums in registers (5% faster than in memory); unpacking nibbles already
-/// gives each loaded byte two uses.
+/// and 11008 x 4096 at 16 and 128 rows). Rows: rows of the register block,
+/// whose int32 accumulators (Rows x 2 tile blocks) leave registers for the
+/// tiles and constants. Byte codes: 8 rows with the float sums in memory
+/// (10 rows: no faster; 12: slower). Packed codes: 6 rows with the sums in
+/// registers (5% faster than in memory); unpacking nibbles already gives
+/// each loaded byte two uses. Every call goes over all of K: cutting K into
+/// chunks whose weights stay in L1 (1024 or 2048 features) measured 3-7%
+/// slower at 128 rows and up to 20% at 16.
 template <bool Packed>
 struct IntegerBlocking {
   static constexpr int kRows = Packed ? 6 : 8;
-  static constexpr int64_t kChunkFeatures = Packed ? INT64_MAX : 1024;
   static constexpr bool kRegisterTotals = Packed;
-  // Sums stay in registers only when one call covers all of K.
-  static_assert(!kRegisterTotals || kChunkFeatures == INT64_MAX);
 };
 constexpr int kFloatRows = 4;
 /// From this many rows, float activations go through dequantisation into a
@@ -361,26 +348,12 @@ constexpr int64_t kDequantizedProductRows = 48;
 
 template <int Blocks, bool Packed, int Rows = IntegerBlocking<Packed>::kRows>
 void integerRows(const Problem &p, const QuantizedActivations &xq, int64_t row0, int64_t rows,
-                 int64_t nb, int64_t k0, int64_t k1, const IntegerState &state) {
+                 int64_t nb, const IntegerTotals &totals) {
   if constexpr (Rows > 1)
     if (rows < Rows)
-      return integerRows<Blocks, Packed, Rows - 1>(p, xq, row0, rows, nb, k0, k1, state);
-  integerKernel<Rows, Blocks, Packed, IntegerBlocking<Packed>::kRegisterTotals>(p, xq, row0, nb, k0,
-                                                                              k1, state);
-}
-
-/// The features per chunk: whole groups up to `limit`, or the largest part
-/// of a larger group that divides it (so that a chunk never straddles two
-/// groups).
-int64_t integerChunkFeatures(int64_t k, int64_t group, int64_t depth, int64_t limit) {
-  if (limit >= k)
-    return k;
-  if (group <= limit)
-    return group * (limit / group);
-  for (int64_t chunk = limit / depth * depth; chunk > depth; chunk -= depth)
-    if (group % chunk == 0)
-      return chunk;
-  return depth;
+      return integerRows<Blocks, Packed, Rows - 1>(p, xq, row0, rows, nb, totals);
+  integerKernel<Rows, Blocks, Packed, IntegerBlocking<Packed>::kRegisterTotals>(p, xq, row0, nb,
+                                                                              totals);
 }
 
 template <bool Packed>
@@ -389,33 +362,29 @@ void integerProduct(const Problem &p, const QuantizedActivations &xq) {
   int64_t blocks = p.n / kTileChannels, pairs = (blocks + 1) / 2;
   const int64_t stride = 2 * kTileChannels;
   constexpr bool registerTotals = IntegerBlocking<Packed>::kRegisterTotals;
-  const int64_t chunk = integerChunkFeatures(p.k, p.group, Packed ? 8 : 4,
-                                             IntegerBlocking<Packed>::kChunkFeatures);
   const int64_t rowBlock = IntegerBlocking<Packed>::kRows;
 #pragma omp parallel
   {
-    std::vector<int32_t> partial(registerTotals ? 0 : p.m * stride);
-    std::vector<float> total(registerTotals ? 0 : p.m * stride);
-    IntegerState state{partial.data(), total.data(), stride};
+    std::vector<float> sums(registerTotals ? 0 : p.m * stride);
+    IntegerTotals totals{sums.data(), stride};
 #pragma omp for schedule(static)
     for (int64_t pair = 0; pair < pairs; ++pair) {
       int64_t nb = 2 * pair;
-      std::fill(total.begin(), total.end(), 0.0f);
-      for (int64_t k0 = 0; k0 < p.k; k0 += chunk)
-        for (int64_t row = 0; row < p.m; row += rowBlock) {
-          int64_t rows = std::min<int64_t>(rowBlock, p.m - row);
-          if (nb + 1 < blocks)
-            integerRows<2, Packed>(p, xq, row, rows, nb, k0, k0 + chunk, state);
-          else
-            integerRows<1, Packed>(p, xq, row, rows, nb, k0, k0 + chunk, state);
-        }
+      std::fill(sums.begin(), sums.end(), 0.0f);
+      for (int64_t row = 0; row < p.m; row += rowBlock) {
+        int64_t rows = std::min<int64_t>(rowBlock, p.m - row);
+        if (nb + 1 < blocks)
+          integerRows<2, Packed>(p, xq, row, rows, nb, totals);
+        else
+          integerRows<1, Packed>(p, xq, row, rows, nb, totals);
+      }
       if (registerTotals)
         continue;
       int64_t channels = std::min<int64_t>(stride, p.n - nb * kTileChannels);
       for (int64_t row = 0; row < p.m; ++row) {
         float *out = p.out + row * p.outStride + nb * kTileChannels;
         for (int64_t c = 0; c < channels; ++c)
-          out[c] = xq.scales[row] * total[row * stride + c] + (p.accumulate ? out[c] : 0.0f);
+          out[c] = xq.scales[row] * sums[row * stride + c] + (p.accumulate ? out[c] : 0.0f);
       }
     }
   }
