@@ -21,14 +21,14 @@ from onnx import TensorProto, helper, numpy_helper
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu_vs_onnxruntime import (MODELS, ROOT, THRESHOLD, cell, ensure_model, last_line, log,  # noqa: E402
                                 machine_description, measured, minilm_inputs, run_onnxruntime, run_ours,
-                                tensor_file)
+                                tensor_file, wait_until_idle)
 
 SECTION_BEGIN = "<!-- BEGIN bench/quantize_vs_onnxruntime.py results -->"
 SECTION_END = "<!-- END bench/quantize_vs_onnxruntime.py results -->"
 DEFAULT_QUANTIZER_PYTHON = "~/.cache/compressir/benchvenv/bin/python"
 MINILM_SEQ = 128
 LINEAR_K, LINEAR_N = 4096, 11008
-LLAMA_HIDDEN = 4096
+LLAMA_HIDDEN, LLAMA_FFN = 4096, 11008
 GROUP = 128
 
 
@@ -213,10 +213,11 @@ ACTIVATIONS = {"float": "int8-activation-rows=0", "int8": "mode=w8a8"}
 
 
 def quantize_passes(bits: int, group: int, symmetric: bool, method: str, report: Path,
-                    activations: str = "float") -> str:
-    """The --passes value for compress-quantize with these options, writing its report to `report`."""
+                    activations: str = "float", extra: str = "") -> str:
+    """The --passes value for compress-quantize with these options (and `extra` ones), writing its report to
+    `report`."""
     return (f"compress-quantize{{bits={bits} group-size={group} symmetric={'true' if symmetric else 'false'} "
-            f"method={method} {ACTIVATIONS[activations]} report={report}}}")
+            f"method={method} {ACTIVATIONS[activations]} {extra + ' ' if extra else ''}report={report}}}")
 
 
 def report_bits_per_weight(report: Path) -> float | None:
@@ -225,6 +226,15 @@ def report_bits_per_weight(report: Path) -> float | None:
         return None
     totals = json.loads(report.read_text())["totals"]
     return totals["bytes_after"] * 8 / (totals["bytes_before"] / 4)
+
+
+def report_layer_error(report: Path) -> float | None:
+    """sqrt(sum of the layers' squared output_relative_error) from compress-quantize's report: what the model's
+    relative output error comes to when each layer adds its own independent error (None without calibration)."""
+    if not report.is_file():
+        return None
+    errors = [layer.get("output_relative_error") for layer in json.loads(report.read_text())["layers"]]
+    return float(np.sqrt(sum(e * e for e in errors))) if errors and None not in errors else None
 
 
 def run_artifact(args, lib: Path, inputs: dict[str, np.ndarray], work: Path) -> dict[str, np.ndarray]:
@@ -275,6 +285,7 @@ class AccuracyRow:
     bits_per_weight: float | None = None
     file_mb: float | None = None   # ours: the artifact's <name>.weights; onnxruntime: the quantized .onnx
     errors: dict[str, float] = field(default_factory=dict)   # output -> mean relative error over evaluation sets
+    layer_error: float | None = None   # ours: sqrt(sum over layers of output_relative_error^2) from the report
     error: str = ""
 
 
@@ -337,29 +348,34 @@ def accuracy(args, work: Path) -> tuple[list[AccuracyRow], dict]:
         row.errors = {name: s / len(evals) for name, s in sums.items()}
         log(f"{row.label} ({row.scheme}): " + ", ".join(f"{n} {v:.4f}" for n, v in row.errors.items()))
 
+    # (bits, group, symmetric, method, activations, other pass options)
     ours = [
         ("ours fp32", "no quantization", None),
-        ("ours int8 RTN", "per output channel, symmetric", (8, 0, True, "rtn", "float")),
-        ("ours int8 RTN", "per output channel, symmetric; int8 activations", (8, 0, True, "rtn", "int8")),
-        ("ours int8 GPTQ", "per output channel, symmetric", (8, 0, True, "gptq", "float")),
-        ("ours int4 RTN", "g128 symmetric", (4, GROUP, True, "rtn", "float")),
-        ("ours int4 RTN", "g128 asymmetric", (4, GROUP, False, "rtn", "float")),
-        ("ours int4 GPTQ", "g128 symmetric", (4, GROUP, True, "gptq", "float")),
-        ("ours int4 GPTQ", "g128 asymmetric", (4, GROUP, False, "gptq", "float")),
-        ("ours int4 GPTQ", "g128 asymmetric; int8 activations", (4, GROUP, False, "gptq", "int8")),
+        ("ours int8 RTN", "per output channel, symmetric", (8, 0, True, "rtn", "float", "")),
+        ("ours int8 RTN", "per output channel, symmetric; int8 activations", (8, 0, True, "rtn", "int8", "")),
+        ("ours int8 GPTQ", "per output channel, symmetric", (8, 0, True, "gptq", "float", "")),
+        ("ours int8 GPTQ", "per output channel, symmetric, act-order", (8, 0, True, "gptq", "float", "act-order=true")),
+        ("ours int4 RTN", "g128 symmetric", (4, GROUP, True, "rtn", "float", "")),
+        ("ours int4 RTN", "g128 asymmetric", (4, GROUP, False, "rtn", "float", "")),
+        ("ours int4 GPTQ", "g128 symmetric", (4, GROUP, True, "gptq", "float", "")),
+        ("ours int4 GPTQ", "g128 asymmetric", (4, GROUP, False, "gptq", "float", "")),
+        ("ours int4 GPTQ", "g128 asymmetric; int8 activations", (4, GROUP, False, "gptq", "int8", "")),
     ]
     for label, scheme, q in ours:
         tag = "fp32" if q is None else f"w{q[0]}g{q[1]}-{'sym' if q[2] else 'asym'}-{q[3]}-a{q[4]}"
+        tag += "-" + q[5].replace("=", "-") if q is not None and q[5] else ""
         out = args.cache / "artifacts" / "quantize" / f"minilm-{tag}"
         report = out.with_name(out.name + ".report.json")
-        passes = "" if q is None else quantize_passes(*q[:4], report, q[4])
+        passes = "" if q is None else quantize_passes(*q[:4], report, q[4], q[5])
         row = AccuracyRow(label, scheme, True)
-        lib, err = ours_compiled(args, model, "minilm", out, shapes, passes,
-                                 calib_dir if q is not None and q[3] == "gptq" else None)
+        # Every quantized variant gets the calibration data: GPTQ needs it, and with it the report gives each
+        # layer's output error on that data (RTN's weights do not depend on it).
+        lib, err = ours_compiled(args, model, "minilm", out, shapes, passes, calib_dir if q is not None else None)
         if lib is None:
             row.error = err
         else:
             row.bits_per_weight = 32.0 if q is None else report_bits_per_weight(report)
+            row.layer_error = None if q is None else report_layer_error(report)
             row.file_mb = megabytes(out / "minilm.weights")
             evaluate(row, lambda inputs: run_artifact(args, lib, inputs, work / "minilm-run"))
         rows.append(row)
@@ -400,14 +416,15 @@ def accuracy(args, work: Path) -> tuple[list[AccuracyRow], dict]:
 def accuracy_table(rows: list[AccuracyRow]) -> str:
     names = list(dict.fromkeys(n for r in rows for n in r.errors)) or ["last_hidden_state", "sentence_embedding"]
     lines = ["| quantizer | scheme | bits / weight | weights file MB | "
-             + " | ".join(f"{n} rel. error" for n in names) + " | notes |",
-             "| --- | --- | ---: | ---: | " + " | ".join("---:" for _ in names) + " | --- |"]
+             + " | ".join(f"{n} rel. error" for n in names) + " | layers' errors, root sum of squares | notes |",
+             "| --- | --- | ---: | ---: | " + " | ".join("---:" for _ in names) + " | ---: | --- |"]
     for r in rows:
         bpw = f"{r.bits_per_weight:.2f}" if r.bits_per_weight is not None else "-"
         size = f"{r.file_mb:.1f}" if r.file_mb is not None else "-"
         errs = [f"{r.errors[n]:.4f}" if n in r.errors else "-" for n in names]
+        layers = f"{r.layer_error:.4f}" if r.layer_error is not None else "-"
         lines.append(f"| {r.label} | {r.scheme} | {bpw} | {size} | " + " | ".join(errs)
-                     + f" | {cell(('**not run**: ' + r.error) if r.error else '-')} |")
+                     + f" | {layers} | {cell(('**not run**: ' + r.error) if r.error else '-')} |")
     return "\n".join(lines)
 
 
@@ -444,19 +461,22 @@ class SpeedLayer:
     output: str
     shape: Callable[[int], tuple[int, ...]]   # batch -> the input's shape
     model: Callable[..., Path]                # args -> the .onnx, built into the cache if absent
+    macs: Callable[[int], int]                # batch -> multiply-adds of the products the quantizers rewrite
 
 
 SPEED_LAYERS = [
     SpeedLayer("linear", "linear", f"one {LINEAR_K} x {LINEAR_N} linear layer (MatMul by a float32 initializer)",
                "Batch = rows of `x`.", "x", "y", lambda batch: (batch, LINEAR_K),
                lambda args: build_linear(args.cache / "linear" / f"linear_{LINEAR_K}x{LINEAR_N}_seed{args.seed}.onnx",
-                                         args.seed)),
+                                         args.seed),
+               lambda batch: batch * LINEAR_K * LINEAR_N),
     SpeedLayer("llama-block", "llama_block", "Llama-7B-width decoder block",
                "`python/compress_models/llama_block.py`: hidden 4096, 32 heads, SwiGLU 11008, RMSNorm, rotary, "
                "causal attention without KV cache. Batch = tokens of one sequence: `hidden [1, batch, 4096]`. The "
                "quantizers rewrite its seven projections (4096 x 4096 q, k, v, o; 4096 x 11008 gate, up; "
                "11008 x 4096 down).", "hidden", "output", lambda batch: (1, batch, LLAMA_HIDDEN),
-               lambda args: ensure_model(MODELS["llama_block"], args.cache, False)),
+               lambda args: ensure_model(MODELS["llama_block"], args.cache, False),
+               lambda batch: batch * (4 * LLAMA_HIDDEN * LLAMA_HIDDEN + 3 * LLAMA_HIDDEN * LLAMA_FFN)),
 ]
 
 
@@ -484,6 +504,47 @@ SPEED_OURS = [("ours fp32", None),
               ("ours int8 per-channel, int8 activations (w8a8)", (8, 0, True, "rtn", "int8")),
               ("ours int4 g128, float activations", (4, GROUP, True, "rtn", "float")),
               ("ours int4 g128, int8 activations", (4, GROUP, True, "rtn", "int8"))]
+
+
+VNNI_BOUND = "bound: integer products at the VNNI peak"
+
+
+def vnni_peak(args) -> tuple[float | None, str]:
+    """The machine's vpdpbusd rate with args.threads threads (bench/vnni_peak.c, built into the cache): the best of
+    three runs, in instructions per second. Returns (rate, "") or (None, why there is none)."""
+    source = Path(__file__).resolve().parent / "vnni_peak.c"
+    exe = args.cache / "bench" / "vnni_peak"
+    if not exe.is_file() or exe.stat().st_mtime < source.stat().st_mtime:
+        compiler = shutil.which("cc")
+        if compiler is None:
+            return None, "no C compiler (cc) to build bench/vnni_peak.c"
+        proc = subprocess.run([compiler, "-O2", "-pthread", "-o", str(exe), str(source)], capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            return None, "bench/vnni_peak.c did not build: " + last_line(proc.stderr)
+    if args.wait_idle > 0:
+        wait_until_idle(args.wait_idle)
+    rates = []
+    for _ in range(3):
+        proc = subprocess.run([str(exe), str(args.threads)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            return None, last_line(proc.stderr)
+        rates.append(json.loads(proc.stdout)["vpdpbusd_per_second"])
+    return max(rates), ""
+
+
+def vnni_bound_row(args, layer: SpeedLayer, batch: int) -> SpeedRow:
+    """The time the quantized products of `layer` at `batch` take at the VNNI peak measured now: each vpdpbusd does
+    64 multiply-adds, so no int8 kernel on this machine, ours or onnxruntime's, can take less."""
+    row = SpeedRow(batch, VNNI_BOUND)
+    rate, err = vnni_peak(args)
+    if rate is None:
+        row.notes.append("not measured: " + err)
+        return row
+    row.median_ms = row.min_ms = layer.macs(batch) / 64 / rate * 1e3
+    row.notes.append(f"{layer.macs(batch) / 1e9:.2f}e9 multiply-adds / (64 x {rate:.3g} vpdpbusd/s measured "
+                     f"with {args.threads} threads just before this batch)")
+    return row
 
 
 def speed(args, work: Path, layer: SpeedLayer) -> tuple[list[SpeedRow], float | None]:
@@ -519,6 +580,7 @@ def speed(args, work: Path, layer: SpeedLayer) -> tuple[list[SpeedRow], float | 
         inputs = {layer.input: np.random.default_rng([args.seed, 3, batch]).standard_normal(layer.shape(batch),
                                                                                             dtype=np.float32)}
         log(f"== {layer.title}, batch {batch}")
+        rows.append(vnni_bound_row(args, layer, batch))
         ref = None
         for label, q in SPEED_ORT:
             row = SpeedRow(batch, label)
@@ -658,7 +720,10 @@ def main(argv=None) -> int:
                  "Relative error ||q - fp32|| / ||fp32|| of each output against onnxruntime on the float model, "
                  "mean over the evaluation sets. Bits / weight over the 36 quantized MatMul weights (scales and "
                  "zero points included). Weights file: our artifact's `<name>.weights`, onnxruntime's .onnx file "
-                 "(MB = 10^6 bytes).", "", table, ""]
+                 "(MB = 10^6 bytes). Layers' errors: sqrt(sum over the 36 layers of e^2), e being a layer's "
+                 "relative output error on the calibration data in the compress-quantize report (its inputs taken "
+                 "with the layers before it quantized): the model's error if every layer adds its own independent "
+                 "error.", "", table, ""]
     for layer, rows, int4_bpw in speeds:
         table = speed_table(rows)
         print(f"### Speed: {layer.title}\n\n{table}\n")
@@ -667,8 +732,10 @@ def main(argv=None) -> int:
                  f"{layer.about} Median and minimum of {args.runs} timed runs after one warm-up run; ratios are this "
                  "row's median over the named onnxruntime row's median at the same batch. Our int4 g128 weight takes "
                  f"{bpw} bits per weight (compress-quantize report: bytes_after * 8 / weights). Weights file: our "
-                 "artifact's `<name>.weights`, onnxruntime's .onnx file with its external data (MB = 10^6 bytes).",
-                 "", table, ""]
+                 "artifact's `<name>.weights`, onnxruntime's .onnx file with its external data (MB = 10^6 bytes). "
+                 f"The `{VNNI_BOUND}` row is no implementation: the time its quantized products take at the "
+                 "machine's VNNI peak (64 multiply-adds per vpdpbusd, rate measured by bench/vnni_peak.c right "
+                 "before the batch's runs), below which no int8 kernel can go.", "", table, ""]
     if args.markdown:
         write_section(args.markdown, body)
         log(f"wrote the results into {args.markdown}")
