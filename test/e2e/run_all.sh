@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end check: builds/fetches MiniLM and PP-OCR into the model cache, then compares compress-run with
-# onnxruntime on each. Extra arguments go to compare_with_onnxruntime.py (e.g. --compress-run PATH).
+# End-to-end check: builds/fetches MiniLM, PP-OCR and SmolLM2 into the model cache, then compares compress-run
+# with onnxruntime on each (SmolLM2: test/e2e/check_smollm2.py). Extra arguments go to compare_with_onnxruntime.py
+# and check_smollm2.py (e.g. --compress-run PATH).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 py=${PYTHON:-$root/.venv/bin/python}
@@ -14,6 +15,8 @@ set -e
 [ -f "$minilm_dir/minilm_ext.onnx" ] && [ -f "$minilm_dir/minilm_ext.onnx.data" ] ||
   "$py" -m compress_models.minilm --external-data -o "$minilm_dir/minilm_ext.onnx"
 ppocr=$("$py" -m compress_models.ppocr)
+# SmolLM2-135M (three graphs sharing one weights file, tokenizer.json) in $COMPRESS_CACHE/smollm2.
+"$py" -m compress_models.smollm2 >/dev/null
 set +e
 model_for() { printf '%s\n' "$ppocr" | sed -n "s/^$1: //p"; }
 
@@ -32,5 +35,12 @@ run "$minilm_dir/minilm.onnx" minilm --keep-dynamic-shapes "$@"
 run "$(model_for det)" ppocr-det "$@"
 run "$(model_for rec)" ppocr-rec "$@"
 run "$(model_for cls)" ppocr-cls "$@"
+# SmolLM2: onnxruntime vs a numpy reference, cache decoding, the Austen protocol's windows, perplexity on
+# 2 windows (onnxruntime vs the reference, compress-run vs onnxruntime); about a minute on 2 cores.
+if "$py" "$root/test/e2e/check_smollm2.py" "$@"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
