@@ -206,10 +206,10 @@ def ours_compiled(args, model: Path, name: str, out: Path, shapes: dict[str, tup
     return lib, ""
 
 
-# How each of our variants treats activations: float always (exact weight-only numerics), or int8 per row always
-# (mode=w8a8: integer dot products). The pass's default, float below 16 rows and int8 from 16, is one of the two
-# at each batch of these benchmarks.
-ACTIVATIONS = {"float": "int8-activation-rows=0", "int8": "mode=w8a8"}
+# How each of our variants treats activations: float (mode=weight-only, the default: exact weight-only numerics),
+# or int8 per row (mode=w8a8 or w4a8, by the weight bits: integer dot products).
+def activation_mode(activations: str, bits: int) -> str:
+    return "mode=weight-only" if activations == "float" else f"mode=w{bits}a8"
 
 
 def quantize_passes(bits: int, group: int, symmetric: bool, method: str, report: Path,
@@ -217,7 +217,7 @@ def quantize_passes(bits: int, group: int, symmetric: bool, method: str, report:
     """The --passes value for compress-quantize with these options (and `extra` ones), writing its report to
     `report`."""
     return (f"compress-quantize{{bits={bits} group-size={group} symmetric={'true' if symmetric else 'false'} "
-            f"method={method} {ACTIVATIONS[activations]} {extra + ' ' if extra else ''}report={report}}}")
+            f"method={method} {activation_mode(activations, bits)} {extra + ' ' if extra else ''}report={report}}}")
 
 
 def report_bits_per_weight(report: Path) -> float | None:

@@ -1,400 +1,386 @@
-// Hessians of linear layers' inputs from runs on calibration data.
+// Calibration in segments: each part of the model compiled once, run on
+// stored frontier activations (see Calibrator.h).
 #include "lib/calibration/Calibrator.h"
 
-#include "lib/engine/CpuEngine.h"
 #include "lib/importer/onnx/Importer.h"
-#include "lib/importer/onnx/OnnxModel.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 #include <Eigen/Dense>
 
 #include "llvm/ADT/DenseSet.h"
-#include "llvm/ADT/StringMap.h"
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/Path.h"
+#include "llvm/ADT/SetVector.h"
 
-#include <algorithm>
-#include <climits>
 #include <cmath>
-#include <cstring>
 
 using namespace compress;
 using namespace mlir;
-using llvm::StringRef;
 
-namespace {
-llvm::Error setError(StringRef set, const llvm::Twine &what) {
-  return llvm::createStringError("calibration set '" + set + "': " + what);
-}
-
-// The entries of `folder`, sorted by name so that sets and messages come in
-// a stable order.
-llvm::Expected<std::vector<std::string>> sortedEntries(StringRef folder, StringRef what) {
-  std::vector<std::string> entries;
-  std::error_code ec;
-  for (llvm::sys::fs::directory_iterator it(folder, ec), end; it != end && !ec;
-       it.increment(ec))
-    entries.push_back(it->path());
-  if (ec)
-    return llvm::createStringError(what + " '" + folder + "': " + ec.message());
-  llvm::sort(entries);
-  return entries;
-}
-
-// K of an ONNX test data file named `prefix`K.pb.
-std::optional<unsigned> testDataIndex(StringRef file, StringRef prefix) {
-  StringRef name = llvm::sys::path::filename(file);
-  unsigned k;
-  if (!name.consume_front(prefix) || !name.consume_back(".pb") || name.getAsInteger(10, k))
-    return std::nullopt;
-  return k;
-}
-
-// The element kind of an ONNX data type, as the engine's signatures say it.
-std::optional<ElementKind> elementKindOf(int32_t dataType) {
-  switch (dataType) {
-  case onnx::TensorProto::FLOAT:
-    return ElementKind::F32;
-  case onnx::TensorProto::DOUBLE:
-    return ElementKind::F64;
-  case onnx::TensorProto::FLOAT16:
-    return ElementKind::F16;
-  case onnx::TensorProto::BFLOAT16:
-    return ElementKind::BF16;
-  case onnx::TensorProto::INT8:
-    return ElementKind::I8;
-  case onnx::TensorProto::INT16:
-    return ElementKind::I16;
-  case onnx::TensorProto::INT32:
-    return ElementKind::I32;
-  case onnx::TensorProto::INT64:
-    return ElementKind::I64;
-  case onnx::TensorProto::UINT8:
-    return ElementKind::U8;
-  case onnx::TensorProto::UINT16:
-    return ElementKind::U16;
-  case onnx::TensorProto::UINT32:
-    return ElementKind::U32;
-  case onnx::TensorProto::UINT64:
-    return ElementKind::U64;
-  case onnx::TensorProto::BOOL:
-    return ElementKind::Bool;
-  default:
-    return std::nullopt;
-  }
-}
-
-// A serialized TensorProto, named as the file names it ("" when unnamed).
-llvm::Expected<NamedTensor> readTensorProtoFile(StringRef file) {
-  auto buffer = llvm::MemoryBuffer::getFile(file, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (!buffer)
-    return llvm::createStringError("'" + file + "': " + buffer.getError().message());
-  StringRef bytes = (*buffer)->getBuffer();
-  onnx::TensorProto proto;
-  if (bytes.size() > size_t(INT_MAX) || !proto.ParseFromArray(bytes.data(), int(bytes.size())))
-    return llvm::createStringError("'" + file + "': not a serialized ONNX TensorProto");
-  std::optional<ElementKind> kind = elementKindOf(proto.data_type());
-  if (!kind)
-    return llvm::createStringError("'" + file + "': unsupported element type " +
-                                   onnxTypeName(proto.data_type()));
-  // External data, if any, lies beside the file.
-  auto data = readTensorBytes(llvm::sys::path::parent_path(file), proto);
-  if (!data)
-    return llvm::createStringError("'" + file + "': " + llvm::toString(data.takeError()));
-  NamedTensor named{proto.name(), {}};
-  named.tensor.kind = *kind;
-  named.tensor.shape.assign(proto.dims().begin(), proto.dims().end());
-  named.tensor.data.assign(data->begin(), data->end());
-  return named;
-}
-
-// A set folder's tensors: NAME.npy files, or ONNX input_K.pb files.
-llvm::Expected<std::vector<NamedTensor>>
-readSetFolder(StringRef folder, llvm::ArrayRef<TensorSignature> modelInputs) {
-  StringRef set = llvm::sys::path::filename(folder);
-  auto files = sortedEntries(folder, "calibration set");
-  if (!files)
-    return files.takeError();
-  enum Form { Npy, TestData };
-  std::optional<Form> form;
-  std::vector<std::string> inputFiles;
-  for (const std::string &file : *files) {
-    Form kind;
-    bool isOutput = testDataIndex(file, "output_").has_value();
-    if (StringRef(file).ends_with(".npy") && !llvm::sys::fs::is_directory(file))
-      kind = Npy;
-    else if (isOutput || testDataIndex(file, "input_"))
-      kind = TestData;
-    else
-      return setError(set, "'" + file +
-                               "' is neither a NAME.npy file nor an ONNX input_K.pb file");
-    if (form && *form != kind)
-      return setError(set, "mixes .npy files and ONNX .pb files: '" + file + "'");
-    form = kind;
-    // ONNX test data folders also hold the expected outputs, which
-    // calibration has no use for.
-    if (!isOutput)
-      inputFiles.push_back(file);
-  }
-  std::vector<NamedTensor> tensors;
-  if (form == Npy) {
-    for (const std::string &file : inputFiles) {
-      auto tensor = readNpy(file);
-      if (!tensor)
-        return tensor.takeError();
-      tensors.push_back({llvm::sys::path::stem(file).str(), std::move(*tensor)});
-    }
-    return tensors;
-  }
-  llvm::StringMap<std::string> fileOf; // the file that gave each input, for messages
-  for (const std::string &file : inputFiles) {
-    auto named = readTensorProtoFile(file);
-    if (!named)
-      return named.takeError();
-    if (named->name.empty()) {
-      unsigned k = *testDataIndex(file, "input_");
-      if (k >= modelInputs.size())
-        return llvm::createStringError("'" + file + "': an unnamed tensor for input " +
-                                       llvm::Twine(k) + ", but the model takes " +
-                                       llvm::Twine(modelInputs.size()) + " input(s)");
-      named->name = modelInputs[k].name;
-    }
-    auto [it, inserted] = fileOf.try_emplace(named->name, file);
-    if (!inserted)
-      return setError(set, "'" + llvm::sys::path::filename(it->second) + "' and '" +
-                               llvm::sys::path::filename(file) + "' both give input '" +
-                               named->name + "'");
-    tensors.push_back(std::move(*named));
-  }
-  return tensors;
-}
-
-// The first NaN or infinity of a floating-point tensor, described, or
-// nullopt: either would poison every statistic computed from the set.
-template <typename T>
-std::optional<std::string> firstNonFinite(const std::vector<uint8_t> &bytes) {
-  for (size_t i = 0; i * sizeof(T) < bytes.size(); ++i) {
-    T v;
-    memcpy(&v, bytes.data() + i * sizeof(T), sizeof(T));
-    if (std::isnan(v))
-      return "NaN (element " + std::to_string(i) + ")";
-    if (std::isinf(v))
-      return "an infinity (element " + std::to_string(i) + ")";
-  }
-  return std::nullopt;
-}
-std::optional<std::string> firstNonFinite(const HostTensor &t) {
-  if (t.kind == ElementKind::F32)
-    return firstNonFinite<float>(t.data);
-  if (t.kind == ElementKind::F64)
-    return firstNonFinite<double>(t.data);
-  return std::nullopt;
-}
-
-// Orders a set's tensors as the model's inputs, checking that they are
-// exactly those inputs, with their element types, ranks and static
-// dimensions.
-llvm::Expected<InputSet> matchToModel(StringRef set, std::vector<NamedTensor> tensors,
-                                      llvm::ArrayRef<TensorSignature> modelInputs) {
-  llvm::StringMap<HostTensor *> byName;
-  for (NamedTensor &t : tensors)
-    byName[t.name] = &t.tensor;
-  InputSet matched{set.str(), {}};
-  for (const TensorSignature &sig : modelInputs) {
-    auto it = byName.find(sig.name);
-    if (it == byName.end())
-      return setError(set, "missing model input '" + sig.name + "'");
-    HostTensor &t = *it->second;
-    if (t.kind != sig.kind)
-      return setError(set, "input '" + sig.name + "' is " + elementName(t.kind) +
-                               " but the model expects " + elementName(sig.kind));
-    bool shapeOk = t.shape.size() == sig.shape.size();
-    for (size_t d = 0; shapeOk && d < t.shape.size(); ++d)
-      shapeOk = sig.shape[d] < 0 || sig.shape[d] == t.shape[d];
-    if (!shapeOk)
-      return setError(set, "input '" + sig.name + "' has shape " + t.shapeString() +
-                               " but the model expects " + sig.shapeString());
-    if (std::optional<std::string> bad = firstNonFinite(t))
-      return setError(set, "input '" + sig.name + "' holds " + *bad);
-    matched.inputs.push_back(std::move(t));
-    byName.erase(it);
-  }
-  for (const NamedTensor &t : tensors)
-    if (byName.contains(t.name)) {
-      std::string names;
-      for (const TensorSignature &sig : modelInputs)
-        names += (names.empty() ? "'" : ", '") + sig.name + "'";
-      return setError(set, "'" + t.name + "' is not an input of the model (its inputs: " +
-                               names + ")");
-    }
-  return matched;
-}
-} // namespace
-
-llvm::Expected<std::vector<InputSet>>
-compress::readCalibrationSets(StringRef dir, llvm::ArrayRef<TensorSignature> modelInputs) {
-  auto entries = sortedEntries(dir, "calibration folder");
-  if (!entries)
-    return entries.takeError();
-  if (entries->empty())
-    return llvm::createStringError(
-        "calibration folder '" + dir +
-        "' holds no input sets (folders of NAME.npy files, .npz files, or ONNX "
-        "test_data_set_N folders of input_K.pb files)");
-  bool folders = llvm::sys::fs::is_directory(entries->front());
-  std::vector<InputSet> sets;
-  for (const std::string &entry : *entries) {
-    bool folder = llvm::sys::fs::is_directory(entry);
-    if (!folder && !StringRef(entry).ends_with(".npz"))
-      return llvm::createStringError("calibration folder '" + dir + "': '" + entry +
-                                     "' is neither a set folder nor a .npz file");
-    if (folder != folders)
-      return llvm::createStringError("calibration folder '" + dir +
-                                     "' mixes set folders and .npz files: '" + entry + "'");
-    auto tensors = folder ? readSetFolder(entry, modelInputs) : readNpz(entry);
-    if (!tensors)
-      return tensors.takeError();
-    auto set = matchToModel(llvm::sys::path::filename(entry), std::move(*tensors), modelInputs);
-    if (!set)
-      return set.takeError();
-    sets.push_back(std::move(*set));
-  }
-  return sets;
+llvm::Expected<std::unique_ptr<CpuEngine>> Calibrator::compile(ModuleOp module) {
+  ++compiled;
+  return CpuEngine::compile(module, engine);
 }
 
 namespace {
-// The compress.linear ops of `module`, in order.
-SmallVector<LinearOp> linearsOf(ModuleOp module) {
-  SmallVector<LinearOp> linears;
-  module.walk([&](LinearOp op) { linears.push_back(op); });
-  return linears;
-}
 
-// The layers among `linears[first..]` whose input does not depend on any of
-// them: their inputs are final once every layer before `first` is.
-SmallVector<size_t> readyLayers(ModuleOp module, ArrayRef<LinearOp> linears, size_t first) {
-  llvm::DenseSet<Operation *> tainted; // ops fed by a pending layer
-  for (LinearOp op : linears.drop_front(first))
-    tainted.insert(op);
-  // Post-order: operands' producers, and an op's nested ops, come first.
-  module.walk([&](Operation *op) {
-    if (tainted.contains(op))
-      return;
-    bool fed = llvm::any_of(op->getOperands(), [&](Value v) {
-      Operation *producer = v.getDefiningOp();
-      return producer && tainted.contains(producer);
-    });
-    if (fed)
-      for (Operation *o = op; o && !isa<ModuleOp>(o); o = o->getParentOp())
-        tainted.insert(o);
-  });
-  SmallVector<size_t> ready;
-  for (size_t i = first; i < linears.size(); ++i) {
-    LinearOp layer = linears[i];
-    Operation *producer = layer.getInput().getDefiningOp();
-    if (!producer || !tainted.contains(producer))
-      ready.push_back(i);
+/// A value of @main that survives rewrites of other ops: result `index` of
+/// the top-level op `op`, or argument `index` of @main when `op` is null.
+struct ValueRef {
+  Operation *op;
+  unsigned index;
+};
+
+/// Running sums over the rows reaching one layer's input.
+struct Accumulator {
+  Eigen::MatrixXd gram; // lower triangle of X^T X
+  std::vector<double> sum, sumSquares, maxAbs;
+  int64_t rows = 0;
+
+  llvm::Error add(const HostTensor &x) {
+    if (x.kind != ElementKind::F32 || x.shape.empty())
+      return llvm::createStringError("the layer's input is not a float32 tensor");
+    int64_t k = x.shape.back(), m = x.numElements() / std::max<int64_t>(k, 1);
+    if (gram.size() == 0) {
+      gram = Eigen::MatrixXd::Zero(k, k);
+      sum.assign(k, 0);
+      sumSquares.assign(k, 0);
+      maxAbs.assign(k, 0);
+    }
+    using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    Eigen::Map<const RowMajor> rowsOf(reinterpret_cast<const float *>(x.data.data()), m, k);
+    Eigen::MatrixXd values = rowsOf.cast<double>();
+    gram.selfadjointView<Eigen::Lower>().rankUpdate(values.transpose());
+    for (int64_t j = 0; j < k; ++j) {
+      sum[j] += values.col(j).sum();
+      sumSquares[j] += values.col(j).squaredNorm();
+      maxAbs[j] = std::max(maxAbs[j], values.col(j).cwiseAbs().maxCoeff());
+    }
+    rows += m;
+    return llvm::Error::success();
   }
-  return ready;
+
+  InputStatistics finish() const {
+    InputStatistics s;
+    int64_t k = gram.rows();
+    s.rows = rows;
+    s.features = k;
+    s.hessian.resize(k * k);
+    double factor = 2.0 / double(std::max<int64_t>(rows, 1));
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = 0; j <= i; ++j)
+        s.hessian[i * k + j] = s.hessian[j * k + i] = factor * gram(i, j);
+    for (int64_t j = 0; j < k; ++j) {
+      s.l2Norm.push_back(std::sqrt(sumSquares[j]));
+      s.mean.push_back(sum[j] / double(std::max<int64_t>(rows, 1)));
+    }
+    s.maxAbs = maxAbs;
+    return s;
+  }
+};
+
+/// Values a top-level op reads from outside itself: its operands and what
+/// its regions capture.
+SmallVector<Value> readsOf(Operation *op) {
+  llvm::SetVector<Value> reads(op->operand_begin(), op->operand_end());
+  for (Region &region : op->getRegions())
+    getUsedValuesDefinedAbove(region, reads);
+  return reads.takeVector();
 }
 
-// A clone of `module` whose @main returns the inputs of the layers
-// `linears[i]`, i in `taps`, and computes nothing else.
-llvm::Expected<OwningOpRef<ModuleOp>> tapInputs(ModuleOp module, ArrayRef<size_t> taps) {
-  OwningOpRef<ModuleOp> clone = module.clone();
-  auto main = clone->lookupSymbol<func::FuncOp>("main");
-  if (!main)
-    return llvm::createStringError("the model has no func.func @main");
-  SmallVector<LinearOp> copies = linearsOf(*clone);
-  SmallVector<Value> results;
-  for (size_t i : taps)
-    results.push_back(copies[i].getInput());
-  auto ret = cast<func::ReturnOp>(main.getBody().back().getTerminator());
-  OpBuilder b(ret);
-  func::ReturnOp::create(b, ret.getLoc(), results);
-  ret.erase();
+/// Constants are cloned into every segment that reads them (the large ones
+/// then travel as the segment's weights buffer), never stored.
+bool isConstant(Operation *op) {
+  return op->getNumOperands() == 0 && op->getNumRegions() == 0 &&
+         op->hasTrait<OpTrait::ConstantLike>();
+}
+
+class SegmentedSession : public CalibrationSession {
+public:
+  SegmentedSession(Calibrator &calibrator, ModuleOp module)
+      : calibrator(calibrator), module(module),
+        frontierData(calibrator.inputSets().size()) {}
+
+  size_t numSets() const override { return calibrator.inputSets().size(); }
+  llvm::Expected<const InputStatistics &> inputStatistics(CompressibleLayer layer) override;
+  llvm::Error visitValues(ArrayRef<Value> values, ValueVisitor visit) override;
+
+private:
+  using SetVisitor = llvm::function_ref<llvm::Error(size_t, std::vector<HostTensor> &)>;
+  /// Compiles the ops computing `results` from @main's arguments and the
+  /// stored frontier (or from the arguments alone with `fromInputs`), runs
+  /// them on every set and hands `visit` each set's results.
+  llvm::Error runSegment(func::FuncOp main, ArrayRef<Value> results, bool fromInputs,
+                         SetVisitor visit, llvm::DenseSet<Operation *> *sliceOut);
+  /// Drops what refers to ops no longer in @main; false when the frontier
+  /// itself lost a value (it must be measured again from the inputs).
+  bool forgetErased(func::FuncOp main);
+  void resetFrontier() {
+    frontier.clear();
+    computed.clear();
+    for (auto &set : frontierData)
+      set.clear();
+  }
+  Value resolve(func::FuncOp main, ValueRef ref) const {
+    return ref.op ? Value(ref.op->getResult(ref.index)) : Value(main.getArgument(ref.index));
+  }
+
+  Calibrator &calibrator;
+  ModuleOp module;
+  /// The stored activations: values of @main and their contents per set.
+  std::vector<ValueRef> frontier;
+  std::vector<std::vector<HostTensor>> frontierData;
+  /// Top-level ops the frontier already reflects.
+  llvm::DenseSet<Operation *> computed;
+  llvm::DenseMap<Operation *, InputStatistics> statistics;
+};
+
+bool SegmentedSession::forgetErased(func::FuncOp main) {
+  llvm::DenseSet<Operation *> live;
+  for (Operation &op : main.getBody().front())
+    live.insert(&op);
+  for (Operation *op : llvm::to_vector(computed))
+    if (!live.contains(op))
+      computed.erase(op);
+  for (Operation *op : llvm::to_vector(llvm::make_first_range(statistics)))
+    if (!live.contains(op))
+      statistics.erase(op);
+  return llvm::all_of(frontier, [&](ValueRef ref) { return !ref.op || live.contains(ref.op); });
+}
+
+llvm::Error SegmentedSession::runSegment(func::FuncOp main, ArrayRef<Value> results,
+                                         bool fromInputs, SetVisitor visit,
+                                         llvm::DenseSet<Operation *> *sliceOut) {
+  Block &body = main.getBody().front();
+  llvm::DenseMap<Value, unsigned> stored; // frontier value -> its index
+  if (!fromInputs)
+    for (auto [i, ref] : llvm::enumerate(frontier))
+      stored[resolve(main, ref)] = i;
+
+  // The ops to run: everything `results` needs that is neither an input nor
+  // stored. Reaching an op the frontier reflects but did not keep means the
+  // frontier cannot serve: start from the inputs.
+  llvm::DenseSet<Operation *> slice;
+  SmallVector<Value> worklist(results);
+  while (!worklist.empty()) {
+    Value v = worklist.pop_back_val();
+    if (isa<BlockArgument>(v) || stored.contains(v))
+      continue;
+    Operation *op = v.getDefiningOp();
+    if (!slice.insert(op).second)
+      continue;
+    if (!fromInputs && computed.contains(op) && !isConstant(op) &&
+        isa<RankedTensorType>(v.getType()))
+      return runSegment(main, results, /*fromInputs=*/true, visit, sliceOut);
+    llvm::append_range(worklist, readsOf(op));
+  }
+
+  // The segment: @main(frontier..., model inputs...) -> results.
+  OpBuilder b(module.getContext());
+  OwningOpRef<ModuleOp> segment = ModuleOp::create(module.getLoc());
+  b.setInsertionPointToEnd(segment->getBody());
+  for (Operation &op : module.getBody()->getOperations())
+    if (&op != main.getOperation())
+      b.clone(op);
+  SmallVector<Type> argTypes;
+  SmallVector<DictionaryAttr> argAttrs;
+  std::vector<unsigned> frontierUsed; // stored values the segment reads
+  SmallVector<Value> storedValues(frontier.size());
+  for (auto [value, index] : stored)
+    storedValues[index] = value;
+  llvm::DenseSet<Value> read;
+  for (Operation *op : slice)
+    for (Value v : readsOf(op))
+      read.insert(v);
+  for (Value v : results)
+    read.insert(v);
+  for (auto [index, value] : llvm::enumerate(storedValues))
+    if (read.contains(value)) {
+      frontierUsed.push_back(index);
+      argTypes.push_back(value.getType());
+      argAttrs.push_back(b.getDictionaryAttr(b.getNamedAttr(
+          kNameAttr, b.getStringAttr("__frontier" + std::to_string(index)))));
+    }
+  for (unsigned i = 0; i < main.getNumArguments(); ++i) {
+    argTypes.push_back(main.getArgument(i).getType());
+    argAttrs.push_back(main.getArgAttrDict(i) ? main.getArgAttrDict(i) : b.getDictionaryAttr({}));
+  }
+  SmallVector<Type> resultTypes(ValueRange(results).getTypes());
+  auto function = func::FuncOp::create(b, main.getLoc(), "main",
+                                       b.getFunctionType(argTypes, resultTypes));
+  function.setAllArgAttrs(argAttrs);
   SmallVector<DictionaryAttr> resultAttrs;
   for (size_t i = 0; i < results.size(); ++i)
     resultAttrs.push_back(b.getDictionaryAttr(
-        b.getNamedAttr(kNameAttr, b.getStringAttr("__tap" + std::to_string(i)))));
-  main.setFunctionType(
-      b.getFunctionType(main.getArgumentTypes(), SmallVector<Type>(ValueRange(results).getTypes())));
-  main.setAllResultAttrs(resultAttrs);
-  // What only fed the model's outputs or later layers is not compiled.
-  for (Block &block : main.getBody())
-    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(block)))
-      if (isOpTriviallyDead(&op))
-        op.erase();
-  return std::move(clone);
-}
+        b.getNamedAttr(kNameAttr, b.getStringAttr("__value" + std::to_string(i)))));
+  function.setAllResultAttrs(resultAttrs);
+  Block *entry = function.addEntryBlock();
+  IRMapping mapping;
+  for (auto [position, index] : llvm::enumerate(frontierUsed))
+    mapping.map(storedValues[index], entry->getArgument(position));
+  for (unsigned i = 0; i < main.getNumArguments(); ++i)
+    mapping.map(main.getArgument(i), entry->getArgument(frontierUsed.size() + i));
+  b.setInsertionPointToStart(entry);
+  for (Operation &op : body)
+    if (slice.contains(&op))
+      b.clone(op, mapping);
+  SmallVector<Value> returned;
+  for (Value v : results)
+    returned.push_back(mapping.lookupOrDefault(v));
+  func::ReturnOp::create(b, main.getLoc(), returned);
 
-// Adds x x^T over the rows of `x` (float [..., K]) to the lower triangle of
-// `h` ([K, K]).
-void accumulateGram(const HostTensor &x, Eigen::MatrixXd &h, int64_t &rows) {
-  int64_t k = x.shape.back(), m = x.numElements() / std::max<int64_t>(k, 1);
-  if (h.size() == 0)
-    h = Eigen::MatrixXd::Zero(k, k);
-  Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> rowsOf(
-      reinterpret_cast<const float *>(x.data.data()), m, k);
-  h.selfadjointView<Eigen::Lower>().rankUpdate(rowsOf.cast<double>().transpose());
-  rows += m;
-}
-} // namespace
-
-llvm::Error Calibrator::collect(LinearOp requested) {
-  SmallVector<LinearOp> linears = linearsOf(module);
-  size_t first = llvm::find(linears, requested) - linears.begin();
-  if (first == linears.size())
-    return llvm::createStringError("the layer is not in the model");
-  SmallVector<size_t> taps;
-  for (size_t i : readyLayers(module, linears, first))
-    if (!hessians.contains(linears[i]))
-      taps.push_back(i);
-  if (!llvm::is_contained(taps, first))
-    return llvm::createStringError("the layer's input depends on a layer not yet compressed");
-  auto clone = tapInputs(module, taps);
-  if (!clone)
-    return clone.takeError();
-  auto engine = CpuEngine::compile(**clone);
+  auto engine = calibrator.compile(*segment);
   if (!engine)
     return engine.takeError();
-  ++compiledClones;
-  std::vector<Eigen::MatrixXd> grams(taps.size());
-  std::vector<int64_t> rows(taps.size(), 0);
-  // readCalibrationSets ordered each set's tensors as the model's inputs,
-  // which the clone shares.
-  for (const InputSet &set : sets) {
-    auto outputs = (*engine)->run(set.inputs);
+  const std::vector<InputSet> &sets = calibrator.inputSets();
+  for (size_t s = 0; s < sets.size(); ++s) {
+    std::vector<HostTensor> inputs;
+    for (unsigned index : frontierUsed)
+      inputs.push_back(frontierData[s][index]);
+    llvm::append_range(inputs, sets[s].inputs);
+    auto outputs = (*engine)->run(inputs);
     if (!outputs)
-      return setError(set.name, llvm::toString(outputs.takeError()));
-    for (size_t t = 0; t < taps.size(); ++t)
-      accumulateGram((*outputs)[t], grams[t], rows[t]);
+      return setError(sets[s].name, llvm::toString(outputs.takeError()));
+    if (llvm::Error e = visit(s, *outputs))
+      return setError(sets[s].name, llvm::toString(std::move(e)));
   }
-  for (size_t t = 0; t < taps.size(); ++t) {
-    Eigen::MatrixXd &g = grams[t];
-    int64_t k = g.rows();
-    std::vector<double> h(k * k);
-    double factor = 2.0 / double(std::max<int64_t>(rows[t], 1));
-    for (int64_t i = 0; i < k; ++i)
-      for (int64_t j = 0; j <= i; ++j)
-        h[i * k + j] = h[j * k + i] = factor * g(i, j);
-    hessians[linears[taps[t]]] = std::move(h);
-  }
+  if (sliceOut)
+    *sliceOut = std::move(slice);
   return llvm::Error::success();
 }
 
-llvm::Expected<std::vector<double>> Calibrator::hessian(LinearOp linear) {
-  llvm::DenseSet<Operation *> live;
-  module.walk([&](LinearOp op) { live.insert(op); });
-  for (Operation *op : llvm::to_vector(llvm::make_first_range(hessians)))
-    if (!live.contains(op))
-      hessians.erase(op);
-  if (!hessians.contains(linear))
-    if (llvm::Error e = collect(linear))
-      return std::move(e);
-  return hessians.find(linear)->second;
+llvm::Expected<const InputStatistics &>
+SegmentedSession::inputStatistics(CompressibleLayer layer) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main || main.isExternal())
+    return llvm::createStringError("the model has no func.func @main");
+  Block &body = main.getBody().front();
+  if (layer->getBlock() != &body)
+    return llvm::createStringError("the layer is not at the top level of @main");
+  if (!forgetErased(main) || computed.contains(layer))
+    resetFrontier();
+  if (auto it = statistics.find(layer); it != statistics.end())
+    return it->second;
+
+  // Pending: this layer and every layer after it, which the pass may still
+  // change; tainted: every op they feed.
+  SmallVector<CompressibleLayer> layers;
+  for (Operation &op : body)
+    if (auto l = dyn_cast<CompressibleLayer>(op))
+      layers.push_back(l);
+  auto first = llvm::find(layers, layer);
+  llvm::DenseSet<Operation *> tainted;
+  for (CompressibleLayer l : llvm::make_range(first, layers.end()))
+    tainted.insert(l);
+  for (Operation &op : body)
+    if (!tainted.contains(&op) && llvm::any_of(readsOf(&op), [&](Value v) {
+          return v.getDefiningOp() && tainted.contains(v.getDefiningOp());
+        }))
+      tainted.insert(&op);
+  auto measurable = [](CompressibleLayer l) {
+    auto type = dyn_cast<RankedTensorType>(l.getLayerInput().getType());
+    return type && type.getElementType().isF32() && type.getRank() >= 1 &&
+           (type.isDynamicDim(type.getRank() - 1) ||
+            type.getShape().back() == l.getLayerInFeatures());
+  };
+  if (!measurable(layer))
+    return llvm::createStringError("statistics of " + layer.getLayerKind() +
+                                   " inputs are not measured");
+  // Ready: pending layers whose input no pending layer feeds. They are
+  // measured together.
+  SmallVector<CompressibleLayer> ready;
+  for (CompressibleLayer l : llvm::make_range(first, layers.end())) {
+    Operation *producer = l.getLayerInput().getDefiningOp();
+    if ((!producer || !tainted.contains(producer)) && measurable(l) && !statistics.contains(l))
+      ready.push_back(l);
+  }
+  if (ready.empty() || ready.front() != layer)
+    return llvm::createStringError("the layer's input depends on a layer not yet compressed");
+
+  // The new frontier: tensors outside the tainted part that it reads
+  // (scalars are followed back to the tensors they come from).
+  llvm::SetVector<Value> next;
+  std::function<void(Value)> need = [&](Value v) {
+    Operation *op = v.getDefiningOp();
+    if (op && (tainted.contains(op) || isConstant(op)))
+      return;
+    if (!op || isa<RankedTensorType>(v.getType())) {
+      next.insert(v);
+      return;
+    }
+    for (Value read : readsOf(op))
+      need(read);
+  };
+  for (Operation &op : body)
+    if (tainted.contains(&op))
+      for (Value v : readsOf(&op))
+        need(v);
+  // @main's arguments need not be stored: every segment takes them.
+  SmallVector<Value> results;
+  for (Value v : next)
+    if (!isa<BlockArgument>(v))
+      results.push_back(v);
+
+  std::vector<Accumulator> sums(ready.size());
+  SmallVector<unsigned> tapOf; // result index of each ready layer's input
+  for (CompressibleLayer l : ready) {
+    Value input = l.getLayerInput();
+    auto it = llvm::find(results, input);
+    if (it == results.end()) { // an argument of @main
+      tapOf.push_back(results.size());
+      results.push_back(input);
+    } else {
+      tapOf.push_back(it - results.begin());
+    }
+  }
+  std::vector<std::vector<HostTensor>> nextData(numSets());
+  llvm::DenseSet<Operation *> slice;
+  llvm::Error error = runSegment(
+      main, results, /*fromInputs=*/frontier.empty(),
+      [&](size_t set, std::vector<HostTensor> &values) -> llvm::Error {
+        for (size_t t = 0; t < ready.size(); ++t)
+          if (llvm::Error e = sums[t].add(values[tapOf[t]]))
+            return e;
+        nextData[set] = std::move(values);
+        return llvm::Error::success();
+      },
+      &slice);
+  if (error)
+    return std::move(error);
+  for (size_t t = 0; t < ready.size(); ++t)
+    statistics[ready[t]] = sums[t].finish();
+  frontier.clear();
+  for (Value v : results)
+    frontier.push_back(isa<BlockArgument>(v)
+                           ? ValueRef{nullptr, cast<BlockArgument>(v).getArgNumber()}
+                           : ValueRef{v.getDefiningOp(), cast<OpResult>(v).getResultNumber()});
+  frontierData = std::move(nextData);
+  for (Operation *op : slice)
+    if (!isConstant(op))
+      computed.insert(op);
+  return statistics.find(layer)->second;
+}
+
+llvm::Error SegmentedSession::visitValues(ArrayRef<Value> values, ValueVisitor visit) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main || main.isExternal())
+    return llvm::createStringError("the model has no func.func @main");
+  for (Value v : values) {
+    Operation *owner = isa<BlockArgument>(v) ? cast<BlockArgument>(v).getOwner()->getParentOp()
+                                             : v.getDefiningOp()->getParentOp();
+    if (owner != main.getOperation())
+      return llvm::createStringError("values to visit must be at the top level of @main");
+  }
+  return runSegment(main, values, /*fromInputs=*/true,
+                    [&](size_t set, std::vector<HostTensor> &tensors) {
+                      return visit(set, tensors);
+                    },
+                    nullptr);
+}
+
+} // namespace
+
+std::unique_ptr<CalibrationSession> Calibrator::open(ModuleOp module) {
+  return std::make_unique<SegmentedSession>(*this, module);
 }

@@ -50,6 +50,7 @@ compress::loadModel(mlir::MLIRContext &context, llvm::StringRef path,
 llvm::Error compress::runCompressionPasses(mlir::ModuleOp module, llvm::StringRef pipeline,
                                            llvm::StringRef calibrationDir) {
   std::unique_ptr<Calibrator> calibrator;
+  mlir::MLIRContext *context = module.getContext();
   if (!calibrationDir.empty()) {
     // The sets are checked against the model's inputs before any pass runs,
     // so that a mismatch fails before anything is compiled.
@@ -59,11 +60,11 @@ llvm::Error compress::runCompressionPasses(mlir::ModuleOp module, llvm::StringRe
     auto sets = readCalibrationSets(calibrationDir, signature->inputs);
     if (!sets)
       return sets.takeError();
-    calibrator = std::make_unique<Calibrator>(module, std::move(*sets));
+    calibrator = std::make_unique<Calibrator>(std::move(*sets));
   }
-  // The provider lives exactly as long as the passes that may ask it.
-  setCalibrationStatistics(calibrator.get());
-  llvm::scope_exit reset([] { setCalibrationStatistics(nullptr); });
+  // The source lives exactly as long as the passes that may ask it.
+  setCalibrationSource(context, calibrator.get());
+  llvm::scope_exit reset([context] { setCalibrationSource(context, nullptr); });
   if (pipeline.empty())
     return llvm::Error::success();
   return runPassPipeline(module, pipeline);

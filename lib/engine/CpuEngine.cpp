@@ -24,6 +24,13 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Support/TargetSelect.h"
 
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Process.h"
+
+#include <omp.h>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -116,9 +123,21 @@ static void ensureInitialized() {
   (void)done;
 }
 
+// A file name for a module's weights, removed again once they are mapped.
+static llvm::Expected<std::string> temporaryWeightsFile() {
+  llvm::SmallString<128> path;
+  int fd;
+  if (std::error_code ec = llvm::sys::fs::createTemporaryFile("compress-jit", "weights", fd, path))
+    return engineError("cannot create a temporary weights file: " + ec.message());
+  llvm::sys::Process::SafelyCloseFileDescriptor(fd);
+  return std::string(path);
+}
+
 llvm::Expected<std::unique_ptr<CpuEngine>>
-CpuEngine::compile(ModuleOp module, unsigned optLevel) {
+CpuEngine::compile(ModuleOp module, const EngineOptions &engineOptions) {
   ensureInitialized();
+  if (engineOptions.numThreads > 0)
+    omp_set_num_threads(engineOptions.numThreads);
   auto signature = readEntrySignature(module);
   if (!signature)
     return signature.takeError();
@@ -144,10 +163,31 @@ CpuEngine::compile(ModuleOp module, unsigned optLevel) {
     return success();
   });
   PassManager pm(ctx);
-  if (failed(compress::buildCpuLoweringPipeline(pm)))
+  ExternalizeWeightsPassOptions weightsOptions;
+  if (engineOptions.externalWeights) {
+    auto path = temporaryWeightsFile();
+    if (!path)
+      return path.takeError();
+    weightsOptions.weightsFile = *path;
+  }
+  llvm::scope_exit removeWeightsFile([&] {
+    if (!weightsOptions.weightsFile.empty())
+      llvm::sys::fs::remove(weightsOptions.weightsFile);
+  });
+  if (failed(compress::buildCpuLoweringPipeline(
+          pm, engineOptions.externalWeights ? &weightsOptions : nullptr)))
     return engineError("internal error: invalid CPU lowering pipeline");
   if (failed(pm.run(module)))
     return engineError("lowering to LLVM failed: " + diagnostics);
+  if (engineOptions.externalWeights) {
+    // Mapped, then unlinked: the mapping outlives the file's name.
+    auto mapped = llvm::MemoryBuffer::getFile(weightsOptions.weightsFile, /*IsText=*/false,
+                                              /*RequiresNullTerminator=*/false,
+                                              /*IsVolatile=*/false, llvm::Align(64));
+    if (!mapped)
+      return engineError("cannot read the weights back: " + mapped.getError().message());
+    self->weights = std::move(*mapped);
+  }
 
   // Optimise for this CPU: without a target machine LLVM does not vectorise.
   auto hostBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
@@ -157,7 +197,7 @@ CpuEngine::compile(ModuleOp module, unsigned optLevel) {
   if (!host)
     return host.takeError();
   ExecutionEngineOptions options;
-  options.transformer = makeOptimizingTransformer(optLevel, 0, host->get());
+  options.transformer = makeOptimizingTransformer(engineOptions.optLevel, 0, host->get());
   auto engine = ExecutionEngine::create(module, options);
   if (!engine)
     return engineError("JIT compilation failed: " +
@@ -240,6 +280,14 @@ CpuEngine::run(llvm::ArrayRef<HostTensor> inputs) {
 
   std::vector<void *> pointers;
   pointers.push_back(resultStruct.data());
+  // The weights buffer comes first: memref<?xi8>.
+  std::vector<int64_t> weightsDesc;
+  if (weights) {
+    weightsDesc.resize(5);
+    fillDescriptor(weightsDesc.data(), const_cast<char *>(weights->getBufferStart()),
+                   {int64_t(weights->getBufferSize())});
+    pointers.push_back(weightsDesc.data());
+  }
   for (auto &d : inputDescs)
     pointers.push_back(d.data());
   std::vector<void *> args;

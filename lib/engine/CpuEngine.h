@@ -11,6 +11,9 @@
 
 #include <memory>
 
+namespace llvm {
+class MemoryBuffer;
+}
 namespace mlir {
 class ExecutionEngine;
 }
@@ -33,12 +36,24 @@ struct EntrySignature {
 };
 llvm::Expected<EntrySignature> readEntrySignature(mlir::ModuleOp module);
 
+/// How the JIT compiles a module.
+struct EngineOptions {
+  unsigned optLevel = 3;
+  /// Constants of 256 bytes or more leave the code for a weights buffer the
+  /// engine holds (compress-cpu-externalize-weights, as AOT artifacts do):
+  /// LLVM never handles the weights, so compile time does not grow with
+  /// them.
+  bool externalWeights = true;
+  /// OpenMP threads of compiled code and the microkernels (0: all cores).
+  int numThreads = 0;
+};
+
 class CpuEngine {
 public:
   /// Lowers `module` (consumed: it is rewritten in place) and JIT-compiles it.
   /// The module must hold `func.func @main` over ranked tensors.
-  static llvm::Expected<std::unique_ptr<CpuEngine>>
-  compile(mlir::ModuleOp module, unsigned optLevel = 3);
+  static llvm::Expected<std::unique_ptr<CpuEngine>> compile(mlir::ModuleOp module,
+                                                            const EngineOptions &options = {});
   ~CpuEngine();
 
   const std::vector<TensorSignature> &inputs() const { return inputSigs; }
@@ -51,6 +66,8 @@ public:
 private:
   CpuEngine() = default;
   std::unique_ptr<mlir::ExecutionEngine> engine;
+  /// The weights file's contents (mapped), when the weights left the code.
+  std::unique_ptr<llvm::MemoryBuffer> weights;
   std::vector<TensorSignature> inputSigs, outputSigs;
 };
 

@@ -48,19 +48,20 @@ int32_t compress::quantizeValue(double w, float scale, int32_t zero,
 QuantizedMatrix compress::quantizeRtn(const std::vector<float> &w, int64_t n, int64_t k,
                                       const QuantizerConfig &config) {
   QuantizedMatrix q;
-  int64_t groups = k / config.group;
+  int64_t groups = config.groups(k);
   q.values.resize(n * k);
   q.scales.resize(n * groups);
   q.zeroPoints.resize(n * groups);
   for (int64_t r = 0; r < n; ++r)
     for (int64_t g = 0; g < groups; ++g) {
       const float *v = w.data() + r * k + g * config.group;
+      int64_t length = config.groupLength(k, g);
       float scale;
       int32_t zero;
-      chooseScale(v, config.group, 1, config, scale, zero);
+      chooseScale(v, length, 1, config, scale, zero);
       q.scales[r * groups + g] = scale;
       q.zeroPoints[r * groups + g] = zero;
-      for (int64_t i = 0; i < config.group; ++i)
+      for (int64_t i = 0; i < length; ++i)
         q.values[r * k + g * config.group + i] = quantizeValue(v[i], scale, zero, config);
     }
   return q;
@@ -102,7 +103,7 @@ QuantizedMatrix compress::quantizeGptq(std::vector<float> weights, int64_t n, in
   Matrix u = Eigen::LLT<Matrix>(inverse).matrixU();
 
   QuantizedMatrix q;
-  int64_t groups = k / config.group;
+  int64_t groups = config.groups(k);
   q.values.resize(n * k);
   q.scales.resize(n * groups);
   q.zeroPoints.resize(n * groups);
@@ -111,7 +112,7 @@ QuantizedMatrix compress::quantizeGptq(std::vector<float> weights, int64_t n, in
     for (int64_t r = 0; r < n; ++r)
       for (int64_t g = 0; g < groups; ++g) {
         const float *v = weights.data() + r * k + g * config.group;
-        chooseScale(v, config.group, 1, config, q.scales[r * groups + g],
+        chooseScale(v, config.groupLength(k, g), 1, config, q.scales[r * groups + g],
                     q.zeroPoints[r * groups + g]);
       }
   for (int64_t start = 0; start < k; start += blockSize) {
@@ -122,12 +123,13 @@ QuantizedMatrix compress::quantizeGptq(std::vector<float> weights, int64_t n, in
       int64_t source = order[col];   // the weight's own column
       if (!actOrder && col % config.group == 0) {
         // Scales of the group starting here, from the weights as updated.
+        int64_t length = config.groupLength(k, col / config.group);
         for (int64_t r = 0; r < n; ++r) {
-          for (int64_t j = 0; j < config.group; ++j)
+          for (int64_t j = 0; j < length; ++j)
             row[j] = float(w(r, col + j));
           float scale;
           int32_t zero;
-          chooseScale(row.data(), config.group, 1, config, scale, zero);
+          chooseScale(row.data(), length, 1, config, scale, zero);
           q.scales[r * groups + col / config.group] = scale;
           q.zeroPoints[r * groups + col / config.group] = zero;
         }
@@ -158,7 +160,7 @@ QuantizedMatrix compress::quantizeGptq(std::vector<float> weights, int64_t n, in
 double compress::relativeOutputError(const std::vector<float> &w, const QuantizedMatrix &q,
                                      int64_t n, int64_t k, const QuantizerConfig &config,
                                      const std::vector<double> &hessian) {
-  int64_t groups = k / config.group;
+  int64_t groups = config.groups(k);
   Matrix original(n, k), difference(n, k);
   for (int64_t r = 0; r < n; ++r)
     for (int64_t c = 0; c < k; ++c) {

@@ -4,6 +4,7 @@
 #ifndef COMPRESS_PASSES_COMPRESSION_GPTQ_H
 #define COMPRESS_PASSES_COMPRESSION_GPTQ_H
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -11,12 +12,17 @@ namespace compress {
 
 struct QuantizerConfig {
   int64_t bits;
-  int64_t group;  // input features per scale
+  int64_t group;  // input features per scale (the last group of a row may be partial)
   bool symmetric;
+
+  /// Scales per row: ceil(k / group).
+  int64_t groups(int64_t k) const { return (k + group - 1) / group; }
+  /// Features in group g of a row of k: `group`, or fewer for the last one.
+  int64_t groupLength(int64_t k, int64_t g) const { return std::min(group, k - g * group); }
 };
 
 /// A weight in integers with its scales (and zero points when asymmetric),
-/// in [N, K / group] order; `values` holds one integer per weight, [N, K].
+/// in [N, groups] order; `values` holds one integer per weight, [N, K].
 struct QuantizedMatrix {
   std::vector<int32_t> values;
   std::vector<float> scales;

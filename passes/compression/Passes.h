@@ -2,6 +2,7 @@
 #ifndef COMPRESS_PASSES_COMPRESSION_PASSES_H
 #define COMPRESS_PASSES_COMPRESSION_PASSES_H
 
+#include "dialects/compress/IR/CompressDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"

@@ -35,14 +35,20 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
     (||X (W - deq(Q))^T|| / ||X W^T|| from the Hessian of its inputs X);
     totals for the model.
 
-    Activations: `mode=w8a8` quantizes every layer's input per row (token)
-    to int8 at run time (scale max|x| / 127), so that CPU kernels multiply
-    in integers (VNNI dot products). `mode=weight-only` keeps them in float
-    for products of fewer than `int8-activation-rows` rows (default 16) and
-    quantizes them per row from that many rows on, where integer products
-    are several times faster; `int8-activation-rows=0` keeps them in float
-    always (exact weight-only numerics), `=1` quantizes them always. The
-    threshold is the `int8_activation_rows` attribute of each
+    Group sizes that do not divide K leave a partial last group (as
+    onnxruntime's and llama.cpp's quantizers do). 3- and 2-bit codes are
+    stored as 4-bit nibbles (the report's `stored_bits`).
+
+    Every layer the pass cannot quantize (a convolution, an embedding, a
+    weight that is not a float32 constant, a layer already compressed) gets
+    a warning and a report entry saying why.
+
+    Activations: `mode=weight-only` (the default) keeps them in float at
+    every batch size, so results never depend on how many rows a call
+    multiplies. `mode=w8a8` (8-bit weights) and `mode=w4a8` (4-bit weights)
+    quantize every layer's input per row (token) to int8 at run time (scale
+    max|x| / 127), so that CPU kernels multiply in integers (VNNI dot
+    products): the `int8_activations` attribute of each
     `compress.quantized_linear`.
   }];
   let options = [
@@ -53,11 +59,8 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
            "Signed integers around zero (else unsigned with zero points)">,
     Option<"method", "method", "std::string", /*default=*/"\"rtn\"", "rtn or gptq">,
     Option<"mode", "mode", "std::string", /*default=*/"\"weight-only\"",
-           "weight-only (float activations, int8 from int8-activation-rows rows) or w8a8 "
-           "(int8 activations always)">,
-    Option<"int8ActivationRows", "int8-activation-rows", "int64_t", /*default=*/"16",
-           "weight-only: products of at least this many rows quantize their activations "
-           "per row to int8 (0: never)">,
+           "weight-only (float activations), w8a8 or w4a8 (activations quantized per row "
+           "to int8; 8- or 4-bit weights)">,
     Option<"skip", "skip", "std::string", /*default=*/"\"\"",
            "Regular expression: layers whose name matches stay in float">,
     Option<"actOrder", "act-order", "bool", /*default=*/"false",
@@ -74,7 +77,7 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
     Option<"report", "report", "std::string", /*default=*/"\"\"",
            "Where to write the JSON report (none when empty)">,
   ];
-  let dependentDialects = ["::mlir::arith::ArithDialect"];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::compress::CompressDialect"];
 }
 
 #endif

@@ -10,6 +10,7 @@
 #include "mlir/IR/Matchers.h"
 
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -42,7 +43,7 @@ PackedWeight pack(const compress::QuantizedMatrix &q, const std::vector<float> &
                   int64_t k, const compress::QuantizerConfig &config) {
   PackedWeight p;
   int64_t perByte = config.bits <= 4 ? 2 : 1, rowBytes = (k + perByte - 1) / perByte;
-  int64_t groups = k / config.group;
+  int64_t groups = config.groups(k);
   p.bytes.assign(n * rowBytes, 0);
   p.scales = q.scales;
   if (!config.symmetric)
@@ -144,10 +145,33 @@ llvm::Expected<std::vector<LayerOverride>> parseOverrides(llvm::StringRef text) 
   return out;
 }
 
-std::string layerName(Operation *op, unsigned index) {
-  if (auto name = dyn_cast<NameLoc>(op->getLoc()))
-    return name.getName().str();
-  return "linear" + std::to_string(index);
+/// Why compress-quantize leaves `layer` alone, or nullopt when it can
+/// quantize it: a compress.linear with a float32 constant weight.
+std::optional<std::string> unsupportedReason(compress::CompressibleLayer layer) {
+  if (layer.isCompressedLayer())
+    return ("already compressed (" + layer.getLayerKind() + ")").str();
+  auto linear = dyn_cast<compress::LinearOp>(layer.getOperation());
+  if (!linear)
+    return ("compress-quantize quantizes linear layers, not " + layer.getLayerKind()).str();
+  if (!linear.getWeight().getType().getElementType().isF32())
+    return std::string("the weight is not float32");
+  if (!constantFloats(linear.getWeight()))
+    return std::string("the weight is not a constant");
+  return std::nullopt;
+}
+
+/// Writes `doc` to `path`, creating its folder.
+llvm::Error writeReport(StringRef path, llvm::json::Object doc) {
+  StringRef folder = llvm::sys::path::parent_path(path);
+  if (!folder.empty())
+    if (std::error_code ec = llvm::sys::fs::create_directories(folder))
+      return llvm::createStringError("cannot create '" + folder + "': " + ec.message());
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_Text);
+  if (ec)
+    return llvm::createStringError("cannot write report '" + path + "': " + ec.message());
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(doc))) << "\n";
+  return llvm::Error::success();
 }
 
 struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
@@ -160,22 +184,24 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
           << method << "' (supported: rtn, gptq)";
       return signalPassFailure();
     }
-    compress::CalibrationStatistics *statistics = compress::getCalibrationStatistics();
-    if (method == "gptq" && !statistics) {
-      module.emitError("compress-quantize: method 'gptq' needs calibration data (--calibration)");
+    compress::Calibration &calibration = getAnalysis<compress::Calibration>();
+    if (method == "gptq" && !calibration.available()) {
+      module.emitError("compress-quantize: method 'gptq' needs calibration data: run it from "
+                       "compress-run or compress-compile with --calibration DIR");
       return signalPassFailure();
     }
-    if (mode != "weight-only" && mode != "w8a8") {
+    if (mode != "weight-only" && mode != "w8a8" && mode != "w4a8") {
       module.emitError("compress-quantize: unsupported mode '")
-          << mode << "' (supported: weight-only, w8a8)";
+          << mode << "' (supported: weight-only, w8a8, w4a8)";
       return signalPassFailure();
     }
-    if (int8ActivationRows < 0) {
-      module.emitError("compress-quantize: int8-activation-rows=")
-          << int64_t(int8ActivationRows) << " is negative";
+    bool int8Activations = mode != "weight-only";
+    if (int8Activations && bits != (mode == "w8a8" ? 8 : 4)) {
+      module.emitError("compress-quantize: mode=")
+          << mode << " quantizes weights to " << (mode == "w8a8" ? 8 : 4) << " bits, but bits="
+          << int64_t(bits);
       return signalPassFailure();
     }
-    int64_t activationRows = mode == "w8a8" ? 1 : int64_t(int8ActivationRows);
     if (bits != 8 && bits != 4 && bits != 3 && bits != 2) {
       module.emitError("compress-quantize: bits=") << int64_t(bits) << " is not one of 8, 4, 3, 2";
       return signalPassFailure();
@@ -205,14 +231,25 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
 
     llvm::json::Array layers;
     int64_t bytesBefore = 0, bytesAfter = 0;
-    SmallVector<compress::LinearOp> linears;
-    module.walk([&](compress::LinearOp op) { linears.push_back(op); });
-    for (auto [index, op] : llvm::enumerate(linears)) {
-      std::string name = layerName(op, index);
-      auto weightType = op.getWeight().getType();
-      std::optional<std::vector<float>> w = constantFloats(op.getWeight());
-      if (!w || (!skip.empty() && skipPattern.match(name)))
+    SmallVector<compress::CompressibleLayer> candidates;
+    module.walk([&](compress::CompressibleLayer layer) { candidates.push_back(layer); });
+    for (auto [index, layer] : llvm::enumerate(candidates)) {
+      std::string name = layer.getLayerName("layer" + std::to_string(index));
+      if (!skip.empty() && skipPattern.match(name)) {
+        layers.push_back(llvm::json::Object{{"name", name},
+                                            {"kind", layer.getLayerKind()},
+                                            {"skipped", "matches skip='" + skip + "'"}});
         continue;
+      }
+      if (std::optional<std::string> reason = unsupportedReason(layer)) {
+        layer->emitWarning("compress-quantize: layer '") << name << "' left as it is: " << *reason;
+        layers.push_back(llvm::json::Object{
+            {"name", name}, {"kind", layer.getLayerKind()}, {"skipped", *reason}});
+        continue;
+      }
+      auto op = cast<compress::LinearOp>(layer.getOperation());
+      auto weightType = op.getWeight().getType();
+      std::vector<float> w = *constantFloats(op.getWeight());
       int64_t n = weightType.getDimSize(0), k = weightType.getDimSize(1);
       int64_t layerBitCount = bits, layerGroup = groupSize;
       for (const LayerOverride &o : *overrides)
@@ -221,38 +258,30 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
           layerGroup = o.group ? o.group : groupSize;
           break;
         }
-      int64_t group = layerGroup == 0 ? k : layerGroup;
-      if (k % group != 0) {
-        op.emitError("compress-quantize: group size ")
-            << group << " does not divide K = " << k << " of layer '" << name << "'";
-        return signalPassFailure();
-      }
+      // A group size that does not divide K leaves a partial last group.
+      int64_t group = layerGroup == 0 ? k : std::min(layerGroup, k);
       compress::QuantizerConfig config{layerBitCount, group, symmetric};
       compress::QuantizedMatrix matrix;
-      if (method == "gptq") {
-        auto hessian = statistics->hessian(op);
-        if (!hessian) {
+      const compress::InputStatistics *statistics = nullptr;
+      if (calibration.available()) {
+        auto measured = calibration->inputStatistics(layer);
+        if (!measured) {
           op.emitError("compress-quantize: calibration of layer '")
-              << name << "' failed: " << llvm::toString(hessian.takeError());
+              << name << "' failed: " << llvm::toString(measured.takeError());
           return signalPassFailure();
         }
-        matrix = compress::quantizeGptq(*w, n, k, std::move(*hessian), config, actOrder,
-                                        /*blockSize=*/128, damp);
-      } else {
-        matrix = compress::quantizeRtn(*w, n, k, config);
+        statistics = &*measured;
       }
-      PackedWeight q = pack(matrix, *w, n, k, config);
+      if (method == "gptq")
+        matrix = compress::quantizeGptq(w, n, k, statistics->hessian, config, actOrder,
+                                        /*blockSize=*/128, damp);
+      else
+        matrix = compress::quantizeRtn(w, n, k, config);
+      PackedWeight q = pack(matrix, w, n, k, config);
       // With calibration data, the layer's output error on it (float inputs).
       std::optional<double> outputError;
-      if (statistics) {
-        auto hessian = statistics->hessian(op);
-        if (!hessian) {
-          op.emitError("compress-quantize: calibration of layer '")
-              << name << "' failed: " << llvm::toString(hessian.takeError());
-          return signalPassFailure();
-        }
-        outputError = compress::relativeOutputError(*w, matrix, n, k, config, *hessian);
-      }
+      if (statistics)
+        outputError = compress::relativeOutputError(w, matrix, n, k, config, statistics->hessian);
 
       OpBuilder b(op);
       Location loc = op.getLoc();
@@ -262,21 +291,20 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
                                   ArrayRef<char>(reinterpret_cast<char *>(q.bytes.data()),
                                                  q.bytes.size()),
                                   name + ".qweight");
-      auto scaleType = RankedTensorType::get({n, k / group}, f32);
+      auto scaleType = RankedTensorType::get({n, config.groups(k)}, f32);
       Value scales = makeConstant(b, loc, scaleType,
                                   ArrayRef<char>(reinterpret_cast<char *>(q.scales.data()),
                                                  q.scales.size() * 4),
                                   name + ".scales");
       Value zeroPoints;
       if (!symmetric)
-        zeroPoints = makeConstant(b, loc, RankedTensorType::get({n, k / group}, i8),
+        zeroPoints = makeConstant(b, loc, RankedTensorType::get({n, config.groups(k)}, i8),
                                   ArrayRef<char>(reinterpret_cast<char *>(q.zeroPoints.data()),
                                                  q.zeroPoints.size()),
                                   name + ".zero_points");
       auto quantized = compress::QuantizedLinearOp::create(
           b, loc, op.getOutput().getType(), op.getInput(), weight, scales, zeroPoints,
-          op.getBias(), layerBitCount, group,
-          activationRows > 0 ? b.getI64IntegerAttr(activationRows) : IntegerAttr());
+          op.getBias(), layerBitCount, group, k, int8Activations);
       op.replaceAllUsesWith(quantized.getResult());
       Operation *floatWeight = op.getWeight().getDefiningOp();
       op.erase();
@@ -285,7 +313,7 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
         floatWeight->erase();
 
       if (progress)
-        llvm::errs() << "compress-quantize: [" << index + 1 << "/" << linears.size() << "] "
+        llvm::errs() << "compress-quantize: [" << index + 1 << "/" << candidates.size() << "] "
                      << name << ": " << method << " " << layerBitCount << "-bit, group "
                      << group << ", weight error " << llvm::format("%.4f", q.relativeError)
                      << (outputError ? llvm::formatv(", output error on calibration data {0:f4}",
@@ -302,7 +330,9 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
                                           {"bits", layerBitCount},
                                           {"group_size", group},
                                           {"symmetric", bool(symmetric)},
-                                          {"int8_activation_rows", activationRows},
+                                          {"activations", int8Activations ? "int8" : "float"},
+                                          // 3- and 2-bit codes take a nibble each
+                                          {"stored_bits", layerBitCount <= 4 ? 4 : 8},
                                           {"bytes_before", before},
                                           {"bytes_after", after},
                                           {"bits_per_weight", 8.0 * after / double(n * k)},
@@ -312,19 +342,20 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
     }
     if (report.empty())
       return;
-    llvm::json::Object totals{{"layers", int64_t(layers.size())},
+    int64_t quantized = llvm::count_if(layers, [](const llvm::json::Value &layer) {
+      return !layer.getAsObject()->get("skipped");
+    });
+    llvm::json::Object totals{{"layers", quantized},
+                              {"skipped", int64_t(layers.size()) - quantized},
                               {"bytes_before", bytesBefore},
                               {"bytes_after", bytesAfter}};
     llvm::json::Object doc{{"pass", "compress-quantize"},
                            {"layers", std::move(layers)},
                            {"totals", std::move(totals)}};
-    std::error_code ec;
-    llvm::raw_fd_ostream os(report, ec, llvm::sys::fs::OF_Text);
-    if (ec) {
-      module.emitError("compress-quantize: cannot write report '") << report << "': " << ec.message();
+    if (llvm::Error e = writeReport(report, std::move(doc))) {
+      module.emitError("compress-quantize: ") << llvm::toString(std::move(e));
       return signalPassFailure();
     }
-    os << llvm::formatv("{0:2}", llvm::json::Value(std::move(doc))) << "\n";
   }
 };
 

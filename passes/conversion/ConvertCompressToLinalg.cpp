@@ -104,12 +104,10 @@ struct LowerQuantizedLinear : OpRewritePattern<QuantizedLinearOp> {
                              op.getZeroPoints(),
                              acc,
                              n,
-                             op.getInFeatures(),
+                             int64_t(op.getInFeatures()),
                              int64_t(op.getBits()),
                              int64_t(op.getGroupSize()),
-                             op.getInt8ActivationRowsAttr()
-                                 ? op.getInt8ActivationRowsAttr().getInt()
-                                 : 0,
+                             op.getInt8Activations(),
                              QuantizedWeightLayout::RowMajor};
     rewriter.replaceOp(op, buildQuantizedLinearLoop(rewriter, loc, loop).getResult(0));
     return success();

@@ -94,7 +94,7 @@ linalg::GenericOp compress::buildQuantizedLinearLoop(OpBuilder &b, Location loc,
           {b.getNamedAttr(kMarkerBits, b.getI64IntegerAttr(bits)),
            b.getNamedAttr(kMarkerGroupSize, b.getI64IntegerAttr(group)),
            b.getNamedAttr(kMarkerLayout, b.getStringAttr(stringifyLayout(loop.layout))),
-           b.getNamedAttr(kMarkerInt8ActivationRows,
-                          b.getI64IntegerAttr(loop.int8ActivationRows))}));
+           b.getNamedAttr(kMarkerInFeatures, b.getI64IntegerAttr(loop.k)),
+           b.getNamedAttr(kMarkerInt8Activations, b.getBoolAttr(loop.int8Activations))}));
   return generic;
 }

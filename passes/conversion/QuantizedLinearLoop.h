@@ -14,11 +14,13 @@ namespace compress {
 inline constexpr const char *kMarkerBits = "bits";
 inline constexpr const char *kMarkerGroupSize = "group_size";
 inline constexpr const char *kMarkerLayout = "layout";
-inline constexpr const char *kMarkerInt8ActivationRows = "int8_activation_rows";
+inline constexpr const char *kMarkerInFeatures = "in_features";
+inline constexpr const char *kMarkerInt8Activations = "int8_activations";
 
 /// How the weight, scales and zero points are laid out.
 enum class QuantizedWeightLayout {
-  /// The dialect's: weight [N, ceil(K / per byte)], tables [N, groups].
+  /// The dialect's: weight [N, ceil(K / per byte)], tables [N, groups]
+  /// (groups = ceil(K / group size): the last group may be partial).
   RowMajor,
   /// lib/runtime/cpu/QuantizedLayout.h's: weight [N/16, K/depth, 16, 4]
   /// (depth 8 at 4 bits or fewer, else 4), tables [N/16, groups, 16].
@@ -29,7 +31,9 @@ llvm::StringRef stringifyLayout(QuantizedWeightLayout layout);
 struct QuantizedLinearLoop {
   mlir::Value input, weight, scales, zeroPoints; // zeroPoints null: symmetric
   mlir::Value init;                              // [.., N] accumulator
-  int64_t n, k, bits, groupSize, int8ActivationRows;
+  int64_t n, k, bits, groupSize;
+  /// Inputs quantized per row to int8 before the product (W8A8, W4A8).
+  bool int8Activations;
   QuantizedWeightLayout layout;
 };
 

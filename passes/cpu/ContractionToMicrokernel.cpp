@@ -232,10 +232,8 @@ struct QuantizedLinearToCall : OpRewritePattern<linalg::GenericOp> {
     for (int64_t d = 0; d + 1 < xType.getRank(); ++d)
       rows = arith::MulIOp::create(rewriter, loc, rows,
                                    memref::DimOp::create(rewriter, loc, x, d));
-    // K: groups (the scales' dimension 1 in both layouts) times the group.
-    auto scalesType = cast<MemRefType>(op.getDpsInputOperand(2)->get().getType());
     int64_t group = marker.getAs<IntegerAttr>(compress::kMarkerGroupSize).getInt();
-    int64_t k = scalesType.getDimSize(1) * group;
+    int64_t k = marker.getAs<IntegerAttr>(compress::kMarkerInFeatures).getInt();
     int64_t n = outType.getShape().back();
     if (ShapedType::isDynamic(k) || ShapedType::isDynamic(n))
       return failure();
@@ -255,7 +253,7 @@ struct QuantizedLinearToCall : OpRewritePattern<linalg::GenericOp> {
         constant(n),
         constant(marker.getAs<IntegerAttr>(compress::kMarkerBits).getInt()),
         constant(group),
-        constant(marker.getAs<IntegerAttr>(compress::kMarkerInt8ActivationRows).getInt())};
+        constant(marker.getAs<BoolAttr>(compress::kMarkerInt8Activations).getValue())};
     // Into a zero-filled buffer (no bias), the kernel writes instead of
     // adding, and the fill goes.
     linalg::FillOp fill = zeroFillBefore(op, out);
@@ -291,7 +289,7 @@ struct ContractionToMicrokernelPass
     // layers, silently wrong for layers whose activations must be int8.
     WalkResult unlowered = getOperation()->walk([](linalg::GenericOp op) {
       auto marker = op->getAttrOfType<DictionaryAttr>(compress::kQuantizedLinearMarker);
-      if (!marker || marker.getAs<IntegerAttr>(compress::kMarkerInt8ActivationRows).getInt() == 0)
+      if (!marker || !marker.getAs<BoolAttr>(compress::kMarkerInt8Activations).getValue())
         return WalkResult::advance();
       op.emitError("a quantized linear layer with int8 activations needs the quantized "
                    "microkernel, which takes only row-major float32 activations and results");

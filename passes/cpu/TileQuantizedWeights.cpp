@@ -61,7 +61,8 @@ LogicalResult tileLayer(linalg::GenericOp op, DictionaryAttr marker, unsigned in
   bool hasZeroPoints = op.getNumDpsInputs() == 4;
   Value zeroPoints = hasZeroPoints ? op.getDpsInputOperand(3)->get() : Value();
   auto scalesType = cast<RankedTensorType>(scales.getType());
-  int64_t n = scalesType.getDimSize(0), groups = scalesType.getDimSize(1), k = groups * group;
+  int64_t n = scalesType.getDimSize(0), groups = scalesType.getDimSize(1);
+  int64_t k = marker.getAs<IntegerAttr>(kMarkerInFeatures).getInt();
   if (!scalesType.getElementType().isF32() || !layout::canTile(n, k, bits, group))
     return failure();
   auto weightBytes = constantOperand(weight), scaleBytes = constantOperand(scales);
@@ -101,7 +102,7 @@ LogicalResult tileLayer(linalg::GenericOp op, DictionaryAttr marker, unsigned in
   loop.k = k;
   loop.bits = bits;
   loop.groupSize = group;
-  loop.int8ActivationRows = marker.getAs<IntegerAttr>(kMarkerInt8ActivationRows).getInt();
+  loop.int8Activations = marker.getAs<BoolAttr>(kMarkerInt8Activations).getValue();
   loop.layout = QuantizedWeightLayout::Tiled;
   linalg::GenericOp tiled = buildQuantizedLinearLoop(b, loc, loop);
   op.getResult(0).replaceAllUsesWith(tiled.getResult(0));

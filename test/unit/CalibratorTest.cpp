@@ -1,5 +1,7 @@
-// Unit tests of layer-by-layer calibration: which layers one run measures,
-// and that a layer's Hessian sees the layers compressed before it.
+// Unit tests of segmented calibration: which layers one segment measures,
+// that a layer's statistics see the layers compressed before it, and that
+// each segment starts from the stored frontier. Expected values are
+// computed here in float64 from the inputs and weights.
 #include "lib/calibration/Calibrator.h"
 #include "lib/importer/onnx/Importer.h"
 
@@ -9,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 
 using namespace compress;
@@ -79,36 +82,57 @@ struct Fixture {
   mlir::MLIRContext ctx;
   mlir::OwningOpRef<mlir::ModuleOp> module;
   llvm::SmallVector<LinearOp> layers;
-  Fixture() {
+  explicit Fixture(const char *source = kBranchingModel) {
     mlir::DialectRegistry registry;
     registerOnnxImportDialects(registry);
     ctx.appendDialectRegistry(registry);
     ctx.loadAllAvailableDialects();
-    module = mlir::parseSourceString<mlir::ModuleOp>(kBranchingModel, &ctx);
+    module = mlir::parseSourceString<mlir::ModuleOp>(source, &ctx);
     module->walk([&](LinearOp op) { layers.push_back(op); });
   }
 };
 
-TEST(Calibrator, MeasuresLayersThatShareNoPendingProducerInOneRun) {
+// Per-feature statistics of the rows of x: L2 norm, mean, max |x|.
+void expectChannelStatistics(const InputStatistics &s, const Matrix &x) {
+  size_t k = x[0].size();
+  ASSERT_EQ(s.l2Norm.size(), k);
+  EXPECT_EQ(s.rows, int64_t(x.size()));
+  for (size_t j = 0; j < k; ++j) {
+    double squares = 0, sum = 0, maxAbs = 0;
+    for (const auto &row : x) {
+      squares += row[j] * row[j];
+      sum += row[j];
+      maxAbs = std::max(maxAbs, std::abs(row[j]));
+    }
+    EXPECT_NEAR(s.l2Norm[j], std::sqrt(squares), 1e-5) << "feature " << j;
+    EXPECT_NEAR(s.mean[j], sum / double(x.size()), 1e-6) << "feature " << j;
+    EXPECT_NEAR(s.maxAbs[j], maxAbs, 1e-6) << "feature " << j;
+  }
+}
+
+TEST(Calibrator, MeasuresLayersThatShareNoPendingProducerInOneSegment) {
   Fixture f;
   ASSERT_EQ(f.layers.size(), 3u);
-  Calibrator calibrator(*f.module, {inputSet(kInput)});
-  auto ha = calibrator.hessian(f.layers[0]);
-  ASSERT_TRUE(bool(ha)) << llvm::toString(ha.takeError());
-  expectNear(*ha, expectedHessian(kInput));
-  EXPECT_EQ(calibrator.compilations(), 1u);
-  // b reads the model input too: measured by the same run.
-  auto hb = calibrator.hessian(f.layers[1]);
-  ASSERT_TRUE(bool(hb)) << llvm::toString(hb.takeError());
-  expectNear(*hb, expectedHessian(kInput));
-  EXPECT_EQ(calibrator.compilations(), 1u);
+  Calibrator calibrator({inputSet(kInput)});
+  auto session = calibrator.open(*f.module);
+  auto sa = session->inputStatistics(f.layers[0]);
+  ASSERT_TRUE(bool(sa)) << llvm::toString(sa.takeError());
+  expectNear(sa->hessian, expectedHessian(kInput));
+  expectChannelStatistics(*sa, kInput);
+  EXPECT_EQ(calibrator.segmentsCompiled(), 1u);
+  // b reads the model input too: measured by the same segment.
+  auto sb = session->inputStatistics(f.layers[1]);
+  ASSERT_TRUE(bool(sb)) << llvm::toString(sb.takeError());
+  expectNear(sb->hessian, expectedHessian(kInput));
+  EXPECT_EQ(calibrator.segmentsCompiled(), 1u);
 }
 
 TEST(Calibrator, MeasuresALayerAfterTheLayersBeforeItChanged) {
   Fixture f;
-  Calibrator calibrator(*f.module, {inputSet(kInput)});
-  ASSERT_TRUE(bool(calibrator.hessian(f.layers[0])));
-  ASSERT_TRUE(bool(calibrator.hessian(f.layers[1])));
+  Calibrator calibrator({inputSet(kInput)});
+  auto session = calibrator.open(*f.module);
+  ASSERT_TRUE(bool(session->inputStatistics(f.layers[0])));
+  ASSERT_TRUE(bool(session->inputStatistics(f.layers[1])));
   // Stand-in for compression: a's weight is replaced before c is measured.
   const Matrix wa = {{1, 0, 2.5}, {0, 1, 0}, {1, 0, 1}}, wb = {{0.5, 0, 0}, {0, -1, 1}, {2, 0, 1}};
   std::vector<float> flat;
@@ -121,23 +145,77 @@ TEST(Calibrator, MeasuresALayerAfterTheLayersBeforeItChanged) {
       b, f.layers[0].getLoc(), mlir::DenseElementsAttr::get(type, llvm::ArrayRef<float>(flat)));
   f.layers[0].getWeightMutable().assign(newWeight);
 
-  auto hc = calibrator.hessian(f.layers[2]);
-  ASSERT_TRUE(bool(hc)) << llvm::toString(hc.takeError());
+  auto sc = session->inputStatistics(f.layers[2]);
+  ASSERT_TRUE(bool(sc)) << llvm::toString(sc.takeError());
   Matrix a = product(kInput, wa), bOut = product(kInput, wb), sum = a;
   for (size_t m = 0; m < sum.size(); ++m)
     for (size_t n = 0; n < sum[m].size(); ++n)
       sum[m][n] += bOut[m][n];
-  expectNear(*hc, expectedHessian(sum));
-  EXPECT_EQ(calibrator.compilations(), 2u);
+  expectNear(sc->hessian, expectedHessian(sum));
+  expectChannelStatistics(*sc, sum);
+  EXPECT_EQ(calibrator.segmentsCompiled(), 2u);
+}
+
+// A chain of layers: each is measured by a segment that starts from the
+// frontier the previous one stored, so there are as many segments as
+// layers, and a later layer's statistics see every earlier change.
+constexpr const char *kChainModel = R"mlir(
+func.func @main(%x: tensor<4x3xf32> {compress.name = "x"})
+    -> (tensor<4x3xf32> {compress.name = "y"}) {
+  %w = arith.constant dense<[[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 3.0]]> : tensor<3x3xf32>
+  %a = compress.linear %x, %w : tensor<4x3xf32>, tensor<3x3xf32> -> tensor<4x3xf32>
+  %b = compress.linear %a, %w : tensor<4x3xf32>, tensor<3x3xf32> -> tensor<4x3xf32>
+  %c = compress.linear %b, %w : tensor<4x3xf32>, tensor<3x3xf32> -> tensor<4x3xf32>
+  %d = compress.linear %c, %w : tensor<4x3xf32>, tensor<3x3xf32> -> tensor<4x3xf32>
+  return %d : tensor<4x3xf32>
+}
+)mlir";
+
+TEST(Calibrator, OneSegmentPerLayerOfAChain) {
+  Fixture f(kChainModel);
+  ASSERT_EQ(f.layers.size(), 4u);
+  Calibrator calibrator({inputSet(kInput)});
+  auto session = calibrator.open(*f.module);
+  Matrix x = kInput;
+  const Matrix w = {{1, 0, 0}, {0, 2, 0}, {0, 0, 3}};
+  for (size_t i = 0; i < f.layers.size(); ++i) {
+    auto s = session->inputStatistics(f.layers[i]);
+    ASSERT_TRUE(bool(s)) << llvm::toString(s.takeError());
+    expectNear(s->hessian, expectedHessian(x));
+    EXPECT_EQ(calibrator.segmentsCompiled(), i + 1);
+    x = product(x, w);
+  }
+}
+
+TEST(Calibrator, VisitsTheModelOutputs) {
+  Fixture f(kChainModel);
+  const Matrix other = {{-1, 0.5, 2}, {1, 1, 1}, {0, 3, -2}, {4, 0, 0.25}};
+  Calibrator calibrator({inputSet(kInput), inputSet(other)});
+  auto session = calibrator.open(*f.module);
+  std::vector<size_t> visited;
+  llvm::Error e = session->visitModelOutputs(
+      *f.module, [&](size_t set, llvm::ArrayRef<HostTensor> outputs) -> llvm::Error {
+        visited.push_back(set);
+        EXPECT_EQ(outputs.size(), 1u);
+        EXPECT_EQ(outputs[0].shape, (std::vector<int64_t>{4, 3}));
+        // y = x diag(1, 16, 81) after four layers of diag(1, 2, 3).
+        const float *y = reinterpret_cast<const float *>(outputs[0].data.data());
+        const Matrix &x = set == 0 ? kInput : other;
+        EXPECT_NEAR(y[1], x[0][1] * 16, 1e-3);
+        EXPECT_NEAR(y[2], x[0][2] * 81, 1e-3);
+        return llvm::Error::success();
+      });
+  ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
+  EXPECT_EQ(visited, (std::vector<size_t>{0, 1}));
 }
 
 TEST(Calibrator, NamesTheSetThatFails) {
   Fixture f;
   Matrix wrongWidth = {{1, 2}, {3, 4}, {5, 6}, {7, 8}};
-  Calibrator calibrator(*f.module, {inputSet(wrongWidth)});
-  auto h = calibrator.hessian(f.layers[0]);
-  ASSERT_FALSE(bool(h));
-  EXPECT_EQ(llvm::toString(h.takeError()),
+  Calibrator calibrator({inputSet(wrongWidth)});
+  auto s = calibrator.open(*f.module)->inputStatistics(f.layers[0]);
+  ASSERT_FALSE(bool(s));
+  EXPECT_EQ(llvm::toString(s.takeError()),
             "calibration set 'set0': input 'x' must have shape [4,3], got [4,2]");
 }
 

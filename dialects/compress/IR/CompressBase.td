@@ -22,6 +22,11 @@ def Compress_Dialect : Dialect {
     location (`loc("name")`), which reports and per-layer options refer to.
   }];
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
+  let extraClassDeclaration = [{
+    /// Calibration data the running tool offers compression passes, per
+    /// context (see passes/compression/Calibration.h); null without.
+    CalibrationSource *calibrationSource = nullptr;
+  }];
 }
 
 class Compress_Op<string mnemonic, list<Trait> traits = []>

@@ -5,6 +5,10 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Dialect.h"
 
+namespace compress {
+class CalibrationSource;
+} // namespace compress
+
 #include "dialects/compress/IR/CompressDialect.h.inc"
 
 #endif

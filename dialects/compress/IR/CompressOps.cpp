@@ -137,45 +137,36 @@ LogicalResult EmbeddingOp::verify() {
   return success();
 }
 
-int64_t QuantizedLinearOp::getInFeatures() {
-  return getScales().getType().getDimSize(1) * getGroupSize();
-}
-
 LogicalResult QuantizedLinearOp::verify() {
   auto inputType = getInput().getType();
   auto weightType = getWeight().getType();
   auto scalesType = getScales().getType();
   auto outputType = getOutput().getType();
-  int64_t bits = getBits(), group = getGroupSize();
+  int64_t bits = getBits(), group = getGroupSize(), k = getInFeatures();
   if (bits < 2 || bits > 8)
     return emitOpError("expects 2 to 8 bits, got ") << bits;
-  if (IntegerAttr rows = getInt8ActivationRowsAttr(); rows && rows.getInt() < 0)
-    return emitOpError("int8_activation_rows must be 0 or more, got ") << rows.getInt();
   if (!isa<FloatType>(inputType.getElementType()) ||
       inputType.getElementType() != outputType.getElementType() ||
       scalesType.getElementType() != inputType.getElementType())
     return emitOpError("expects input, scales and output of one floating-point type");
   if (!weightType.getElementType().isInteger(8) || weightType.getRank() != 2)
     return emitOpError("expects an i8 weight of rank 2");
-  // K comes from the scales (one per group), so that the input's last
-  // dimension may be dynamic (after a reshape computed at run time).
   if (!weightType.hasStaticShape() || !scalesType.hasStaticShape() || scalesType.getRank() != 2)
     return emitOpError("expects a static weight and rank-2 static scales");
-  if (group < 1)
-    return emitOpError("group size ") << group << " must be positive";
-  int64_t inputK = inputType.getShape().back();
-  int64_t k = ShapedType::isDynamic(inputK) ? scalesType.getDimSize(1) * group : inputK;
+  if (group < 1 || k < 1)
+    return emitOpError("group size ") << group << " and in_features " << k
+                                      << " must be positive";
+  if (!dimsCompatible(inputType.getShape().back(), k))
+    return emitOpError("input's last dimension (")
+           << inputType.getShape().back() << ") is not in_features = " << k;
   int64_t n = weightType.getDimSize(0);
   int64_t perByte = bits <= 4 ? 2 : 1;
   if (weightType.getDimSize(1) != (k + perByte - 1) / perByte)
     return emitOpError("weight has ") << weightType.getDimSize(1) << " bytes per row, "
                                       << bits << "-bit values of K = " << k << " need "
                                       << (k + perByte - 1) / perByte;
-  if (group < 1 || k % group != 0)
-    return emitOpError("group size ") << group << " does not divide K = " << k;
-  if (scalesType.getRank() != 2 || scalesType.getDimSize(0) != n ||
-      scalesType.getDimSize(1) != k / group)
-    return emitOpError("expects scales of shape [") << n << ", " << k / group << "]";
+  if (scalesType.getDimSize(0) != n || scalesType.getDimSize(1) != getNumGroups())
+    return emitOpError("expects scales of shape [") << n << ", " << getNumGroups() << "]";
   if (getZeroPoints()) {
     auto zpType = cast<RankedTensorType>(getZeroPoints().getType());
     if (zpType.getShape() != scalesType.getShape() || !zpType.getElementType().isInteger(8))
@@ -186,6 +177,40 @@ LogicalResult QuantizedLinearOp::verify() {
     return emitOpError("expects an output of the input's rank ending in N = ") << n;
   return verifyBias(*this, getBias(), n);
 }
+
+//===----------------------------------------------------------------------===//
+// CompressibleLayer
+//===----------------------------------------------------------------------===//
+
+StringRef LinearOp::getLayerKind() { return "linear"; }
+Value LinearOp::getLayerInput() { return getInput(); }
+Value LinearOp::getLayerWeight() { return getWeight(); }
+int64_t LinearOp::getLayerInFeatures() { return getWeight().getType().getDimSize(1); }
+int64_t LinearOp::getLayerOutFeatures() { return getWeight().getType().getDimSize(0); }
+
+StringRef Conv2DOp::getLayerKind() { return "conv2d"; }
+Value Conv2DOp::getLayerInput() { return getInput(); }
+Value Conv2DOp::getLayerWeight() { return getWeight(); }
+int64_t Conv2DOp::getLayerInFeatures() {
+  ArrayRef<int64_t> shape = getWeight().getType().getShape();
+  return shape[1] * shape[2] * shape[3];
+}
+int64_t Conv2DOp::getLayerOutFeatures() { return getWeight().getType().getDimSize(0); }
+
+StringRef EmbeddingOp::getLayerKind() { return "embedding"; }
+Value EmbeddingOp::getLayerInput() { return getIndices(); }
+Value EmbeddingOp::getLayerWeight() { return getTable(); }
+int64_t EmbeddingOp::getLayerInFeatures() { return getTable().getType().getDimSize(0); }
+int64_t EmbeddingOp::getLayerOutFeatures() { return getTable().getType().getDimSize(1); }
+
+StringRef QuantizedLinearOp::getLayerKind() { return "quantized_linear"; }
+Value QuantizedLinearOp::getLayerInput() { return getInput(); }
+Value QuantizedLinearOp::getLayerWeight() { return getWeight(); }
+int64_t QuantizedLinearOp::getLayerInFeatures() { return getInFeatures(); }
+int64_t QuantizedLinearOp::getLayerOutFeatures() { return getWeight().getType().getDimSize(0); }
+bool QuantizedLinearOp::isCompressedLayer() { return true; }
+
+#include "dialects/compress/IR/CompressInterfaces.cpp.inc"
 
 #define GET_OP_CLASSES
 #include "dialects/compress/IR/CompressOps.cpp.inc"

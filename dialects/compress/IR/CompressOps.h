@@ -7,6 +7,8 @@
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include "dialects/compress/IR/CompressInterfaces.h.inc"
+
 #define GET_OP_CLASSES
 #include "dialects/compress/IR/CompressOps.h.inc"
 

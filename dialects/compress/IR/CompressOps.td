@@ -3,10 +3,14 @@
 #define COMPRESS_OPS_TD
 
 include "dialects/compress/IR/CompressBase.td"
+include "dialects/compress/IR/CompressInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/CommonAttrConstraints.td"
 
-def Compress_LinearOp : Compress_Op<"linear", [Pure]> {
+// Every op here is a layer that compression passes match.
+defvar Layer = DeclareOpInterfaceMethods<Compress_CompressibleLayerInterface>;
+
+def Compress_LinearOp : Compress_Op<"linear", [Pure, Layer]> {
   let summary = "Dense linear layer: output = input * transpose(weight) + bias";
   let description = [{
     Multiplies the last dimension of `input` (K) by a weight of shape [N, K]
@@ -30,7 +34,7 @@ def Compress_LinearOp : Compress_Op<"linear", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Compress_Conv2DOp : Compress_Op<"conv2d", [Pure]> {
+def Compress_Conv2DOp : Compress_Op<"conv2d", [Pure, Layer]> {
   let summary = "2-D convolution over NCHW input with an FCHW weight";
   let description = [{
     Grouped 2-D convolution. `input` is [N, C, H, W], `weight` is
@@ -57,7 +61,7 @@ def Compress_Conv2DOp : Compress_Op<"conv2d", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Compress_EmbeddingOp : Compress_Op<"embedding", [Pure]> {
+def Compress_EmbeddingOp : Compress_Op<"embedding", [Pure, Layer]> {
   let summary = "Embedding lookup: rows of a [V, D] table picked by indices";
   let description = [{
     For every element of `indices` (an integer tensor; negative values count
@@ -79,25 +83,28 @@ def Compress_EmbeddingOp : Compress_Op<"embedding", [Pure]> {
 }
 
 def Compress_QuantizedLinearOp : Compress_Op<"quantized_linear",
-    [Pure, AttrSizedOperandSegments]> {
+    [Pure, AttrSizedOperandSegments,
+     DeclareOpInterfaceMethods<Compress_CompressibleLayerInterface, ["isCompressedLayer"]>]> {
   let summary = "Linear layer with an integer weight, dequantised per channel or group";
   let description = [{
     `output = input * transpose(dequantize(weight)) + bias`, where the [N, K]
-    weight is held as `bits`-bit integers: one per byte for 8 bits, two per
-    byte for 4 bits or fewer (element 2j in the low nibble, 2j+1 in the high
-    one). Row n, column k dequantises as
+    weight (K = `in_features`) is held as `bits`-bit integers: one per byte
+    for 8 bits, two per byte for 4 bits or fewer (element 2j in the low
+    nibble, 2j+1 in the high one). Row n, column k dequantises as
     `(q[n, k] - zero_points[n, g]) * scales[n, g]` with `g = k / group_size`
-    (`group_size` = K for one scale per output channel). Without zero points
-    the integers are signed (symmetric quantisation); with them, unsigned.
+    (`group_size` = K for one scale per output channel). When `group_size`
+    does not divide K the last group is partial: scales have
+    ceil(K / group_size) columns. Without zero points the integers are
+    signed (symmetric quantisation); with them, unsigned.
 
-    `int8_activation_rows` = R > 0 makes products of at least R rows (the
-    input's elements over its last dimension) quantise the input per row
-    to int8 first: scale max|x| / 127, values round-to-nearest-even of
-    x / scale (a `w8a8` layer has R = 1). Without it (or R = 0) the input
-    stays in floating point (weight-only).
+    `int8_activations` makes the product quantise its input per row (token)
+    to int8 first, at every number of rows: scale max|x| / 127, values
+    round-to-nearest-even of x / scale (W8A8, W4A8). Without it the input
+    stays in floating point (weight-only): the numerics never depend on how
+    many rows a call multiplies.
 
     ```mlir
-    %y = compress.quantized_linear %x, %q, %scales {bits = 8 : i64, group_size = 384 : i64}
+    %y = compress.quantized_linear %x, %q, %scales {bits = 8 : i64, group_size = 384 : i64, in_features = 384 : i64}
         : tensor<?x384xf32>, tensor<1536x384xi8>, tensor<1536x1xf32> -> tensor<?x1536xf32>
     ```
   }];
@@ -105,8 +112,8 @@ def Compress_QuantizedLinearOp : Compress_Op<"quantized_linear",
                        AnyRankedTensor:$scales,
                        Optional<AnyRankedTensor>:$zero_points,
                        Optional<AnyRankedTensor>:$bias,
-                       I64Attr:$bits, I64Attr:$group_size,
-                       OptionalAttr<I64Attr>:$int8_activation_rows);
+                       I64Attr:$bits, I64Attr:$group_size, I64Attr:$in_features,
+                       UnitAttr:$int8_activations);
   let results = (outs AnyRankedTensor:$output);
   let assemblyFormat = [{
     $input `,` $weight `,` $scales (`zero_points` $zero_points^)? (`bias` $bias^)?
@@ -115,8 +122,8 @@ def Compress_QuantizedLinearOp : Compress_Op<"quantized_linear",
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
-    /// K, the number of input features (the weight's logical columns).
-    int64_t getInFeatures();
+    /// Scales (and zero points) per output channel: ceil(K / group_size).
+    int64_t getNumGroups() { return (getInFeatures() + getGroupSize() - 1) / getGroupSize(); }
   }];
 }
 

@@ -32,22 +32,24 @@ void compress_rt_contract_f32_constant_b(int64_t b0, int64_t b1, int64_t b2, int
 /// [N, K] `bits`-bit integers (two per byte at 4 bits or fewer),
 /// dequantised as (q - zero) * scale with one scale (and zero point, unless
 /// `zeros` is 0: signed integers) per `group` columns of each row. Rows of x
-/// and out are `xStride` and `outStride` elements apart. When M is at least
-/// `int8ActivationRows` (> 0), x is first quantized per row to int8
-/// (ActivationQuantization.h).
+/// and out are `xStride` and `outStride` elements apart; the last group of a
+/// row is partial when `group` does not divide K. With `int8Activations`
+/// (1), x is first quantized per row to int8 (ActivationQuantization.h),
+/// whatever M is: the numerics never depend on the number of rows.
 void compress_rt_quantized_linear_f32(int64_t m, int64_t n, int64_t k, int64_t x,
                                       int64_t xStride, int64_t q, int64_t scales, int64_t zeros,
                                       int64_t out, int64_t outStride, int64_t bits,
-                                      int64_t group, int64_t int8ActivationRows,
+                                      int64_t group, int64_t int8Activations,
                                       int64_t accumulate);
 
 /// The same product with W, scales and zero points in the tiled layout of
-/// QuantizedLayout.h; int8 activations run on integer dot products.
+/// QuantizedLayout.h (groups divide K there); int8 activations run on
+/// integer dot products.
 void compress_rt_quantized_linear_tiled_f32(int64_t m, int64_t n, int64_t k, int64_t x,
                                             int64_t xStride, int64_t tiles, int64_t scales,
                                             int64_t zeros, int64_t out, int64_t outStride,
                                             int64_t bits, int64_t group,
-                                            int64_t int8ActivationRows, int64_t accumulate);
+                                            int64_t int8Activations, int64_t accumulate);
 
 /// Drops every packed weight (their source memory is about to go away).
 void compress_rt_forget_packed_weights(void);

@@ -26,7 +26,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void
 dequantizeRows(const int8_t *q, const float *scales, const int8_t *zeros, int64_t row,
                int64_t count, int64_t k, int64_t bits, int64_t group, float *dst) {
   int64_t rowBytes = bits <= 4 ? (k + 1) / 2 : k;
-  int64_t groups = k / group;
+  int64_t groups = (k + group - 1) / group; // the last one may be partial
   bool symmetric = zeros == nullptr;
   int32_t mask = (1 << bits) - 1, sign = 1 << (bits - 1);
   for (int64_t r = 0; r < count; ++r) {
@@ -35,7 +35,7 @@ dequantizeRows(const int8_t *q, const float *scales, const int8_t *zeros, int64_
     for (int64_t g = 0; g < groups; ++g) {
       float scale = scales[(row + r) * groups + g];
       int32_t zero = symmetric ? 0 : int32_t(uint8_t(zeros[(row + r) * groups + g]));
-      int64_t begin = g * group, end = begin + group;
+      int64_t begin = g * group, end = std::min(begin + group, k);
       if (bits <= 4 && begin % 2 == 0 && end % 2 == 0) {
         // Two values per byte: the loop over bytes vectorises.
         int32_t offset = symmetric ? sign : zero;
@@ -157,7 +157,7 @@ extern "C" void compress_rt_quantized_linear_f32(int64_t m, int64_t n, int64_t k
                                                  int64_t xStride, int64_t q, int64_t scales,
                                                  int64_t zeros, int64_t out, int64_t outStride,
                                                  int64_t bits, int64_t group,
-                                                 int64_t int8ActivationRows,
+                                                 int64_t int8Activations,
                                                  int64_t accumulate) {
   const float *px = reinterpret_cast<const float *>(x);
   float *pout = reinterpret_cast<float *>(out);
@@ -168,14 +168,14 @@ extern "C" void compress_rt_quantized_linear_f32(int64_t m, int64_t n, int64_t k
       std::fill(pout + i * outStride, pout + i * outStride + n, 0.0f);
   // int8 activations: the products of the integer kernels, in float.
   std::vector<float> dequantized;
-  if (int8ActivationRows > 0 && m >= int8ActivationRows) {
+  if (int8Activations) {
     compress::fakeQuantizeActivations(px, m, k, xStride, dequantized);
     px = dequantized.data();
     xStride = k;
   }
   // Up to 4 rows on AVX-512: the fused kernel, when whole vectors tile the
-  // groups (16 values at 8 bits, 128 at 4).
-  if (m <= 4 && __builtin_cpu_supports("avx512bw") &&
+  // groups (16 values at 8 bits, 128 at 4) and no group is partial.
+  if (m <= 4 && __builtin_cpu_supports("avx512bw") && k % group == 0 &&
       ((bits == 8 && group % 16 == 0) || (bits == 4 && group % 128 == 0))) {
     fusedProductAvx512(px, xStride, m, reinterpret_cast<const uint8_t *>(q),
                        reinterpret_cast<const float *>(scales),

@@ -451,7 +451,7 @@ extern "C" void compress_rt_quantized_linear_tiled_f32(int64_t m, int64_t n, int
                                                        int64_t scales, int64_t zeros,
                                                        int64_t out, int64_t outStride,
                                                        int64_t bits, int64_t group,
-                                                       int64_t int8ActivationRows,
+                                                       int64_t int8Activations,
                                                        int64_t accumulate) {
   Problem p{m,
             n,
@@ -469,7 +469,6 @@ extern "C" void compress_rt_quantized_linear_tiled_f32(int64_t m, int64_t n, int
   if (m <= 0)
     return;
   bool packed = bits <= 4;
-  bool int8Activations = int8ActivationRows > 0 && m >= int8ActivationRows;
   if (int8Activations && __builtin_cpu_supports("avx512vnni") &&
       __builtin_cpu_supports("avx512bw")) {
     QuantizedActivations xq;

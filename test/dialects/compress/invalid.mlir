@@ -114,15 +114,15 @@ func.func @embedding_width(%t: tensor<100x8xf32>, %ids: tensor<4xi64>) -> tensor
 
 func.func @quantized_bits(%x: tensor<2x8xf32>, %q: tensor<4x8xi8>, %s: tensor<4x1xf32>) -> tensor<2x4xf32> {
   // expected-error @+1 {{expects 2 to 8 bits, got 9}}
-  %0 = compress.quantized_linear %x, %q, %s {bits = 9 : i64, group_size = 8 : i64} : tensor<2x8xf32>, tensor<4x8xi8>, tensor<4x1xf32> -> tensor<2x4xf32>
+  %0 = compress.quantized_linear %x, %q, %s {bits = 9 : i64, group_size = 8 : i64, in_features = 8 : i64} : tensor<2x8xf32>, tensor<4x8xi8>, tensor<4x1xf32> -> tensor<2x4xf32>
   return %0 : tensor<2x4xf32>
 }
 
 // -----
 
-func.func @quantized_activation_rows(%x: tensor<2x8xf32>, %q: tensor<4x8xi8>, %s: tensor<4x1xf32>) -> tensor<2x4xf32> {
-  // expected-error @+1 {{int8_activation_rows must be 0 or more, got -1}}
-  %0 = compress.quantized_linear %x, %q, %s {bits = 8 : i64, group_size = 8 : i64, int8_activation_rows = -1 : i64} : tensor<2x8xf32>, tensor<4x8xi8>, tensor<4x1xf32> -> tensor<2x4xf32>
+func.func @quantized_in_features(%x: tensor<2x8xf32>, %q: tensor<4x6xi8>, %s: tensor<4x1xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{input's last dimension (8) is not in_features = 6}}
+  %0 = compress.quantized_linear %x, %q, %s {bits = 8 : i64, group_size = 8 : i64, in_features = 6 : i64} : tensor<2x8xf32>, tensor<4x6xi8>, tensor<4x1xf32> -> tensor<2x4xf32>
   return %0 : tensor<2x4xf32>
 }
 
@@ -130,15 +130,16 @@ func.func @quantized_activation_rows(%x: tensor<2x8xf32>, %q: tensor<4x8xi8>, %s
 
 func.func @quantized_packing(%x: tensor<2x8xf32>, %q: tensor<4x8xi8>, %s: tensor<4x1xf32>) -> tensor<2x4xf32> {
   // expected-error @+1 {{weight has 8 bytes per row, 4-bit values of K = 8 need 4}}
-  %0 = compress.quantized_linear %x, %q, %s {bits = 4 : i64, group_size = 8 : i64} : tensor<2x8xf32>, tensor<4x8xi8>, tensor<4x1xf32> -> tensor<2x4xf32>
+  %0 = compress.quantized_linear %x, %q, %s {bits = 4 : i64, group_size = 8 : i64, in_features = 8 : i64} : tensor<2x8xf32>, tensor<4x8xi8>, tensor<4x1xf32> -> tensor<2x4xf32>
   return %0 : tensor<2x4xf32>
 }
 
 // -----
 
-func.func @quantized_group(%x: tensor<2x8xf32>, %q: tensor<4x8xi8>, %s: tensor<4x1xf32>) -> tensor<2x4xf32> {
-  // expected-error @+1 {{group size 3 does not divide K = 8}}
-  %0 = compress.quantized_linear %x, %q, %s {bits = 8 : i64, group_size = 3 : i64} : tensor<2x8xf32>, tensor<4x8xi8>, tensor<4x1xf32> -> tensor<2x4xf32>
+func.func @quantized_partial_group(%x: tensor<2x8xf32>, %q: tensor<4x8xi8>, %s: tensor<4x1xf32>) -> tensor<2x4xf32> {
+  // Groups of 3 over K = 8: two whole groups and a partial one.
+  // expected-error @+1 {{expects scales of shape [4, 3]}}
+  %0 = compress.quantized_linear %x, %q, %s {bits = 8 : i64, group_size = 3 : i64, in_features = 8 : i64} : tensor<2x8xf32>, tensor<4x8xi8>, tensor<4x1xf32> -> tensor<2x4xf32>
   return %0 : tensor<2x4xf32>
 }
 
@@ -146,6 +147,6 @@ func.func @quantized_group(%x: tensor<2x8xf32>, %q: tensor<4x8xi8>, %s: tensor<4
 
 func.func @quantized_scales(%x: tensor<2x8xf32>, %q: tensor<4x8xi8>, %s: tensor<4x2xf32>) -> tensor<2x4xf32> {
   // expected-error @+1 {{expects scales of shape [4, 1]}}
-  %0 = compress.quantized_linear %x, %q, %s {bits = 8 : i64, group_size = 8 : i64} : tensor<2x8xf32>, tensor<4x8xi8>, tensor<4x2xf32> -> tensor<2x4xf32>
+  %0 = compress.quantized_linear %x, %q, %s {bits = 8 : i64, group_size = 8 : i64, in_features = 8 : i64} : tensor<2x8xf32>, tensor<4x8xi8>, tensor<4x2xf32> -> tensor<2x4xf32>
   return %0 : tensor<2x4xf32>
 }

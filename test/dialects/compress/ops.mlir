@@ -35,9 +35,9 @@ func.func @embedding(%table: tensor<100x8xf32>, %ids: tensor<?x?xi64>) -> tensor
 // Tests that a quantized linear layer round-trips, also when its input's
 // last dimension is only known at run time (K then comes from the scales).
 // CHECK-LABEL: func.func @quantized
-// CHECK: compress.quantized_linear %{{.*}}, %{{.*}}, %{{.*}} zero_points %{{.*}} {bits = 4 : i64, group_size = 4 : i64} : tensor<?x?xf32>, tensor<2x4xi8>, tensor<2x2xf32> zero_points tensor<2x2xi8> -> tensor<?x2xf32>
+// CHECK: compress.quantized_linear %{{.*}}, %{{.*}}, %{{.*}} zero_points %{{.*}} {bits = 4 : i64, group_size = 4 : i64, in_features = 8 : i64} : tensor<?x?xf32>, tensor<2x4xi8>, tensor<2x2xf32> zero_points tensor<2x2xi8> -> tensor<?x2xf32>
 func.func @quantized(%x: tensor<?x?xf32>, %q: tensor<2x4xi8>, %s: tensor<2x2xf32>, %z: tensor<2x2xi8>) -> tensor<?x2xf32> {
-  %0 = compress.quantized_linear %x, %q, %s zero_points %z {bits = 4 : i64, group_size = 4 : i64} : tensor<?x?xf32>, tensor<2x4xi8>, tensor<2x2xf32> zero_points tensor<2x2xi8> -> tensor<?x2xf32>
+  %0 = compress.quantized_linear %x, %q, %s zero_points %z {bits = 4 : i64, group_size = 4 : i64, in_features = 8 : i64} : tensor<?x?xf32>, tensor<2x4xi8>, tensor<2x2xf32> zero_points tensor<2x2xi8> -> tensor<?x2xf32>
   return %0 : tensor<?x2xf32>
 }
 
@@ -46,8 +46,17 @@ func.func @quantized(%x: tensor<?x?xf32>, %q: tensor<2x4xi8>, %s: tensor<2x2xf32
 // Tests that a bias without zero points round-trips (its type is not taken
 // for the zero points').
 // CHECK-LABEL: func.func @quantized_bias
-// CHECK: compress.quantized_linear %{{.*}}, %{{.*}}, %{{.*}} bias %{{.*}} {bits = 8 : i64, group_size = 4 : i64} : tensor<3x4xf32>, tensor<2x4xi8>, tensor<2x1xf32> bias tensor<2xf32> -> tensor<3x2xf32>
+// CHECK: compress.quantized_linear %{{.*}}, %{{.*}}, %{{.*}} bias %{{.*}} {bits = 8 : i64, group_size = 4 : i64, in_features = 4 : i64} : tensor<3x4xf32>, tensor<2x4xi8>, tensor<2x1xf32> bias tensor<2xf32> -> tensor<3x2xf32>
 func.func @quantized_bias(%x: tensor<3x4xf32>, %q: tensor<2x4xi8>, %s: tensor<2x1xf32>, %b: tensor<2xf32>) -> tensor<3x2xf32> {
-  %0 = compress.quantized_linear %x, %q, %s bias %b {bits = 8 : i64, group_size = 4 : i64} : tensor<3x4xf32>, tensor<2x4xi8>, tensor<2x1xf32> bias tensor<2xf32> -> tensor<3x2xf32>
+  %0 = compress.quantized_linear %x, %q, %s bias %b {bits = 8 : i64, group_size = 4 : i64, in_features = 4 : i64} : tensor<3x4xf32>, tensor<2x4xi8>, tensor<2x1xf32> bias tensor<2xf32> -> tensor<3x2xf32>
   return %0 : tensor<3x2xf32>
+}
+
+// A partial last group (K = 6 in groups of 4: 2 scales per row) and int8
+// activations.
+// CHECK-LABEL: func.func @quantized_partial_group
+// CHECK: compress.quantized_linear %{{.*}}, %{{.*}}, %{{.*}} {bits = 4 : i64, group_size = 4 : i64, in_features = 6 : i64, int8_activations} : tensor<?x6xf32>, tensor<2x3xi8>, tensor<2x2xf32> -> tensor<?x2xf32>
+func.func @quantized_partial_group(%x: tensor<?x6xf32>, %q: tensor<2x3xi8>, %s: tensor<2x2xf32>) -> tensor<?x2xf32> {
+  %0 = compress.quantized_linear %x, %q, %s {bits = 4 : i64, group_size = 4 : i64, in_features = 6 : i64, int8_activations} : tensor<?x6xf32>, tensor<2x3xi8>, tensor<2x2xf32> -> tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
 }

@@ -11,7 +11,7 @@
 // CHECK-DAG: %[[S:.*]] = arith.constant dense_resource<{{.*}}> : tensor<1x1x16xf32>
 // CHECK: linalg.generic
 // CHECK-SAME: ins(%{{.*}}, %[[W]], %[[S]] : tensor<3x8xf32>, tensor<1x1x16x4xi8>, tensor<1x1x16xf32>)
-// CHECK-SAME: compress.quantized_linear = {bits = 4 : i64, group_size = 8 : i64, int8_activation_rows = 0 : i64, layout = "tiled"}
+// CHECK-SAME: compress.quantized_linear = {bits = 4 : i64, group_size = 8 : i64, in_features = 8 : i64, int8_activations = false, layout = "tiled"}
 // CHECK: arith.remui %{{.*}}, %c8
 // CHECK: arith.cmpi uge, %{{.*}}, %c4
 // CHECK: quantized_weight0_tiled: "0x40000000405162734051627340516273
@@ -21,22 +21,27 @@ func.func @int4(%x: tensor<3x8xf32>) -> tensor<3x16xf32> {
                              [16, 50, 84, 118], [16, 50, 84, 118], [16, 50, 84, 118], [16, 50, 84, 118],
                              [16, 50, 84, 118], [16, 50, 84, 118], [16, 50, 84, 118], [16, 50, 84, 118]]> : tensor<16x4xi8>
   %s = arith.constant dense<0.5> : tensor<16x1xf32>
-  %0 = compress.quantized_linear %x, %w, %s {bits = 4 : i64, group_size = 8 : i64} : tensor<3x8xf32>, tensor<16x4xi8>, tensor<16x1xf32> -> tensor<3x16xf32>
+  %0 = compress.quantized_linear %x, %w, %s {bits = 4 : i64, group_size = 8 : i64, in_features = 8 : i64} : tensor<3x8xf32>, tensor<16x4xi8>, tensor<16x1xf32> -> tensor<3x16xf32>
   return %0 : tensor<3x16xf32>
 }
 
 // -----
 
 // Tests that layers the kernels cannot tile keep the row-major layout: 2
-// channels, or a weight that is no constant.
+// channels, a weight that is no constant, a partial last group (K = 12 in
+// groups of 8).
 // CHECK-LABEL: func.func @untiled
 // CHECK: compress.quantized_linear = {{.*}}layout = "row_major"
 // CHECK: compress.quantized_linear = {{.*}}layout = "row_major"
-func.func @untiled(%x: tensor<3x8xf32>, %w16: tensor<16x8xi8>) -> (tensor<3x2xf32>, tensor<3x16xf32>) {
+// CHECK: compress.quantized_linear = {{.*}}in_features = 12 : i64{{.*}}layout = "row_major"
+func.func @untiled(%x: tensor<3x8xf32>, %w16: tensor<16x8xi8>, %x12: tensor<3x12xf32>) -> (tensor<3x2xf32>, tensor<3x16xf32>, tensor<3x16xf32>) {
   %w = arith.constant dense<1> : tensor<2x8xi8>
   %s = arith.constant dense<0.5> : tensor<2x1xf32>
-  %0 = compress.quantized_linear %x, %w, %s {bits = 8 : i64, group_size = 8 : i64} : tensor<3x8xf32>, tensor<2x8xi8>, tensor<2x1xf32> -> tensor<3x2xf32>
+  %0 = compress.quantized_linear %x, %w, %s {bits = 8 : i64, group_size = 8 : i64, in_features = 8 : i64} : tensor<3x8xf32>, tensor<2x8xi8>, tensor<2x1xf32> -> tensor<3x2xf32>
   %s16 = arith.constant dense<0.5> : tensor<16x1xf32>
-  %1 = compress.quantized_linear %x, %w16, %s16 {bits = 8 : i64, group_size = 8 : i64} : tensor<3x8xf32>, tensor<16x8xi8>, tensor<16x1xf32> -> tensor<3x16xf32>
-  return %0, %1 : tensor<3x2xf32>, tensor<3x16xf32>
+  %1 = compress.quantized_linear %x, %w16, %s16 {bits = 8 : i64, group_size = 8 : i64, in_features = 8 : i64} : tensor<3x8xf32>, tensor<16x8xi8>, tensor<16x1xf32> -> tensor<3x16xf32>
+  %w12 = arith.constant dense<1> : tensor<16x12xi8>
+  %s12 = arith.constant dense<0.5> : tensor<16x2xf32>
+  %2 = compress.quantized_linear %x12, %w12, %s12 {bits = 8 : i64, group_size = 8 : i64, in_features = 12 : i64} : tensor<3x12xf32>, tensor<16x12xi8>, tensor<16x2xf32> -> tensor<3x16xf32>
+  return %0, %1, %2 : tensor<3x2xf32>, tensor<3x16xf32>, tensor<3x16xf32>
 }

@@ -15,6 +15,9 @@ def rtn(w_kn: np.ndarray, bits: int, group: int, symmetric: bool) -> np.ndarray:
     w = w_kn.T.astype(np.float64)  # [N, K], as compress.linear holds it
     n, k = w.shape
     group = group or k  # 0: one scale per output channel
+    if k % group:  # a partial last group: each group on its own
+        return np.concatenate([rtn(w_kn[start:start + group], bits, 0, symmetric)
+                               for start in range(0, k, group)], axis=0)
     g = w.reshape(n, k // group, group)
     lo = np.minimum(g.min(axis=2, keepdims=True), 0)
     hi = np.maximum(g.max(axis=2, keepdims=True), 0)
@@ -52,13 +55,14 @@ def main():
     parser.add_argument("output")
     parser.add_argument("model", nargs="?", default="mlp")
     parser.add_argument("--int8-activations", action="store_true")
+    parser.add_argument("--input", help="the input file (default: x_MODEL.npy)")
     args = parser.parse_args()
     folder, bits, group, symmetric = args.folder, args.bits, args.group, args.symmetric == "true"
     model = onnx.load(f"{folder}/{args.model}.onnx")
     weights = {t.name: numpy_helper.to_array(t, base_dir=folder) for t in model.graph.initializer}
     act = int8_rows if args.int8_activations else (lambda x: x)
     if args.model in ("wide", "tall"):
-        x = np.load(f"{folder}/x_{args.model}.npy")
+        x = np.load(args.input or f"{folder}/x_{args.model}.npy")
         expected = act(x) @ rtn(weights["w"], bits, group, symmetric)
         float_activations = x @ rtn(weights["w"], bits, group, symmetric)
         exact = x @ weights["w"]

@@ -74,16 +74,21 @@ wide = helper.make_model(
 onnx.save(wide, os.path.join(out, "wide.onnx"))
 np.save(os.path.join(out, "x_wide.npy"), rng.standard_normal((2, 256)).astype(np.float32))
 
-# A layer called with many rows (int8 activations from 16 rows by default;
-# 64 rows of float activations take the dequantise-then-sgemm kernel) and
-# 3 tiles of 16 channels: x [64, 256] @ w [256, 48].
+# A layer called with any number of rows (64 rows of float activations take
+# the dequantise-then-sgemm kernel, few rows the register kernels) and 3
+# tiles of 16 channels: x [rows, 256] @ w [256, 48].
 w_tall = rng.standard_normal((256, 48)).astype(np.float32)
 tall = helper.make_model(
     helper.make_graph(
         [helper.make_node("MatMul", ["x", "w"], ["y"], name="fc")], "tall",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [64, 256])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [64, 48])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["rows", 256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["rows", 48])],
         [numpy_helper.from_array(w_tall, "w")]),
     opset_imports=[helper.make_opsetid("", 17)])
 onnx.save(tall, os.path.join(out, "tall.onnx"))
 np.save(os.path.join(out, "x_tall.npy"), rng.standard_normal((64, 256)).astype(np.float32))
+# Row counts on both sides of every kernel switch: one artifact must compute
+# the same numerics for all of them.
+for rows in (1, 15, 16, 128):
+    np.save(os.path.join(out, f"x_tall_{rows}.npy"),
+            rng.standard_normal((rows, 256)).astype(np.float32))
