@@ -89,12 +89,33 @@ SmallVector<Value> readsOf(Operation *op) {
   return reads.takeVector();
 }
 
-/// Constants are cloned into every segment that reads them (the large ones
-/// then travel as the segment's weights buffer), never stored.
-bool isConstant(Operation *op) {
-  return op->getNumOperands() == 0 && op->getNumRegions() == 0 &&
-         op->hasTrait<OpTrait::ConstantLike>();
+/// Whether a value can be stored between segments: a tensor of a type the
+/// engine passes (shape tensors of `index` are recomputed instead, as
+/// scalars are).
+bool isStorable(Value v) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  return type && !type.getElementType().isIndex();
 }
+
+/// Ops computed from constants alone (constants, tensor.empty, fills and
+/// reshapes of constants) are cloned into every segment that reads them, the
+/// large constants travelling as the segment's weights buffer: never
+/// stored. Memoised per ask, since the module changes between asks.
+class Rematerializable {
+public:
+  bool operator()(Operation *op) {
+    auto [it, inserted] = known.try_emplace(op, false);
+    if (!inserted)
+      return it->second;
+    bool result = llvm::all_of(readsOf(op), [&](Value v) {
+      return v.getDefiningOp() && (*this)(v.getDefiningOp());
+    });
+    return known[op] = result;
+  }
+
+private:
+  llvm::DenseMap<Operation *, bool> known;
+};
 
 class SegmentedSession : public CalibrationSession {
 public:
@@ -162,6 +183,7 @@ llvm::Error SegmentedSession::runSegment(func::FuncOp main, ArrayRef<Value> resu
   // stored. Reaching an op the frontier reflects but did not keep means the
   // frontier cannot serve: start from the inputs.
   llvm::DenseSet<Operation *> slice;
+  Rematerializable rematerializable;
   SmallVector<Value> worklist(results);
   while (!worklist.empty()) {
     Value v = worklist.pop_back_val();
@@ -170,8 +192,7 @@ llvm::Error SegmentedSession::runSegment(func::FuncOp main, ArrayRef<Value> resu
     Operation *op = v.getDefiningOp();
     if (!slice.insert(op).second)
       continue;
-    if (!fromInputs && computed.contains(op) && !isConstant(op) &&
-        isa<RankedTensorType>(v.getType()))
+    if (!fromInputs && computed.contains(op) && !rematerializable(op) && isStorable(v))
       return runSegment(main, results, /*fromInputs=*/true, visit, sliceOut);
     llvm::append_range(worklist, readsOf(op));
   }
@@ -299,13 +320,15 @@ SegmentedSession::inputStatistics(CompressibleLayer layer) {
     return llvm::createStringError("the layer's input depends on a layer not yet compressed");
 
   // The new frontier: tensors outside the tainted part that it reads
-  // (scalars are followed back to the tensors they come from).
+  // (scalars and index tensors are followed back to the tensors they come
+  // from).
   llvm::SetVector<Value> next;
+  Rematerializable rematerializable;
   std::function<void(Value)> need = [&](Value v) {
     Operation *op = v.getDefiningOp();
-    if (op && (tainted.contains(op) || isConstant(op)))
+    if (op && (tainted.contains(op) || rematerializable(op)))
       return;
-    if (!op || isa<RankedTensorType>(v.getType())) {
+    if (!op || isStorable(v)) {
       next.insert(v);
       return;
     }
@@ -357,7 +380,7 @@ SegmentedSession::inputStatistics(CompressibleLayer layer) {
                            : ValueRef{v.getDefiningOp(), cast<OpResult>(v).getResultNumber()});
   frontierData = std::move(nextData);
   for (Operation *op : slice)
-    if (!isConstant(op))
+    if (!rematerializable(op))
       computed.insert(op);
   return statistics.find(layer)->second;
 }
@@ -379,8 +402,39 @@ llvm::Error SegmentedSession::visitValues(ArrayRef<Value> values, ValueVisitor v
                     nullptr);
 }
 
+/// A session on calibration data that could not be read.
+class FailedSession : public CalibrationSession {
+public:
+  explicit FailedSession(std::string message) : message(std::move(message)) {}
+  size_t numSets() const override { return 0; }
+  llvm::Expected<const InputStatistics &> inputStatistics(CompressibleLayer) override {
+    return llvm::createStringError(message);
+  }
+  llvm::Error visitValues(ArrayRef<Value>, ValueVisitor) override {
+    return llvm::createStringError(message);
+  }
+
+private:
+  std::string message;
+};
+
 } // namespace
 
+std::unique_ptr<Calibrator> Calibrator::fromFolder(std::string folder, EngineOptions engine) {
+  auto calibrator = std::make_unique<Calibrator>(std::vector<InputSet>(), engine);
+  calibrator->folder = std::move(folder);
+  return calibrator;
+}
+
 std::unique_ptr<CalibrationSession> Calibrator::open(ModuleOp module) {
+  if (!folder.empty()) {
+    auto signature = readEntrySignature(module);
+    auto read = signature ? readCalibrationSets(folder, signature->inputs)
+                          : llvm::Expected<std::vector<InputSet>>(signature.takeError());
+    if (!read)
+      return std::make_unique<FailedSession>(llvm::toString(read.takeError()));
+    sets = std::move(*read);
+    folder.clear();
+  }
   return std::make_unique<SegmentedSession>(*this, module);
 }

@@ -28,6 +28,11 @@ class Calibrator : public CalibrationSource {
 public:
   explicit Calibrator(std::vector<InputSet> sets, EngineOptions engine = {})
       : sets(std::move(sets)), engine(engine) {}
+  /// Sets read from `folder` when the first session opens, checked against
+  /// that module's inputs (for compress-opt, which sees the module only
+  /// inside its pass pipeline); a failure to read them is what every
+  /// question to the session answers.
+  static std::unique_ptr<Calibrator> fromFolder(std::string folder, EngineOptions engine = {});
   std::unique_ptr<CalibrationSession> open(mlir::ModuleOp module) override;
 
   /// Segments compiled so far, over every session (for tests and reports).
@@ -38,6 +43,7 @@ public:
   const std::vector<InputSet> &inputSets() const { return sets; }
 
 private:
+  std::string folder; // sets still to read, when not empty
   std::vector<InputSet> sets;
   EngineOptions engine;
   unsigned compiled = 0;
