@@ -25,6 +25,12 @@ void compress::registerAllCompressPasses() {
   });
 }
 
+llvm::ArrayRef<llvm::StringRef> compress::compressionPassNames() {
+  // Each compression pass adds its flag here when it lands.
+  static const llvm::StringRef names[] = {"compress-quantize"};
+  return names;
+}
+
 llvm::Error compress::runPassPipeline(ModuleOp module, llvm::StringRef pipeline) {
   registerAllCompressPasses();
   std::string parseErrors;
@@ -36,6 +42,9 @@ llvm::Error compress::runPassPipeline(ModuleOp module, llvm::StringRef pipeline)
   ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &d) {
     if (d.getSeverity() == DiagnosticSeverity::Error)
       diagnostics += (diagnostics.empty() ? "" : "; ") + d.str();
+    // A pass's warnings (a layer left as it is) reach the user at once.
+    if (d.getSeverity() == DiagnosticSeverity::Warning)
+      llvm::errs() << "warning: " << d.str() << "\n";
     return success();
   });
   if (failed(pm.run(module)))

@@ -5,6 +5,8 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
 namespace compress {
@@ -12,6 +14,10 @@ namespace compress {
 /// Registers upstream's passes and ours (compression, conversion, CPU) and
 /// the CPU pipeline, once.
 void registerAllCompressPasses();
+
+/// The compression passes (passes/compression), as their flags name them:
+/// what the tools' --help and --list-compression-passes print.
+llvm::ArrayRef<llvm::StringRef> compressionPassNames();
 
 /// Runs `pipeline` (pass-pipeline syntax without the builtin.module wrapper,
 /// e.g. "compress-quantize{bits=4 group-size=128}") on `module`.

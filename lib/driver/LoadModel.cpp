@@ -48,7 +48,8 @@ compress::loadModel(mlir::MLIRContext &context, llvm::StringRef path,
 }
 
 llvm::Error compress::runCompressionPasses(mlir::ModuleOp module, llvm::StringRef pipeline,
-                                           llvm::StringRef calibrationDir) {
+                                           llvm::StringRef calibrationDir,
+                                           const EngineOptions &engine) {
   std::unique_ptr<Calibrator> calibrator;
   mlir::MLIRContext *context = module.getContext();
   if (!calibrationDir.empty()) {
@@ -60,7 +61,7 @@ llvm::Error compress::runCompressionPasses(mlir::ModuleOp module, llvm::StringRe
     auto sets = readCalibrationSets(calibrationDir, signature->inputs);
     if (!sets)
       return sets.takeError();
-    calibrator = std::make_unique<Calibrator>(std::move(*sets));
+    calibrator = std::make_unique<Calibrator>(std::move(*sets), engine);
   }
   // The source lives exactly as long as the passes that may ask it.
   setCalibrationSource(context, calibrator.get());

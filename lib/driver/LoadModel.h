@@ -4,6 +4,7 @@
 #ifndef COMPRESS_LIB_DRIVER_LOADMODEL_H
 #define COMPRESS_LIB_DRIVER_LOADMODEL_H
 
+#include "lib/engine/CpuEngine.h"
 #include "lib/importer/onnx/Importer.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -26,8 +27,9 @@ loadModel(mlir::MLIRContext &context, llvm::StringRef path, const OnnxImportOpti
 /// `module`; with `calibrationDir`, statistics for passes that need them
 /// come from running the model on the input sets there, which are checked
 /// against the model's inputs before any pass runs.
+/// `engine` says how calibration segments are compiled and run.
 llvm::Error runCompressionPasses(mlir::ModuleOp module, llvm::StringRef pipeline,
-                                 llvm::StringRef calibrationDir);
+                                 llvm::StringRef calibrationDir, const EngineOptions &engine = {});
 
 } // namespace compress
 

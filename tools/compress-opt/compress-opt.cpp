@@ -1,34 +1,41 @@
 // compress-opt: mlir-opt for CompressIR. Reads .onnx (imported on the fly) or
-// .mlir, runs the passes named on the command line, writes .mlir.
-#include "dialects/compress/IR/CompressDialect.h"
+// .mlir, runs the passes named on the command line (upstream's flags, or
+// --passes as the other tools take them), writes .mlir.
+#include "lib/calibration/Calibrator.h"
+#include "lib/driver/ToolOptions.h"
 #include "lib/importer/onnx/Importer.h"
 #include "passes/Registration.h"
 
+#include "mlir/Debug/Counter.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
-#include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
-#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
+namespace cl = llvm::cl;
 
-static llvm::cl::opt<bool> printSupportedOps(
+static cl::opt<std::string> inputFilename(cl::Positional, cl::desc("<model.onnx|input.mlir>"),
+                                          cl::init("-"),
+                                          cl::cat(compress::toolOptionCategory()));
+static cl::opt<std::string> outputFilename("o", cl::desc("Output filename"),
+                                           cl::value_desc("filename"), cl::init("-"),
+                                           cl::cat(compress::toolOptionCategory()));
+static cl::opt<bool> printSupportedOps(
     "print-supported-onnx-ops",
-    llvm::cl::desc("Print each ONNX op the importer accepts with its opset "
-                   "range ('Op MIN MAX'), then exit"));
-static llvm::cl::list<std::string> inputShapes(
-    "input-shape",
-    llvm::cl::desc("Fix a graph input's shape when importing ONNX: "
-                   "NAME=D0xD1x... ('?' keeps a dimension dynamic)"));
+    cl::desc("Print each ONNX op the importer accepts with its opset "
+             "range ('Op MIN MAX'), then exit"),
+    cl::cat(compress::toolOptionCategory()));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "compress-opt: error: " << message << "\n";
@@ -43,17 +50,47 @@ int main(int argc, char **argv) {
   registerAllExtensions(registry);
   compress::registerOnnxImportDialects(registry);
 
-  auto [inputFilename, outputFilename] = registerAndParseCLIOptions(
-      argc, argv, "CompressIR optimizer driver\n", registry);
+  // mlir-opt's options (upstream pass flags, debugging), then ours.
+  MlirOptMainConfig::registerCLOptions(registry);
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  tracing::DebugCounter::registerCLOptions();
+  compress::InputShapeOption inputShapes;
+  compress::CompressionOptions compression;
+  compress::parseToolCommandLine(argc, argv, "CompressIR optimizer driver\n");
   if (printSupportedOps) {
     for (const compress::SupportedOnnxOp &op : compress::supportedOnnxOps())
       llvm::outs() << op.opType << " " << op.minOpset << " " << op.maxOpset << "\n";
     return 0;
   }
+
+  // Upstream's pass flags first, then --passes; calibration data, read
+  // against the module once a pass asks for it, lives as long as them.
+  std::unique_ptr<compress::Calibrator> calibrator;
+  if (!compression.calibration.empty())
+    calibrator = compress::Calibrator::fromFolder(compression.calibration);
   MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
+  MlirOptMainConfig upstream = config;
+  config.setPassPipelineSetupFn([&](PassManager &pm) -> LogicalResult {
+    if (failed(upstream.setupPassPipeline(pm)))
+      return failure();
+    if (!compression.passes.empty()) {
+      std::string errors;
+      llvm::raw_string_ostream os(errors);
+      if (failed(parsePassPipeline(compression.passes, pm, os))) {
+        llvm::errs() << "compress-opt: error: bad --passes '" << compression.passes
+                     << "': " << errors << "\n";
+        return failure();
+      }
+    }
+    compress::setCalibrationSource(pm.getContext(), calibrator.get());
+    return success();
+  });
 
   if (!llvm::StringRef(inputFilename).ends_with(".onnx")) {
-    if (!inputShapes.empty())
+    if (!inputShapes.specs.empty())
       return fail("--input-shape applies only to .onnx input");
     std::string error;
     auto file = openInputFile(inputFilename, &error);
@@ -69,30 +106,30 @@ int main(int argc, char **argv) {
   }
 
   compress::OnnxImportOptions options;
-  for (const std::string &spec : inputShapes)
-    if (failed(compress::parseInputShape(spec, options)))
-      return fail("bad --input-shape '" + spec + "': expected NAME=D0xD1x...");
+  if (llvm::Error e = inputShapes.apply(options))
+    return fail(llvm::toString(std::move(e)));
   MLIRContext context(registry);
-  // One line per error, without the location prefix: messages name the node.
+  // One line per diagnostic, without the location prefix: messages name the
+  // node.
   ScopedDiagnosticHandler handler(&context, [](Diagnostic &d) {
     if (d.getSeverity() == DiagnosticSeverity::Error)
       llvm::errs() << "compress-opt: error: " << d.str() << "\n";
+    if (d.getSeverity() == DiagnosticSeverity::Warning)
+      llvm::errs() << "compress-opt: warning: " << d.str() << "\n";
     return success();
   });
-  OwningOpRef<ModuleOp> module =
-      compress::importOnnxFile(context, inputFilename, options);
+  OwningOpRef<ModuleOp> module = compress::importOnnxFile(context, inputFilename, options);
   if (!module)
     return 1;
   PassManager pm(&context);
-  if (failed(applyPassManagerCLOptions(pm)) ||
-      failed(config.setupPassPipeline(pm)) || failed(pm.run(*module)))
+  if (failed(applyPassManagerCLOptions(pm)) || failed(config.setupPassPipeline(pm)) ||
+      failed(pm.run(*module)))
     return 1;
   std::string error;
   auto output = openOutputFile(outputFilename, &error);
   if (!output)
     return fail(error);
-  OpPrintingFlags flags;
-  module->print(output->os(), flags);
+  module->print(output->os(), OpPrintingFlags());
   output->os() << "\n";
   output->keep();
   return 0;

@@ -2,6 +2,7 @@
 // JIT, reading inputs from .npy files and writing outputs as .npy files.
 #include "lib/engine/ArtifactRunner.h"
 #include "lib/driver/LoadModel.h"
+#include "lib/driver/ToolOptions.h"
 #include "lib/engine/CpuEngine.h"
 #include "lib/importer/onnx/Importer.h"
 
@@ -21,38 +22,26 @@ namespace cl = llvm::cl;
 
 static cl::opt<std::string> modelPath(
     cl::Positional, cl::Required,
-    cl::desc("<model.onnx|model.mlir|lib<name>.so from compress-compile>"));
-static cl::opt<int> numThreads(
-    "num-threads", cl::init(0),
-    cl::desc("Threads a compiled artifact may use (0: all cores)"));
+    cl::desc("<model.onnx|model.mlir|lib<name>.so from compress-compile>"),
+    cl::cat(toolOptionCategory()));
 static cl::list<std::string> inputSpecs(
-    "input", cl::desc("An input as NAME=FILE.npy (repeat for each input)"));
+    "input", cl::desc("An input as NAME=FILE.npy (repeat for each input)"),
+    cl::cat(toolOptionCategory()));
 static cl::opt<std::string> outputDir(
     "output-dir", cl::Required,
     cl::desc("Folder for the outputs, one NAME.npy each (characters outside "
-             "[A-Za-z0-9_.-] of NAME become '_')"));
+             "[A-Za-z0-9_.-] of NAME become '_')"),
+    cl::cat(toolOptionCategory()));
 static cl::opt<bool> keepDynamic(
     "keep-dynamic-shapes",
     cl::desc("Compile an ONNX model for its declared (possibly symbolic) "
-             "shapes instead of the shapes of the given inputs"));
-
+             "shapes instead of the shapes of the given inputs"),
+    cl::cat(toolOptionCategory()));
 static cl::opt<unsigned> benchmarkRuns(
     "benchmark",
     cl::desc("After one warm-up run, time N runs and print the compile time "
              "and the median, minimum and maximum run time"),
-    cl::init(0));
-
-static cl::opt<std::string> passes(
-    "passes",
-    cl::desc("Passes to run on the imported model before compiling it, in pass-pipeline "
-             "syntax, e.g. compress-quantize{bits=4 group-size=128}"));
-
-static cl::opt<std::string> calibration(
-    "calibration",
-    cl::desc("Folder of calibration input sets for passes that need statistics, such as "
-             "compress-quantize{method=gptq}: subfolders of NAME.npy files (one per model "
-             "input NAME), .npz files (numpy.savez or savez_compressed), or ONNX "
-             "test_data_set_N subfolders of input_K.pb TensorProtos; one set each"));
+    cl::init(0), cl::cat(toolOptionCategory()));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "compress-run: error: " << message << "\n";
@@ -118,7 +107,13 @@ static Runnable wrap(Model &model) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::ParseCommandLineOptions(argc, argv, "CompressIR CPU runner\n");
+  InputShapeOption inputShapes;
+  CompressionOptions compression;
+  TargetOptions target;
+  parseToolCommandLine(argc, argv, "CompressIR CPU runner\n");
+  if (llvm::Error e = target.check())
+    return fail(llvm::toString(std::move(e)));
+  int numThreads = target.numThreads;
 
   // Inputs first: their shapes specialise the compiled model.
   llvm::StringMap<HostTensor> given;
@@ -140,8 +135,10 @@ int main(int argc, char **argv) {
   std::unique_ptr<ArtifactRunner> artifact;
   auto compileStart = std::chrono::steady_clock::now();
   if (llvm::StringRef(modelPath).ends_with(".so")) {
-    if (!passes.empty())
-      return fail("--passes applies to models, not to compiled artifacts");
+    if (!compression.passes.empty() || !compression.calibration.empty() ||
+        !inputShapes.specs.empty())
+      return fail("--passes, --calibration and --input-shape apply to models, not to compiled "
+                  "artifacts");
     auto loaded = ArtifactRunner::load(modelPath, numThreads);
     if (!loaded)
       return fail(llvm::toString(loaded.takeError()));
@@ -149,8 +146,12 @@ int main(int argc, char **argv) {
     model = wrap(*artifact);
   } else {
     OnnxImportOptions options;
+    if (llvm::Error e = inputShapes.apply(options))
+      return fail(llvm::toString(std::move(e)));
     if (!keepDynamic)
       for (auto &kv : given) {
+        if (options.inputShapes.count(kv.getKey()))
+          continue; // --input-shape decides
         const HostTensor &t = kv.second;
         options.inputShapes[kv.getKey()] =
             llvm::SmallVector<int64_t>(t.shape.begin(), t.shape.end());
@@ -165,9 +166,12 @@ int main(int argc, char **argv) {
     auto module = loadModel(*context, modelPath, options);
     if (!module)
       return fail(llvm::toString(module.takeError()));
-    if (llvm::Error e = runCompressionPasses(**module, passes, calibration))
+    EngineOptions engineOptions;
+    engineOptions.numThreads = numThreads;
+    if (llvm::Error e = runCompressionPasses(**module, compression.passes,
+                                             compression.calibration, engineOptions))
       return fail(llvm::toString(std::move(e)));
-    auto compiled = CpuEngine::compile(**module);
+    auto compiled = CpuEngine::compile(**module, engineOptions);
     if (!compiled)
       return fail(llvm::toString(compiled.takeError()));
     engine = std::move(*compiled);

@@ -1,0 +1,104 @@
+// The options the tools share, and what --help and --version print.
+#include "lib/driver/ToolOptions.h"
+
+#include "lib/driver/Version.h"
+#include "passes/Registration.h"
+
+#include "mlir/Pass/PassRegistry.h"
+
+#include "llvm/Config/llvm-config.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+
+using namespace compress;
+namespace cl = llvm::cl;
+
+cl::OptionCategory &compress::toolOptionCategory() {
+  static cl::OptionCategory category("CompressIR options");
+  return category;
+}
+
+llvm::Error InputShapeOption::apply(OnnxImportOptions &options) const {
+  for (const std::string &spec : specs)
+    if (failed(parseInputShape(spec, options)))
+      return llvm::createStringError("bad --input-shape '" + spec +
+                                     "': expected NAME=D0xD1x... ('?' for a dynamic dimension)");
+  return llvm::Error::success();
+}
+
+llvm::Error TargetOptions::check() const {
+  if (target != "cpu")
+    return llvm::createStringError("unsupported --target '" + target + "' (supported: cpu)");
+  if (numThreads < 0)
+    return llvm::createStringError("bad --num-threads " + llvm::Twine(numThreads.getValue()) +
+                                   ": expected 0 (all cores) or more");
+  return llvm::Error::success();
+}
+
+namespace {
+
+/// --list-compression-passes: prints the compression passes with their options and
+/// exits; --help lists them in its place.
+/// Where the descriptions of pass options start: past the longest option
+/// (`--group-size=<long>` under its pass).
+constexpr size_t kPassOptionColumn = 36;
+
+class ListPassesOption : public cl::Option {
+public:
+  ListPassesOption() : Option(cl::Optional, cl::NotHidden) {
+    setArgStr("list-compression-passes");
+    setDescription("Print the compression passes and their options (for --passes), then exit");
+    addCategory(toolOptionCategory());
+    addArgument();
+  }
+
+private:
+  static void printPasses(size_t indent, size_t descIndent) {
+    registerAllCompressPasses();
+    for (llvm::StringRef name : compressionPassNames())
+      if (const mlir::PassInfo *pass = mlir::PassInfo::lookup(name))
+        pass->printHelpStr(indent, descIndent);
+  }
+  bool handleOccurrence(unsigned, llvm::StringRef, llvm::StringRef) override {
+    printPasses(2, kPassOptionColumn);
+    exit(0);
+  }
+  enum cl::ValueExpected getValueExpectedFlagDefault() const override {
+    return cl::ValueDisallowed;
+  }
+  size_t getOptionWidth() const override { return ArgStr.size() + 6; }
+  void printOptionInfo(size_t globalWidth) const override {
+    llvm::outs().indent(2) << "--" << ArgStr;
+    llvm::outs().indent(globalWidth - 4 - ArgStr.size()) << " - " << HelpStr << ":\n";
+    printPasses(6, std::max<size_t>(globalWidth, kPassOptionColumn));
+  }
+  void printOptionValue(size_t, bool) const override {}
+  void setDefault() override {}
+};
+
+void printVersion(llvm::raw_ostream &os) {
+  os << "CompressIR " << kCompressVersion << " (git " << kCompressGitHash << "), on LLVM/MLIR "
+     << LLVM_VERSION_STRING << "\n";
+}
+
+} // namespace
+
+void compress::prepareToolHelp() {
+  static ListPassesOption listPasses;
+  cl::SetVersionPrinter(printVersion);
+  // LLVM's and MLIR's own options stay usable, listed by --help-hidden.
+  for (auto &entry : cl::getRegisteredOptions()) {
+    cl::Option *option = entry.second;
+    bool ours = llvm::is_contained(option->Categories, &toolOptionCategory());
+    bool generic = option->ArgStr == "help" || option->ArgStr == "help-hidden" ||
+                   option->ArgStr == "version";
+    if (!ours && !generic && option->getOptionHiddenFlag() == cl::NotHidden)
+      option->setHiddenFlag(cl::Hidden);
+  }
+}
+
+void compress::parseToolCommandLine(int argc, char **argv, llvm::StringRef overview) {
+  prepareToolHelp();
+  cl::ParseCommandLineOptions(argc, argv, overview);
+}

@@ -1,0 +1,72 @@
+// The command-line options CompressIR's tools share, declared once: one
+// spelling, one description, one parser for each, in one category so that
+// --help shows them (and the compression passes with their options) while
+// LLVM's own options wait under --help-hidden.
+#ifndef COMPRESS_LIB_DRIVER_TOOLOPTIONS_H
+#define COMPRESS_LIB_DRIVER_TOOLOPTIONS_H
+
+#include "lib/importer/onnx/Importer.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Error.h"
+
+namespace compress {
+
+/// The category of every CompressIR option.
+llvm::cl::OptionCategory &toolOptionCategory();
+
+/// --input-shape NAME=D0xD1x... (repeatable).
+struct InputShapeOption {
+  llvm::cl::list<std::string> specs{
+      "input-shape", llvm::cl::cat(toolOptionCategory()),
+      llvm::cl::desc("Fix a graph input's shape when importing ONNX: NAME=D0xD1x... ('?' keeps "
+                     "a dimension dynamic); repeat for each input")};
+  /// Adds the shapes to `options`; fails naming the bad spec.
+  llvm::Error apply(OnnxImportOptions &options) const;
+};
+
+/// --passes PIPELINE and --calibration DIR: compression between import and
+/// compilation.
+struct CompressionOptions {
+  llvm::cl::opt<std::string> passes{
+      "passes", llvm::cl::cat(toolOptionCategory()),
+      llvm::cl::desc("Passes to run on the imported model, in MLIR's textual pass-pipeline "
+                     "syntax without the builtin.module() wrapper, e.g. "
+                     "\"compress-quantize{bits=4 group-size=128}\"")};
+  llvm::cl::opt<std::string> calibration{
+      "calibration", llvm::cl::cat(toolOptionCategory()),
+      llvm::cl::desc("Folder of calibration input sets for passes that need statistics "
+                     "(compress-quantize{method=gptq}): subfolders of NAME.npy files, one per "
+                     "model input NAME; .npz files; or ONNX test_data_set_N subfolders of "
+                     "input_K.pb TensorProtos; one set each"),
+      llvm::cl::value_desc("dir")};
+};
+
+/// --target and --num-threads: where and how compiled code runs.
+struct TargetOptions {
+  llvm::cl::opt<std::string> target{"target", llvm::cl::cat(toolOptionCategory()),
+                                    llvm::cl::init("cpu"),
+                                    llvm::cl::desc("Target to compile for (cpu)")};
+  llvm::cl::opt<int> numThreads{
+      "num-threads", llvm::cl::cat(toolOptionCategory()), llvm::cl::init(0),
+      llvm::cl::desc("Threads compiled code, kernels and calibration may use (0: all cores)")};
+  /// Fails naming the flag when the target is unknown or threads negative.
+  llvm::Error check() const;
+};
+
+/// Parses the command line of a tool: --version prints the project's
+/// version and git hash; --help lists the options of toolOptionCategory()
+/// and every compression pass with its options; all other options (LLVM's
+/// back end, MLIR's debugging flags, upstream passes) are listed by
+/// --help-hidden only.
+void parseToolCommandLine(int argc, char **argv, llvm::StringRef overview);
+
+/// Hides every option outside toolOptionCategory() from --help (they stay
+/// usable and listed by --help-hidden) and installs the --version printer
+/// and the compression passes' help: what parseToolCommandLine does before
+/// parsing, for tools (compress-opt) that parse through another driver.
+void prepareToolHelp();
+
+} // namespace compress
+
+#endif
