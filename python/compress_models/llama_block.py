@@ -1,4 +1,8 @@
-"""Builds a Llama-7B-sized decoder block (RMSNorm, rotary causal attention, SwiGLU MLP) in ONNX with seeded weights."""
+"""Builds a Llama-7B-sized decoder block (RMSNorm, rotary causal attention, SwiGLU MLP) in ONNX with seeded weights.
+
+With --blocks N it builds a stack of N such blocks chained on the residual stream (input `hidden` [1, seq, H] ->
+output `output`), and --hidden / --heads / --intermediate set the width (defaults: Llama-7B's 4096 / 32 / 11008).
+The defaults write exactly the single block this script has always written."""
 import argparse
 import math
 import sys
@@ -26,29 +30,54 @@ INT64_MAX = np.iinfo(np.int64).max
 PREFIX = "model.layers.0."
 
 
-def rotary_tables(max_positions: int = MAX_POSITIONS) -> tuple[np.ndarray, np.ndarray]:
+def rotary_tables(max_positions: int = MAX_POSITIONS, head_dim: int = HEAD_DIM) -> tuple[np.ndarray, np.ndarray]:
     """cos and sin [1, 1, max_positions, head_dim] as Hugging Face's LlamaRotaryEmbedding caches them:
     angles t * theta^(-2i/d), the half-width table repeated twice along the last axis."""
-    inv_freq = 1.0 / ROPE_THETA ** (np.arange(0, HEAD_DIM, 2, dtype=np.float64) / HEAD_DIM)
+    inv_freq = 1.0 / ROPE_THETA ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
     freqs = np.outer(np.arange(max_positions, dtype=np.float64), inv_freq)
     emb = np.concatenate([freqs, freqs], axis=-1)[None, None]
     return np.cos(emb).astype(np.float32), np.sin(emb).astype(np.float32)
 
 
-def build_model(seed: int = SEED) -> onnx.ModelProto:
-    """The checked model: input `hidden` float [1, sequence, 4096], output `output` of the same shape.
+class _ScopedBuilder(GraphBuilder):
+    """GraphBuilder whose node names start with `scope` (e.g. "/model/layers.3"), as torch.onnx scopes a module's
+    nodes; the empty scope gives GraphBuilder's own names."""
+
+    def __init__(self):
+        super().__init__()
+        self.scope = ""
+
+    def _name(self, op):
+        return self.scope + super()._name(op)
+
+
+def build_model(seed: int = SEED, blocks: int = 1, hidden: int = HIDDEN, heads: int = HEADS,
+                intermediate: int = INTERMEDIATE) -> onnx.ModelProto:
+    """The checked model: input `hidden` float [1, sequence, hidden], output `output` of the same shape.
+
+    `blocks` decoder blocks are chained on the residual stream: block i reads block i-1's output. Block i's weights
+    are named model.layers.{i}.*; with more than one block its nodes are named /model/layers.{i}/<Op>_<n>. The
+    rotary tables (model.layers.0.self_attn.rotary_emb.*), the causal mask and the position slices are built once and
+    shared by all blocks. All weights come from one generator seeded with `seed`, drawn block after block, so block 0
+    of any stack of the default width equals the single default block.
 
     Weights are normal with variance 1 / fan_in (so each projection keeps activations of order one), RMSNorm
     scales are 1 + N(0, 0.1^2). Projections are MatMul by [in, out] initializers, as torch.onnx exports a Linear
     without bias."""
+    if blocks < 1:
+        raise ValueError(f"blocks must be at least 1, got {blocks}")
+    if hidden % heads or (hidden // heads) % 2:
+        raise ValueError(f"hidden {hidden} must be heads {heads} times an even head dimension")
+    head_dim = hidden // heads
     rng = np.random.default_rng(seed)
-    g = GraphBuilder()
+    g = _ScopedBuilder()
     f32, i64 = np.float32, np.int64
+    prefix = PREFIX
 
     def weight(name, fan_in, fan_out):
         w = rng.standard_normal((fan_in, fan_out), dtype=f32)
         w *= f32(1.0 / math.sqrt(fan_in))
-        return g.const(PREFIX + name + ".weight", w)
+        return g.const(prefix + name + ".weight", w)
 
     two = g.const("/const_two", 2.0, f32)
     eps = g.const("/const_rms_eps", RMS_EPSILON, f32)
@@ -56,16 +85,16 @@ def build_model(seed: int = SEED) -> onnx.ModelProto:
 
     def rms_norm(x, name):
         # LlamaRMSNorm as torch.onnx exports it: x * rsqrt(mean(x^2) + eps) * weight, rsqrt as 1 / Sqrt.
-        scale = (1.0 + 0.1 * rng.standard_normal(HIDDEN)).astype(f32)
+        scale = (1.0 + 0.1 * rng.standard_normal(hidden)).astype(f32)
         variance = g.op("ReduceMean", g.op("Pow", x, two), axes=[-1], keepdims=1)
         inv = g.op("Div", one, g.op("Sqrt", g.op("Add", variance, eps)))
-        return g.op("Mul", g.const(PREFIX + name + ".weight", scale), g.op("Mul", x, inv))
+        return g.op("Mul", g.const(prefix + name + ".weight", scale), g.op("Mul", x, inv))
 
     # Sequence length as a 1-element tensor, the end of every Slice by position.
     seq_end = g.op("Unsqueeze", g.op("Gather", g.op("Shape", "hidden"), g.const("/const_one_i64", 1, i64), axis=0),
                    g.const("/const_axes_0", [0], i64))
     zero_1d = g.const("/const_zero_1d", [0], i64)
-    cos_table, sin_table = rotary_tables()
+    cos_table, sin_table = rotary_tables(MAX_POSITIONS, head_dim)
     axis2 = g.const("/const_axes_2", [2], i64)
     cos = g.op("Slice", g.const(PREFIX + "self_attn.rotary_emb.cos_cached", cos_table), zero_1d, seq_end, axis2)
     sin = g.op("Slice", g.const(PREFIX + "self_attn.rotary_emb.sin_cached", sin_table), zero_1d, seq_end, axis2)
@@ -74,9 +103,9 @@ def build_model(seed: int = SEED) -> onnx.ModelProto:
     mask = g.op("Slice", g.const("causal_mask", mask_table), g.const("/const_zero_2d", [0, 0], i64),
                 g.op("Concat", seq_end, seq_end, axis=0), g.const("/const_axes_23", [2, 3], i64))
 
-    split_heads = g.const("/const_split_heads", [0, 0, HEADS, HEAD_DIM], i64)
-    merge_heads = g.const("/const_merge_heads", [0, 0, HIDDEN], i64)
-    half_start, half_end = g.const("/const_half", [HEAD_DIM // 2], i64), g.const("/const_int64_max", [INT64_MAX], i64)
+    split_heads = g.const("/const_split_heads", [0, 0, heads, head_dim], i64)
+    merge_heads = g.const("/const_merge_heads", [0, 0, hidden], i64)
+    half_start, half_end = g.const("/const_half", [head_dim // 2], i64), g.const("/const_int64_max", [INT64_MAX], i64)
     axis3 = g.const("/const_axes_3", [3], i64)
 
     def rotate(x):
@@ -86,38 +115,63 @@ def build_model(seed: int = SEED) -> onnx.ModelProto:
         rotated = g.op("Concat", g.op("Neg", x2), x1, axis=-1)
         return g.op("Add", g.op("Mul", x, cos), g.op("Mul", rotated, sin))
 
-    def heads(x):
+    def split(x):
         return g.op("Transpose", g.op("Reshape", x, split_heads), perm=[0, 2, 1, 3])
 
-    # Attention.
-    h = rms_norm("hidden", "input_layernorm")
-    q = rotate(heads(g.op("MatMul", h, weight("self_attn.q_proj", HIDDEN, HIDDEN))))
-    k = rotate(heads(g.op("MatMul", h, weight("self_attn.k_proj", HIDDEN, HIDDEN))))
-    v = heads(g.op("MatMul", h, weight("self_attn.v_proj", HIDDEN, HIDDEN)))
-    scores = g.op("MatMul", q, g.op("Transpose", k, perm=[0, 1, 3, 2]))
-    scores = g.op("Add", g.op("Div", scores, g.const("/const_sqrt_head_dim", math.sqrt(HEAD_DIM), f32)), mask)
-    ctx = g.op("MatMul", g.op("Softmax", scores, axis=-1), v)
-    ctx = g.op("Reshape", g.op("Transpose", ctx, perm=[0, 2, 1, 3]), merge_heads)
-    x = g.op("Add", "hidden", g.op("MatMul", ctx, weight("self_attn.o_proj", HIDDEN, HIDDEN)))
+    def block(residual, first, last):
+        # Attention.
+        h = rms_norm(residual, "input_layernorm")
+        q = rotate(split(g.op("MatMul", h, weight("self_attn.q_proj", hidden, hidden))))
+        k = rotate(split(g.op("MatMul", h, weight("self_attn.k_proj", hidden, hidden))))
+        v = split(g.op("MatMul", h, weight("self_attn.v_proj", hidden, hidden)))
+        scores = g.op("MatMul", q, g.op("Transpose", k, perm=[0, 1, 3, 2]))
+        if first:  # created here, not with the other constants, to keep the single block's initializer order
+            g.const("/const_sqrt_head_dim", math.sqrt(head_dim), f32)
+        scores = g.op("Add", g.op("Div", scores, "/const_sqrt_head_dim"), mask)
+        ctx = g.op("MatMul", g.op("Softmax", scores, axis=-1), v)
+        ctx = g.op("Reshape", g.op("Transpose", ctx, perm=[0, 2, 1, 3]), merge_heads)
+        x = g.op("Add", residual, g.op("MatMul", ctx, weight("self_attn.o_proj", hidden, hidden)))
 
-    # MLP: down(silu(gate(h)) * up(h)), silu exported as x * Sigmoid(x).
-    h = rms_norm(x, "post_attention_layernorm")
-    gate = g.op("MatMul", h, weight("mlp.gate_proj", HIDDEN, INTERMEDIATE))
-    up = g.op("MatMul", h, weight("mlp.up_proj", HIDDEN, INTERMEDIATE))
-    act = g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), up)
-    down = g.op("MatMul", act, weight("mlp.down_proj", INTERMEDIATE, HIDDEN))
-    g.nodes.append(helper.make_node("Add", [x, down], ["output"], name="/Add_output"))
+        # MLP: down(silu(gate(h)) * up(h)), silu exported as x * Sigmoid(x).
+        h = rms_norm(x, "post_attention_layernorm")
+        gate = g.op("MatMul", h, weight("mlp.gate_proj", hidden, intermediate))
+        up = g.op("MatMul", h, weight("mlp.up_proj", hidden, intermediate))
+        act = g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), up)
+        down = g.op("MatMul", act, weight("mlp.down_proj", intermediate, hidden))
+        if not last:
+            return g.op("Add", x, down)
+        g.nodes.append(helper.make_node("Add", [x, down], ["output"], name=g.scope + "/Add_output"))
+        return "output"
 
+    stream = "hidden"
+    for i in range(blocks):
+        prefix = f"model.layers.{i}."
+        if blocks > 1:
+            g.scope = f"/model/layers.{i}"
+        stream = block(stream, i == 0, i == blocks - 1)
+
+    default = (blocks, hidden, heads, intermediate) == (1, HIDDEN, HEADS, INTERMEDIATE)
+    name = "llama-7b-decoder-block" if default else f"llama-decoder-{blocks}x{hidden}-h{heads}-i{intermediate}"
     graph = helper.make_graph(
-        g.nodes, "llama-7b-decoder-block",
-        inputs=[helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [1, "sequence", HIDDEN])],
-        outputs=[helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, "sequence", HIDDEN])],
+        g.nodes, name,
+        inputs=[helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [1, "sequence", hidden])],
+        outputs=[helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, "sequence", hidden])],
         initializer=g.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="compressir.llama_block", ir_version=IR_VERSION)
-    # The weights are about 810 MB, under protobuf's 2 GB limit, so the in-memory model can be checked whole.
-    onnx.checker.check_model(model, full_check=True)
+    # The default block's weights are about 810 MB, under protobuf's 2 GB limit, so the in-memory model can be
+    # checked whole; a larger stack is checked from its saved file (main) instead.
+    if weight_bytes(model) < CHECK_IN_MEMORY_BYTES:
+        onnx.checker.check_model(model, full_check=True)
     return model
+
+
+# Below protobuf's 2 GB message limit, with room for everything that is not a weight.
+CHECK_IN_MEMORY_BYTES = 2**31 - 2**26
+
+
+def weight_bytes(model: onnx.ModelProto) -> int:
+    return sum(len(t.raw_data) for t in model.graph.initializer)
 
 
 def main(argv=None) -> int:
@@ -125,9 +179,17 @@ def main(argv=None) -> int:
     ap.add_argument("-o", "--output", type=Path, required=True,
                     help="output .onnx path; the weights go to OUTPUT.data next to it")
     ap.add_argument("--seed", type=int, default=SEED, help="seed of the random weights")
+    ap.add_argument("--blocks", type=int, default=1, help="number of decoder blocks chained on the residual stream")
+    ap.add_argument("--hidden", type=int, default=HIDDEN, help="hidden size (residual stream width)")
+    ap.add_argument("--heads", type=int, default=HEADS, help="attention heads (hidden / heads must be even)")
+    ap.add_argument("--intermediate", type=int, default=INTERMEDIATE, help="SwiGLU MLP intermediate size")
     ap.add_argument("--list-ops", action="store_true", help="print the op types and opset of the written model")
     args = ap.parse_args(argv)
-    save(build_model(args.seed), args.output, external_data=True)
+    model = build_model(args.seed, args.blocks, args.hidden, args.heads, args.intermediate)
+    checked = weight_bytes(model) < CHECK_IN_MEMORY_BYTES
+    save(model, args.output, external_data=True)
+    if not checked:
+        onnx.checker.check_model(str(args.output), full_check=True)
     print(f"wrote {args.output} and {args.output.name}.data")
     if args.list_ops:
         print(op_summary(args.output))
