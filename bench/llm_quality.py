@@ -8,7 +8,8 @@ Rows (--rows, comma-separated):
                    so compressed variants are measured the same way; --compile-once builds an artifact with
                    compress-compile first and runs it per chunk, so calibration and compilation happen once)
   ort-int4-default, ort-int4-rtn, ort-int4-gptq (symmetric), the same with -asym (asymmetric)
-                   onnxruntime's MatMulNBitsQuantizer, int4 g128, in its default / RTN / GPTQ modes (GPTQ calibrated on --ort-gptq-windows Sense and Sensibility windows),
+                   onnxruntime's MatMulNBitsQuantizer, int4 g128, in its default / RTN / GPTQ modes
+                   (GPTQ calibrated on --ort-gptq-windows Sense and Sensibility windows),
                    run by onnxruntime; quantized through bench/quantize_vs_onnxruntime.py ort-quantize in
                    --quantizer-python and cached under $COMPRESS_CACHE/smollm2/ort-quantized/
   reference        the numpy forward of test/e2e/smollm2_reference.py (slow; float64)
@@ -51,12 +52,12 @@ def log(msg: str) -> None:
 
 
 def window_nll(logits: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Per-window mean NLL of ids[:, 1:] from logits [n, W, V] (positions 0..W-2 predict 1..W-1), in float64."""
+    """Per-window mean NLL of ids[:, 1:] from logits [n, W, V] (positions 0..W-2 predict 1..W-1); sums in float64."""
     out = np.empty(len(ids))
     for i in range(len(ids)):
-        lg = logits[i, :-1].astype(np.float64)
+        lg = np.asarray(logits[i, :-1], np.float32)
         m = lg.max(axis=-1, keepdims=True)
-        logz = m[:, 0] + np.log(np.exp(lg - m).sum(axis=-1))
+        logz = m[:, 0].astype(np.float64) + np.log(np.exp(lg - m).sum(axis=-1, dtype=np.float64))
         out[i] = np.mean(logz - lg[np.arange(len(lg)), ids[i, 1:]])
     return out
 
@@ -238,8 +239,11 @@ def main(argv=None) -> int:
     ap.add_argument("--compress-batch", type=int, default=4, help="windows per compress-run call")
     ap.add_argument("--compile-once", action="store_true",
                     help="compress row: compress-compile an artifact once, then run it per chunk")
-    ap.add_argument("--quantizer-python", type=Path, default=Path(sys.executable),
-                    help="interpreter for onnxruntime's quantizers (the GPTQ mode needs torch)")
+    bench_venv = Path.home() / ".cache" / "compressir" / "benchvenv" / "bin" / "python"
+    ap.add_argument("--quantizer-python", type=Path,
+                    default=bench_venv if bench_venv.exists() else Path(sys.executable),
+                    help="interpreter for onnxruntime's quantizers: the GPTQ mode imports torch, which the project's "
+                         "venv lacks (docs/benchmarks.md: ~/.cache/compressir/benchvenv, the default when present)")
     ap.add_argument("--ort-gptq-windows", type=int, default=8, help="calibration windows for ort-int4-gptq "
                     "(its GPTQ runs the whole model once per distinct MatMul input and window)")
     ap.add_argument("--json", type=Path, help="write the figures and per-window NLLs there")

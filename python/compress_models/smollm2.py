@@ -43,7 +43,7 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 OPSET = 17
 IR_VERSION = 8
 # Bump when the graphs or the tokenizer change: cached files with another stamp are rebuilt.
-BUILD_STAMP = "smollm2-onnx-1"
+BUILD_STAMP = "smollm2-onnx-3"
 
 LAYERS, HIDDEN, INTERMEDIATE, VOCAB = 30, 576, 1536, 49152
 HEADS, KV_HEADS, HEAD_DIM = 9, 3, 64
@@ -126,7 +126,8 @@ def rotary_tables() -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Graph:
-    """Names nodes and values like a torch.onnx export; op(..., out=NAME) names a graph output."""
+    """Names nodes and values like a torch.onnx export; op(..., out=NAME) names a graph output, op(..., name=N)
+    the node (the linear layers get torch.onnx's module-scope names, which compress-quantize reports and matches)."""
 
     def __init__(self):
         self.nodes, self.initializers, self._count = [], [], {}
@@ -135,10 +136,11 @@ class _Graph:
         self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
         return name
 
-    def op(self, op_type, *inputs, out=None, **attrs):
-        n = self._count.get(op_type, 0)
-        self._count[op_type] = n + 1
-        name = f"/{op_type}_{n}"
+    def op(self, op_type, *inputs, out=None, name=None, **attrs):
+        if name is None:
+            n = self._count.get(op_type, 0)
+            self._count[op_type] = n + 1
+            name = f"/{op_type}_{n}"
         out = out or name + "_output_0"
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=name, **attrs))
         return out
@@ -167,8 +169,11 @@ def build_model(weights: dict[str, np.ndarray], kv_cache: bool = True, attention
         return g.const(name, weights[name])
 
     def linear(x, name):
-        # torch's Linear without bias, exported as MatMul by the transposed weight [in, out].
-        return g.op("MatMul", x, g.const(name, np.ascontiguousarray(weights[name].T)))
+        # torch's Linear without bias, exported as MatMul by the transposed weight [in, out]; the node is named
+        # after the module as torch.onnx names it, e.g. /model/layers.0/self_attn/q_proj/MatMul.
+        module = name.removesuffix(".weight").split(".")
+        node = "/" + "/".join([module[0], ".".join(module[1:3])] + module[3:]) + "/MatMul"
+        return g.op("MatMul", x, g.const(name, np.ascontiguousarray(weights[name].T)), name=node)
 
     def rms_norm(x, name):
         variance = g.op("ReduceMean", g.op("Pow", x, cf("two", 2.0)), axes=[-1], keepdims=1)
@@ -196,8 +201,10 @@ def build_model(weights: dict[str, np.ndarray], kv_cache: bool = True, attention
 
     # Rotary tables gathered by position: [batch, 1, seq, 64] (or [seq, 64] without the cache).
     cos_table, sin_table = rotary_tables()
-    cos = g.op("Gather", g.const("model.rotary_emb.cos_cached", cos_table), positions, axis=0)
-    sin = g.op("Gather", g.const("model.rotary_emb.sin_cached", sin_table), positions, axis=0)
+    cos = g.op("Gather", g.const("model.rotary_emb.cos_cached", cos_table), positions, axis=0,
+               name="/model/rotary_emb/cos/Gather")
+    sin = g.op("Gather", g.const("model.rotary_emb.sin_cached", sin_table), positions, axis=0,
+               name="/model/rotary_emb/sin/Gather")
     if kv_cache:
         cos, sin = (g.op("Unsqueeze", t, ci("axes_1", [1])) for t in (cos, sin))
     half, end, axis3 = ci("half", [HEAD_DIM // 2]), ci("int64_max", [np.iinfo(i64).max]), ci("axes_3", [3])
@@ -216,7 +223,7 @@ def build_model(weights: dict[str, np.ndarray], kv_cache: bool = True, attention
         x = g.op("Expand", g.op("Unsqueeze", x, ci("axes_2", [2])), ci("repeat", [1, 1, HEADS // KV_HEADS, 1, 1]))
         return g.op("Reshape", x, ci("merge_repeat", [0, HEADS, -1, HEAD_DIM]))
 
-    x = g.op("Gather", w("model.embed_tokens.weight"), "input_ids", axis=0)
+    x = g.op("Gather", w("model.embed_tokens.weight"), "input_ids", axis=0, name="/model/embed_tokens/Gather")
     outputs = []
     for i in range(LAYERS):
         p = f"model.layers.{i}."
@@ -240,7 +247,7 @@ def build_model(weights: dict[str, np.ndarray], kv_cache: bool = True, attention
     x = rms_norm(x, "model.norm.weight")
     # Tied lm_head: torch.onnx writes the transposed embedding as its own [576, 49152] initializer.
     g.op("MatMul", x, g.const("lm_head.weight", np.ascontiguousarray(weights["model.embed_tokens.weight"].T)),
-         out="logits")
+         out="logits", name="/lm_head/MatMul")
 
     def info(name, dtype, dims):
         return helper.make_tensor_value_info(name, dtype, dims)
@@ -253,7 +260,8 @@ def build_model(weights: dict[str, np.ndarray], kv_cache: bool = True, attention
         inputs.append(info("position_ids", TensorProto.INT64, ["batch", "seq"]))
         for i in range(LAYERS):
             for kind in ("key", "value"):
-                inputs.append(info(f"past_key_values.{i}.{kind}", TensorProto.FLOAT, ["batch", KV_HEADS, "past", HEAD_DIM]))
+                inputs.append(info(f"past_key_values.{i}.{kind}", TensorProto.FLOAT,
+                                   ["batch", KV_HEADS, "past", HEAD_DIM]))
         outs += [info(n, TensorProto.FLOAT, ["batch", KV_HEADS, "past+seq", HEAD_DIM]) for n in outputs]
     graph = helper.make_graph(g.nodes, "SmolLM2-135M-Instruct", inputs, outs, initializer=g.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],

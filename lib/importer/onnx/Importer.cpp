@@ -146,13 +146,19 @@ Value GraphImporter::createConstant(StringRef key, RankedTensorType type,
     size_t align = type.getElementType().getIntOrFloatBitWidth() / 8;
     AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
         bytes, std::max<size_t>(align, 1));
-    attr = DenseResourceElementsAttr::get(type, key, std::move(blob));
+    std::string name = key.str();
+    for (char &c : name)
+      if (!isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.')
+        c = '_';
+    attr = DenseResourceElementsAttr::get(type, name, std::move(blob));
   }
   OpBuilder::InsertionGuard guard(builder);
   // Constants go to the top of the function so that every node sees them.
   Block *body = builder.getInsertionBlock();
   builder.setInsertionPointToStart(body);
   Value c = arith::ConstantOp::create(builder, loc, cast<TypedAttr>(attr));
+  // Only the cache needs the exact key: blob names are made unique by the
+  // resource manager when two keys sanitise to the same name.
   constantsByKey[key] = c;
   return c;
 }
@@ -178,11 +184,7 @@ FailureOr<Value> GraphImporter::materialize(StringRef name, Location loc) {
       return emitError(loc) << llvm::toString(read.takeError());
     bytes = std::move(*read);
   }
-  std::string key = name.str();
-  for (char &c : key)
-    if (!isalnum(c) && c != '_' && c != '.')
-      c = '_';
-  v.value = createConstant(key, v.type, bytes, loc);
+  v.value = createConstant(name, v.type, bytes, loc);
   return v.value;
 }
 

@@ -7,6 +7,10 @@
 
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 
+#include "llvm/ADT/StringExtras.h"
+
+#include <cstring>
+
 using namespace compress;
 using namespace mlir;
 using llvm::SmallVector;
@@ -14,6 +18,13 @@ using llvm::SmallVector;
 namespace {
 
 Type elemOf(Value v) { return cast<ShapedType>(v.getType()).getElementType(); }
+
+/// A float exactly, for constant keys: its bits in hex.
+std::string floatKey(float value) {
+  uint32_t bits;
+  memcpy(&bits, &value, 4);
+  return llvm::utohexstr(bits);
+}
 
 /// The [N, K] weight of a linear layer from a float32 constant of shape
 /// [K, N] (transposeFromKN) or [N, K], scaled by `alpha`.
@@ -37,12 +48,9 @@ Value linearWeight(NodeContext &ctx, unsigned input, bool transposeFromKN,
   }
   auto nk = transposeFromKN ? RankedTensorType::get({cols, rows}, type.getElementType())
                             : type;
-  std::string key = ctx.node.input(input) + (transposeFromKN ? "_nk" : "");
-  for (char &c : key)
-    if (!isalnum(c) && c != '_' && c != '.')
-      c = '_';
+  std::string key = ctx.node.input(input) + (transposeFromKN ? "|nk" : "");
   if (alpha != 1.0f)
-    key += "_scaled";
+    key += "|alpha=" + floatKey(alpha);
   return ctx.importer.createConstant(key, nk, out, ctx.loc);
 }
 
@@ -230,7 +238,7 @@ LogicalResult importGemm(NodeContext &ctx) {
     if (!bias->empty()) {
       auto type = RankedTensorType::get({n}, b.getF32Type());
       biasValue = ctx.importer.createConstant(
-          ctx.node.input(2) + "_bias", type,
+          ctx.node.input(2) + "|bias|n=" + std::to_string(n) + "|beta=" + floatKey(beta), type,
           ArrayRef<char>(reinterpret_cast<const char *>(bias->data()), bias->size() * 4), loc);
     }
     auto type = RankedTensorType::get({aType.getDimSize(0), n}, aType.getElementType());

@@ -337,11 +337,9 @@ Value convTransposeWeight(NodeContext &ctx, int64_t group, ArrayRef<int64_t> sha
           int64_t to = (f * cg + c) * kernelSize + p;
           memcpy(out.data() + to * width, bytes->data() + from * width, width);
         }
-    std::string key = ctx.node.input(1) + "_transposed_conv";
-    for (char &ch : key)
-      if (!isalnum(ch) && ch != '_' && ch != '.')
-        ch = '_';
-    return ctx.importer.createConstant(key, resultType, out, loc);
+    return ctx.importer.createConstant(ctx.node.input(1) + "|transposed_conv|group=" +
+                                           std::to_string(group),
+                                       resultType, out, loc);
   }
   Value weight = ctx.input(1);
   if (!weight)

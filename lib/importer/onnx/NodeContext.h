@@ -134,7 +134,12 @@ public:
   /// Materialises a value (creating constants on first use).
   mlir::FailureOr<mlir::Value> materialize(llvm::StringRef name,
                                            mlir::Location loc);
-  /// Dense-resource constant of `type` holding `bytes`, named `key`.
+  /// Dense-resource constant of `type` holding `bytes`, shared by every
+  /// request with the same `key`. The key must identify the contents
+  /// exactly: an initializer's name, followed for derived constants by
+  /// '|'-separated words naming each transformation and its parameters
+  /// ("w|nk|alpha=0x3f000000"). The blob is named after the key with
+  /// characters outside [A-Za-z0-9_.] replaced by '_'.
   mlir::Value createConstant(llvm::StringRef key, mlir::RankedTensorType type,
                              llvm::ArrayRef<char> bytes, mlir::Location loc);
   mlir::LogicalResult importNode(const onnx::NodeProto &node);
