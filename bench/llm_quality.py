@@ -114,14 +114,20 @@ def run_compress(args, windows: np.ndarray, model: Path) -> tuple[np.ndarray, di
     facts = {"passes": args.passes or "", "calibration": str(args.calibration or "")}
     work = Path(tempfile.mkdtemp(prefix="llm_quality_"))
     try:
-        target, extra = model, passes
+        target, extra, chunk_size = model, passes, args.compress_batch
+        sets = sorted(Path(args.calibration).glob("*.npz")) if args.calibration else []
+        if sets and not args.compile_once:
+            # Sets are checked against the shapes compiled for, which compress-run takes from the inputs.
+            chunk_size = int(np.load(sets[0])["input_ids"].shape[0])
+            log("note: the JIT calibrates again for every chunk; --compile-once calibrates once")
         if args.compile_once:
-            batch = min(args.compress_batch, len(windows))
-            if len(windows) % batch:
-                raise SystemExit(f"--compile-once: {len(windows)} windows are not a multiple of the batch {batch}")
-            shapes = [f"--input-shape=input_ids={batch}x{windows.shape[1]}"]
+            # One window per run: calibration sets ([1, W], as compress_models.austen writes them) are checked
+            # against the compiled shapes, and compiling for a dynamic batch stops at the graph's Range nodes
+            # ("unsupported Range with bounds computed at run time").
+            chunk_size = 1
+            shapes = [f"--input-shape=input_ids=1x{windows.shape[1]}"]
             if with_mask:
-                shapes.append(f"--input-shape=attention_mask={batch}x{windows.shape[1]}")
+                shapes.append(f"--input-shape=attention_mask=1x{windows.shape[1]}")
             cmd = [str(args.compress_compile), str(model), "-o", str(work / "artifact"), "--name", "model"] + shapes
             log("$ " + " ".join(cmd + passes))
             start = time.perf_counter()
@@ -131,7 +137,7 @@ def run_compress(args, windows: np.ndarray, model: Path) -> tuple[np.ndarray, di
                 raise RuntimeError("compress-compile failed:\n" + (proc.stderr + proc.stdout)[-4000:])
             target, extra = work / "artifact" / "libmodel.so", ["--num-threads", str(args.threads)]
         nll, total = [], 0.0
-        for k, chunk in enumerate(chunks(windows, args.compress_batch)):
+        for k, chunk in enumerate(chunks(windows, chunk_size)):
             inputs = {}
             for name, value in model_inputs(chunk, with_mask).items():
                 inputs[name] = work / f"{name}.npy"
@@ -236,7 +242,9 @@ def main(argv=None) -> int:
     ap.add_argument("--compress-compile", type=Path, default=ROOT / "build" / "bin" / "compress-compile")
     ap.add_argument("--passes", help="forwarded to compress-run/compress-compile (compress row)")
     ap.add_argument("--calibration", type=Path, help="forwarded to compress-run/compress-compile (compress row)")
-    ap.add_argument("--compress-batch", type=int, default=4, help="windows per compress-run call")
+    ap.add_argument("--compress-batch", type=int, default=4,
+                    help="windows per compress-run call (1 with --compile-once; with .npz --calibration sets, their "
+                         "batch, since they are checked against the shapes compiled for)")
     ap.add_argument("--compile-once", action="store_true",
                     help="compress row: compress-compile an artifact once, then run it per chunk")
     bench_venv = Path.home() / ".cache" / "compressir" / "benchvenv" / "bin" / "python"
