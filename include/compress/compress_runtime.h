@@ -23,12 +23,15 @@ typedef enum {
 } compress_dtype;
 
 /* One input or output: its ONNX name, element type and shape (-1 where the
- * dimension is only known when the model runs). */
+ * dimension is only known when the model runs), and for each dimension the
+ * name of its symbolic size ("" for none; NULL when no dimension has one):
+ * inputs' dimensions of one name must have one size in a run. */
 typedef struct {
   const char *name;
   compress_dtype dtype;
   int rank;
   const int64_t *dims;
+  const char *const *dim_names;
 } compress_tensor_info;
 
 /* A compiled model, as its artifact describes it. */
@@ -42,6 +45,10 @@ typedef struct compress_model {
   /* Calls the compiled code: `results` receives one memref descriptor per
    * output; `weights` and `inputs` point at memref descriptors. */
   void (*invoke)(void *results, void *weights, void **inputs);
+  /* What each run-time index check guards ("node 'x' (Gather)"), by number:
+   * a run that meets an out-of-range index fails naming it. */
+  int num_index_sites;
+  const char *const *index_sites;
 } compress_model;
 
 typedef struct compress_session compress_session;
@@ -59,7 +66,10 @@ int compress_session_set_input(compress_session *session, const char *name,
                                const void *data, const int64_t *shape,
                                int rank);
 
-/* Runs the model on the bound inputs. Returns 0, or -1 on error. */
+/* Runs the model on the bound inputs. Returns 0, or -1 on error: inputs
+ * whose shared symbolic dimensions disagree, an index out of range (a token
+ * id beyond the vocabulary), ... Runs of all sessions of a process are
+ * serialised (each uses every thread it was given). */
 int compress_session_run(compress_session *session);
 
 /* The output of the last run: data, shape and rank, valid until the next

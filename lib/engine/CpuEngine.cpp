@@ -4,6 +4,8 @@
 #include "lib/importer/onnx/Importer.h"
 #include "lib/runtime/cpu/Allocator.h"
 #include "lib/runtime/cpu/Contraction.h"
+#include "lib/runtime/cpu/RunChecks.h"
+#include "passes/cpu/IndexChecks.h"
 #include "passes/conversion/Passes.h"
 #include "passes/cpu/Pipelines.h"
 
@@ -81,6 +83,9 @@ static llvm::Expected<TensorSignature> signatureOf(Type type, DictionaryAttr att
   sig.kind = *kind;
   for (int64_t d : tensor.getShape())
     sig.shape.push_back(ShapedType::isDynamic(d) ? -1 : d);
+  if (auto names = attrs ? attrs.getAs<ArrayAttr>(kDimNamesAttr) : ArrayAttr())
+    for (Attribute name : names)
+      sig.dimNames.push_back(cast<StringAttr>(name).str());
   return sig;
 }
 
@@ -188,6 +193,7 @@ CpuEngine::compile(ModuleOp module, const EngineOptions &engineOptions) {
       return engineError("cannot read the weights back: " + mapped.getError().message());
     self->weights = std::move(*mapped);
   }
+  self->indexSites = indexSitesOf(module);
 
   // Optimise for this CPU: without a target machine LLVM does not vectorise.
   auto hostBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
@@ -216,6 +222,9 @@ CpuEngine::compile(ModuleOp module, const EngineOptions &engineOptions) {
         llvm::JITSymbolFlags::Exported};
     symbols[interner(kTiledQuantizedLinearF32Symbol)] = {
         llvm::orc::ExecutorAddr::fromPtr(&compress_rt_quantized_linear_tiled_f32),
+        llvm::JITSymbolFlags::Exported};
+    symbols[interner(kIndexOutOfRangeSymbol)] = {
+        llvm::orc::ExecutorAddr::fromPtr(&compress_rt_index_out_of_range),
         llvm::JITSymbolFlags::Exported};
     for (auto [name, address] :
          {std::pair<const char *, void *>{"_mlir_memref_to_llvm_alloc",
@@ -272,6 +281,13 @@ CpuEngine::run(llvm::ArrayRef<HostTensor> inputs) {
     fillDescriptor(inputDescs[i].data(),
                    const_cast<uint8_t *>(t.data.data()), t.shape);
   }
+  std::vector<BoundInput> bound;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    bound.push_back({inputSigs[i].name.c_str(), inputs[i].shape.data(),
+                     int(inputs[i].shape.size()), &inputSigs[i].dimNames});
+  std::string mismatch = checkSymbolicDims(bound);
+  if (!mismatch.empty())
+    return engineError(mismatch);
   // Results come back as one struct of descriptors (or one descriptor).
   size_t resultWords = 0;
   for (const TensorSignature &sig : outputSigs)
@@ -295,8 +311,14 @@ CpuEngine::run(llvm::ArrayRef<HostTensor> inputs) {
     args.push_back(&p);
   if (outputSigs.empty())
     args.erase(args.begin());
-  if (llvm::Error e = engine->invokePacked("_mlir_ciface_main", args))
-    return std::move(e);
+  std::optional<IndexError> indexError;
+  {
+    RunLock lock;
+    takeIndexError(); // none may be left over from a failed call
+    if (llvm::Error e = engine->invokePacked("_mlir_ciface_main", args))
+      return std::move(e);
+    indexError = takeIndexError();
+  }
 
   std::vector<HostTensor> outputs;
   size_t offset = 0;
@@ -334,6 +356,12 @@ CpuEngine::run(llvm::ArrayRef<HostTensor> inputs) {
     if (freed.insert(allocated).second)
       _mlir_memref_to_llvm_free(allocated);
     offset += 3 + 2 * sig.shape.size();
+  }
+  if (indexError) {
+    const std::string &site = indexError->site >= 0 && size_t(indexError->site) < indexSites.size()
+                                  ? indexSites[indexError->site]
+                                  : "an index";
+    return engineError(describeIndexError(*indexError, site.c_str()));
   }
   return outputs;
 }

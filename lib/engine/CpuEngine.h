@@ -25,6 +25,9 @@ struct TensorSignature {
   std::string name;
   ElementKind kind;
   std::vector<int64_t> shape; // -1 where dynamic
+  /// Per dimension, the name of its symbolic size ("" for none); empty when
+  /// no dimension has one.
+  std::vector<std::string> dimNames;
 
   /// The shape as messages print it, '?' where dynamic: "[?,4]".
   std::string shapeString() const;
@@ -68,6 +71,8 @@ private:
   std::unique_ptr<mlir::ExecutionEngine> engine;
   /// The weights file's contents (mapped), when the weights left the code.
   std::unique_ptr<llvm::MemoryBuffer> weights;
+  /// What each run-time index check guards, by number.
+  std::vector<std::string> indexSites;
   std::vector<TensorSignature> inputSigs, outputSigs;
 };
 

@@ -241,17 +241,15 @@ struct LowerEmbedding : OpRewritePattern<EmbeddingOp> {
     SmallVector<utils::IteratorType> iterators(rank,
                                                utils::IteratorType::parallel);
     Value table = op.getTable();
+    std::string site =
+        "embedding '" + cast<CompressibleLayer>(op.getOperation()).getLayerName("unnamed") + "'";
     auto generic = linalg::GenericOp::create(
         rewriter, loc, TypeRange{empty.getType()}, ValueRange{op.getIndices()},
         ValueRange{empty}, maps, iterators,
         [&](OpBuilder &b, Location l, ValueRange args) {
           Value row = arith::IndexCastOp::create(b, l, b.getIndexType(), args[0]);
           Value rows = tensor::DimOp::create(b, l, table, 0);
-          Value zero = arith::ConstantIndexOp::create(b, l, 0);
-          Value negative = arith::CmpIOp::create(
-              b, l, arith::CmpIPredicate::slt, row, zero);
-          Value wrapped = arith::AddIOp::create(b, l, row, rows);
-          row = arith::SelectOp::create(b, l, negative, wrapped, row);
+          row = CheckIndexOp::create(b, l, b.getIndexType(), row, rows, site);
           Value col = linalg::IndexOp::create(b, l, rank - 1);
           Value v = tensor::ExtractOp::create(b, l, table, ValueRange{row, col});
           linalg::YieldOp::create(b, l, v);

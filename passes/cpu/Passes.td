@@ -51,6 +51,20 @@ def TileQuantizedWeightsPass : Pass<"compress-cpu-tile-quantized-weights"> {
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect"];
 }
 
+def LowerIndexChecksPass : Pass<"compress-cpu-lower-index-checks", "::mlir::ModuleOp"> {
+  let summary = "Lower compress.check_index to a compare and a runtime call";
+  let description = [{
+    Replaces each `compress.check_index` by: the index wrapped when
+    negative; when it is still outside [0, extent), a call of
+    `compress_rt_index_out_of_range(index, extent, site number)` (the run then
+    fails naming the site) and index 0 instead, so that the lookup reads in
+    bounds. The sites are recorded, by number, in the module attribute
+    `compress.index_sites`.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def ExternalizeWeightsPass
     : Pass<"compress-cpu-externalize-weights", "::mlir::ModuleOp"> {
   let summary = "Move large constants of @main into a weights buffer argument";

@@ -16,7 +16,8 @@ using namespace mlir;
 // tiles (before the weights leave the module, so the weights file holds the
 // tiles); convolutions as im2col products; fuse elementwise chains;
 // bufferize with identity-layout function boundaries; free temporaries;
-// matrix products to the runtime's microkernels; the rest to loops, the
+// matrix products to the runtime's microkernels; index checks to calls
+// of the runtime; the rest to loops, the
 // outer ones shared by OpenMP threads; LLVM, allocating through the
 // runtime's caching allocator.
 static const char kCpuLoweringHead[] =
@@ -32,6 +33,8 @@ static const char kCpuLoweringTail[] =
     "buffer-deallocation-pipeline,"
     "func.func(llvm-request-c-wrappers),"
     "compress-cpu-contraction-to-microkernel,"
+    // After the C wrappers are requested: runtime calls stay plain C calls.
+    "compress-cpu-lower-index-checks,"
     "convert-bufferization-to-memref,"
     "func.func(convert-linalg-to-parallel-loops,compress-cpu-parallelize-outer-loops),"
     "convert-scf-to-openmp,"

@@ -127,4 +127,25 @@ def Compress_QuantizedLinearOp : Compress_Op<"quantized_linear",
   }];
 }
 
+def Compress_CheckIndexOp : Compress_Op<"check_index",
+    [MemoryEffects<[MemWrite]>]> {
+  let summary = "An index checked against its extent when the model runs";
+  let description = [{
+    Returns `index` wrapped into [0, extent) when it lies in
+    [-extent, extent) (negative indices count from the end, as ONNX's Gather
+    and embedding lookups define them). Otherwise the run fails with an error
+    naming `site` (what the index selects from: "node 'x' (Gather)"), and the
+    op returns 0 so that the lookup it guards reads in bounds until the run
+    ends. Targets lower it to a compare and a call into their runtime; the
+    write effect keeps it from being removed or hoisted.
+
+    ```mlir
+    %row = compress.check_index %id, %rows {site = "node 'embed' (Gather)"}
+    ```
+  }];
+  let arguments = (ins Index:$index, Index:$extent, StrAttr:$site);
+  let results = (outs Index:$result);
+  let assemblyFormat = "$index `,` $extent attr-dict";
+}
+
 #endif // COMPRESS_OPS_TD

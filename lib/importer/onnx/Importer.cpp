@@ -353,6 +353,17 @@ OwningOpRef<ModuleOp> compress::importOnnxFile(MLIRContext &context,
       v.floats = knownFloats->second;
     importer.values[info->name()] = v;
     func.setArgAttr(i, kNameAttr, builder.getStringAttr(info->name()));
+    // Symbolic sizes the model leaves open: names that bind inputs together.
+    SmallVector<Attribute> dimNames;
+    bool named = false;
+    const auto &dims = info->type().tensor_type().shape().dim();
+    for (int64_t d = 0; d < v.type.getRank(); ++d) {
+      std::string param = v.type.isDynamicDim(d) && d < dims.size() ? dims[d].dim_param() : "";
+      named |= !param.empty();
+      dimNames.push_back(builder.getStringAttr(param));
+    }
+    if (named)
+      func.setArgAttr(i, kDimNamesAttr, builder.getArrayAttr(dimNames));
     if (v.isUnsigned)
       func.setArgAttr(i, kUnsignedAttr, builder.getUnitAttr());
   }

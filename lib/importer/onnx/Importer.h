@@ -48,6 +48,10 @@ llvm::SmallVector<SupportedOnnxOp> supportedOnnxOps();
 /// Attribute names on the function's arguments and results.
 inline constexpr llvm::StringLiteral kNameAttr = "compress.name";
 inline constexpr llvm::StringLiteral kUnsignedAttr = "compress.unsigned";
+/// On an argument of @main with symbolic dimensions: for each dimension the
+/// ONNX dim_param naming its size ("" for none). Inputs' dimensions of one
+/// name must have one size when the model runs.
+inline constexpr llvm::StringLiteral kDimNamesAttr = "compress.dim_names";
 
 } // namespace compress
 

@@ -24,6 +24,10 @@ InFlightDiagnostic NodeContext::error() {
                         << ", opset " << opset << "): ";
 }
 
+std::string NodeContext::siteName() const {
+  return "node '" + nodeDisplayName(node) + "' (" + node.op_type() + ")";
+}
+
 bool NodeContext::hasInput(unsigned i) const {
   return i < unsigned(node.input_size()) && !node.input(i).empty();
 }

@@ -46,6 +46,8 @@ public:
 
   /// Starts an error "node 'N' (Op, opset K): ...".
   mlir::InFlightDiagnostic error();
+  /// "node 'N' (Op)": how run-time errors name the node.
+  std::string siteName() const;
 
   // Operands. Optional inputs are absent when past the end or named "".
   unsigned numInputs() const { return node.input_size(); }

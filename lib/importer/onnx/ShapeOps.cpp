@@ -938,15 +938,14 @@ LogicalResult importGather(NodeContext &ctx) {
                                  AffineMap::getMultiDimIdentityMap(rank, mctx)};
   SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
   int64_t indRank = indicesType.getRank();
+  std::string site = ctx.siteName();
   Value out = linalg::GenericOp::create(
                   b, ctx.loc, TypeRange{init.getType()}, ValueRange{indices}, ValueRange{init},
                   maps, iterators,
                   [&](OpBuilder &nb, Location l, ValueRange args) {
                     Value i = arith::IndexCastOp::create(nb, l, nb.getIndexType(), args[0]);
                     Value n = tensor::DimOp::create(nb, l, data, *axis);
-                    Value zero = arith::ConstantIndexOp::create(nb, l, 0);
-                    Value neg = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, i, zero);
-                    i = arith::SelectOp::create(nb, l, neg, arith::AddIOp::create(nb, l, i, n), i);
+                    i = CheckIndexOp::create(nb, l, nb.getIndexType(), i, n, site);
                     SmallVector<Value> idx;
                     for (int64_t d = 0; d < *axis; ++d)
                       idx.push_back(linalg::IndexOp::create(nb, l, d));

@@ -3,9 +3,11 @@
 #include "compress/compress_runtime.h"
 #include "lib/runtime/cpu/Allocator.h"
 #include "lib/runtime/cpu/Contraction.h"
+#include "lib/runtime/cpu/RunChecks.h"
 
 
 #include <cstdio>
+#include <optional>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -173,6 +175,17 @@ int compress_session_run(compress_session *s) {
   }
   for (Descriptor &d : inputs)
     inputPointers.push_back(d.words.data());
+  std::vector<std::vector<std::string>> dimNames(m->num_inputs);
+  std::vector<compress::BoundInput> bound;
+  for (int i = 0; i < m->num_inputs; ++i) {
+    const compress_tensor_info &info = m->inputs[i];
+    if (info.dim_names)
+      dimNames[i].assign(info.dim_names, info.dim_names + info.rank);
+    bound.push_back({info.name, s->inputShapes[i].data(), info.rank, &dimNames[i]});
+  }
+  std::string mismatch = compress::checkSymbolicDims(bound);
+  if (!mismatch.empty())
+    return fail(mismatch);
   int64_t weightsSize = int64_t(s->weightsBytes);
   Descriptor weights(s->weightsBytes ? s->weights : nullptr, &weightsSize, 1);
 
@@ -181,7 +194,13 @@ int compress_session_run(compress_session *s) {
     resultWords += 3 + 2 * m->outputs[i].rank;
   std::vector<int64_t> results(resultWords > 0 ? resultWords : 1);
   s->releaseOutputs();
-  m->invoke(results.data(), weights.words.data(), inputPointers.data());
+  std::optional<compress::IndexError> indexError;
+  {
+    compress::RunLock lock;
+    compress::takeIndexError(); // none may be left over from a failed call
+    m->invoke(results.data(), weights.words.data(), inputPointers.data());
+    indexError = compress::takeIndexError();
+  }
 
   size_t at = 0;
   for (int i = 0; i < m->num_outputs; ++i) {
@@ -219,6 +238,14 @@ int compress_session_run(compress_session *s) {
       o.data = o.contiguous.data();
     }
     at += 3 + 2 * rank;
+  }
+  if (indexError) {
+    // The outputs were computed with index 0 in place of the bad one.
+    s->releaseOutputs();
+    const char *site = indexError->site >= 0 && indexError->site < m->num_index_sites
+                           ? m->index_sites[indexError->site]
+                           : "an index";
+    return fail(compress::describeIndexError(*indexError, site));
   }
   return 0;
 }

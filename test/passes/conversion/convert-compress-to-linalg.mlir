@@ -54,14 +54,15 @@ func.func @conv_grouped(%x: tensor<1x4x8x8xf32>, %w: tensor<6x2x3x3xf32>) -> ten
 
 // -----
 
-// Tests that an embedding gathers rows, wrapping negative indices.
+// Tests that an embedding gathers rows through an index checked against the
+// table's rows at run time (compress.check_index wraps negative indices and
+// names the layer when one is out of range).
 // CHECK-LABEL: func.func @embedding
 // CHECK: linalg.generic
-// CHECK: arith.index_cast
-// CHECK: arith.cmpi slt
-// CHECK: arith.select
-// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<10x4xf32>
+// CHECK: %[[ID:.*]] = arith.index_cast
+// CHECK: %[[ROW:.*]] = compress.check_index %[[ID]], %c10 {site = "embedding 'tokens'"}
+// CHECK: tensor.extract %{{.*}}[%[[ROW]], %{{.*}}] : tensor<10x4xf32>
 func.func @embedding(%t: tensor<10x4xf32>, %ids: tensor<2x3xi64>) -> tensor<2x3x4xf32> {
-  %0 = compress.embedding %t[%ids] : tensor<10x4xf32>, tensor<2x3xi64> -> tensor<2x3x4xf32>
+  %0 = compress.embedding %t[%ids] : tensor<10x4xf32>, tensor<2x3xi64> -> tensor<2x3x4xf32> loc("tokens")
   return %0 : tensor<2x3x4xf32>
 }

@@ -1,0 +1,72 @@
+// Lowers compress.check_index to a compare, a call of the runtime's
+// compress_rt_index_out_of_range when the index is out of range, and a
+// select of index 0 in that case, so that nothing reads out of bounds.
+#include "passes/cpu/IndexChecks.h"
+#include "passes/cpu/Passes.h"
+
+#include "dialects/compress/IR/CompressOps.h"
+#include "lib/runtime/cpu/RunChecks.h"
+
+namespace compress {
+#define GEN_PASS_DEF_LOWERINDEXCHECKSPASS
+#include "passes/cpu/Passes.h.inc"
+} // namespace compress
+
+using namespace mlir;
+
+std::vector<std::string> compress::indexSitesOf(ModuleOp module) {
+  std::vector<std::string> sites;
+  if (auto names = module->getAttrOfType<ArrayAttr>(kIndexSitesAttr))
+    for (Attribute name : names)
+      sites.push_back(cast<StringAttr>(name).str());
+  return sites;
+}
+
+namespace {
+
+struct LowerIndexChecksPass : compress::impl::LowerIndexChecksPassBase<LowerIndexChecksPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<compress::CheckIndexOp> checks;
+    module.walk([&](compress::CheckIndexOp op) { checks.push_back(op); });
+    if (checks.empty())
+      return;
+    OpBuilder b(module.getContext());
+    Type i64 = b.getI64Type();
+    auto callee = module.lookupSymbol<func::FuncOp>(compress::kIndexOutOfRangeSymbol);
+    if (!callee) {
+      b.setInsertionPointToStart(module.getBody());
+      callee = func::FuncOp::create(b, module.getLoc(), compress::kIndexOutOfRangeSymbol,
+                                    b.getFunctionType({i64, i64, i64}, {}));
+      callee.setPrivate();
+    }
+    // Sites are numbered in the module's order; the table travels with the
+    // module for the engine and the artifact's descriptor.
+    SmallVector<Attribute> sites;
+    for (auto [number, op] : llvm::enumerate(checks)) {
+      sites.push_back(op.getSiteAttr());
+      b.setInsertionPoint(op);
+      Location loc = op.getLoc();
+      Value index = op.getIndex(), extent = op.getExtent();
+      Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+      Value negative = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, index, zero);
+      Value wrapped = arith::SelectOp::create(
+          b, loc, negative, arith::AddIOp::create(b, loc, index, extent), index);
+      // Unsigned: a negative index still negative after wrapping is huge.
+      Value bad = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, wrapped, extent);
+      scf::IfOp::create(b, loc, bad, [&](OpBuilder &then, Location l) {
+        func::CallOp::create(
+            then, l, callee,
+            ValueRange{arith::IndexCastOp::create(then, l, i64, index),
+                       arith::IndexCastOp::create(then, l, i64, extent),
+                       arith::ConstantIntOp::create(then, l, i64, int64_t(number))});
+        scf::YieldOp::create(then, l);
+      });
+      op.replaceAllUsesWith(arith::SelectOp::create(b, loc, bad, zero, wrapped).getResult());
+      op.erase();
+    }
+    module->setAttr(compress::kIndexSitesAttr, b.getArrayAttr(sites));
+  }
+};
+
+} // namespace
