@@ -121,9 +121,8 @@ def run_compress(args, windows: np.ndarray, model: Path) -> tuple[np.ndarray, di
             chunk_size = int(np.load(sets[0])["input_ids"].shape[0])
             log("note: the JIT calibrates again for every chunk; --compile-once calibrates once")
         if args.compile_once:
-            # One window per run: calibration sets ([1, W], as compress_models.austen writes them) are checked
-            # against the compiled shapes, and compiling for a dynamic batch stops at the graph's Range nodes
-            # ("unsupported Range with bounds computed at run time").
+            # One window per run at a static [1, W]: calibration sets ([1, W], as compress_models.austen writes
+            # them) are checked against the compiled shapes.
             chunk_size = 1
             shapes = [f"--input-shape=input_ids=1x{windows.shape[1]}"]
             if with_mask:

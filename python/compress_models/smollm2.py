@@ -43,7 +43,7 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 OPSET = 17
 IR_VERSION = 8
 # Bump when the graphs or the tokenizer change: cached files with another stamp are rebuilt.
-BUILD_STAMP = "smollm2-onnx-3"
+BUILD_STAMP = "smollm2-onnx-4"
 
 LAYERS, HIDDEN, INTERMEDIATE, VOCAB = 30, 576, 1536, 49152
 HEADS, KV_HEADS, HEAD_DIM = 9, 3, 64
@@ -180,19 +180,27 @@ def build_model(weights: dict[str, np.ndarray], kv_cache: bool = True, attention
         inv = g.op("Div", cf("one", 1.0), g.op("Sqrt", g.op("Add", variance, cf("rms_eps", RMS_EPS))))
         return g.op("Mul", w(name), g.op("Mul", x, inv))
 
-    # Lengths: seq from input_ids, past from the first past key, total = past + seq (scalars).
-    seq = g.op("Gather", g.op("Shape", "input_ids"), ci("one", 1), axis=0)
+    # Lengths as 1-element tensors: seq from input_ids, past from the first past key, total = past + seq. Position
+    # ranges are Slices of a constant 0..8191 table rather than Range nodes, so that the graph also compiles for
+    # symbolic shapes (CompressIR's importer takes Range only with bounds known at compile time).
+    seq = g.op("Slice", g.op("Shape", "input_ids"), ci("one_1d", [1]), ci("two_1d", [2]), ci("axes_0", [0]))
+    arange = g.const("/const_i64_positions", np.arange(MAX_POSITIONS, dtype=i64))
+
+    def positions_between(start, end):
+        return g.op("Slice", arange, start, end, ci("axes_0", [0]))
+
     if kv_cache:
-        past = g.op("Gather", g.op("Shape", "past_key_values.0.key"), ci("two", 2), axis=0)
+        past = g.op("Slice", g.op("Shape", "past_key_values.0.key"), ci("two_1d", [2]), ci("three_1d", [3]),
+                    ci("axes_0", [0]))
         total = g.op("Add", past, seq)
         positions = "position_ids"
     else:
-        past, total = ci("zero", 0), seq
-        positions = g.op("Range", ci("zero", 0), seq, ci("one", 1))
+        past, total = ci("zero_1d", [0]), seq
+        positions = positions_between(past, seq)
 
     # Additive mask [batch or 1, 1, seq, total]: float32 min where the key is after the query or padded, else 0.
-    q_pos = g.op("Range", past, total, ci("one", 1))
-    k_pos = g.op("Range", ci("zero", 0), total, ci("one", 1))
+    q_pos = positions_between(past, total)
+    k_pos = positions_between(ci("zero_1d", [0]), total)
     blocked = g.op("Greater", g.op("Unsqueeze", k_pos, ci("axes_0", [0])), g.op("Unsqueeze", q_pos, ci("axes_1", [1])))
     if attention_mask:
         padded = g.op("Equal", "attention_mask", ci("zero", 0))
