@@ -2,6 +2,8 @@
 #include "lib/driver/ToolOptions.h"
 
 #include "lib/driver/Version.h"
+#include "lib/target/Target.h"
+#include "lib/target/cpu/CpuTarget.h"
 #include "passes/Registration.h"
 
 #include "mlir/Pass/PassRegistry.h"
@@ -28,8 +30,8 @@ llvm::Error InputShapeOption::apply(OnnxImportOptions &options) const {
 }
 
 llvm::Error TargetOptions::check() const {
-  if (target != "cpu")
-    return llvm::createStringError("unsupported --target '" + target + "' (supported: cpu)");
+  if (auto found = lookupTarget(target); !found)
+    return found.takeError();
   if (numThreads < 0)
     return llvm::createStringError("bad --num-threads " + llvm::Twine(numThreads.getValue()) +
                                    ": expected 0 (all cores) or more");
@@ -85,6 +87,7 @@ void printVersion(llvm::raw_ostream &os) {
 } // namespace
 
 void compress::prepareToolHelp() {
+  registerCpuTarget();
   static ListPassesOption listPasses;
   cl::SetVersionPrinter(printVersion);
   // LLVM's and MLIR's own options stay usable, listed by --help-hidden.

@@ -44,9 +44,9 @@ struct CompressionOptions {
 
 /// --target and --num-threads: where and how compiled code runs.
 struct TargetOptions {
-  llvm::cl::opt<std::string> target{"target", llvm::cl::cat(toolOptionCategory()),
-                                    llvm::cl::init("cpu"),
-                                    llvm::cl::desc("Target to compile for (cpu)")};
+  llvm::cl::opt<std::string> target{
+      "target", llvm::cl::cat(toolOptionCategory()), llvm::cl::init("cpu"),
+      llvm::cl::desc("Target to compile for, one registered in lib/target (cpu)")};
   llvm::cl::opt<int> numThreads{
       "num-threads", llvm::cl::cat(toolOptionCategory()), llvm::cl::init(0),
       llvm::cl::desc("Threads compiled code, kernels and calibration may use (0: all cores)")};
@@ -54,7 +54,8 @@ struct TargetOptions {
   llvm::Error check() const;
 };
 
-/// Parses the command line of a tool: --version prints the project's
+/// Parses the command line of a tool (after registering the built-in
+/// targets): --version prints the project's
 /// version and git hash; --help lists the options of toolOptionCategory()
 /// and every compression pass with its options; all other options (LLVM's
 /// back end, MLIR's debugging flags, upstream passes) are listed by

@@ -3,11 +3,10 @@
 
 #include "lib/importer/onnx/Importer.h"
 #include "lib/runtime/cpu/Allocator.h"
-#include "lib/runtime/cpu/Contraction.h"
 #include "lib/runtime/cpu/RunChecks.h"
+#include "lib/target/Target.h"
 #include "passes/cpu/IndexChecks.h"
 #include "passes/conversion/Passes.h"
-#include "passes/cpu/Pipelines.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -167,26 +166,32 @@ CpuEngine::compile(ModuleOp module, const EngineOptions &engineOptions) {
       diagnostics += (diagnostics.empty() ? "" : "; ") + d.str();
     return success();
   });
+  auto target = lookupTarget(engineOptions.target);
+  if (!target)
+    return target.takeError();
+  if (!target->runsInProcess())
+    return engineError("target '" + target->getName() + "' does not run in this process");
+  self->target = &*target;
   PassManager pm(ctx);
-  ExternalizeWeightsPassOptions weightsOptions;
+  LoweringOptions lowering;
   if (engineOptions.externalWeights) {
     auto path = temporaryWeightsFile();
     if (!path)
       return path.takeError();
-    weightsOptions.weightsFile = *path;
+    lowering.weightsFile = *path;
   }
   llvm::scope_exit removeWeightsFile([&] {
-    if (!weightsOptions.weightsFile.empty())
-      llvm::sys::fs::remove(weightsOptions.weightsFile);
+    if (!lowering.weightsFile.empty())
+      llvm::sys::fs::remove(lowering.weightsFile);
   });
-  if (failed(compress::buildCpuLoweringPipeline(
-          pm, engineOptions.externalWeights ? &weightsOptions : nullptr)))
-    return engineError("internal error: invalid CPU lowering pipeline");
+  if (failed(target->buildLoweringPipeline(pm, lowering)))
+    return engineError("internal error: invalid lowering pipeline of target '" +
+                       target->getName() + "'");
   if (failed(pm.run(module)))
     return engineError("lowering to LLVM failed: " + diagnostics);
   if (engineOptions.externalWeights) {
     // Mapped, then unlinked: the mapping outlives the file's name.
-    auto mapped = llvm::MemoryBuffer::getFile(weightsOptions.weightsFile, /*IsText=*/false,
+    auto mapped = llvm::MemoryBuffer::getFile(lowering.weightsFile, /*IsText=*/false,
                                               /*RequiresNullTerminator=*/false,
                                               /*IsVolatile=*/false, llvm::Align(64));
     if (!mapped)
@@ -209,39 +214,22 @@ CpuEngine::compile(ModuleOp module, const EngineOptions &engineOptions) {
     return engineError("JIT compilation failed: " +
                        llvm::toString(engine.takeError()));
   self->engine = std::move(*engine);
-  self->engine->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+  llvm::StringMap<void *> runtime;
+  target->addRuntimeSymbols(runtime);
+  self->engine->registerSymbols([&](llvm::orc::MangleAndInterner interner) {
     llvm::orc::SymbolMap symbols;
-    symbols[interner(kContractF32Symbol)] = {
-        llvm::orc::ExecutorAddr::fromPtr(&compress_rt_contract_f32),
-        llvm::JITSymbolFlags::Exported};
-    symbols[interner(kContractF32ConstantBSymbol)] = {
-        llvm::orc::ExecutorAddr::fromPtr(&compress_rt_contract_f32_constant_b),
-        llvm::JITSymbolFlags::Exported};
-    symbols[interner(kQuantizedLinearF32Symbol)] = {
-        llvm::orc::ExecutorAddr::fromPtr(&compress_rt_quantized_linear_f32),
-        llvm::JITSymbolFlags::Exported};
-    symbols[interner(kTiledQuantizedLinearF32Symbol)] = {
-        llvm::orc::ExecutorAddr::fromPtr(&compress_rt_quantized_linear_tiled_f32),
-        llvm::JITSymbolFlags::Exported};
-    symbols[interner(kIndexOutOfRangeSymbol)] = {
-        llvm::orc::ExecutorAddr::fromPtr(&compress_rt_index_out_of_range),
-        llvm::JITSymbolFlags::Exported};
-    for (auto [name, address] :
-         {std::pair<const char *, void *>{"_mlir_memref_to_llvm_alloc",
-                                          reinterpret_cast<void *>(&_mlir_memref_to_llvm_alloc)},
-          {"_mlir_memref_to_llvm_aligned_alloc",
-           reinterpret_cast<void *>(&_mlir_memref_to_llvm_aligned_alloc)},
-          {"_mlir_memref_to_llvm_free", reinterpret_cast<void *>(&_mlir_memref_to_llvm_free)},
-          {"memrefCopy", reinterpret_cast<void *>(&memrefCopy)}})
-      symbols[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
-                                 llvm::JITSymbolFlags::Exported};
+    for (const auto &entry : runtime)
+      symbols[interner(entry.getKey())] = {llvm::orc::ExecutorAddr::fromPtr(entry.getValue()),
+                                           llvm::JITSymbolFlags::Exported};
     return symbols;
   });
   return self;
 }
 
-// Weights packed from this engine's constants must not outlive them.
-CpuEngine::~CpuEngine() { compress_rt_forget_packed_weights(); }
+CpuEngine::~CpuEngine() {
+  if (target)
+    target->forgetEngineState();
+}
 
 // A ranked memref descriptor as the C interface lays it out:
 // {allocated, aligned, offset, sizes[rank], strides[rank]}, all 8-byte words.

@@ -39,8 +39,12 @@ struct EntrySignature {
 };
 llvm::Expected<EntrySignature> readEntrySignature(mlir::ModuleOp module);
 
+class Target;
+
 /// How the JIT compiles a module.
 struct EngineOptions {
+  /// A registered target whose code runs in this process (lib/target).
+  std::string target = "cpu";
   unsigned optLevel = 3;
   /// Constants of 256 bytes or more leave the code for a weights buffer the
   /// engine holds (compress-cpu-externalize-weights, as AOT artifacts do):
@@ -51,9 +55,12 @@ struct EngineOptions {
   int numThreads = 0;
 };
 
+/// The JIT: compiles a module for a target whose code runs in this process
+/// (the CPU) and runs it on host tensors.
 class CpuEngine {
 public:
-  /// Lowers `module` (consumed: it is rewritten in place) and JIT-compiles it.
+  /// Lowers `module` (consumed: it is rewritten in place) with the target's
+  /// pipeline and JIT-compiles it.
   /// The module must hold `func.func @main` over ranked tensors.
   static llvm::Expected<std::unique_ptr<CpuEngine>> compile(mlir::ModuleOp module,
                                                             const EngineOptions &options = {});
@@ -68,6 +75,7 @@ public:
 
 private:
   CpuEngine() = default;
+  const Target *target = nullptr;
   std::unique_ptr<mlir::ExecutionEngine> engine;
   /// The weights file's contents (mapped), when the weights left the code.
   std::unique_ptr<llvm::MemoryBuffer> weights;

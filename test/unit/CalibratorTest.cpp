@@ -9,6 +9,8 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/Parser/Parser.h"
 
+#include "lib/target/cpu/CpuTarget.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -17,6 +19,9 @@
 using namespace compress;
 
 namespace {
+
+// The engine compiles for the CPU target.
+const bool cpuTargetRegistered = (registerCpuTarget(), true);
 
 // Two layers on the input (a and b, as query and key projections), a third
 // on their sum.

@@ -5,6 +5,8 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/Parser/Parser.h"
 
+#include "lib/target/cpu/CpuTarget.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -12,6 +14,9 @@
 using namespace compress;
 
 namespace {
+
+// The engine compiles for the CPU target.
+const bool cpuTargetRegistered = (registerCpuTarget(), true);
 
 mlir::OwningOpRef<mlir::ModuleOp> parse(mlir::MLIRContext &ctx, const char *source) {
   mlir::DialectRegistry registry;

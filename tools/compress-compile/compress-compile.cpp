@@ -3,6 +3,7 @@
 #include "lib/aot/CpuArtifact.h"
 #include "lib/driver/LoadModel.h"
 #include "lib/driver/ToolOptions.h"
+#include "lib/target/Target.h"
 
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
@@ -51,12 +52,14 @@ int main(int argc, char **argv) {
   auto module = loadModel(*context, modelPath, options);
   if (!module)
     return fail(llvm::toString(module.takeError()));
+  // Calibration runs in this process, on the CPU, whatever the target.
   EngineOptions calibrationEngine;
   calibrationEngine.numThreads = target.numThreads;
   if (llvm::Error e = runCompressionPasses(**module, compression.passes, compression.calibration,
                                            calibrationEngine))
     return fail(llvm::toString(std::move(e)));
-  if (llvm::Error e = compileCpuArtifact(**module, {name, outputDir}))
+  const Target &backend = llvm::cantFail(lookupTarget(target.target)); // checked above
+  if (llvm::Error e = backend.packageArtifact(**module, {name, outputDir}))
     return fail(llvm::toString(std::move(e)));
   return 0;
 }

@@ -167,6 +167,7 @@ int main(int argc, char **argv) {
     if (!module)
       return fail(llvm::toString(module.takeError()));
     EngineOptions engineOptions;
+    engineOptions.target = target.target;
     engineOptions.numThreads = numThreads;
     if (llvm::Error e = runCompressionPasses(**module, compression.passes,
                                              compression.calibration, engineOptions))
