@@ -117,11 +117,26 @@ private:
   llvm::DenseMap<Operation *, bool> known;
 };
 
+/// The layers at the top level of @main, in order.
+SmallVector<Operation *> topLevelLayers(ModuleOp module) {
+  SmallVector<Operation *> layers;
+  if (auto main = module.lookupSymbol<func::FuncOp>("main"); main && !main.isExternal())
+    for (Operation &op : main.getBody().front())
+      if (isa<CompressibleLayer>(op))
+        layers.push_back(&op);
+  return layers;
+}
+
 class SegmentedSession : public CalibrationSession {
 public:
-  SegmentedSession(Calibrator &calibrator, ModuleOp module)
-      : calibrator(calibrator), module(module),
-        frontierData(calibrator.inputSets().size()) {}
+  /// Runs `module`; `rewritten` is the module the pass rewrites, when it
+  /// is another import of the model (for other shapes).
+  SegmentedSession(Calibrator &calibrator, ModuleOp module, ModuleOp rewritten = {})
+      : calibrator(calibrator), module(module), rewritten(rewritten),
+        frontierData(calibrator.inputSets().size()) {
+    if (rewritten)
+      mirroredFrom = topLevelLayers(rewritten);
+  }
 
   size_t numSets() const override { return calibrator.inputSets().size(); }
   llvm::Expected<const InputStatistics &> inputStatistics(CompressibleLayer layer) override;
@@ -147,8 +162,15 @@ private:
     return ref.op ? Value(ref.op->getResult(ref.index)) : Value(main.getArgument(ref.index));
   }
 
+  /// Copies onto `module` each layer of `rewritten` the pass changed since
+  /// the last call.
+  llvm::Error mirrorRewrittenLayers();
+
   Calibrator &calibrator;
   ModuleOp module;
+  ModuleOp rewritten;
+  /// The layers of `rewritten` as last mirrored, by position.
+  SmallVector<Operation *> mirroredFrom;
   /// The stored activations: values of @main and their contents per set.
   std::vector<ValueRef> frontier;
   std::vector<std::vector<HostTensor>> frontierData;
@@ -271,8 +293,52 @@ llvm::Error SegmentedSession::runSegment(func::FuncOp main, ArrayRef<Value> resu
   return llvm::Error::success();
 }
 
+llvm::Error SegmentedSession::mirrorRewrittenLayers() {
+  SmallVector<Operation *> now = topLevelLayers(rewritten), ours = topLevelLayers(module);
+  if (now.size() != mirroredFrom.size() || ours.size() != now.size())
+    return llvm::createStringError("the model imported for the calibration sets' shapes has " +
+                                   llvm::Twine(ours.size()) + " layers, the compiled one " +
+                                   llvm::Twine(now.size()));
+  for (size_t i = 0; i < now.size(); ++i) {
+    if (now[i] == mirroredFrom[i])
+      continue;
+    auto source = cast<CompressibleLayer>(now[i]);
+    auto target = cast<CompressibleLayer>(ours[i]);
+    OpBuilder b(target);
+    IRMapping mapping;
+    mapping.map(source.getLayerInput(), target.getLayerInput());
+    for (Value operand : source->getOperands()) {
+      if (operand == source.getLayerInput())
+        continue;
+      Operation *producer = operand.getDefiningOp();
+      if (!producer || !producer->hasTrait<OpTrait::ConstantLike>())
+        return llvm::createStringError(
+            "layer '" + source.getLayerName("layer" + std::to_string(i)) +
+            "' reads a value computed at run time besides its input: calibrate with sets of "
+            "the shapes the model is compiled for");
+      mapping.map(operand, b.clone(*producer)->getResult(0));
+    }
+    Operation *copy = b.clone(*now[i], mapping);
+    for (auto [result, original] : llvm::zip(copy->getResults(), target->getResults()))
+      result.setType(original.getType());
+    target->replaceAllUsesWith(copy);
+    target->erase();
+    mirroredFrom[i] = now[i];
+  }
+  return llvm::Error::success();
+}
+
 llvm::Expected<const InputStatistics &>
-SegmentedSession::inputStatistics(CompressibleLayer layer) {
+SegmentedSession::inputStatistics(CompressibleLayer asked) {
+  CompressibleLayer layer = asked;
+  if (rewritten) {
+    if (llvm::Error e = mirrorRewrittenLayers())
+      return std::move(e);
+    size_t index = llvm::find(mirroredFrom, asked.getOperation()) - mirroredFrom.begin();
+    if (index == mirroredFrom.size())
+      return llvm::createStringError("the layer is not at the top level of @main");
+    layer = cast<CompressibleLayer>(topLevelLayers(module)[index]);
+  }
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main || main.isExternal())
     return llvm::createStringError("the model has no func.func @main");
@@ -386,6 +452,9 @@ SegmentedSession::inputStatistics(CompressibleLayer layer) {
 }
 
 llvm::Error SegmentedSession::visitValues(ArrayRef<Value> values, ValueVisitor visit) {
+  if (rewritten)
+    return llvm::createStringError("values other than layers' inputs are measured only on "
+                                   "calibration sets of the shapes the model is compiled for");
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main || main.isExternal())
     return llvm::createStringError("the model has no func.func @main");
@@ -436,5 +505,7 @@ std::unique_ptr<CalibrationSession> Calibrator::open(ModuleOp module) {
     sets = std::move(*read);
     folder.clear();
   }
+  if (shapedForSets)
+    return std::make_unique<SegmentedSession>(*this, *shapedForSets, module);
   return std::make_unique<SegmentedSession>(*this, module);
 }

@@ -23,11 +23,20 @@ namespace compress {
 ///
 /// Asking for a layer out of order, or after the pass changed something
 /// the frontier was computed from, starts again from the model's inputs:
-/// slower, never stale.
+/// slower, never stale. Sets need not have the shapes the model is
+/// compiled for (see the second constructor).
 class Calibrator : public CalibrationSource {
 public:
   explicit Calibrator(std::vector<InputSet> sets, EngineOptions engine = {})
       : sets(std::move(sets)), engine(engine) {}
+  /// Sets of other shapes than the module the passes rewrite: segments run
+  /// on `shapedForSets`, the same model imported for the sets' shapes, onto
+  /// which sessions mirror each layer the pass rewrote (its constants
+  /// cloned, its input and output those of the layer it replaces; layers
+  /// correspond by their order in @main).
+  Calibrator(std::vector<InputSet> sets, EngineOptions engine,
+             mlir::OwningOpRef<mlir::ModuleOp> shapedForSets)
+      : sets(std::move(sets)), engine(engine), shapedForSets(std::move(shapedForSets)) {}
   /// Sets read from `folder` when the first session opens, checked against
   /// that module's inputs (for compress-opt, which sees the module only
   /// inside its pass pipeline); a failure to read them is what every
@@ -46,6 +55,7 @@ private:
   std::string folder; // sets still to read, when not empty
   std::vector<InputSet> sets;
   EngineOptions engine;
+  mlir::OwningOpRef<mlir::ModuleOp> shapedForSets;
   unsigned compiled = 0;
 };
 

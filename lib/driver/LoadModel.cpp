@@ -47,21 +47,59 @@ compress::loadModel(mlir::MLIRContext &context, llvm::StringRef path,
   return std::move(module);
 }
 
+/// The sets in `dir` and, when their shapes are not those of `module`, a
+/// module imported from `onnxPath` for their shapes (dimensions that differ
+/// between sets stay dynamic).
+static llvm::Expected<std::unique_ptr<Calibrator>>
+openCalibration(mlir::ModuleOp module, llvm::StringRef dir, const EngineOptions &engine,
+                llvm::StringRef onnxPath) {
+  // The sets are checked against the model's inputs before any pass runs,
+  // so that a mismatch fails before anything is compiled.
+  auto signature = readEntrySignature(module);
+  if (!signature)
+    return signature.takeError();
+  auto sets = readCalibrationSets(dir, signature->inputs);
+  if (sets)
+    return std::make_unique<Calibrator>(std::move(*sets), engine);
+  if (onnxPath.empty())
+    return sets.takeError();
+  // Of the same inputs, types and ranks, but other sizes?
+  std::vector<TensorSignature> anySize = signature->inputs;
+  for (TensorSignature &input : anySize)
+    input.shape.assign(input.shape.size(), -1);
+  auto other = readCalibrationSets(dir, anySize);
+  if (!other) {
+    llvm::consumeError(other.takeError());
+    return sets.takeError();
+  }
+  llvm::consumeError(sets.takeError());
+  OnnxImportOptions options;
+  for (size_t i = 0; i < anySize.size(); ++i) {
+    llvm::SmallVector<int64_t> shape(other->front().inputs[i].shape.begin(),
+                                     other->front().inputs[i].shape.end());
+    for (const InputSet &set : *other)
+      for (size_t d = 0; d < shape.size(); ++d)
+        if (set.inputs[i].shape[d] != shape[d])
+          shape[d] = -1;
+    options.inputShapes[anySize[i].name] = shape;
+  }
+  auto calibrationModule = loadModel(*module.getContext(), onnxPath, options);
+  if (!calibrationModule)
+    return llvm::createStringError("importing the model for the calibration sets' shapes: " +
+                                   llvm::toString(calibrationModule.takeError()));
+  return std::make_unique<Calibrator>(std::move(*other), engine, std::move(*calibrationModule));
+}
+
 llvm::Error compress::runCompressionPasses(mlir::ModuleOp module, llvm::StringRef pipeline,
                                            llvm::StringRef calibrationDir,
-                                           const EngineOptions &engine) {
+                                           const EngineOptions &engine, llvm::StringRef onnxPath) {
   std::unique_ptr<Calibrator> calibrator;
   mlir::MLIRContext *context = module.getContext();
   if (!calibrationDir.empty()) {
-    // The sets are checked against the model's inputs before any pass runs,
-    // so that a mismatch fails before anything is compiled.
-    auto signature = readEntrySignature(module);
-    if (!signature)
-      return signature.takeError();
-    auto sets = readCalibrationSets(calibrationDir, signature->inputs);
-    if (!sets)
-      return sets.takeError();
-    calibrator = std::make_unique<Calibrator>(std::move(*sets), engine);
+    auto opened = openCalibration(module, calibrationDir, engine, onnxPath);
+    if (!opened)
+      return opened.takeError();
+    calibrator = std::move(*opened);
   }
   // The source lives exactly as long as the passes that may ask it.
   setCalibrationSource(context, calibrator.get());
