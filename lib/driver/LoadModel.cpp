@@ -2,6 +2,7 @@
 #include "lib/driver/LoadModel.h"
 
 #include "lib/calibration/Calibrator.h"
+#include "lib/importer/onnx/OnnxModel.h"
 #include "lib/engine/CpuEngine.h"
 #include "passes/Registration.h"
 
@@ -63,10 +64,22 @@ openCalibration(mlir::ModuleOp module, llvm::StringRef dir, const EngineOptions 
     return std::make_unique<Calibrator>(std::move(*sets), engine);
   if (onnxPath.empty())
     return sets.takeError();
-  // Of the same inputs, types and ranks, but other sizes?
+  // Of the same inputs and types, and shapes the ONNX file allows: sizes it
+  // declares symbolic may differ from the compiled ones.
+  auto onnx = loadOnnxModel(onnxPath);
+  if (!onnx) {
+    llvm::consumeError(onnx.takeError());
+    return sets.takeError();
+  }
   std::vector<TensorSignature> anySize = signature->inputs;
-  for (TensorSignature &input : anySize)
-    input.shape.assign(input.shape.size(), -1);
+  for (const onnx::ValueInfoProto &declared : (*onnx)->proto.graph().input())
+    for (TensorSignature &input : anySize)
+      if (input.name == declared.name() && declared.type().tensor_type().has_shape()) {
+        const auto &dims = declared.type().tensor_type().shape().dim();
+        for (int d = 0; d < dims.size() && d < int(input.shape.size()); ++d)
+          if (!dims[d].has_dim_value())
+            input.shape[d] = -1;
+      }
   auto other = readCalibrationSets(dir, anySize);
   if (!other) {
     llvm::consumeError(other.takeError());
