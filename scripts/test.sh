@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: set-up and build, unit tests, lit tests, the ONNX backend
-# suite (allow-listed cases), and end-to-end checks against onnxruntime.
+# suite (allow-listed cases), end-to-end checks against onnxruntime, and a
+# project built against the installed SDK.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh" || { echo "set-up failed"; exit 1; }
@@ -23,5 +24,6 @@ stage "lit tests" /usr/lib/llvm-22/bin/lit -sv "$root/build/test"
 stage "ONNX backend suite" "$root/.venv/bin/python" "$root/test/conformance/run_backend.py" \
   --allowlist "$root/test/conformance/backend_allowlist.txt"
 stage "end to end vs onnxruntime" bash "$root/test/e2e/run_all.sh"
+stage "SDK: install, build against it" bash "$root/test/sdk/run.sh"
 echo "stages: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

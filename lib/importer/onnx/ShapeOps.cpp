@@ -19,8 +19,6 @@ using llvm::SmallVector;
 
 namespace {
 
-Type elemOf(Value v) { return cast<ShapedType>(v.getType()).getElementType(); }
-
 /// Row-major strides of a static shape.
 SmallVector<int64_t> stridesOf(ArrayRef<int64_t> shape) {
   SmallVector<int64_t> strides(shape.size(), 1);
