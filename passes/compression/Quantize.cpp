@@ -186,8 +186,8 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
     }
     compress::Calibration &calibration = getAnalysis<compress::Calibration>();
     if (method == "gptq" && !calibration.available()) {
-      module.emitError("compress-quantize: method 'gptq' needs calibration data: run it from "
-                       "compress-run or compress-compile with --calibration DIR");
+      module.emitError("compress-quantize: method 'gptq' needs calibration data (--calibration DIR "
+                       "of compress-opt, compress-run or compress-compile)");
       return signalPassFailure();
     }
     if (mode != "weight-only" && mode != "w8a8" && mode != "w4a8") {

@@ -10,7 +10,7 @@
 // BITS: compress-quantize: bits=5 is not one of 8, 4, 3, 2
 // MODEBITS: compress-quantize: mode=w4a8 quantizes weights to 4 bits, but bits=8
 // METHOD: compress-quantize: unsupported method 'awq' (supported: rtn, gptq)
-// CALIB: compress-quantize: method 'gptq' needs calibration data: run it from compress-run or compress-compile with --calibration DIR
+// CALIB: compress-quantize: method 'gptq' needs calibration data (--calibration DIR of compress-opt, compress-run or compress-compile)
 // MODE: compress-quantize: unsupported mode 'w4a4' (supported: weight-only, w8a8, w4a8)
 // ROWS: no such option int8-activation-rows
 // DAMP: compress-quantize: damp=0 is not in (0, 1]
