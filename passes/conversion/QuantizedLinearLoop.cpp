@@ -1,6 +1,5 @@
 #include "passes/conversion/QuantizedLinearLoop.h"
 
-#include "lib/runtime/cpu/Contraction.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 
@@ -88,13 +87,8 @@ linalg::GenericOp compress::buildQuantizedLinearLoop(OpBuilder &b, Location loc,
         linalg::YieldOp::create(b, l, sum);
       });
   // Targets with a quantized-product microkernel recognise the loop by this.
-  generic->setAttr(
-      kQuantizedLinearMarker,
-      b.getDictionaryAttr(
-          {b.getNamedAttr(kMarkerBits, b.getI64IntegerAttr(bits)),
-           b.getNamedAttr(kMarkerGroupSize, b.getI64IntegerAttr(group)),
-           b.getNamedAttr(kMarkerLayout, b.getStringAttr(stringifyLayout(loop.layout))),
-           b.getNamedAttr(kMarkerInFeatures, b.getI64IntegerAttr(loop.k)),
-           b.getNamedAttr(kMarkerInt8Activations, b.getBoolAttr(loop.int8Activations))}));
+  generic->setAttr(CompressDialect::kQuantizedProductAttrName,
+                   QuantizedProductAttr::get(ctx, bits, group, loop.k, loop.int8Activations,
+                                             tiled));
   return generic;
 }

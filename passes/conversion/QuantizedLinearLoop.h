@@ -6,16 +6,11 @@
 #ifndef COMPRESS_PASSES_CONVERSION_QUANTIZEDLINEARLOOP_H
 #define COMPRESS_PASSES_CONVERSION_QUANTIZEDLINEARLOOP_H
 
+#include "dialects/compress/IR/CompressDialect.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
 namespace compress {
-
-/// Marker dictionary keys (on the generic, under kQuantizedLinearMarker).
-inline constexpr const char *kMarkerBits = "bits";
-inline constexpr const char *kMarkerGroupSize = "group_size";
-inline constexpr const char *kMarkerLayout = "layout";
-inline constexpr const char *kMarkerInFeatures = "in_features";
-inline constexpr const char *kMarkerInt8Activations = "int8_activations";
 
 /// How the weight, scales and zero points are laid out.
 enum class QuantizedWeightLayout {
@@ -28,6 +23,11 @@ enum class QuantizedWeightLayout {
 };
 llvm::StringRef stringifyLayout(QuantizedWeightLayout layout);
 
+/// The layer a lowered quantized product computes, or null for other ops.
+inline QuantizedProductAttr getQuantizedProduct(mlir::Operation *op) {
+  return op->getAttrOfType<QuantizedProductAttr>(CompressDialect::kQuantizedProductAttrName);
+}
+
 struct QuantizedLinearLoop {
   mlir::Value input, weight, scales, zeroPoints; // zeroPoints null: symmetric
   mlir::Value init;                              // [.., N] accumulator
@@ -37,7 +37,8 @@ struct QuantizedLinearLoop {
   QuantizedWeightLayout layout;
 };
 
-/// The marked generic computing init + input * deq(weight)^T.
+/// The generic computing init + input * deq(weight)^T, marked with the
+/// #compress.quantized_product that describes it.
 mlir::linalg::GenericOp buildQuantizedLinearLoop(mlir::OpBuilder &b, mlir::Location loc,
                                                  const QuantizedLinearLoop &loop);
 

@@ -209,8 +209,8 @@ struct QuantizedLinearToCall : OpRewritePattern<linalg::GenericOp> {
 
   LogicalResult matchAndRewrite(linalg::GenericOp op,
                                 PatternRewriter &rewriter) const override {
-    auto marker = op->getAttrOfType<DictionaryAttr>(compress::kQuantizedLinearMarker);
-    if (!marker || !op.hasPureBufferSemantics())
+    compress::QuantizedProductAttr product = compress::getQuantizedProduct(op);
+    if (!product || !op.hasPureBufferSemantics())
       return failure();
     auto x = op.getDpsInputOperand(0)->get(), out = op.getDpsInitOperand(0)->get();
     auto xType = cast<MemRefType>(x.getType()), outType = cast<MemRefType>(out.getType());
@@ -232,13 +232,11 @@ struct QuantizedLinearToCall : OpRewritePattern<linalg::GenericOp> {
     for (int64_t d = 0; d + 1 < xType.getRank(); ++d)
       rows = arith::MulIOp::create(rewriter, loc, rows,
                                    memref::DimOp::create(rewriter, loc, x, d));
-    int64_t group = marker.getAs<IntegerAttr>(compress::kMarkerGroupSize).getInt();
-    int64_t k = marker.getAs<IntegerAttr>(compress::kMarkerInFeatures).getInt();
+    int64_t group = product.getGroupSize(), k = product.getInFeatures();
     int64_t n = outType.getShape().back();
     if (ShapedType::isDynamic(k) || ShapedType::isDynamic(n))
       return failure();
-    bool tiled = marker.getAs<StringAttr>(compress::kMarkerLayout).getValue() ==
-                 compress::stringifyLayout(compress::QuantizedWeightLayout::Tiled);
+    bool tiled = product.getTiled();
     auto constant = [&](int64_t v) { return arith::ConstantIndexOp::create(rewriter, loc, v); };
     SmallVector<Value> args = {
         rows,
@@ -251,9 +249,9 @@ struct QuantizedLinearToCall : OpRewritePattern<linalg::GenericOp> {
         hasZeroPoints ? address(op.getDpsInputOperand(3)->get(), 1) : constant(0).getResult(),
         address(out, 4),
         constant(n),
-        constant(marker.getAs<IntegerAttr>(compress::kMarkerBits).getInt()),
+        constant(product.getBits()),
         constant(group),
-        constant(marker.getAs<BoolAttr>(compress::kMarkerInt8Activations).getValue())};
+        constant(product.getInt8Activations())};
     // Into a zero-filled buffer (no bias), the kernel writes instead of
     // adding, and the fill goes.
     linalg::FillOp fill = zeroFillBefore(op, out);
@@ -288,8 +286,8 @@ struct ContractionToMicrokernelPass
     // The loop that remains computes in float: right for weight-only
     // layers, silently wrong for layers whose activations must be int8.
     WalkResult unlowered = getOperation()->walk([](linalg::GenericOp op) {
-      auto marker = op->getAttrOfType<DictionaryAttr>(compress::kQuantizedLinearMarker);
-      if (!marker || !marker.getAs<BoolAttr>(compress::kMarkerInt8Activations).getValue())
+      compress::QuantizedProductAttr product = compress::getQuantizedProduct(op);
+      if (!product || !product.getInt8Activations())
         return WalkResult::advance();
       op.emitError("a quantized linear layer with int8 activations needs the quantized "
                    "microkernel, which takes only row-major float32 activations and results");

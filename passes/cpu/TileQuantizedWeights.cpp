@@ -51,18 +51,17 @@ std::string blobName(Value v, StringRef fallback) {
   return fallback.str();
 }
 
-LogicalResult tileLayer(linalg::GenericOp op, DictionaryAttr marker, unsigned index) {
-  if (marker.getAs<StringAttr>(kMarkerLayout).getValue() != stringifyLayout(QuantizedWeightLayout::RowMajor) ||
-      !op.hasPureTensorSemantics())
+LogicalResult tileLayer(linalg::GenericOp op, QuantizedProductAttr product, unsigned index) {
+  if (product.getTiled() || !op.hasPureTensorSemantics())
     return failure();
-  int64_t bits = marker.getAs<IntegerAttr>(kMarkerBits).getInt();
-  int64_t group = marker.getAs<IntegerAttr>(kMarkerGroupSize).getInt();
+  int64_t bits = product.getBits();
+  int64_t group = product.getGroupSize();
   Value weight = op.getDpsInputOperand(1)->get(), scales = op.getDpsInputOperand(2)->get();
   bool hasZeroPoints = op.getNumDpsInputs() == 4;
   Value zeroPoints = hasZeroPoints ? op.getDpsInputOperand(3)->get() : Value();
   auto scalesType = cast<RankedTensorType>(scales.getType());
   int64_t n = scalesType.getDimSize(0), groups = scalesType.getDimSize(1);
-  int64_t k = marker.getAs<IntegerAttr>(kMarkerInFeatures).getInt();
+  int64_t k = product.getInFeatures();
   if (!scalesType.getElementType().isF32() || !layout::canTile(n, k, bits, group))
     return failure();
   auto weightBytes = constantOperand(weight), scaleBytes = constantOperand(scales);
@@ -102,7 +101,7 @@ LogicalResult tileLayer(linalg::GenericOp op, DictionaryAttr marker, unsigned in
   loop.k = k;
   loop.bits = bits;
   loop.groupSize = group;
-  loop.int8Activations = marker.getAs<BoolAttr>(kMarkerInt8Activations).getValue();
+  loop.int8Activations = product.getInt8Activations();
   loop.layout = QuantizedWeightLayout::Tiled;
   linalg::GenericOp tiled = buildQuantizedLinearLoop(b, loc, loop);
   op.getResult(0).replaceAllUsesWith(tiled.getResult(0));
@@ -113,10 +112,10 @@ LogicalResult tileLayer(linalg::GenericOp op, DictionaryAttr marker, unsigned in
 struct TileQuantizedWeightsPass
     : compress::impl::TileQuantizedWeightsPassBase<TileQuantizedWeightsPass> {
   void runOnOperation() override {
-    SmallVector<std::pair<linalg::GenericOp, DictionaryAttr>> layers;
+    SmallVector<std::pair<linalg::GenericOp, QuantizedProductAttr>> layers;
     getOperation()->walk([&](linalg::GenericOp op) {
-      if (auto marker = op->getAttrOfType<DictionaryAttr>(kQuantizedLinearMarker))
-        layers.push_back({op, marker});
+      if (auto product = getQuantizedProduct(op))
+        layers.push_back({op, product});
     });
     for (auto [index, layer] : llvm::enumerate(layers))
       (void)tileLayer(layer.first, layer.second, index);

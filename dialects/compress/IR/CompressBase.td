@@ -22,7 +22,15 @@ def Compress_Dialect : Dialect {
     location (`loc("name")`), which reports and per-layer options refer to.
   }];
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
+  let useDefaultAttributePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{
+    /// The discardable attribute that marks a lowered quantized product
+    /// (#compress.quantized_product on a linalg.generic).
+    static constexpr ::llvm::StringLiteral kQuantizedProductAttrName = "compress.quantized_linear";
+    /// Adds the attributes of CompressAttrs.td (in CompressAttrs.cpp, where
+    /// their storage is defined).
+    void registerAttributes();
     /// Calibration data the running tool offers compression passes, per
     /// context (see passes/compression/Calibration.h); null without.
     CalibrationSource *calibrationSource = nullptr;

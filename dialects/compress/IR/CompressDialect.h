@@ -11,4 +11,7 @@ class CalibrationSource;
 
 #include "dialects/compress/IR/CompressDialect.h.inc"
 
+#define GET_ATTRDEF_CLASSES
+#include "dialects/compress/IR/CompressAttrs.h.inc"
+
 #endif

@@ -62,9 +62,6 @@ inline constexpr const char *kContractF32ConstantBSymbol = "compress_rt_contract
 inline constexpr const char *kQuantizedLinearF32Symbol = "compress_rt_quantized_linear_f32";
 inline constexpr const char *kTiledQuantizedLinearF32Symbol =
     "compress_rt_quantized_linear_tiled_f32";
-/// The attribute that marks the linalg.generic of a quantized linear layer
-/// for compress-cpu-contraction-to-microkernel.
-inline constexpr const char *kQuantizedLinearMarker = "compress.quantized_linear";
 } // namespace compress
 
 #endif

@@ -150,3 +150,27 @@ func.func @quantized_scales(%x: tensor<2x8xf32>, %q: tensor<4x8xi8>, %s: tensor<
   %0 = compress.quantized_linear %x, %q, %s {bits = 8 : i64, group_size = 8 : i64, in_features = 8 : i64} : tensor<2x8xf32>, tensor<4x8xi8>, tensor<4x2xf32> -> tensor<2x4xf32>
   return %0 : tensor<2x4xf32>
 }
+
+// -----
+
+func.func @quantized_product_on_another_op(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'compress.quantized_linear' belongs on a linalg.generic}}
+  %0 = math.exp %x {compress.quantized_linear = #compress.quantized_product<bits = 4, group_size = 8, in_features = 8, int8_activations = false, tiled = false>} : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @quantized_product_not_a_product(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'compress.quantized_linear' must be a #compress.quantized_product}}
+  %0 = math.exp %x {compress.quantized_linear = 4 : i64} : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @quantized_product_bits(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{expects 2 to 8 bits, got 9}}
+  %0 = math.exp %x {compress.quantized_linear = #compress.quantized_product<bits = 9, group_size = 8, in_features = 8, int8_activations = false, tiled = false>} : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}

@@ -11,7 +11,7 @@ func.func @strided(%x: memref<3x8xf32, strided<[16, 1]>>, %w: memref<2x8xi8>, %s
   // expected-error @+1 {{a quantized linear layer with int8 activations needs the quantized microkernel}}
   linalg.generic {indexing_maps = [#x, #w, #s, #o], iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%x, %w, %s : memref<3x8xf32, strided<[16, 1]>>, memref<2x8xi8>, memref<2x1xf32>) outs(%out : memref<3x2xf32>)
-      attrs = {compress.quantized_linear = {bits = 8 : i64, group_size = 8 : i64, in_features = 8 : i64, int8_activations = true, layout = "row_major"}} {
+      attrs = {compress.quantized_linear = #compress.quantized_product<bits = 8, group_size = 8, in_features = 8, int8_activations = true, tiled = false>} {
   ^bb0(%a: f32, %q: i8, %scale: f32, %acc: f32):
     %v = arith.sitofp %q : i8 to f32
     %d = arith.mulf %v, %scale : f32

@@ -11,7 +11,7 @@
 // CHECK-DAG: %[[S:.*]] = arith.constant dense_resource<{{.*}}> : tensor<1x1x16xf32>
 // CHECK: linalg.generic
 // CHECK-SAME: ins(%{{.*}}, %[[W]], %[[S]] : tensor<3x8xf32>, tensor<1x1x16x4xi8>, tensor<1x1x16xf32>)
-// CHECK-SAME: compress.quantized_linear = {bits = 4 : i64, group_size = 8 : i64, in_features = 8 : i64, int8_activations = false, layout = "tiled"}
+// CHECK-SAME: compress.quantized_linear = #compress.quantized_product<bits = 4, group_size = 8, in_features = 8, int8_activations = false, tiled = true>
 // CHECK: arith.remui %{{.*}}, %c8
 // CHECK: arith.cmpi uge, %{{.*}}, %c4
 // CHECK: quantized_weight0_tiled: "0x40000000405162734051627340516273
@@ -31,9 +31,9 @@ func.func @int4(%x: tensor<3x8xf32>) -> tensor<3x16xf32> {
 // channels, a weight that is no constant, a partial last group (K = 12 in
 // groups of 8).
 // CHECK-LABEL: func.func @untiled
-// CHECK: compress.quantized_linear = {{.*}}layout = "row_major"
-// CHECK: compress.quantized_linear = {{.*}}layout = "row_major"
-// CHECK: compress.quantized_linear = {{.*}}in_features = 12 : i64{{.*}}layout = "row_major"
+// CHECK: compress.quantized_linear = {{.*}}tiled = false
+// CHECK: compress.quantized_linear = {{.*}}tiled = false
+// CHECK: compress.quantized_linear = {{.*}}in_features = 12{{.*}}tiled = false
 func.func @untiled(%x: tensor<3x8xf32>, %w16: tensor<16x8xi8>, %x12: tensor<3x12xf32>) -> (tensor<3x2xf32>, tensor<3x16xf32>, tensor<3x16xf32>) {
   %w = arith.constant dense<1> : tensor<2x8xi8>
   %s = arith.constant dense<0.5> : tensor<2x1xf32>
