@@ -105,10 +105,11 @@ openCalibration(mlir::ModuleOp module, llvm::StringRef dir, const EngineOptions 
 
 llvm::Error compress::runCompressionPasses(mlir::ModuleOp module, llvm::StringRef pipeline,
                                            llvm::StringRef calibrationDir,
-                                           const EngineOptions &engine, llvm::StringRef onnxPath) {
+                                           const EngineOptions &engine, llvm::StringRef modelPath) {
   std::unique_ptr<Calibrator> calibrator;
   mlir::MLIRContext *context = module.getContext();
   if (!calibrationDir.empty()) {
+    llvm::StringRef onnxPath = modelPath.ends_with(".onnx") ? modelPath : "";
     auto opened = openCalibration(module, calibrationDir, engine, onnxPath);
     if (!opened)
       return opened.takeError();

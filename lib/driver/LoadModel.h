@@ -27,14 +27,14 @@ loadModel(mlir::MLIRContext &context, llvm::StringRef path, const OnnxImportOpti
 /// `module`; with `calibrationDir`, statistics for passes that need them
 /// come from running the model on the input sets there, which are checked
 /// against the model's inputs before any pass runs.
-/// `engine` says how calibration segments are compiled and run. With
-/// `onnxPath` (the ONNX file `module` was imported from), calibration sets
+/// `engine` says how calibration segments are compiled and run. When
+/// `modelPath` (what `module` was loaded from) is an ONNX file, calibration sets
 /// whose shapes differ from the module's (512-token windows for a model
 /// compiled for 128 tokens) are run on a second import of the model for
 /// their shapes, onto which the passes' rewrites of layers are mirrored.
 llvm::Error runCompressionPasses(mlir::ModuleOp module, llvm::StringRef pipeline,
                                  llvm::StringRef calibrationDir, const EngineOptions &engine = {},
-                                 llvm::StringRef onnxPath = "");
+                                 llvm::StringRef modelPath = "");
 
 } // namespace compress
 

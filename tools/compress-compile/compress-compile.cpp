@@ -55,10 +55,8 @@ int main(int argc, char **argv) {
   // Calibration runs in this process, on the CPU, whatever the target.
   EngineOptions calibrationEngine;
   calibrationEngine.numThreads = target.numThreads;
-  llvm::StringRef onnxPath =
-      llvm::StringRef(modelPath).ends_with(".onnx") ? llvm::StringRef(modelPath) : "";
   if (llvm::Error e = runCompressionPasses(**module, compression.passes, compression.calibration,
-                                           calibrationEngine, onnxPath))
+                                           calibrationEngine, modelPath))
     return fail(llvm::toString(std::move(e)));
   const Target &backend = llvm::cantFail(lookupTarget(target.target)); // checked above
   if (llvm::Error e = backend.packageArtifact(**module, {name, outputDir}))

@@ -169,10 +169,8 @@ int main(int argc, char **argv) {
     EngineOptions engineOptions;
     engineOptions.target = target.target;
     engineOptions.numThreads = numThreads;
-    llvm::StringRef onnxPath =
-        llvm::StringRef(modelPath).ends_with(".onnx") ? llvm::StringRef(modelPath) : "";
     if (llvm::Error e = runCompressionPasses(**module, compression.passes,
-                                             compression.calibration, engineOptions, onnxPath))
+                                             compression.calibration, engineOptions, modelPath))
       return fail(llvm::toString(std::move(e)));
     auto compiled = CpuEngine::compile(**module, engineOptions);
     if (!compiled)
