@@ -135,6 +135,7 @@ def run_compress(args, windows: np.ndarray, model: Path) -> tuple[np.ndarray, di
             if proc.returncode != 0:
                 raise RuntimeError("compress-compile failed:\n" + (proc.stderr + proc.stdout)[-4000:])
             target, extra = work / "artifact" / "libmodel.so", ["--num-threads", str(args.threads)]
+            facts["weights_bytes"] = (work / "artifact" / "model.weights").stat().st_size
         nll, total = [], 0.0
         for k, chunk in enumerate(chunks(windows, chunk_size)):
             inputs = {}

