@@ -38,9 +38,12 @@ struct Accumulator {
   std::vector<double> sum, sumSquares, maxAbs;
   int64_t rows = 0;
 
-  llvm::Error add(const HostTensor &x) {
+  llvm::Error add(const HostTensor &x, int64_t features) {
     if (x.kind != ElementKind::F32 || x.shape.empty())
       return llvm::createStringError("the layer's input is not a float32 tensor");
+    if (x.shape.back() != features)
+      return llvm::createStringError("the layer's input has shape " + x.shapeString() +
+                                     ", not " + std::to_string(features) + " features");
     int64_t k = x.shape.back(), m = x.numElements() / std::max<int64_t>(k, 1);
     if (gram.size() == 0) {
       gram = Eigen::MatrixXd::Zero(k, k);
@@ -411,32 +414,63 @@ SegmentedSession::inputStatistics(CompressibleLayer asked) {
     if (!isa<BlockArgument>(v))
       results.push_back(v);
 
-  std::vector<Accumulator> sums(ready.size());
-  SmallVector<unsigned> tapOf; // result index of each ready layer's input
+  // Each ready layer's input: a model input, or one of the results.
+  struct Tap {
+    bool modelInput;
+    unsigned index;
+  };
+  SmallVector<Tap> taps;
   for (CompressibleLayer l : ready) {
     Value input = l.getLayerInput();
-    auto it = llvm::find(results, input);
-    if (it == results.end()) { // an argument of @main
-      tapOf.push_back(results.size());
-      results.push_back(input);
-    } else {
-      tapOf.push_back(it - results.begin());
-    }
+    if (auto arg = dyn_cast<BlockArgument>(input))
+      taps.push_back({true, arg.getArgNumber()});
+    else
+      taps.push_back({false, unsigned(llvm::find(results, input) - results.begin())});
   }
+  // Results the old frontier holds are carried over, not recomputed: what
+  // the rest of the model reads from finished blocks (a decoder's `present`
+  // key/value outputs) would otherwise go through every later segment.
+  llvm::DenseMap<Value, unsigned> stored;
+  for (auto [i, ref] : llvm::enumerate(frontier))
+    stored[resolve(main, ref)] = i;
+  SmallVector<Value> toCompute;
+  SmallVector<int64_t> source; // >= 0: output of the segment; < 0: -1 - stored index
+  for (Value v : results) {
+    auto it = stored.find(v);
+    source.push_back(it != stored.end() ? -1 - int64_t(it->second) : int64_t(toCompute.size()));
+    if (it == stored.end())
+      toCompute.push_back(v);
+  }
+  std::vector<Accumulator> sums(ready.size());
   std::vector<std::vector<HostTensor>> nextData(numSets());
+  const std::vector<InputSet> &sets = calibrator.inputSets();
+  auto takeSet = [&](size_t set, std::vector<HostTensor> &outputs) -> llvm::Error {
+    std::vector<HostTensor> kept(results.size());
+    for (size_t r = 0; r < results.size(); ++r)
+      kept[r] = source[r] >= 0 ? std::move(outputs[source[r]])
+                               : std::move(frontierData[set][-1 - source[r]]);
+    for (size_t t = 0; t < taps.size(); ++t)
+      if (llvm::Error e = sums[t].add(taps[t].modelInput ? sets[set].inputs[taps[t].index]
+                                                         : kept[taps[t].index],
+                                      ready[t].getLayerInFeatures()))
+        return e;
+    nextData[set] = std::move(kept);
+    return llvm::Error::success();
+  };
   llvm::DenseSet<Operation *> slice;
-  llvm::Error error = runSegment(
-      main, results, /*fromInputs=*/frontier.empty(),
-      [&](size_t set, std::vector<HostTensor> &values) -> llvm::Error {
-        for (size_t t = 0; t < ready.size(); ++t)
-          if (llvm::Error e = sums[t].add(values[tapOf[t]]))
-            return e;
-        nextData[set] = std::move(values);
-        return llvm::Error::success();
-      },
-      &slice);
-  if (error)
+  llvm::Error error = llvm::Error::success();
+  if (toCompute.empty()) {
+    std::vector<HostTensor> none;
+    for (size_t set = 0; set < sets.size() && !error; ++set)
+      if (llvm::Error e = takeSet(set, none))
+        error = setError(sets[set].name, llvm::toString(std::move(e)));
+  } else {
+    error = runSegment(main, toCompute, /*fromInputs=*/frontier.empty(), takeSet, &slice);
+  }
+  if (error) {
+    resetFrontier(); // partly moved out
     return std::move(error);
+  }
   for (size_t t = 0; t < ready.size(); ++t)
     statistics[ready[t]] = sums[t].finish();
   frontier.clear();

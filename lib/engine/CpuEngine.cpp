@@ -319,9 +319,17 @@ CpuEngine::run(llvm::ArrayRef<HostTensor> inputs) {
     size_t elemSize = elementSize(sig.kind);
     t.data.resize(t.numElements() * elemSize);
     auto *base = reinterpret_cast<const uint8_t *>(words[1]) + words[2] * elemSize;
-    // Copy honouring strides: results may be views (e.g. a transpose).
+    // Dense results in one copy; others honouring strides (a result may be
+    // a view, e.g. a transpose).
+    bool dense = true;
+    for (int64_t d = int64_t(rank) - 1, expected = 1; d >= 0; --d) {
+      dense &= t.shape[d] == 1 || words[3 + rank + d] == expected;
+      expected *= t.shape[d];
+    }
+    if (dense && !t.data.empty())
+      memcpy(t.data.data(), base, t.data.size());
     std::vector<int64_t> index(rank, 0);
-    for (int64_t n = 0, total = t.numElements(); n < total; ++n) {
+    for (int64_t n = 0, total = dense ? 0 : t.numElements(); n < total; ++n) {
       int64_t at = 0;
       for (size_t d = 0; d < rank; ++d)
         at += index[d] * words[3 + rank + d];
