@@ -25,14 +25,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
-from compress_models import austen, cache_dir  # noqa: E402
+from compress_models import artifact, austen, cache_dir  # noqa: E402
 
 SEQ = 128
 QUERIES, CORPUS, BATCH = 64, 256, 64
@@ -116,17 +115,9 @@ def write_calibration(folder: Path, sentences: list[str], batch: int = 16) -> Pa
 def compile_variant(model: Path, out: Path, passes: str, calibration: Path | None, threads: int,
                     compile_binary: Path = ROOT / "build" / "bin" / "compress-compile") -> float:
     """compress-compile for [?, SEQ] into out/libminilm.so; returns seconds."""
-    cmd = [str(compile_binary), str(model), "-o", str(out), "--name", "minilm", f"--input-shape=input_ids=?x{SEQ}",
-           f"--input-shape=attention_mask=?x{SEQ}", f"--num-threads={threads}"]
-    if passes:
-        cmd.append(f"--passes={passes}")
-    if calibration:
-        cmd.append(f"--calibration={calibration}")
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
-    return time.perf_counter() - start
+    return artifact.compile_model(compile_binary, model, out, "minilm", f"--input-shape=input_ids=?x{SEQ}",
+                                  f"--input-shape=attention_mask=?x{SEQ}", f"--num-threads={threads}",
+                                  passes=passes, calibration=calibration)
 
 
 def embed(run, inputs: dict[str, np.ndarray], batch: int = BATCH) -> np.ndarray:

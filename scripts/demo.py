@@ -6,7 +6,6 @@ time compression took. Then a second, cheap part: all-MiniLM-L6-v2 sentence embe
 by cosine similarity and semantic-search results on real sentences."""
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT / "bench"))
 from compress_models import austen, smollm2  # noqa: E402
-from compress_models.artifact import Artifact  # noqa: E402
+from compress_models.artifact import Artifact, compile_model  # noqa: E402
 import llm_quality  # noqa: E402
 import minilm_quality  # noqa: E402
 
@@ -112,17 +111,11 @@ def write_calibration(folder: Path) -> None:
 
 def compile_smollm2(model: Path, out: Path, passes: str = "", calibration: Path | None = None) -> float:
     """compress-compile of the cache graph with every dimension symbolic; returns the seconds it took."""
-    cmd = [str(BIN / "compress-compile"), str(model), "-o", str(out), "--name", "smollm2",
-           f"--num-threads={THREADS}"]
-    if passes:
-        cmd.append(f"--passes={passes}")
-    if calibration:
-        cmd.append(f"--calibration={calibration}")
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{(proc.stderr + proc.stdout)[-3000:]}")
-    return time.perf_counter() - start
+    try:
+        return compile_model(BIN / "compress-compile", model, out, "smollm2", f"--num-threads={THREADS}",
+                             passes=passes, calibration=calibration)
+    except RuntimeError as e:
+        raise SystemExit(str(e))
 
 
 def measure(label: str, art, tokenizer, windows: np.ndarray) -> dict:

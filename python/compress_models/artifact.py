@@ -6,9 +6,27 @@ start or weights load.
     outputs = art.run({"input_ids": ids, ...})   # dict of numpy arrays (copies)
 """
 import ctypes
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
+
+def compile_model(binary: Path, model: Path, out: Path, name: str, *options: str, passes: str = "",
+                  calibration: Path | None = None) -> float:
+    """`compress-compile MODEL -o OUT --name NAME OPTIONS... [--passes] [--calibration]`; returns the seconds it
+    took, or raises RuntimeError with the command and the end of its output."""
+    cmd = [str(binary), str(model), "-o", str(out), "--name", name, *options]
+    if passes:
+        cmd.append(f"--passes={passes}")
+    if calibration:
+        cmd.append(f"--calibration={calibration}")
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{(proc.stderr + proc.stdout)[-3000:]}")
+    return time.perf_counter() - start
+
 
 # compress_dtype, in the header's order.
 _DTYPES = [np.float32, np.float64, np.float16, np.int8, np.int16, np.int32, np.int64,
