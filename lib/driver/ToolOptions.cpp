@@ -42,9 +42,17 @@ namespace {
 
 /// --list-compression-passes: prints the compression passes with their options and
 /// exits; --help lists them in its place.
-/// Where the descriptions of pass options start: past the longest option
-/// (`--group-size=<long>` under its pass).
-constexpr size_t kPassOptionColumn = 36;
+/// Where the descriptions of pass options start when listed at `indent`:
+/// past the longest option of any compression pass (LLVM pads each option
+/// to the column, so a column inside an option would wrap the padding).
+size_t passOptionColumn(size_t indent) {
+  registerAllCompressPasses();
+  size_t width = 0;
+  for (llvm::StringRef name : compressionPassNames())
+    if (const mlir::PassInfo *pass = mlir::PassInfo::lookup(name))
+      width = std::max(width, pass->getOptionWidth());
+  return indent + 6 + width;
+}
 
 class ListPassesOption : public cl::Option {
 public:
@@ -63,7 +71,7 @@ private:
         pass->printHelpStr(indent, descIndent);
   }
   bool handleOccurrence(unsigned, llvm::StringRef, llvm::StringRef) override {
-    printPasses(2, kPassOptionColumn);
+    printPasses(2, passOptionColumn(2));
     exit(0);
   }
   enum cl::ValueExpected getValueExpectedFlagDefault() const override {
@@ -73,7 +81,7 @@ private:
   void printOptionInfo(size_t globalWidth) const override {
     llvm::outs().indent(2) << "--" << ArgStr;
     llvm::outs().indent(globalWidth - 4 - ArgStr.size()) << " - " << HelpStr << ":\n";
-    printPasses(6, std::max<size_t>(globalWidth, kPassOptionColumn));
+    printPasses(6, std::max(globalWidth, passOptionColumn(6)));
   }
   void printOptionValue(size_t, bool) const override {}
   void setDefault() override {}

@@ -1,5 +1,6 @@
 // Round-to-nearest and GPTQ quantisation of a weight matrix.
 #include "passes/compression/Gptq.h"
+#include "passes/compression/InverseHessian.h"
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
@@ -10,12 +11,29 @@
 using namespace compress;
 
 namespace {
-using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Matrix = RowMatrix;
 
 int32_t qmaxOf(const QuantizerConfig &c) {
   return c.symmetric ? (1 << (c.bits - 1)) - 1 : (1 << c.bits) - 1;
 }
 } // namespace
+
+RowMatrix compress::inverseHessianFactor(RowMatrix h, RowMatrix &w, double damp) {
+  int64_t k = h.rows();
+  for (int64_t j = 0; j < k; ++j)
+    if (h(j, j) == 0) {
+      h(j, j) = 1;
+      w.col(j).setZero();
+    }
+  h.diagonal().array() += damp * h.diagonal().mean();
+  // The upper Cholesky factor U of H^-1 gives each column's error update.
+  // With J the order-reversing permutation, J H J = L L^T makes H = V V^T
+  // with V = J L J upper triangular, so H^-1 = V^-T V^-1 and
+  // U = V^-1 = J L^-1 J: one Cholesky factorisation and one triangular
+  // inverse, instead of inverting H and factorising the inverse.
+  Eigen::LLT<RowMatrix> reversed(h.reverse());
+  return reversed.matrixL().solve(RowMatrix::Identity(k, k)).reverse();
+}
 
 void compress::chooseScale(const float *w, int64_t count, int64_t stride,
                            const QuantizerConfig &config, float &scale, int32_t &zero) {
@@ -91,20 +109,7 @@ QuantizedMatrix compress::quantizeGptq(std::vector<float> weights, int64_t n, in
       h(a, b) = original(order[a], order[b]);
   }
   w = std::move(permuted);
-  // Inputs that never fire carry no information: their weights go to zero.
-  for (int64_t j = 0; j < k; ++j)
-    if (h(j, j) == 0) {
-      h(j, j) = 1;
-      w.col(j).setZero();
-    }
-  h.diagonal().array() += damp * h.diagonal().mean();
-  // The upper Cholesky factor U of H^-1 (H^-1 = U^T U) gives each column's
-  // error update. With J the order-reversing permutation, J H J = L L^T
-  // makes H = V V^T with V = J L J upper triangular, so H^-1 = V^-T V^-1
-  // and U = V^-1 = J L^-1 J: one Cholesky factorisation and one triangular
-  // inverse, instead of inverting H and factorising the inverse.
-  Eigen::LLT<Matrix> reversed(h.reverse());
-  Matrix u = reversed.matrixL().solve(Matrix::Identity(k, k)).reverse();
+  Matrix u = inverseHessianFactor(std::move(h), w, damp);
 
   QuantizedMatrix q;
   int64_t groups = config.groups(k);
@@ -161,21 +166,26 @@ QuantizedMatrix compress::quantizeGptq(std::vector<float> weights, int64_t n, in
   return q;
 }
 
-double compress::relativeOutputError(const std::vector<float> &w, const QuantizedMatrix &q,
-                                     int64_t n, int64_t k, const QuantizerConfig &config,
-                                     const std::vector<double> &hessian) {
-  // Single precision: a reported ratio needs 4 digits, and float products
-  // take half the time of double ones (the traces still sum in double).
-  using FloatMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>;
+std::vector<float> compress::dequantize(const QuantizedMatrix &q, int64_t n, int64_t k,
+                                       const QuantizerConfig &config) {
   int64_t groups = config.groups(k);
-  FloatMatrix original(n, k), difference(n, k);
+  std::vector<float> out(n * k);
   for (int64_t r = 0; r < n; ++r)
     for (int64_t c = 0; c < k; ++c) {
       int64_t g = r * groups + c / config.group;
-      double restored = double(q.values[r * k + c] - q.zeroPoints[g]) * q.scales[g];
-      original(r, c) = w[r * k + c];
-      difference(r, c) = float(w[r * k + c] - restored);
+      out[r * k + c] = float(double(q.values[r * k + c] - q.zeroPoints[g]) * q.scales[g]);
     }
+  return out;
+}
+
+double compress::relativeOutputError(const std::vector<float> &w,
+                                     const std::vector<float> &approximation, int64_t n,
+                                     int64_t k, const std::vector<double> &hessian) {
+  // Single precision: a reported ratio needs 4 digits, and float products
+  // take half the time of double ones (the traces still sum in double).
+  using FloatMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::Map<const FloatMatrix> original(w.data(), n, k), approx(approximation.data(), n, k);
+  FloatMatrix difference = original - approx;
   FloatMatrix h = Eigen::Map<const Matrix>(hessian.data(), k, k).cast<float>();
   double error = (difference * h).cwiseProduct(difference).cast<double>().sum();
   double signal = (original * h).cwiseProduct(original).cast<double>().sum();

@@ -50,13 +50,17 @@ QuantizedMatrix quantizeGptq(std::vector<float> w, int64_t n, int64_t k,
                              bool actOrder = false, int64_t blockSize = 128,
                              double damp = 0.01);
 
-/// ||X (W - deq(Q))^T|| / ||X W^T|| over the calibration inputs X whose
-/// Hessian H = (2/n) X^T X is given: sqrt(tr(D H D^T) / tr(W H W^T)),
-/// D = W - deq(Q). The layer's relative output error on the calibration
-/// data, without running the layer again.
-double relativeOutputError(const std::vector<float> &w, const QuantizedMatrix &q, int64_t n,
-                           int64_t k, const QuantizerConfig &config,
-                           const std::vector<double> &hessian);
+/// The float weight that `q` ([n, k]) stands for.
+std::vector<float> dequantize(const QuantizedMatrix &q, int64_t n, int64_t k,
+                              const QuantizerConfig &config);
+
+/// ||X (W - A)^T|| / ||X W^T|| over the calibration inputs X whose Hessian
+/// H = (2/n) X^T X is given: sqrt(tr(D H D^T) / tr(W H W^T)), D = W - A for
+/// an approximation A of the [n, k] weight W (quantized, pruned). The
+/// layer's relative output error on the calibration data, without running
+/// the layer again.
+double relativeOutputError(const std::vector<float> &w, const std::vector<float> &approximation,
+                           int64_t n, int64_t k, const std::vector<double> &hessian);
 
 } // namespace compress
 

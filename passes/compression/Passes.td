@@ -39,6 +39,14 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
     onnxruntime's and llama.cpp's quantizers do). 3- and 2-bit codes are
     stored as 4-bit nibbles (the report's `stored_bits`).
 
+    Pruned layers (`compress.sparse_linear` with float values, from
+    compress-prune) keep their sparsity: `method=rtn` rounds their stored
+    values to 8- or 4-bit codes with a scale per group of stored entries
+    (`group-size` columns of an N:M layer hold group-size * N / M of them;
+    an ELL layer's groups count entries). GPTQ would fill their zeros:
+    compress-prune's `method=sparsegpt bits=` prunes and quantizes in one
+    sweep instead.
+
     Every layer the pass cannot quantize (a convolution, an embedding, a
     weight that is not a float32 constant, a layer already compressed) gets
     a warning and a report entry saying why.
@@ -74,6 +82,103 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
            "first whose regular expression matches the layer's name wins)">,
     Option<"progress", "progress", "bool", /*default=*/"false",
            "Print a line per layer as it is quantised">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "Where to write the JSON report (none when empty)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::compress::CompressDialect"];
+}
+
+def PrunePass : Pass<"compress-prune", "::mlir::ModuleOp"> {
+  let summary = "Prune the weights of linear layers: magnitude, Wanda, SparseGPT; unstructured, N:M, structured";
+  let description = [{
+    Sets weights of every `compress.linear` with a float32 constant weight to
+    zero and stores what remains in a sparse form.
+
+    Methods (`method=`):
+    - `magnitude`: keeps the largest |w|, compared over the whole layer
+      (unstructured, the papers' baseline) or within each N:M group;
+    - `wanda` (Sun et al.): keeps the largest |w_ij| * ||x_j||_2, the L2
+      norm of input feature j over the calibration tokens, compared per
+      output row (unstructured) or per N:M group;
+    - `sparsegpt` (Frantar & Alistarh): prunes column by column in blocks
+      of `block-size` with lazy updates, selecting the mask adaptively per
+      block (unstructured) or per N:M group, and compensating each
+      column's error on the columns not yet visited through the inverse
+      Hessian of the layer's inputs (measured layer by layer, each with the
+      layers before it already pruned, as in the reference). With `bits`,
+      it quantizes in the same sweep (SparseGPT's joint 2:4 + 4-bit).
+
+    Patterns (`pattern=`): `unstructured` with `sparsity=S` (the fraction of
+    weights set to zero, in [0, 1); per layer through `layer-sparsity`, or
+    spread across layers by `allocate=owl`); `N:M` (`2:4`, `4:8`: N of
+    every M consecutive input features stay; M must divide K); `structured`
+    (removes whole MLP intermediate channels, attention head groups and
+    convolution output channels, `sparsity` of them, ranked by their
+    activations' L2 norm on the calibration data, and shrinks every op
+    between producer and consumer: the model becomes smaller dense ops).
+
+    `allocate=owl` (Outlier Weighed Layerwise sparsity, Yin et al.): each
+    layer's outlier ratio D (the fraction of its Wanda scores above
+    `owl-threshold` times their mean) is measured on the unpruned model;
+    layers get sparsity S - (R - mean R) with R = 2 * `owl-lambda` *
+    (D - min D) / (max D - min D), the mean weighted by parameters, so the
+    model's sparsity stays S and layers with more outliers are pruned less.
+    OWL ranks whole transformer blocks; this ranks each layer.
+
+    Storage (`format=`): N:M layers become `compress.sparse_linear` N:M;
+    unstructured layers become ELL `compress.sparse_linear` when its
+    entries per row (the largest row) are at most `ell-max-density` of K,
+    the measured break-even of the CPU kernels (docs/benchmarks.md), else
+    stay dense `compress.linear` with zeros: `format=auto`. `format=sparse`
+    and `format=dense` force one. The report says which and why. With
+    `bits` (8 or 4; `group-size`, `symmetric`, `mode` as in
+    compress-quantize), values are stored as integer codes: N:M layers as
+    a quantized `compress.sparse_linear` (group sizes must be multiples of
+    M), unstructured ones as a dense `compress.quantized_linear` whose
+    pruned codes dequantise to exactly 0. magnitude and wanda round to
+    nearest after pruning.
+
+    The report (`report=PATH`): per layer its name, method, pattern,
+    target and achieved sparsity, format, bytes before and after, and with
+    calibration data the layer's relative output error on it.
+  }];
+  let options = [
+    Option<"method", "method", "std::string", /*default=*/"\"magnitude\"",
+           "magnitude, wanda or sparsegpt">,
+    Option<"pattern", "pattern", "std::string", /*default=*/"\"unstructured\"",
+           "unstructured, N:M (2:4, 4:8, ...) or structured">,
+    Option<"sparsity", "sparsity", "double", /*default=*/"0.5",
+           "Fraction of weights (structured: of channels) removed, in [0, 1)">,
+    Option<"layerSparsity", "layer-sparsity", "std::string", /*default=*/"\"\"",
+           "Per-layer sparsity: REGEX:S entries separated by ';' (the first match wins)">,
+    Option<"allocate", "allocate", "std::string", /*default=*/"\"uniform\"",
+           "uniform, or owl (sparsity per layer by outlier ratio; unstructured)">,
+    Option<"owlLambda", "owl-lambda", "double", /*default=*/"0.08",
+           "OWL: half the spread of sparsities between layers">,
+    Option<"owlThreshold", "owl-threshold", "double", /*default=*/"5",
+           "OWL: a score above this many times the layer's mean is an outlier">,
+    Option<"structuredTargets", "structured-targets", "std::string", /*default=*/"\"\"",
+           "Structured: comma-separated subset of mlp, heads, conv (default all)">,
+    Option<"format", "format", "std::string", /*default=*/"\"auto\"",
+           "auto, sparse or dense storage of pruned weights">,
+    Option<"ellMaxDensity", "ell-max-density", "double", /*default=*/"0.35",
+           "format=auto: largest row density stored as ELL (the kernels' break-even)">,
+    Option<"bits", "bits", "int64_t", /*default=*/"0",
+           "Also quantize the kept weights to 8 or 4 bits (0: keep float)">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
+           "With bits: input features per scale (0: one per output channel)">,
+    Option<"symmetric", "symmetric", "bool", /*default=*/"true",
+           "With bits: signed codes around zero (else unsigned with zero points)">,
+    Option<"mode", "mode", "std::string", /*default=*/"\"weight-only\"",
+           "With bits: weight-only, w8a8 or w4a8 (int8 activations)">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "SparseGPT: columns per block of lazy updates and mask selection">,
+    Option<"damp", "damp", "double", /*default=*/"0.01",
+           "SparseGPT: dampening of the Hessian's diagonal, a fraction of its mean">,
+    Option<"skip", "skip", "std::string", /*default=*/"\"\"",
+           "Regular expression: layers whose name matches stay dense">,
+    Option<"progress", "progress", "bool", /*default=*/"false",
+           "Print a line per layer as it is pruned">,
     Option<"report", "report", "std::string", /*default=*/"\"\"",
            "Where to write the JSON report (none when empty)">,
   ];

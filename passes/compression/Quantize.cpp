@@ -3,6 +3,7 @@
 
 #include "passes/compression/Calibration.h"
 #include "passes/compression/Gptq.h"
+#include "passes/compression/LayerWeights.h"
 
 #include "dialects/compress/IR/CompressOps.h"
 
@@ -66,42 +67,6 @@ PackedWeight pack(const compress::QuantizedMatrix &q, const std::vector<float> &
   return p;
 }
 
-/// The float32 contents of a constant weight, or nullopt.
-std::optional<std::vector<float>> constantFloats(Value v) {
-  Attribute attr;
-  if (!matchPattern(v, m_Constant(&attr)))
-    return std::nullopt;
-  auto type = dyn_cast<RankedTensorType>(v.getType());
-  if (!type || !type.getElementType().isF32())
-    return std::nullopt;
-  if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
-    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
-    if (!blob)
-      return std::nullopt;
-    ArrayRef<char> data = blob->getData();
-    std::vector<float> out(data.size() / 4);
-    memcpy(out.data(), data.data(), out.size() * 4);
-    return out;
-  }
-  if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
-    auto values = dense.getValues<float>();
-    return std::vector<float>(values.begin(), values.end());
-  }
-  return std::nullopt;
-}
-
-/// A constant of `type` holding `bytes`: inline when small, else a blob.
-Value makeConstant(OpBuilder &b, Location loc, RankedTensorType type, ArrayRef<char> bytes,
-                   StringRef key) {
-  TypedAttr attr;
-  if (bytes.size() <= 256)
-    attr = DenseElementsAttr::getFromRawBuffer(type, bytes);
-  else
-    attr = DenseResourceElementsAttr::get(
-        type, key, HeapAsmResourceBlob::allocateAndCopyWithAlign(bytes, 4));
-  return arith::ConstantOp::create(b, loc, attr);
-}
-
 /// One `layer-bits` entry: layers matching `pattern` get these bits and
 /// group size (0: the pass's group size).
 struct LayerOverride {
@@ -146,8 +111,22 @@ llvm::Expected<std::vector<LayerOverride>> parseOverrides(llvm::StringRef text) 
 }
 
 /// Why compress-quantize leaves `layer` alone, or nullopt when it can
-/// quantize it: a compress.linear with a float32 constant weight.
-std::optional<std::string> unsupportedReason(compress::CompressibleLayer layer) {
+/// quantize it: a compress.linear with a float32 constant weight, or a
+/// compress.sparse_linear with float32 constant values (round to nearest).
+std::optional<std::string> unsupportedReason(compress::CompressibleLayer layer,
+                                             llvm::StringRef method, int64_t bits) {
+  if (auto sparse = dyn_cast<compress::SparseLinearOp>(layer.getOperation())) {
+    if (sparse.getBits() != 0)
+      return std::string("already quantized (sparse_linear)");
+    if (method != "rtn")
+      return std::string("GPTQ would fill a pruned layer's zeros: prune and quantize in one "
+                         "sweep with compress-prune{method=sparsegpt bits=...}");
+    if (bits != 8 && bits != 4)
+      return std::string("sparse layers hold 8- or 4-bit codes");
+    if (!compress::constantFloats(sparse.getValues()))
+      return std::string("the values are not a float32 constant");
+    return std::nullopt;
+  }
   if (layer.isCompressedLayer())
     return ("already compressed (" + layer.getLayerKind() + ")").str();
   auto linear = dyn_cast<compress::LinearOp>(layer.getOperation());
@@ -155,23 +134,9 @@ std::optional<std::string> unsupportedReason(compress::CompressibleLayer layer) 
     return ("compress-quantize quantizes linear layers, not " + layer.getLayerKind()).str();
   if (!linear.getWeight().getType().getElementType().isF32())
     return std::string("the weight is not float32");
-  if (!constantFloats(linear.getWeight()))
+  if (!compress::constantFloats(linear.getWeight()))
     return std::string("the weight is not a constant");
   return std::nullopt;
-}
-
-/// Writes `doc` to `path`, creating its folder.
-llvm::Error writeReport(StringRef path, llvm::json::Object doc) {
-  StringRef folder = llvm::sys::path::parent_path(path);
-  if (!folder.empty())
-    if (std::error_code ec = llvm::sys::fs::create_directories(folder))
-      return llvm::createStringError("cannot create '" + folder + "': " + ec.message());
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_Text);
-  if (ec)
-    return llvm::createStringError("cannot write report '" + path + "': " + ec.message());
-  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(doc))) << "\n";
-  return llvm::Error::success();
 }
 
 struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
@@ -241,15 +206,22 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
                                             {"skipped", "matches skip='" + skip + "'"}});
         continue;
       }
-      if (std::optional<std::string> reason = unsupportedReason(layer)) {
+      if (std::optional<std::string> reason = unsupportedReason(layer, method, bits)) {
         layer->emitWarning("compress-quantize: layer '") << name << "' left as it is: " << *reason;
         layers.push_back(llvm::json::Object{
             {"name", name}, {"kind", layer.getLayerKind()}, {"skipped", *reason}});
         continue;
       }
+      if (auto sparse = dyn_cast<compress::SparseLinearOp>(layer.getOperation())) {
+        llvm::json::Object entry = quantizeSparse(sparse, name, int8Activations);
+        bytesBefore += *entry.getInteger("bytes_before");
+        bytesAfter += *entry.getInteger("bytes_after");
+        layers.push_back(std::move(entry));
+        continue;
+      }
       auto op = cast<compress::LinearOp>(layer.getOperation());
       auto weightType = op.getWeight().getType();
-      std::vector<float> w = *constantFloats(op.getWeight());
+      std::vector<float> w = *compress::constantFloats(op.getWeight());
       int64_t n = weightType.getDimSize(0), k = weightType.getDimSize(1);
       int64_t layerBitCount = bits, layerGroup = groupSize;
       for (const LayerOverride &o : *overrides)
@@ -281,24 +253,25 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
       // With calibration data, the layer's output error on it (float inputs).
       std::optional<double> outputError;
       if (statistics)
-        outputError = compress::relativeOutputError(w, matrix, n, k, config, statistics->hessian);
+        outputError = compress::relativeOutputError(
+            w, compress::dequantize(matrix, n, k, config), n, k, statistics->hessian);
 
       OpBuilder b(op);
       Location loc = op.getLoc();
       Type i8 = b.getI8Type(), f32 = b.getF32Type();
       int64_t rowBytes = int64_t(q.bytes.size()) / n;
-      Value weight = makeConstant(b, loc, RankedTensorType::get({n, rowBytes}, i8),
+      Value weight = compress::makeConstant(b, loc, RankedTensorType::get({n, rowBytes}, i8),
                                   ArrayRef<char>(reinterpret_cast<char *>(q.bytes.data()),
                                                  q.bytes.size()),
                                   name + ".qweight");
       auto scaleType = RankedTensorType::get({n, config.groups(k)}, f32);
-      Value scales = makeConstant(b, loc, scaleType,
+      Value scales = compress::makeConstant(b, loc, scaleType,
                                   ArrayRef<char>(reinterpret_cast<char *>(q.scales.data()),
                                                  q.scales.size() * 4),
                                   name + ".scales");
       Value zeroPoints;
       if (!symmetric)
-        zeroPoints = makeConstant(b, loc, RankedTensorType::get({n, config.groups(k)}, i8),
+        zeroPoints = compress::makeConstant(b, loc, RankedTensorType::get({n, config.groups(k)}, i8),
                                   ArrayRef<char>(reinterpret_cast<char *>(q.zeroPoints.data()),
                                                  q.zeroPoints.size()),
                                   name + ".zero_points");
@@ -352,10 +325,62 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
     llvm::json::Object doc{{"pass", "compress-quantize"},
                            {"layers", std::move(layers)},
                            {"totals", std::move(totals)}};
-    if (llvm::Error e = writeReport(report, std::move(doc))) {
+    if (llvm::Error e = compress::writeReport(report, std::move(doc))) {
       module.emitError("compress-quantize: ") << llvm::toString(std::move(e));
       return signalPassFailure();
     }
+  }
+
+  /// Rounds the stored values of a pruned layer to `bits`-bit codes with a
+  /// scale per group of stored entries (`group-size` columns of an N:M
+  /// layer hold group-size * N / M entries; an ELL layer's groups count
+  /// entries), keeping its sparsity pattern.
+  llvm::json::Object quantizeSparse(compress::SparseLinearOp op, llvm::StringRef name,
+                                    bool int8Activations) {
+    auto valuesType = op.getValues().getType();
+    int64_t n = valuesType.getDimSize(0), stored = valuesType.getDimSize(1);
+    int64_t group = stored;
+    if (groupSize != 0)
+      group = op.isNM() ? std::max<int64_t>(1, groupSize * *op.getKeep() / *op.getBlock())
+                        : int64_t(groupSize);
+    group = std::min(group, stored);
+    compress::QuantizerConfig config{bits, group, symmetric};
+    std::vector<float> values = *compress::constantFloats(op.getValues());
+    compress::QuantizedMatrix q = compress::quantizeRtn(values, n, stored, config);
+    PackedWeight packed = pack(q, values, n, stored, config);
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    Value codes = compress::makeConstant(
+        b, loc, RankedTensorType::get({n, int64_t(packed.bytes.size()) / n}, b.getI8Type()),
+        packed.bytes, (name + ".qvalues").str());
+    auto tableType = RankedTensorType::get({n, config.groups(stored)}, b.getF32Type());
+    Value scales = compress::makeConstant(b, loc, tableType, packed.scales, (name + ".scales").str());
+    Value zeroPoints;
+    if (!symmetric)
+      zeroPoints = compress::makeConstant(
+          b, loc, RankedTensorType::get({n, config.groups(stored)}, b.getI8Type()),
+          packed.zeroPoints, (name + ".zero_points").str());
+    auto quantized = compress::SparseLinearOp::create(
+        b, loc, op.getOutput().getType(), op.getInput(), codes, op.getIndices(), op.getCounts(),
+        scales, zeroPoints, op.getBias(), op.getInFeatures(), op.getKeepAttr(), op.getBlockAttr(),
+        bits, group, int8Activations);
+    op.replaceAllUsesWith(quantized.getResult());
+    Operation *floatValues = op.getValues().getDefiningOp();
+    op.erase();
+    if (floatValues && floatValues->use_empty())
+      floatValues->erase();
+    int64_t before = n * stored * 4;
+    int64_t after = int64_t(packed.bytes.size() + packed.scales.size() * 4 + packed.zeroPoints.size());
+    return llvm::json::Object{{"name", name},
+                              {"method", "rtn"},
+                              {"bits", int64_t(bits)},
+                              {"group_size", group},
+                              {"group_counts", "stored entries of the sparse layer"},
+                              {"symmetric", bool(symmetric)},
+                              {"activations", int8Activations ? "int8" : "float"},
+                              {"bytes_before", before},
+                              {"bytes_after", after},
+                              {"weight_relative_error", packed.relativeError}};
   }
 };
 

@@ -2,6 +2,7 @@
 #include "dialects/compress/IR/CompressOps.h"
 #include "passes/conversion/Passes.h"
 #include "passes/conversion/QuantizedLinearLoop.h"
+#include "passes/conversion/SparseLinearLoop.h"
 
 #include "lib/runtime/cpu/Contraction.h"
 
@@ -110,6 +111,22 @@ struct LowerQuantizedLinear : OpRewritePattern<QuantizedLinearOp> {
                              op.getInt8Activations(),
                              QuantizedWeightLayout::RowMajor};
     rewriter.replaceOp(op, buildQuantizedLinearLoop(rewriter, loc, loop).getResult(0));
+    return success();
+  }
+};
+
+/// sparse_linear: a loop over each output row's stored entries that reads
+/// the input at their columns (SparseLinearLoop.h).
+struct LowerSparseLinear : OpRewritePattern<SparseLinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SparseLinearOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto resultType = op.getOutput().getType();
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rewriter, loc, op.getInput());
+    sizes.back() = rewriter.getIndexAttr(op.getLayerOutFeatures());
+    Value acc = buildAccumulator(rewriter, loc, resultType, sizes, op.getBias(),
+                                 resultType.getRank() - 1);
+    rewriter.replaceOp(op, buildSparseLinearLoop(rewriter, op, acc).getResult(0));
     return success();
   }
 };
@@ -274,6 +291,7 @@ struct ConvertCompressToLinalgPass
 
 void compress::populateCompressToLinalgPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<LowerLinear, LowerQuantizedLinear, LowerConv2D, LowerEmbedding>(
+  patterns.add<LowerLinear, LowerQuantizedLinear, LowerSparseLinear, LowerConv2D,
+               LowerEmbedding>(
       patterns.getContext());
 }

@@ -1,7 +1,10 @@
 // Replaces float32 linalg contractions on buffers by calls of the runtime's
-// strided, batched matrix-product microkernel.
+// strided, batched matrix-product microkernel, and marked quantized and
+// sparse products by calls of their microkernels.
 #include "passes/conversion/QuantizedLinearLoop.h"
+#include "passes/conversion/SparseLinearLoop.h"
 #include "passes/cpu/Passes.h"
+#include "passes/cpu/RuntimeCalls.h"
 
 #include "lib/runtime/cpu/Contraction.h"
 
@@ -185,22 +188,6 @@ struct ContractionToCall : OpInterfaceRewritePattern<linalg::LinalgOp> {
   }
 };
 
-/// The linalg.fill of 0 that initialises `out` just before `op` (only ops
-/// without memory effects between them), or null. A kernel that overwrites
-/// its result can take the fill's place.
-linalg::FillOp zeroFillBefore(Operation *op, Value out) {
-  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
-    if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
-      if (fill.getOutputs().front() != out || !fill.hasPureBufferSemantics())
-        return {};
-      return matchPattern(fill.getInputs().front(), m_AnyZeroFloat()) ? fill : linalg::FillOp();
-    }
-    if (!isMemoryEffectFree(prev))
-      return {};
-  }
-  return {};
-}
-
 /// The marked loop of a quantized linear layer (see
 /// ConvertCompressToLinalg.cpp) becomes a call of the quantized microkernel,
 /// when the activations and the result are dense row-major buffers.
@@ -220,12 +207,7 @@ struct QuantizedLinearToCall : OpRewritePattern<linalg::GenericOp> {
     Location loc = op.getLoc();
     bool hasZeroPoints = op.getNumDpsInputs() == 4;
     auto address = [&](Value buffer, int64_t elementBytes) {
-      auto meta = memref::ExtractStridedMetadataOp::create(rewriter, loc, buffer);
-      Value pointer = memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, buffer);
-      Value bytes = arith::ConstantIndexOp::create(rewriter, loc, elementBytes);
-      return arith::AddIOp::create(rewriter, loc, pointer,
-                                   arith::MulIOp::create(rewriter, loc, meta.getOffset(), bytes))
-          .getResult();
+      return compress::bufferAddress(rewriter, loc, buffer, elementBytes);
     };
     // Rows: every dimension of x but the last.
     Value rows = arith::ConstantIndexOp::create(rewriter, loc, 1);
@@ -254,23 +236,14 @@ struct QuantizedLinearToCall : OpRewritePattern<linalg::GenericOp> {
         constant(product.getInt8Activations())};
     // Into a zero-filled buffer (no bias), the kernel writes instead of
     // adding, and the fill goes.
-    linalg::FillOp fill = zeroFillBefore(op, out);
+    linalg::FillOp fill = compress::zeroFillBefore(op, out);
     args.push_back(constant(fill ? 0 : 1));
     if (fill)
       rewriter.eraseOp(fill);
-    const char *symbol =
-        tiled ? compress::kTiledQuantizedLinearF32Symbol : compress::kQuantizedLinearF32Symbol;
-    auto module = op->getParentOfType<ModuleOp>();
-    auto callee = module.lookupSymbol<func::FuncOp>(symbol);
-    if (!callee) {
-      OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPointToStart(module.getBody());
-      SmallVector<Type> argTypes(args.size(), rewriter.getIndexType());
-      callee = func::FuncOp::create(rewriter, loc, symbol,
-                                    rewriter.getFunctionType(argTypes, {}));
-      callee.setPrivate();
-    }
-    func::CallOp::create(rewriter, loc, callee, args);
+    compress::callRuntime(rewriter, loc, op,
+                          tiled ? compress::kTiledQuantizedLinearF32Symbol
+                                : compress::kQuantizedLinearF32Symbol,
+                          args);
     rewriter.eraseOp(op);
     return success();
   }
@@ -281,16 +254,19 @@ struct ContractionToMicrokernelPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<ContractionToCall, QuantizedLinearToCall>(&getContext());
+    compress::populateSparseProductToCallPatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     // The loop that remains computes in float: right for weight-only
     // layers, silently wrong for layers whose activations must be int8.
     WalkResult unlowered = getOperation()->walk([](linalg::GenericOp op) {
       compress::QuantizedProductAttr product = compress::getQuantizedProduct(op);
-      if (!product || !product.getInt8Activations())
+      compress::SparseProductAttr sparse = compress::getSparseProduct(op);
+      if (!(product && product.getInt8Activations()) && !(sparse && sparse.getInt8Activations()))
         return WalkResult::advance();
-      op.emitError("a quantized linear layer with int8 activations needs the quantized "
-                   "microkernel, which takes only row-major float32 activations and results");
+      const char *kind = product ? "quantized" : "sparse";
+      op.emitError() << "a " << kind << " linear layer with int8 activations needs the " << kind
+                     << " microkernel, which takes only row-major float32 activations and results";
       return WalkResult::interrupt();
     });
     if (unlowered.wasInterrupted())
@@ -299,3 +275,39 @@ struct ContractionToMicrokernelPass
 };
 
 } // namespace
+
+Value compress::bufferAddress(OpBuilder &b, Location loc, Value buffer, int64_t elementBytes) {
+  auto meta = memref::ExtractStridedMetadataOp::create(b, loc, buffer);
+  Value pointer = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer);
+  Value bytes = arith::ConstantIndexOp::create(b, loc, elementBytes);
+  return arith::AddIOp::create(b, loc, pointer,
+                               arith::MulIOp::create(b, loc, meta.getOffset(), bytes));
+}
+
+void compress::callRuntime(OpBuilder &b, Location loc, Operation *inModule, StringRef symbol,
+                           ValueRange args) {
+  auto module = inModule->getParentOfType<ModuleOp>();
+  auto callee = module.lookupSymbol<func::FuncOp>(symbol);
+  if (!callee) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(module.getBody());
+    SmallVector<Type> argTypes(args.size(), b.getIndexType());
+    callee = func::FuncOp::create(b, loc, symbol, b.getFunctionType(argTypes, {}));
+    callee.setPrivate();
+  }
+  func::CallOp::create(b, loc, callee, args);
+}
+
+linalg::FillOp compress::zeroFillBefore(Operation *op, Value out) {
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
+    if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
+      if (fill.getOutputs().front() != out || !fill.hasPureBufferSemantics())
+        return {};
+      return matchPattern(fill.getInputs().front(), m_AnyZeroFloat()) ? fill : linalg::FillOp();
+    }
+    // A new allocation (a loop's shape operand) cannot touch `out`.
+    if (!isMemoryEffectFree(prev) && !isa<memref::AllocOp>(prev))
+      return {};
+  }
+  return {};
+}

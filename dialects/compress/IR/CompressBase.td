@@ -28,6 +28,8 @@ def Compress_Dialect : Dialect {
     /// The discardable attribute that marks a lowered quantized product
     /// (#compress.quantized_product on a linalg.generic).
     static constexpr ::llvm::StringLiteral kQuantizedProductAttrName = "compress.quantized_linear";
+    /// ... and a lowered sparse product (#compress.sparse_product).
+    static constexpr ::llvm::StringLiteral kSparseProductAttrName = "compress.sparse_linear";
     /// Adds the attributes of CompressAttrs.td (in CompressAttrs.cpp, where
     /// their storage is defined).
     void registerAttributes();

@@ -15,16 +15,19 @@ void CompressDialect::initialize() {
   registerAttributes();
 }
 
-// Discardable attributes of the dialect on other ops: the quantized product
-// must be one on a linalg.generic (module and argument attributes, such as
-// compress.weights_layout or compress.name, are the tools' bookkeeping).
+// Discardable attributes of the dialect on other ops: the quantized and
+// sparse products must be ones on a linalg.generic (module and argument
+// attributes, such as compress.weights_layout or compress.name, are the
+// tools' bookkeeping).
 LogicalResult CompressDialect::verifyOperationAttribute(Operation *op, NamedAttribute attr) {
-  if (attr.getName() != kQuantizedProductAttrName)
+  bool quantized = attr.getName() == kQuantizedProductAttrName;
+  if (!quantized && attr.getName() != kSparseProductAttrName)
     return success();
-  if (!isa<QuantizedProductAttr>(attr.getValue()))
-    return op->emitError("'") << kQuantizedProductAttrName
-                              << "' must be a #compress.quantized_product";
+  if (quantized ? !isa<QuantizedProductAttr>(attr.getValue())
+                : !isa<SparseProductAttr>(attr.getValue()))
+    return op->emitError("'") << attr.getName().getValue() << "' must be a #compress."
+                              << (quantized ? "quantized_product" : "sparse_product");
   if (op->getName().getStringRef() != "linalg.generic")
-    return op->emitError("'") << kQuantizedProductAttrName << "' belongs on a linalg.generic";
+    return op->emitError("'") << attr.getName().getValue() << "' belongs on a linalg.generic";
   return success();
 }

@@ -178,6 +178,93 @@ LogicalResult QuantizedLinearOp::verify() {
   return verifyBias(*this, getBias(), n);
 }
 
+int64_t SparseLinearOp::getStoredEntries() {
+  if (isNM())
+    return getInFeatures() / *getBlock() * *getKeep();
+  return getIndices().getType().getDimSize(1);
+}
+
+LogicalResult SparseLinearOp::verify() {
+  auto inputType = getInput().getType();
+  auto valuesType = getValues().getType();
+  auto indicesType = getIndices().getType();
+  auto outputType = getOutput().getType();
+  int64_t k = getInFeatures(), bits = getBits(), group = getGroupSize();
+  Type floatType = inputType.getElementType();
+  if (!isa<FloatType>(floatType) || outputType.getElementType() != floatType)
+    return emitOpError("expects a floating-point input and output of one type");
+  if (k < 1 || !dimsCompatible(inputType.getShape().back(), k))
+    return emitOpError("input's last dimension (")
+           << inputType.getShape().back() << ") is not in_features = " << k;
+  if (valuesType.getRank() != 2 || !valuesType.hasStaticShape() || indicesType.getRank() != 2 ||
+      !indicesType.hasStaticShape())
+    return emitOpError("expects static rank-2 values and indices");
+  int64_t n = valuesType.getDimSize(0);
+  if (indicesType.getDimSize(0) != n)
+    return emitOpError("expects indices for the ") << n << " rows of the values";
+  if (getKeep().has_value() != getBlock().has_value())
+    return emitOpError("expects both keep and block (N:M) or neither (ELL)");
+  if (isNM()) {
+    int64_t keep = *getKeep(), block = *getBlock();
+    if (keep < 1 || keep >= block || block > 16)
+      return emitOpError("expects 1 <= keep < block <= 16, got ") << keep << ":" << block;
+    if (k % block != 0)
+      return emitOpError("block ") << block << " does not divide in_features = " << k;
+    if (getCounts())
+      return emitOpError("an N:M weight has no counts");
+    int64_t bytes = (getStoredEntries() * indexBits(block) + 7) / 8;
+    if (!indicesType.getElementType().isInteger(8) || indicesType.getDimSize(1) != bytes)
+      return emitOpError("expects i8 indices of shape [") << n << ", " << bytes << "]";
+  } else {
+    if (!getCounts())
+      return emitOpError("expects counts (ELL) or keep and block (N:M)");
+    auto countsType = cast<RankedTensorType>(getCounts().getType());
+    if (countsType.getRank() != 1 || countsType.getDimSize(0) != n ||
+        !countsType.getElementType().isInteger(32))
+      return emitOpError("expects i32 counts of shape [") << n << "]";
+    Type columnType = indicesType.getElementType();
+    if (!columnType.isInteger(16) && !columnType.isInteger(32))
+      return emitOpError("expects i16 or i32 column indices");
+    if (columnType.isInteger(16) && k > 65536)
+      return emitOpError("16-bit column indices cannot address in_features = ") << k;
+  }
+  int64_t stored = getStoredEntries();
+  if (bits == 0) {
+    if (valuesType.getElementType() != floatType || valuesType.getDimSize(1) != stored)
+      return emitOpError("expects float values of shape [") << n << ", " << stored << "]";
+    if (getScales() || getZeroPoints() || group != 0 || getInt8Activations())
+      return emitOpError("float values take no scales, zero points, group size or int8 "
+                         "activations");
+  } else {
+    if (bits != 8 && bits != 4)
+      return emitOpError("expects 8- or 4-bit codes, got ") << bits;
+    int64_t bytes = bits == 4 ? (stored + 1) / 2 : stored;
+    if (!valuesType.getElementType().isInteger(8) || valuesType.getDimSize(1) != bytes)
+      return emitOpError("expects i8 codes of shape [") << n << ", " << bytes << "]";
+    if (group < 1)
+      return emitOpError("expects a positive group_size with integer codes");
+    if (!getScales())
+      return emitOpError("integer codes need scales");
+    int64_t groups = (stored + group - 1) / group;
+    auto scalesType = cast<RankedTensorType>(getScales().getType());
+    if (scalesType.getElementType() != floatType ||
+        scalesType.getShape() != ArrayRef<int64_t>{n, groups})
+      return emitOpError("expects scales of shape [") << n << ", " << groups << "]";
+    if (getZeroPoints()) {
+      auto zpType = cast<RankedTensorType>(getZeroPoints().getType());
+      if (zpType.getShape() != scalesType.getShape() || !zpType.getElementType().isInteger(8))
+        return emitOpError("expects i8 zero points shaped like the scales");
+    }
+  }
+  if (outputType.getRank() != inputType.getRank() ||
+      !dimsCompatible(outputType.getShape().back(), n))
+    return emitOpError("expects an output of the input's rank ending in N = ") << n;
+  for (int64_t i = 0; i + 1 < inputType.getRank(); ++i)
+    if (!dimsCompatible(inputType.getDimSize(i), outputType.getDimSize(i)))
+      return emitOpError("output dimension ") << i << " does not match input";
+  return verifyBias(*this, getBias(), n);
+}
+
 //===----------------------------------------------------------------------===//
 // CompressibleLayer
 //===----------------------------------------------------------------------===//
@@ -209,6 +296,13 @@ Value QuantizedLinearOp::getLayerWeight() { return getWeight(); }
 int64_t QuantizedLinearOp::getLayerInFeatures() { return getInFeatures(); }
 int64_t QuantizedLinearOp::getLayerOutFeatures() { return getWeight().getType().getDimSize(0); }
 bool QuantizedLinearOp::isCompressedLayer() { return true; }
+
+StringRef SparseLinearOp::getLayerKind() { return "sparse_linear"; }
+Value SparseLinearOp::getLayerInput() { return getInput(); }
+Value SparseLinearOp::getLayerWeight() { return getValues(); }
+int64_t SparseLinearOp::getLayerInFeatures() { return getInFeatures(); }
+int64_t SparseLinearOp::getLayerOutFeatures() { return getValues().getType().getDimSize(0); }
+bool SparseLinearOp::isCompressedLayer() { return true; }
 
 #include "dialects/compress/IR/CompressInterfaces.cpp.inc"
 

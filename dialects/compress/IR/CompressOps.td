@@ -127,6 +127,72 @@ def Compress_QuantizedLinearOp : Compress_Op<"quantized_linear",
   }];
 }
 
+def Compress_SparseLinearOp : Compress_Op<"sparse_linear",
+    [Pure, AttrSizedOperandSegments,
+     DeclareOpInterfaceMethods<Compress_CompressibleLayerInterface, ["isCompressedLayer"]>]> {
+  let summary = "Linear layer with a pruned weight: N:M-sparse or unstructured (ELL)";
+  let description = [{
+    `output = input * transpose(W) + bias` for a logical [N, K] weight
+    (K = `in_features`) of which only the stored entries are nonzero. Two
+    formats, both row by row:
+
+    - **N:M** (`keep` = N and `block` = M set; 1 <= N < M <= 16, M divides
+      K): every M consecutive columns of a row hold N entries, so a row
+      stores S = K / M * N of them. Entry j lies in group j / N, at column
+      (j / N) * M + idx(j), the idx strictly increasing inside a group.
+      `indices` packs the idx, [N, ceil(S * b / 8)] bytes with b = 2 bits
+      when M <= 4 and 4 bits otherwise, entry j at bit (j * b) % 8 of byte
+      j * b / 8.
+    - **ELL** (`counts` given): row r stores counts[r] entries (i32 [N]),
+      at most L; `indices` holds their columns, [N, L], strictly
+      increasing, as unsigned 16-bit integers (i16; K <= 65536) or i32.
+      Entries past a row's count are padding (value 0, column 0) and
+      never read the input.
+
+    Values (S read as L for ELL): float [N, S] of the input's type; or,
+    with `bits` = 8 or 4, integer codes [N, S] (8 bits) or two per byte
+    [N, ceil(S / 2)] (4 bits, entry 2t in the low nibble), dequantised as
+    `(code - zero_points[r, g]) * scales[r, g]` with g = j / `group_size`:
+    groups count *stored entries* (an N:M group of G columns is G * N / M
+    entries). Codes are signed without zero points, unsigned with them.
+    `int8_activations` quantises the input per row to int8 first, as
+    `compress.quantized_linear` does.
+
+    ```mlir
+    %y = compress.sparse_linear %x, %values, %indices {block = 4 : i64, in_features = 576 : i64, keep = 2 : i64}
+        : tensor<?x576xf32>, tensor<1536x288xf32>, tensor<1536x72xi8> -> tensor<?x1536xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$values,
+                       AnyRankedTensor:$indices,
+                       Optional<AnyRankedTensor>:$counts,
+                       Optional<AnyRankedTensor>:$scales,
+                       Optional<AnyRankedTensor>:$zero_points,
+                       Optional<AnyRankedTensor>:$bias,
+                       I64Attr:$in_features,
+                       OptionalAttr<I64Attr>:$keep, OptionalAttr<I64Attr>:$block,
+                       DefaultValuedAttr<I64Attr, "0">:$bits,
+                       DefaultValuedAttr<I64Attr, "0">:$group_size,
+                       UnitAttr:$int8_activations);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $values `,` $indices (`counts` $counts^)? (`scales` $scales^)?
+    (`zero_points` $zero_points^)? (`bias` $bias^)?
+    attr-dict `:` type($input) `,` type($values) `,` type($indices)
+    (`counts` type($counts)^)? (`scales` type($scales)^)?
+    (`zero_points` type($zero_points)^)? (`bias` type($bias)^)? `->` type($output)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Whether the weight is N:M-sparse (else ELL).
+    bool isNM() { return getBlock().has_value(); }
+    /// Entries stored per row: K / M * N, or L.
+    int64_t getStoredEntries();
+    /// Bits per packed N:M index: 2 for M <= 4, else 4.
+    static int64_t indexBits(int64_t block) { return block <= 4 ? 2 : 4; }
+  }];
+}
+
 def Compress_CheckIndexOp : Compress_Op<"check_index",
     [MemoryEffects<[MemWrite]>]> {
   let summary = "An index checked against its extent when the model runs";

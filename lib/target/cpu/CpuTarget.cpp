@@ -5,6 +5,7 @@
 #include "lib/aot/CpuArtifact.h"
 #include "lib/runtime/cpu/Allocator.h"
 #include "lib/runtime/cpu/Contraction.h"
+#include "lib/runtime/cpu/SparseLinear.h"
 #include "lib/runtime/cpu/RunChecks.h"
 #include "lib/target/Target.h"
 #include "passes/cpu/Pipelines.h"
@@ -37,6 +38,10 @@ public:
     symbols[kQuantizedLinearF32Symbol] = reinterpret_cast<void *>(&compress_rt_quantized_linear_f32);
     symbols[kTiledQuantizedLinearF32Symbol] =
         reinterpret_cast<void *>(&compress_rt_quantized_linear_tiled_f32);
+    symbols[kNmSparseLinearF32Symbol] =
+        reinterpret_cast<void *>(&compress_rt_nm_sparse_linear_f32);
+    symbols[kEllSparseLinearF32Symbol] =
+        reinterpret_cast<void *>(&compress_rt_ell_sparse_linear_f32);
     symbols[kIndexOutOfRangeSymbol] = reinterpret_cast<void *>(&compress_rt_index_out_of_range);
     symbols["_mlir_memref_to_llvm_alloc"] = reinterpret_cast<void *>(&_mlir_memref_to_llvm_alloc);
     symbols["_mlir_memref_to_llvm_aligned_alloc"] =

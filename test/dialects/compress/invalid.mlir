@@ -174,3 +174,115 @@ func.func @quantized_product_bits(%x: tensor<4xf32>) -> tensor<4xf32> {
   %0 = math.exp %x {compress.quantized_linear = #compress.quantized_product<bits = 9, group_size = 8, in_features = 8, int8_activations = false, tiled = false>} : tensor<4xf32>
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+func.func @sparse_keep_not_below_block(%x: tensor<2x8xf32>, %v: tensor<2x8xf32>, %i: tensor<2x2xi8>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{expects 1 <= keep < block <= 16, got 4:4}}
+  %0 = compress.sparse_linear %x, %v, %i {block = 4 : i64, in_features = 8 : i64, keep = 4 : i64} : tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x2xi8> -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @sparse_block_not_dividing_k(%x: tensor<2x6xf32>, %v: tensor<2x3xf32>, %i: tensor<2x1xi8>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{block 4 does not divide in_features = 6}}
+  %0 = compress.sparse_linear %x, %v, %i {block = 4 : i64, in_features = 6 : i64, keep = 2 : i64} : tensor<2x6xf32>, tensor<2x3xf32>, tensor<2x1xi8> -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @sparse_only_keep(%x: tensor<2x8xf32>, %v: tensor<2x4xf32>, %i: tensor<2x1xi8>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{expects both keep and block (N:M) or neither (ELL)}}
+  %0 = compress.sparse_linear %x, %v, %i {in_features = 8 : i64, keep = 2 : i64} : tensor<2x8xf32>, tensor<2x4xf32>, tensor<2x1xi8> -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @sparse_index_bytes(%x: tensor<2x8xf32>, %v: tensor<2x4xf32>, %i: tensor<2x4xi8>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{expects i8 indices of shape [2, 1]}}
+  %0 = compress.sparse_linear %x, %v, %i {block = 4 : i64, in_features = 8 : i64, keep = 2 : i64} : tensor<2x8xf32>, tensor<2x4xf32>, tensor<2x4xi8> -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @sparse_values_shape(%x: tensor<2x8xf32>, %v: tensor<2x5xf32>, %i: tensor<2x1xi8>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{expects float values of shape [2, 4]}}
+  %0 = compress.sparse_linear %x, %v, %i {block = 4 : i64, in_features = 8 : i64, keep = 2 : i64} : tensor<2x8xf32>, tensor<2x5xf32>, tensor<2x1xi8> -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @sparse_ell_without_counts(%x: tensor<2x8xf32>, %v: tensor<2x3xf32>, %c: tensor<2x3xi16>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{expects counts (ELL) or keep and block (N:M)}}
+  %0 = compress.sparse_linear %x, %v, %c {in_features = 8 : i64} : tensor<2x8xf32>, tensor<2x3xf32>, tensor<2x3xi16> -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @sparse_nm_with_counts(%x: tensor<2x8xf32>, %v: tensor<2x4xf32>, %i: tensor<2x1xi8>, %n: tensor<2xi32>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{an N:M weight has no counts}}
+  %0 = compress.sparse_linear %x, %v, %i counts %n {block = 4 : i64, in_features = 8 : i64, keep = 2 : i64} : tensor<2x8xf32>, tensor<2x4xf32>, tensor<2x1xi8> counts tensor<2xi32> -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @sparse_ell_narrow_columns(%x: tensor<2x70000xf32>, %v: tensor<2x3xf32>, %c: tensor<2x3xi16>, %n: tensor<2xi32>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{16-bit column indices cannot address in_features = 70000}}
+  %0 = compress.sparse_linear %x, %v, %c counts %n {in_features = 70000 : i64} : tensor<2x70000xf32>, tensor<2x3xf32>, tensor<2x3xi16> counts tensor<2xi32> -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @sparse_float_with_scales(%x: tensor<2x8xf32>, %v: tensor<2x4xf32>, %i: tensor<2x1xi8>, %s: tensor<2x1xf32>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{float values take no scales, zero points, group size or int8 activations}}
+  %0 = compress.sparse_linear %x, %v, %i scales %s {block = 4 : i64, in_features = 8 : i64, keep = 2 : i64} : tensor<2x8xf32>, tensor<2x4xf32>, tensor<2x1xi8> scales tensor<2x1xf32> -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @sparse_codes_without_scales(%x: tensor<2x8xf32>, %v: tensor<2x4xi8>, %i: tensor<2x1xi8>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{integer codes need scales}}
+  %0 = compress.sparse_linear %x, %v, %i {bits = 8 : i64, block = 4 : i64, group_size = 4 : i64, in_features = 8 : i64, keep = 2 : i64} : tensor<2x8xf32>, tensor<2x4xi8>, tensor<2x1xi8> -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @sparse_bits(%x: tensor<2x8xf32>, %v: tensor<2x4xi8>, %i: tensor<2x1xi8>, %s: tensor<2x1xf32>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{expects 8- or 4-bit codes, got 3}}
+  %0 = compress.sparse_linear %x, %v, %i scales %s {bits = 3 : i64, block = 4 : i64, group_size = 4 : i64, in_features = 8 : i64, keep = 2 : i64} : tensor<2x8xf32>, tensor<2x4xi8>, tensor<2x1xi8> scales tensor<2x1xf32> -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @sparse_scales_shape(%x: tensor<2x8xf32>, %v: tensor<2x2xi8>, %i: tensor<2x1xi8>, %s: tensor<2x1xf32>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{expects scales of shape [2, 2]}}
+  %0 = compress.sparse_linear %x, %v, %i scales %s {bits = 4 : i64, block = 4 : i64, group_size = 2 : i64, in_features = 8 : i64, keep = 2 : i64} : tensor<2x8xf32>, tensor<2x2xi8>, tensor<2x1xi8> scales tensor<2x1xf32> -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @sparse_product_on_another_op(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'compress.sparse_linear' belongs on a linalg.generic}}
+  %0 = math.exp %x {compress.sparse_linear = #compress.sparse_product<keep = 2, block = 4, column_bits = 0, bits = 0, group_size = 0, in_features = 8, int8_activations = false>} : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @sparse_product_int8_float(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{int8 activations need integer codes}}
+  %0 = math.exp %x {compress.sparse_linear = #compress.sparse_product<keep = 2, block = 4, column_bits = 0, bits = 0, group_size = 0, in_features = 8, int8_activations = true>} : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}

@@ -60,3 +60,31 @@ func.func @quantized_partial_group(%x: tensor<?x6xf32>, %q: tensor<2x3xi8>, %s: 
   %0 = compress.quantized_linear %x, %q, %s {bits = 4 : i64, group_size = 4 : i64, in_features = 6 : i64, int8_activations} : tensor<?x6xf32>, tensor<2x3xi8>, tensor<2x2xf32> -> tensor<?x2xf32>
   return %0 : tensor<?x2xf32>
 }
+
+// -----
+
+// Tests that an N:M sparse linear layer round-trips: 2:4 of K = 8 stores 4
+// entries per row, their 2-bit positions in one byte.
+// CHECK-LABEL: func.func @sparse_2_4
+// CHECK: compress.sparse_linear %{{.*}}, %{{.*}}, %{{.*}} bias %{{.*}} {block = 4 : i64, in_features = 8 : i64, keep = 2 : i64} : tensor<?x8xf32>, tensor<2x4xf32>, tensor<2x1xi8> bias tensor<2xf32> -> tensor<?x2xf32>
+func.func @sparse_2_4(%x: tensor<?x8xf32>, %v: tensor<2x4xf32>, %i: tensor<2x1xi8>, %b: tensor<2xf32>) -> tensor<?x2xf32> {
+  %0 = compress.sparse_linear %x, %v, %i bias %b {block = 4 : i64, in_features = 8 : i64, keep = 2 : i64} : tensor<?x8xf32>, tensor<2x4xf32>, tensor<2x1xi8> bias tensor<2xf32> -> tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// 4:8 with 4-bit codes, zero points and groups of 4 stored entries: 8
+// entries per row, 4-bit positions (4 bytes), two codes per byte.
+// CHECK-LABEL: func.func @sparse_4_8_int4
+// CHECK: compress.sparse_linear %{{.*}}, %{{.*}}, %{{.*}} scales %{{.*}} zero_points %{{.*}} {bits = 4 : i64, block = 8 : i64, group_size = 4 : i64, in_features = 16 : i64, int8_activations, keep = 4 : i64}
+func.func @sparse_4_8_int4(%x: tensor<3x16xf32>, %v: tensor<2x4xi8>, %i: tensor<2x4xi8>, %s: tensor<2x2xf32>, %z: tensor<2x2xi8>) -> tensor<3x2xf32> {
+  %0 = compress.sparse_linear %x, %v, %i scales %s zero_points %z {bits = 4 : i64, block = 8 : i64, group_size = 4 : i64, in_features = 16 : i64, int8_activations, keep = 4 : i64} : tensor<3x16xf32>, tensor<2x4xi8>, tensor<2x4xi8> scales tensor<2x2xf32> zero_points tensor<2x2xi8> -> tensor<3x2xf32>
+  return %0 : tensor<3x2xf32>
+}
+
+// An unstructured layer in ELL form: up to 3 entries per row, 16-bit columns.
+// CHECK-LABEL: func.func @sparse_ell
+// CHECK: compress.sparse_linear %{{.*}}, %{{.*}}, %{{.*}} counts %{{.*}} {in_features = 8 : i64} : tensor<1x5x8xf32>, tensor<2x3xf32>, tensor<2x3xi16> counts tensor<2xi32> -> tensor<1x5x2xf32>
+func.func @sparse_ell(%x: tensor<1x5x8xf32>, %v: tensor<2x3xf32>, %c: tensor<2x3xi16>, %n: tensor<2xi32>) -> tensor<1x5x2xf32> {
+  %0 = compress.sparse_linear %x, %v, %c counts %n {in_features = 8 : i64} : tensor<1x5x8xf32>, tensor<2x3xf32>, tensor<2x3xi16> counts tensor<2xi32> -> tensor<1x5x2xf32>
+  return %0 : tensor<1x5x2xf32>
+}

@@ -1,0 +1,122 @@
+// What the sparse linear kernels (SparseLinear.h) share: the weight's format
+// read entry by entry, the activations and result of a call, and the
+// kernels of each file. Internal to the runtime.
+#ifndef COMPRESS_LIB_RUNTIME_CPU_SPARSELINEARKERNELS_H
+#define COMPRESS_LIB_RUNTIME_CPU_SPARSELINEARKERNELS_H
+
+#include <cstdint>
+#include <cstring>
+
+namespace compress::sparse_linear {
+
+/// A sparse weight [n, k] in either format (SparseLinear.h), with readers
+/// of single entries (the portable kernel's definition of the format).
+struct Weight {
+  int64_t n, k;
+  /// Entries a row of `values` holds: S for N:M, L for ELL.
+  int64_t stored;
+  const uint8_t *values; // float32 when bits is 0, else codes
+  int64_t bits;          // 0, 8 or 4
+  const float *scales;   // [n, groups()] when bits > 0
+  const uint8_t *zeros;  // [n, groups()], or null: codes are signed
+  int64_t group;
+  // N:M (keep > 0)
+  int64_t keep, block;
+  const uint8_t *indices;
+  // ELL (keep == 0): one of the two column arrays, and the counts
+  const uint16_t *columns16;
+  const int32_t *columns32;
+  const int32_t *counts;
+
+  bool nm() const { return keep > 0; }
+  int64_t groups() const { return bits ? (stored + group - 1) / group : 0; }
+  int64_t indexBits() const { return block <= 4 ? 2 : 4; }
+  int64_t indexRowBytes() const { return (stored * indexBits() + 7) / 8; }
+  int64_t valueRowBytes() const {
+    return bits == 0 ? 4 * stored : bits == 8 ? stored : (stored + 1) / 2;
+  }
+  const uint8_t *valueRow(int64_t row) const { return values + row * valueRowBytes(); }
+  const float *scaleRow(int64_t row) const { return scales + row * groups(); }
+  const uint8_t *zeroRow(int64_t row) const { return zeros ? zeros + row * groups() : nullptr; }
+  const uint8_t *indexRow(int64_t row) const { return indices + row * indexRowBytes(); }
+
+  /// Entries of `row` that are not padding.
+  int64_t count(int64_t row) const { return nm() ? stored : counts[row]; }
+
+  int64_t column(int64_t row, int64_t j) const {
+    if (!nm())
+      return columns16 ? columns16[row * stored + j] : columns32[row * stored + j];
+    int64_t ib = indexBits(), bit = j * ib;
+    int64_t idx = (indexRow(row)[bit / 8] >> (bit % 8)) & ((1 << ib) - 1);
+    return j / keep * block + idx;
+  }
+
+  /// The integer an entry's code stands for, its zero point taken off.
+  int32_t centredCode(int64_t row, int64_t j) const {
+    const uint8_t *codes = valueRow(row);
+    int32_t code;
+    if (bits == 8) {
+      code = zeros ? int32_t(codes[j]) : int32_t(int8_t(codes[j]));
+    } else {
+      int32_t nibble = (codes[j / 2] >> (4 * (j % 2))) & 0x0F;
+      code = zeros ? nibble : (nibble ^ 8) - 8;
+    }
+    return zeros ? code - int32_t(zeroRow(row)[j / group]) : code;
+  }
+
+  float value(int64_t row, int64_t j) const {
+    if (bits == 0) {
+      float v;
+      std::memcpy(&v, valueRow(row) + 4 * j, sizeof(v));
+      return v;
+    }
+    return float(centredCode(row, j)) * scaleRow(row)[j / group];
+  }
+};
+
+/// Activations (float; already fake-quantized when the call asks for int8
+/// activations and runs in float) and the result, row-major.
+struct Product {
+  int64_t m;
+  const float *x;
+  int64_t xStride;
+  float *out;
+  int64_t outStride;
+  bool accumulate;
+
+  void store(int64_t row, int64_t channel, float value) const {
+    float &at = out[row * outStride + channel];
+    at = accumulate ? at + value : value;
+  }
+};
+
+/// Output channels a task of the parallel loops covers: enough work to
+/// amortise a task, few enough that two threads balance on any layer.
+inline constexpr int64_t kChannelBlock = 16;
+
+/// Any CPU: each row of W decoded into columns and float values, then dot
+/// products (SparseLinear.cpp).
+void portableProduct(const Weight &w, const Product &p);
+
+/// The columns, and the float values, of the first count(row) entries of
+/// a row of W, for the kernels that take entries one at a time.
+void decodeColumns(const Weight &w, int64_t row, int32_t *columns);
+void dequantizeValues(const Weight &w, int64_t row, float *values);
+
+/// AVX-512: N:M weights in float (SparseLinearNm.cpp). Whether the vector
+/// kernel takes the pattern (otherwise floatListProduct does).
+bool floatNmSupported(const Weight &w);
+void floatNmProduct(const Weight &w, const Product &p);
+
+/// AVX-512 VNNI and VBMI: N:M weights of 8- or 4-bit codes with int8
+/// activations, in integers (SparseLinearNmInteger.cpp).
+bool integerNmSupported(const Weight &w);
+void integerNmProduct(const Weight &w, const Product &p);
+
+/// AVX-512: any weight as lists of entries, x transposed so that one entry
+/// multiplies a vector of rows (SparseLinearEll.cpp).
+void floatListProduct(const Weight &w, const Product &p);
+
+} // namespace compress::sparse_linear
+
+#endif

@@ -1,0 +1,62 @@
+// Constant weights and reports of compression passes.
+#include "passes/compression/LayerWeights.h"
+
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+
+/// The float32 contents of a constant weight, or nullopt.
+std::optional<std::vector<float>> compress::constantFloats(Value v) {
+  Attribute attr;
+  if (!matchPattern(v, m_Constant(&attr)))
+    return std::nullopt;
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || !type.getElementType().isF32())
+    return std::nullopt;
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob)
+      return std::nullopt;
+    ArrayRef<char> data = blob->getData();
+    std::vector<float> out(data.size() / 4);
+    memcpy(out.data(), data.data(), out.size() * 4);
+    return out;
+  }
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
+    auto values = dense.getValues<float>();
+    return std::vector<float>(values.begin(), values.end());
+  }
+  return std::nullopt;
+}
+
+/// A constant of `type` holding `bytes`: inline when small, else a blob.
+Value compress::makeConstant(OpBuilder &b, Location loc, RankedTensorType type, ArrayRef<char> bytes,
+                   StringRef key) {
+  TypedAttr attr;
+  if (bytes.size() <= 256)
+    attr = DenseElementsAttr::getFromRawBuffer(type, bytes);
+  else
+    attr = DenseResourceElementsAttr::get(
+        type, key, HeapAsmResourceBlob::allocateAndCopyWithAlign(bytes, 4));
+  return arith::ConstantOp::create(b, loc, attr);
+}
+
+/// Writes `doc` to `path`, creating its folder.
+llvm::Error compress::writeReport(StringRef path, llvm::json::Object doc) {
+  StringRef folder = llvm::sys::path::parent_path(path);
+  if (!folder.empty())
+    if (std::error_code ec = llvm::sys::fs::create_directories(folder))
+      return llvm::createStringError("cannot create '" + folder + "': " + ec.message());
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_Text);
+  if (ec)
+    return llvm::createStringError("cannot write report '" + path + "': " + ec.message());
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(doc))) << "\n";
+  return llvm::Error::success();
+}

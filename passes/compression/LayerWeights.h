@@ -1,0 +1,40 @@
+// Reading and writing the constant weights of layers, and the JSON reports
+// that compression passes share.
+#ifndef COMPRESS_PASSES_COMPRESSION_LAYERWEIGHTS_H
+#define COMPRESS_PASSES_COMPRESSION_LAYERWEIGHTS_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Builders.h"
+
+#include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
+
+#include <optional>
+#include <vector>
+
+namespace compress {
+
+/// The float32 contents of a constant weight, or nullopt.
+std::optional<std::vector<float>> constantFloats(mlir::Value v);
+
+/// A constant of `type` holding `bytes`: inline when small, else a blob
+/// named `key` (the weights file's name for it).
+mlir::Value makeConstant(mlir::OpBuilder &b, mlir::Location loc, mlir::RankedTensorType type,
+                         llvm::ArrayRef<char> bytes, llvm::StringRef key);
+
+/// makeConstant of a vector's bytes.
+template <typename T>
+mlir::Value makeConstant(mlir::OpBuilder &b, mlir::Location loc, mlir::RankedTensorType type,
+                         const std::vector<T> &values, llvm::StringRef key) {
+  return makeConstant(b, loc, type,
+                      llvm::ArrayRef<char>(reinterpret_cast<const char *>(values.data()),
+                                           values.size() * sizeof(T)),
+                      key);
+}
+
+/// Writes `doc` to `path`, creating its folder.
+llvm::Error writeReport(llvm::StringRef path, llvm::json::Object doc);
+
+} // namespace compress
+
+#endif

@@ -1,0 +1,32 @@
+// Helpers of the patterns that replace lowered products on buffers by calls
+// of the CPU runtime's microkernels (every argument a 64-bit integer).
+#ifndef COMPRESS_PASSES_CPU_RUNTIMECALLS_H
+#define COMPRESS_PASSES_CPU_RUNTIMECALLS_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace compress {
+
+/// The address of `buffer`'s first element (aligned pointer plus offset
+/// times `elementBytes`), as an index.
+mlir::Value bufferAddress(mlir::OpBuilder &b, mlir::Location loc, mlir::Value buffer,
+                          int64_t elementBytes);
+
+/// Calls the runtime function `symbol` with index arguments, declaring it in
+/// the module on first use.
+void callRuntime(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *inModule,
+                 llvm::StringRef symbol, mlir::ValueRange args);
+
+/// The linalg.fill of 0 that initialises `out` just before `op` (only ops
+/// without memory effects, or allocations, between them), or null. A kernel that overwrites
+/// its result can take the fill's place.
+mlir::linalg::FillOp zeroFillBefore(mlir::Operation *op, mlir::Value out);
+
+/// Patterns replacing marked sparse products (SparseLinearLoop.h) by calls
+/// of the sparse microkernels (lib/runtime/cpu/SparseLinear.h).
+void populateSparseProductToCallPatterns(mlir::RewritePatternSet &patterns);
+
+} // namespace compress
+
+#endif
