@@ -44,7 +44,7 @@ Mask keepLargest(const std::vector<float> &scores, int64_t n, int64_t k,
   for (int64_t start = 0; start < n * k; start += span) {
     std::vector<int64_t> items(span);
     std::iota(items.begin(), items.end(), start);
-    pruneSmallest(scores, std::move(items), int64_t(std::floor(span * pattern.sparsity)), mask);
+    pruneSmallest(scores, std::move(items), std::llround(span * pattern.sparsity), mask);
   }
   return mask;
 }

@@ -13,7 +13,8 @@ namespace compress {
 
 /// Which weights of an [n, k] matrix a pruner zeroes.
 struct SparsityPattern {
-  /// Unstructured: the fraction of weights set to zero, in [0, 1).
+  /// Unstructured: the fraction of weights set to zero, in [0, 1) (of each
+  /// comparison group: round(size * sparsity) of them).
   double sparsity = 0;
   /// N:M: `keep` of every `block` consecutive input features of a row stay
   /// (block 0: unstructured).

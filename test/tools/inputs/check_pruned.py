@@ -169,11 +169,11 @@ def keep_top(scores, keep_fraction=None, nm=None, per_row=False):
         np.put_along_axis(mask.reshape(n, k // block, block), top, True, axis=-1)
         return mask
     if per_row:
-        pruned = int(np.floor(k * (1 - keep_fraction)))
+        pruned = int(np.floor(k * (1 - keep_fraction) + 0.5))
         order = np.argsort(scores, axis=1, kind="stable")[:, pruned:]
         np.put_along_axis(mask, order, True, axis=1)
         return mask
-    pruned = int(np.floor(n * k * (1 - keep_fraction)))
+    pruned = int(np.floor(n * k * (1 - keep_fraction) + 0.5))
     flat = mask.reshape(-1)
     flat[np.argsort(scores.reshape(-1), kind="stable")[pruned:]] = True
     return mask
@@ -196,10 +196,10 @@ def sparsegpt_reference(w, x, sparsity=0.0, nm=None, blocksize=128, percdamp=0.0
         q1, err1 = np.zeros_like(w1), np.zeros_like(w1)
         if nm is None:
             # The reference's `tmp <= sorted(tmp)[int(size * sparsity)]` prunes one weight more than the
-            # sparsity asks for; pruning exactly int(size * sparsity) is what compress-prune promises.
+            # sparsity asks for; compress-prune prunes round(size * sparsity) of each comparison group.
             tmp = w1 ** 2 / np.diag(hinv1)[None, :] ** 2
             mask1 = np.zeros(tmp.size, bool)
-            mask1[np.argsort(tmp.ravel(), kind="stable")[:int(tmp.size * sparsity)]] = True
+            mask1[np.argsort(tmp.ravel(), kind="stable")[:int(np.floor(tmp.size * sparsity + 0.5))]] = True
             mask1 = mask1.reshape(tmp.shape)
         else:
             mask1 = np.zeros_like(w1, bool)
@@ -326,6 +326,34 @@ if not s < wd < m:
     fail(f"fc1's output errors on the calibration data: sparsegpt {s:.4f}, wanda {wd:.4f}, magnitude {m:.4f}; "
          "expected sparsegpt < wanda < magnitude")
 done(f"output errors on calibration data: sparsegpt {s:.4f} < wanda {wd:.4f} < magnitude {m:.4f}")
+
+# ---- per-layer sparsity: overrides and OWL's allocation ----------------------------------------------------------
+_, report, _ = prune("sparsity=0.5 layer-sparsity=fc2:0.7 format=dense", calibrated=False)
+for name, target in [("fc1", 0.5), ("fc2", 0.7)]:
+    if abs(report[name]["sparsity"] - target) > 0.005:
+        fail(f"layer-sparsity: {name} pruned to {report[name]['sparsity']:.4f}, asked {target}")
+done("layer-sparsity overrides the uniform sparsity of matching layers")
+
+# OWL (Yin et al.): outlier ratio D = share of Wanda scores above 5x the layer's mean, on the unpruned model;
+# sparsity S - (R - mean R), R = 2 * lambda * (D - min D) / (max D - min D), the mean weighted by parameters.
+_, report, _ = prune("method=wanda sparsity=0.5 allocate=owl format=dense")
+X2_dense = second_layer_inputs(W1.astype(np.float64))
+ratios, sizes = [], []
+for w, x in [(W1, X1), (W2, X2_dense)]:
+    score = np.abs(w) * np.linalg.norm(x, axis=0)
+    ratios.append(np.mean(score > 5 * score.mean()))
+    sizes.append(w.size)
+ratios, sizes = np.array(ratios), np.array(sizes)
+r = 2 * 0.08 * (ratios - ratios.min()) / (ratios.max() - ratios.min())
+expected = 0.5 - (r - np.average(r, weights=sizes))
+for name, target in zip(["fc1", "fc2"], expected):
+    got = report[name]["target_sparsity"]
+    if abs(got - target) > 1e-6 or abs(report[name]["sparsity"] - target) > 0.005:
+        fail(f"owl: {name} target {got:.6f} / achieved {report[name]['sparsity']:.4f}, numpy {target:.6f}")
+achieved = np.average([report["fc1"]["sparsity"], report["fc2"]["sparsity"]], weights=sizes)
+if abs(achieved - 0.5) > 0.005:
+    fail(f"owl: the model's sparsity is {achieved:.4f}, not 0.5")
+done(f"owl: per-layer sparsities {expected.round(4).tolist()} as numpy computes them, model sparsity {achieved:.4f}")
 
 # ---- compiled pruned models against numpy ------------------------------------------------------------------------
 
