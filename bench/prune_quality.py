@@ -51,6 +51,8 @@ def main(argv=None):
     ap.add_argument("--windows", type=int, default=40, help="evaluation windows (512 tokens each)")
     ap.add_argument("--calibration-sets", type=int, default=16, help="calibration windows (512 tokens each)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--bin", type=Path, default=ROOT / "build" / "bin",
+                    help="folder of compress-run and compress-compile (a copy keeps a long run off a rebuild)")
     ap.add_argument("--markdown", type=Path, help="replace this script's section of the file with the table")
     args = ap.parse_args(argv)
 
@@ -63,7 +65,8 @@ def main(argv=None):
             passes = ROWS[row]
             out = Path(tmp) / (re.sub(r"\W+", "_", row) + ".json")
             cli = ["--rows", "compress", "--windows", str(args.windows), "--threads", str(args.threads),
-                   "--json", str(out)]
+                   "--json", str(out), "--compress-run", str(args.bin / "compress-run"),
+                   "--compress-compile", str(args.bin / "compress-compile")]
             if passes:
                 cli += ["--compile-once", "--passes", passes, "--calibration", str(calibration)]
             log(f"{row}: {passes}")

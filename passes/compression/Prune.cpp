@@ -259,7 +259,13 @@ struct PrunePass : compress::impl::PrunePassBase<PrunePass> {
         module.emitError("compress-prune: ") << llvm::toString(std::move(e));
         return signalPassFailure();
       }
-      return finish(module, std::move(layers), 0, 0);
+      // Structures report parameters; float32 bytes are four times as many.
+      int64_t before = 0, after = 0;
+      for (const llvm::json::Value &entry : layers) {
+        before += entry.getAsObject()->getInteger("parameters_before").value_or(0) * 4;
+        after += entry.getAsObject()->getInteger("parameters_after").value_or(0) * 4;
+      }
+      return finish(module, std::move(layers), before, after);
     }
 
     // The layers to prune, checked before any is touched.

@@ -106,7 +106,8 @@ def down_input_norms(ref: Reference, windows: np.ndarray) -> dict[int, np.ndarra
     return {i: np.sqrt(s) for i, s in sums.items()}
 
 
-def latency(compress_compile: Path, model: Path, prune: list[str], ids: np.ndarray, tmp: Path, runs: int) -> None:
+def latency(compress_compile: Path, model: Path, prune: list[str], ids: np.ndarray, tmp: Path, runs: int,
+            jit_logits: np.ndarray | None) -> None:
     from compress_models.artifact import Artifact, compile_model
     for name, options in (("dense", []), ("pruned", prune)):
         seconds = compile_model(compress_compile, model, tmp / name, name, *options)
@@ -115,6 +116,9 @@ def latency(compress_compile: Path, model: Path, prune: list[str], ids: np.ndarr
     times = {name: [] for name in arts}
     for art in arts.values():  # warm-up: weights paged in, packed weights cached
         art.run({"input_ids": ids[None]}, ["logits"])
+    if jit_logits is not None:  # the artifact is compiled for dynamic shapes, compress-run's JIT for the prompt's
+        e = rel(arts["pruned"].run({"input_ids": ids[None]}, ["logits"])["logits"][0], jit_logits)
+        check(e < 1e-5, f"outputs: the pruned artifact (dynamic shapes) vs compress-run: {e:.2e}")
     for _ in range(runs):
         for name, art in arts.items():
             start = time.perf_counter()
@@ -250,7 +254,7 @@ def main(argv=None) -> int:
             ref.t.update(dense_t)
             check_heads(args.compress_run, model, ref, ids, tmp)
         if args.latency:
-            latency(args.compress_compile, model, prune, ids, tmp, args.runs)
+            latency(args.compress_compile, model, prune, ids, tmp, args.runs, got)
     print(f"structured prune: {len(failures)} failed, {time.perf_counter() - START:.0f} s")
     return 1 if failures else 0
 

@@ -1,6 +1,7 @@
 """Checks compress-prune pattern=structured on small ONNX models against numpy.
 
-Usage: structured_prune.py KIND OUT [--compress-run PATH]    (KIND: mlp, swiglu, attention, conv)
+Usage: structured_prune.py KIND OUT [--compress-run PATH] [--sparsity S] [--build-only]
+       (KIND: mlp, swiglu, attention, conv; leak, an MLP whose activation is an output, with --build-only)
 
 For each model: seeded weights, two calibration sets and an evaluation input; compress-run prunes with
 `sparsity` and writes its report and outputs. The check then
@@ -203,7 +204,14 @@ def conv(rng):
     return model, (2, c, 6, 6), forward, f, prune, w
 
 
-MODELS = {"mlp": mlp, "swiglu": swiglu, "attention": attention, "conv": conv}
+def leak(rng):
+    """SmolLM2's MLP whose activation is also an output of the model: its channels cannot be removed."""
+    model, shape, forward, units, prune, w = swiglu(rng)
+    model.graph.output.append(f32([1, 7, units], "a"))
+    return model, shape, forward, units, prune, w
+
+
+MODELS = {"mlp": mlp, "swiglu": swiglu, "attention": attention, "conv": conv, "leak": leak}
 
 
 def unit_norms(kind, consumer_inputs, units):
@@ -221,6 +229,7 @@ def main() -> int:
     ap.add_argument("out", type=Path)
     ap.add_argument("--compress-run", default="compress-run")
     ap.add_argument("--sparsity", type=float, default=0.5)
+    ap.add_argument("--build-only", action="store_true", help="write the model and calibration sets, run nothing")
     args = ap.parse_args()
     out = args.out
     (out / "cal").mkdir(parents=True, exist_ok=True)
@@ -233,6 +242,8 @@ def main() -> int:
         np.save(out / "cal" / f"set{i}" / "x.npy", x)
     x = rng.standard_normal(shape).astype(np.float32)
     np.save(out / "x.npy", x)
+    if args.build_only:
+        return 0
 
     passes = f"compress-prune{{pattern=structured sparsity={args.sparsity} report={out}/report.json}}"
     cmd = [args.compress_run, str(out / "model.onnx"), "--calibration", str(out / "cal"), "--passes", passes,
