@@ -9,6 +9,9 @@ joint 2:4 + int4 below 2:4 then RTN int4.
 
     python bench/prune_quality.py --windows 40 --calibration-sets 16 --markdown docs/benchmarks.md
     python bench/prune_quality.py --rows dense,wanda-50 --windows 4          # a quick look
+
+Each row's result is kept in --results (by default $COMPRESS_CACHE/prune_quality.json, keyed by row, passes, windows
+and calibration sets), so an interrupted run resumes where it stopped; --fresh measures every row again.
 """
 import argparse
 import json
@@ -35,7 +38,7 @@ ROWS = {
     "wanda-2:4": f"compress-prune{{method=wanda pattern=2:4 {SKIP}}}",
     "sparsegpt-2:4": f"compress-prune{{method=sparsegpt pattern=2:4 {SKIP}}}",
     "sparsegpt-2:4+int4-joint": f"compress-prune{{method=sparsegpt pattern=2:4 bits=4 group-size=128 {SKIP}}}",
-    "sparsegpt-2:4,rtn-int4": f"compress-prune{{method=sparsegpt pattern=2:4 format=dense {SKIP}}},"
+    "sparsegpt-2:4-then-rtn-int4": f"compress-prune{{method=sparsegpt pattern=2:4 format=dense {SKIP}}},"
                               f"compress-quantize{{bits=4 group-size=128 {SKIP}}}",
 }
 MARK_BEGIN, MARK_END = "<!-- BEGIN bench/prune_quality.py results -->", "<!-- END bench/prune_quality.py results -->"
@@ -53,16 +56,27 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bin", type=Path, default=ROOT / "build" / "bin",
                     help="folder of compress-run and compress-compile (a copy keeps a long run off a rebuild)")
+    ap.add_argument("--results", type=Path, help="where each row's result is kept (default: in $COMPRESS_CACHE)")
+    ap.add_argument("--fresh", action="store_true", help="measure every row again")
     ap.add_argument("--markdown", type=Path, help="replace this script's section of the file with the table")
     args = ap.parse_args(argv)
 
     calibration = cache_dir() / "smollm2" / f"austen-calibration-{args.calibration_sets}"
     if not calibration.exists():
         austen.write_calibration(calibration, austen.calibration_windows(args.calibration_sets))
+    store = args.results or cache_dir() / "prune_quality.json"
+    saved = json.loads(store.read_text()) if store.exists() and not args.fresh else {}
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for row in [r.strip() for r in args.rows.split(",") if r.strip()]:
+            if row not in ROWS:
+                sys.exit(f"unknown row '{row}' (rows: {', '.join(ROWS)})")
             passes = ROWS[row]
+            key = json.dumps([row, passes, args.windows, args.calibration_sets])
+            if key in saved:
+                log(f"{row}: measured before ({store})")
+                results.append(saved[key])
+                continue
             out = Path(tmp) / (re.sub(r"\W+", "_", row) + ".json")
             cli = ["--rows", "compress", "--windows", str(args.windows), "--threads", str(args.threads),
                    "--json", str(out), "--compress-run", str(args.bin / "compress-run"),
@@ -78,6 +92,8 @@ def main(argv=None):
             results.append({"row": row, "passes": passes, "perplexity": data["perplexity"],
                             "standard_error": data["standard_error"], "compile_s": data.get("compile_s"),
                             "wall_s": time.perf_counter() - start})
+            saved[key] = results[-1]
+            store.write_text(json.dumps(saved, indent=1))
             log(f"{row}: perplexity {data['perplexity']:.3f}")
 
     dense = next((r["perplexity"] for r in results if r["row"] == "dense"), None)
