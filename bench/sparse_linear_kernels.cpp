@@ -7,9 +7,12 @@
 //     layout) and 2:4 int8 W8A8, both with per-channel scales;
 //   - ELL fp32 at several sparsities (uniformly random columns), and the
 //     sparsity above which it beats dense fp32.
-// The kernels run interleaved, each once per round, so that every one
-// finds the caches as the others left them (as the layers of a model do);
-// the table gives the median over the rounds.
+// The kernels run interleaved, each once per round, and the caches are
+// flushed (128 MB read) before each call, so that every kernel
+// streams its weight from memory as the layers of a model do; the table
+// gives the median over the rounds. The CPU time other processes took
+// during the rounds is reported: on a shared machine, numbers taken while
+// it is high are not worth keeping.
 //
 // Usage: sparse-linear-bench [--threads T] [--rows 1,16] [--runs N]
 //                            [--n N] [--k K] [--ell 50,80,90]
@@ -18,6 +21,8 @@
 #include "lib/runtime/cpu/SparseLinear.h"
 
 #include <omp.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -39,7 +44,7 @@ struct Options {
   int threads = 2, runs = 21;
   int64_t n = 11008, k = 4096;
   std::vector<int64_t> rows = {1, 16};
-  std::vector<int64_t> ellSparsity = {50, 60, 70, 80, 90};
+  std::vector<int64_t> ellSparsity = {30, 40, 50, 60, 70, 80, 90};
 };
 
 std::vector<int64_t> parseList(const char *text) {
@@ -144,6 +149,37 @@ Ell pruneEll(const std::vector<float> &w, int64_t n, int64_t k, int64_t entries)
     }
   }
   return e;
+}
+
+/// Evicts the weights from every cache level (L3: 32 MB on the machine
+/// measured) by reading a larger buffer: only reads, so that the lines the
+/// next kernel evicts are clean (dirty ones would cost it their writes).
+void flushCaches(const std::vector<float> &buffer) {
+  float sum = 0;
+#pragma omp parallel for reduction(+ : sum) schedule(static)
+  for (size_t i = 0; i < buffer.size(); ++i)
+    sum += buffer[i];
+  if (sum == -1.0f) // keeps the loop
+    std::printf(" ");
+}
+
+/// CPU seconds every process has used (/proc/stat), and this one.
+double machineCpuSeconds() {
+  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
+  if (FILE *stat = std::fopen("/proc/stat", "r")) {
+    if (std::fscanf(stat, "cpu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &system, &idle,
+                    &iowait, &irq, &softirq) != 7)
+      user = 0;
+    std::fclose(stat);
+  }
+  return double(user + nice + system + irq + softirq) / double(sysconf(_SC_CLK_TCK));
+}
+
+double processCpuSeconds() {
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
 }
 
 double seconds() {
@@ -268,6 +304,9 @@ int main(int argc, char **argv) {
     return v[v.size() / 2];
   };
   std::vector<std::vector<double>> medians(kernels.size());
+  std::vector<float> flush(32 << 20, 1.0f); // 128 MB
+  double machineStart = machineCpuSeconds(), processStart = processCpuSeconds();
+  double wallStart = seconds();
   for (int64_t m : o.rows) {
     for (Timed &t : kernels) {
       t.times.clear();
@@ -275,6 +314,7 @@ int main(int argc, char **argv) {
     }
     for (int run = 0; run < o.runs; ++run)
       for (Timed &t : kernels) {
+        flushCaches(flush);
         double start = seconds();
         t.call(m);
         t.times.push_back(seconds() - start);
@@ -282,6 +322,9 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < kernels.size(); ++i)
       medians[i].push_back(median(kernels[i].times) * 1e3);
   }
+  double others = (machineCpuSeconds() - machineStart) - (processCpuSeconds() - processStart);
+  std::printf("other processes took %.0f%% of the machine's CPU time during the rounds\n",
+              100 * others / (double(sysconf(_SC_NPROCESSORS_ONLN)) * (seconds() - wallStart)));
 
   auto baselineOf = [&](size_t i) {
     for (size_t j = 0; j < kernels.size(); ++j)

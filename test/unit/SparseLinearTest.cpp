@@ -287,7 +287,7 @@ TEST(SparseLinear, NmFloat) {
   for (auto [keep, block, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
            {2, 4, 200}, {4, 8, 200}, {1, 4, 200}, {2, 8, 200}, {2, 3, 201}, {8, 16, 208},
            {3, 8, 200}, {1, 16, 208}, {1, 2, 66}})
-    for (int64_t m : {0, 1, 3, 16, 33})
+    for (int64_t m : {0, 1, 3, 8, 9, 16, 33})
       check(nm(keep, block, m, 37, k));
 }
 
@@ -346,6 +346,26 @@ TEST(SparseLinear, EllQuantized) {
             c.int8Activations = int8Activations;
             check(c);
           }
+}
+
+TEST(SparseLinear, SlicesOfK) {
+  // K long enough for several slices (a slice's activations fill 16 KB):
+  // the sums carry over from slice to slice, ELL rows resume where the
+  // last slice stopped.
+  for (int64_t m : {1, 3, 9, 17, 40}) {
+    check(nm(2, 4, m, 37, 4800));
+    check(nm(4, 8, m, 21, 2400, 4, 64));
+    check(ell(16, 900, m, 21, 4000));
+    check(ell(32, 500, m, 21, 3000, 8, 32));
+    // Groups inside a slice, and one (per channel) across all of them.
+    for (int64_t group : {256, 2304})
+      for (bool zeroPoints : {false, true}) {
+        Case c = nm(2, 4, m, 21, 4608, 8, group);
+        c.zeroPoints = zeroPoints;
+        c.int8Activations = true;
+        check(c);
+      }
+  }
 }
 
 TEST(SparseLinear, InfinityAtColumnsNotStored) {

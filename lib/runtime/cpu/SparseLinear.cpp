@@ -12,47 +12,74 @@
 using namespace compress;
 using namespace compress::sparse_linear;
 
-void sparse_linear::decodeColumns(const Weight &w, int64_t row, int32_t *columns) {
-  int64_t count = w.count(row);
+void sparse_linear::decodeColumns(const Weight &w, int64_t row, int64_t begin, int64_t end,
+                                  int32_t *dst) {
   if (w.columns16)
-    std::copy(w.columns16 + row * w.stored, w.columns16 + row * w.stored + count, columns);
+    std::copy(w.columns16 + row * w.stored + begin, w.columns16 + row * w.stored + end, dst);
   else if (w.columns32)
-    std::copy(w.columns32 + row * w.stored, w.columns32 + row * w.stored + count, columns);
+    std::copy(w.columns32 + row * w.stored + begin, w.columns32 + row * w.stored + end, dst);
   else
-    for (int64_t j = 0; j < count; ++j)
-      columns[j] = int32_t(w.column(row, j));
+    for (int64_t j = begin; j < end; ++j)
+      dst[j - begin] = int32_t(w.column(row, j));
 }
 
 // One loop per group and code width, which compilers vectorise.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void
-sparse_linear::dequantizeValues(const Weight &w, int64_t row, float *values) {
-  int64_t count = w.count(row);
+sparse_linear::dequantizeValues(const Weight &w, int64_t row, int64_t begin, int64_t end,
+                                float *dst) {
   const uint8_t *codes = w.valueRow(row);
   if (w.bits == 0) {
-    std::memcpy(values, codes, count * sizeof(float));
+    std::memcpy(dst, codes + 4 * begin, (end - begin) * sizeof(float));
     return;
   }
   const float *scales = w.scaleRow(row);
   const uint8_t *zeros = w.zeroRow(row);
-  for (int64_t g = 0; g * w.group < count; ++g) {
-    int64_t begin = g * w.group, end = std::min(count, begin + w.group);
+  for (int64_t g = begin / w.group; g * w.group < end; ++g) {
+    int64_t first = std::max(begin, g * w.group), last = std::min(end, (g + 1) * w.group);
     float scale = scales[g];
     int32_t zero = zeros ? zeros[g] : 0;
     if (w.bits == 8 && zeros) {
-      for (int64_t j = begin; j < end; ++j)
-        values[j] = float(int32_t(codes[j]) - zero) * scale;
+      for (int64_t j = first; j < last; ++j)
+        dst[j - begin] = float(int32_t(codes[j]) - zero) * scale;
     } else if (w.bits == 8) {
-      for (int64_t j = begin; j < end; ++j)
-        values[j] = float(int8_t(codes[j])) * scale;
+      for (int64_t j = first; j < last; ++j)
+        dst[j - begin] = float(int8_t(codes[j])) * scale;
     } else {
       // Nibbles: sign-extended ((v ^ 8) - 8) without zero points.
       int32_t flip = zeros ? 0 : 8;
-      for (int64_t j = begin; j < end; ++j) {
+      for (int64_t j = first; j < last; ++j) {
         int32_t nibble = (codes[j / 2] >> (4 * (j % 2))) & 0x0F;
-        values[j] = float((nibble ^ flip) - flip - zero) * scale;
+        dst[j - begin] = float((nibble ^ flip) - flip - zero) * scale;
       }
     }
   }
+}
+
+void sparse_linear::prefetchSlice(const Weight &w, int64_t row, int64_t begin, int64_t end) {
+  if (begin >= w.stored) {
+    row += kChannelBlock;
+    end -= begin;
+    begin = 0;
+  }
+  if (row >= w.n)
+    return;
+  end = std::min(end, w.stored);
+  auto prefetch = [](const uint8_t *from, const uint8_t *to) {
+    for (const uint8_t *line = from; line < to; line += 64)
+      __builtin_prefetch(line);
+  };
+  int64_t valueBits = w.bits ? w.bits : 32;
+  const uint8_t *values = w.valueRow(row);
+  prefetch(values + begin * valueBits / 8, values + (end * valueBits + 7) / 8);
+  if (w.nm())
+    prefetch(w.indexRow(row) + begin * w.indexBits() / 8,
+             w.indexRow(row) + (end * w.indexBits() + 7) / 8);
+  else if (w.columns16)
+    prefetch(reinterpret_cast<const uint8_t *>(w.columns16 + row * w.stored + begin),
+             reinterpret_cast<const uint8_t *>(w.columns16 + row * w.stored + end));
+  else
+    prefetch(reinterpret_cast<const uint8_t *>(w.columns32 + row * w.stored + begin),
+             reinterpret_cast<const uint8_t *>(w.columns32 + row * w.stored + end));
 }
 
 void sparse_linear::portableProduct(const Weight &w, const Product &p) {
@@ -65,8 +92,8 @@ void sparse_linear::portableProduct(const Weight &w, const Product &p) {
     for (int64_t b = 0; b < blocks; ++b)
       for (int64_t c = b * kChannelBlock; c < std::min(w.n, (b + 1) * kChannelBlock); ++c) {
         int64_t count = w.count(c);
-        decodeColumns(w, c, columns.data());
-        dequantizeValues(w, c, values.data());
+        decodeColumns(w, c, 0, count, columns.data());
+        dequantizeValues(w, c, 0, count, values.data());
         for (int64_t r = 0; r < p.m; ++r) {
           const float *x = p.x + r * p.xStride;
           float acc = 0;
@@ -102,7 +129,7 @@ void run(const Weight &w, Product p, bool int8Activations) {
   }
   if (!hasAvx512() || w.stored == 0)
     portableProduct(w, p);
-  else if (w.nm() && floatNmSupported(w))
+  else if (w.nm() && floatNmSupported(w) && p.m <= kNmPermuteRows)
     floatNmProduct(w, p);
   else
     floatListProduct(w, p);

@@ -4,13 +4,15 @@
 // one vector of offsets into the window, and a two-register permute
 // (vpermt2ps) gathers the 16 activations that meet the 16 values, so each
 // register of x read feeds only kept products. A chunk's offsets and values
-// serve several rows of x; codes go in less their zero point, their group's
-// scale applied once per group.
+// serve several rows of x. K goes in slices whose activations stay in L1
+// while a block of rows of W reads them; quantized values are dequantised
+// a slice of a row at a time, for all rows of x.
 #include "lib/runtime/cpu/SparseLinearKernels.h"
 
 #include <immintrin.h>
 
 #include <algorithm>
+#include <numeric>
 #include <vector>
 
 using namespace compress;
@@ -25,35 +27,26 @@ constexpr int64_t kChunk = 16;
 /// to the window being permuted.
 constexpr int kRows = 8;
 
-/// One row of W, as the chunks read it.
-struct Row {
-  const uint8_t *values, *indices;
-  const float *scales;
-  const uint8_t *zeros;
-};
-
 /// What every chunk of the product shares.
 struct Pattern {
-  int64_t k, stored, indexBits, indexRowBytes, valueRowBytes, group;
+  int64_t k, stored, indexBits, indexRowBytes, xStride;
   int64_t window;      // columns a chunk spans
   int64_t plainChunks; // leading chunks that are full and whose registers of x stay in the rows
-  int64_t groupSize;   // entries between scales (a whole row for float values)
-  const Product *p;
   alignas(64) int32_t base[kChunk]; // column of each lane's block in the window
 
-  Pattern(const Weight &w, const Product &product, int64_t parts, bool scaled)
+  Pattern(const Weight &w, int64_t xStride)
       : k(w.k), stored(w.stored), indexBits(w.indexBits()), indexRowBytes(w.indexRowBytes()),
-        valueRowBytes(w.valueRowBytes()), group(w.group), window(kChunk / w.keep * w.block),
-        plainChunks(std::min(w.stored / kChunk,
-                             w.k < 16 * parts ? 0 : (w.k - 16 * parts) / window + 1)),
-        groupSize(scaled ? std::min(w.group, w.stored) : w.stored), p(&product) {
+        xStride(xStride), window(kChunk / w.keep * w.block) {
+    int64_t parts = window <= 32 ? 2 : 4;
+    int64_t inRows = w.k < 16 * parts ? 0 : (w.k - 16 * parts) / window + 1;
+    plainChunks = std::min(w.stored / kChunk, inRows);
     for (int64_t lane = 0; lane < kChunk; ++lane)
       base[lane] = int32_t(lane / w.keep * w.block);
   }
 };
 
 /// Up to 8 bytes from `at`, at most `bytes` of them (the rest 0), as one
-/// integer: the packed fields of a row's last chunk.
+/// integer: the packed indices of a row's last chunk.
 inline uint64_t loadBits(const uint8_t *at, int64_t bytes) {
   uint64_t value = 0;
   std::memcpy(&value, at, std::min<int64_t>(bytes, sizeof(value)));
@@ -67,184 +60,169 @@ inline T load(const uint8_t *at) {
   return value;
 }
 
-/// 16 fields of 4 bits (lane i: bits 4i..4i+3) spread to 32-bit lanes.
-COMPRESS_AVX512 inline __m512i nibbles(uint64_t packed) {
-  const __m512i halves = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-  const __m512i shifts = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24,
-                                           28);
-  __m512i words = _mm512_permutexvar_epi32(halves, _mm512_set1_epi64(int64_t(packed)));
-  return _mm512_and_si512(_mm512_srlv_epi32(words, shifts), _mm512_set1_epi32(0x0F));
-}
-
-/// One chunk's operands: offsets into its window, and its values (codes
-/// less their zero point, the scale applied per group), finite in every
-/// lane (those outside `valid` meet activations gatherWindow zeroes).
-struct Chunk {
-  __m512i offsets;
-  __m512 values;
-  __mmask16 valid;
-  int64_t column; // the window's first
-};
-
-/// Plain: a full chunk, read without masks (Pattern::plainChunks).
-template <int Bits, bool Plain>
-COMPRESS_AVX512 inline Chunk readChunk(const Pattern &t, const Row &row, int64_t j0,
-                                       __m512i zero) {
-  Chunk chunk;
-  chunk.valid = Plain || t.stored - j0 >= kChunk ? 0xFFFF : __mmask16((1u << (t.stored - j0)) - 1);
-  chunk.column = j0 / kChunk * t.window;
+/// The offsets in its window of the chunk at entry j0 of a row of indices.
+/// Plain: a full chunk (Pattern::plainChunks), read without bounds.
+template <bool Plain>
+COMPRESS_AVX512 inline __m512i chunkOffsets(const Pattern &t, const uint8_t *indices, int64_t j0) {
   __m512i fields;
   if (t.indexBits == 2) {
     const __m512i shifts =
         _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const uint8_t *at = row.indices + j0 / 4;
+    const uint8_t *at = indices + j0 / 4;
     uint32_t packed = Plain ? load<uint32_t>(at) : uint32_t(loadBits(at, t.indexRowBytes - j0 / 4));
     fields = _mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(int32_t(packed)), shifts),
                               _mm512_set1_epi32(3));
   } else {
-    const uint8_t *at = row.indices + j0 / 2;
-    fields = nibbles(Plain ? load<uint64_t>(at) : loadBits(at, t.indexRowBytes - j0 / 2));
+    // 16 fields of 4 bits: lanes 0-7 from the low half, 8-15 the high one.
+    const __m512i halves = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i shifts =
+        _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+    const uint8_t *at = indices + j0 / 2;
+    uint64_t packed = Plain ? load<uint64_t>(at) : loadBits(at, t.indexRowBytes - j0 / 2);
+    __m512i words = _mm512_permutexvar_epi32(halves, _mm512_set1_epi64(int64_t(packed)));
+    fields = _mm512_and_si512(_mm512_srlv_epi32(words, shifts), _mm512_set1_epi32(0x0F));
   }
-  chunk.offsets = _mm512_add_epi32(fields, _mm512_load_si512(t.base));
-  if constexpr (Bits == 0) {
-    const float *values = reinterpret_cast<const float *>(row.values) + j0;
-    chunk.values = Plain ? _mm512_loadu_ps(values) : _mm512_maskz_loadu_ps(chunk.valid, values);
-    return chunk;
-  }
-  __m512i codes;
-  if constexpr (Bits == 8) {
-    __m128i bytes = Plain ? _mm_loadu_si128(reinterpret_cast<const __m128i *>(row.values + j0))
-                          : _mm_maskz_loadu_epi8(chunk.valid, row.values + j0);
-    codes = row.zeros ? _mm512_cvtepu8_epi32(bytes) : _mm512_cvtepi8_epi32(bytes);
-  } else {
-    const uint8_t *at = row.values + j0 / 2;
-    codes = nibbles(Plain ? load<uint64_t>(at) : loadBits(at, t.valueRowBytes - j0 / 2));
-    if (!row.zeros) { // sign-extend 4 bits
-      const __m512i sign = _mm512_set1_epi32(8);
-      codes = _mm512_sub_epi32(_mm512_xor_si512(codes, sign), sign);
-    }
-  }
-  chunk.values = _mm512_cvtepi32_ps(_mm512_sub_epi32(codes, zero));
-  return chunk;
+  return _mm512_add_epi32(fields, _mm512_load_si512(t.base));
 }
 
-/// The activations of the row of x at `x` (the window's first column)
-/// that meet the chunk; lanes outside `valid` 0, whatever x holds.
+/// The activations of the rows of x from `x` that meet the chunk at j0
+/// (offsets as chunkOffsets gives them); lanes outside `valid` 0,
+/// whatever x holds.
 template <int Parts, bool Plain>
-COMPRESS_AVX512 inline __m512 gatherWindow(const Pattern &t, const Chunk &chunk, const float *x) {
+COMPRESS_AVX512 inline __m512 gatherWindow(const Pattern &t, const float *x, int64_t column,
+                                           __m512i offsets, __mmask16 valid) {
   __m512 part[Parts];
 #pragma GCC unroll 4
   for (int i = 0; i < Parts; ++i) {
-    int64_t left = t.k - chunk.column - 16 * i; // columns of x from this register on
-    part[i] = Plain || left >= 16 ? _mm512_loadu_ps(x + 16 * i)
-                                  : _mm512_maskz_loadu_ps(
-                                        left > 0 ? __mmask16((1u << left) - 1) : 0, x + 16 * i);
+    int64_t left = t.k - column - 16 * i; // columns of x from this register on
+    __mmask16 present = left >= 16 ? 0xFFFF : left > 0 ? __mmask16((1u << left) - 1) : 0;
+    part[i] = Plain ? _mm512_loadu_ps(x + column + 16 * i)
+                    : _mm512_maskz_loadu_ps(present, x + column + 16 * i);
   }
-  __m512 low = _mm512_maskz_permutex2var_ps(chunk.valid, part[0], chunk.offsets, part[1]);
+  __m512 low = _mm512_maskz_permutex2var_ps(valid, part[0], offsets, part[1]);
   if constexpr (Parts == 2)
     return low;
-  __m512 high = _mm512_maskz_permutex2var_ps(chunk.valid, part[2], chunk.offsets, part[3]);
-  return _mm512_mask_blend_ps(_mm512_test_epi32_mask(chunk.offsets, _mm512_set1_epi32(32)), low,
-                              high);
+  __m512 high = _mm512_maskz_permutex2var_ps(valid, part[2], offsets, part[3]);
+  return _mm512_mask_blend_ps(_mm512_test_epi32_mask(offsets, _mm512_set1_epi32(32)), low, high);
 }
 
-template <int Rows, int Parts, int Bits, bool Plain>
-COMPRESS_AVX512 inline void multiplyChunk(const Pattern &t, const Row &row, const float *x,
-                                          int64_t j0, __m512i zero, __m512 (&acc)[Rows]) {
-  Chunk chunk = readChunk<Bits, Plain>(t, row, j0, zero);
+/// acc[r] += the products of the chunk at j0 (values: its 16 float values)
+/// with row r of x.
+template <int Rows, int Parts, bool Plain>
+COMPRESS_AVX512 inline void multiplyChunk(const Pattern &t, const uint8_t *indices,
+                                          const float *values, int64_t j0, const float *x,
+                                          __m512 (&acc)[Rows]) {
+  __mmask16 valid =
+      Plain || t.stored - j0 >= kChunk ? 0xFFFF : __mmask16((1u << (t.stored - j0)) - 1);
+  __m512i offsets = chunkOffsets<Plain>(t, indices, j0);
+  __m512 w = Plain ? _mm512_loadu_ps(values) : _mm512_maskz_loadu_ps(valid, values);
+  int64_t column = j0 / kChunk * t.window;
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r)
     acc[r] = _mm512_fmadd_ps(
-        gatherWindow<Parts, Plain>(t, chunk, x + r * t.p->xStride + chunk.column), chunk.values,
-        acc[r]);
+        gatherWindow<Parts, Plain>(t, x + r * t.xStride, column, offsets, valid), w, acc[r]);
 }
 
-/// out[r0 .. r0 + Rows, channel] for one row of W, a group at a time. Few
-/// rows keep several sums each: a multiply-add waits 4 cycles for the one
-/// before.
-template <int Rows, int Parts, int Bits>
-COMPRESS_AVX512 void rowsKernel(const Pattern &t, const Row &row, int64_t channel, int64_t r0) {
+/// sums[r] += the products of entries [begin, end) of a row of W (begin a
+/// multiple of 16; values[0] is entry begin's) with row r of x, for `Rows`
+/// rows. Few rows keep several sums each: a multiply-add waits 4 cycles for
+/// the one before.
+template <int Rows, int Parts>
+COMPRESS_AVX512 void sliceKernel(const Pattern &t, const uint8_t *indices, const float *values,
+                                 int64_t begin, int64_t end, const float *x, float *sums) {
   constexpr int kChains = Rows >= 4 ? 1 : 4 / Rows;
-  const Product &p = *t.p;
-  const float *x = p.x + r0 * p.xStride;
-  __m512 total[Rows];
+  __m512 acc[kChains][Rows];
+#pragma GCC unroll 4
+  for (int c = 0; c < kChains; ++c)
 #pragma GCC unroll 8
-  for (int r = 0; r < Rows; ++r)
-    total[r] = _mm512_setzero_ps();
-  for (int64_t g0 = 0; g0 < t.stored; g0 += t.groupSize) {
-    int64_t g = g0 / t.group, end = std::min(t.stored, g0 + t.groupSize);
-    int64_t plainEnd = std::min(end, t.plainChunks * kChunk);
-    __m512i zero = _mm512_set1_epi32(Bits && row.zeros ? row.zeros[g] : 0);
-    __m512 acc[kChains][Rows];
+    for (int r = 0; r < Rows; ++r)
+      acc[c][r] = c == 0 ? _mm512_loadu_ps(sums + 16 * r) : _mm512_setzero_ps();
+  int64_t plainEnd = std::min(end, t.plainChunks * kChunk), j = begin;
+  for (; j + kChains * kChunk <= plainEnd; j += kChains * kChunk)
 #pragma GCC unroll 4
     for (int c = 0; c < kChains; ++c)
+      multiplyChunk<Rows, Parts, true>(t, indices, values + (j - begin) + c * kChunk,
+                                       j + c * kChunk, x, acc[c]);
+  for (; j < plainEnd; j += kChunk)
+    multiplyChunk<Rows, Parts, true>(t, indices, values + (j - begin), j, x, acc[0]);
+  for (; j < end; j += kChunk)
+    multiplyChunk<Rows, Parts, false>(t, indices, values + (j - begin), j, x, acc[0]);
 #pragma GCC unroll 8
-      for (int r = 0; r < Rows; ++r)
-        acc[c][r] = _mm512_setzero_ps();
-    int64_t j = g0;
-    for (; j + kChains * kChunk <= plainEnd; j += kChains * kChunk)
+  for (int r = 0; r < Rows; ++r) {
+    __m512 sum = acc[0][r];
 #pragma GCC unroll 4
-      for (int c = 0; c < kChains; ++c)
-        multiplyChunk<Rows, Parts, Bits, true>(t, row, x, j + c * kChunk, zero, acc[c]);
-    for (; j < plainEnd; j += kChunk)
-      multiplyChunk<Rows, Parts, Bits, true>(t, row, x, j, zero, acc[0]);
-    for (; j < end; j += kChunk)
-      multiplyChunk<Rows, Parts, Bits, false>(t, row, x, j, zero, acc[0]);
-    __m512 scale = _mm512_set1_ps(Bits ? row.scales[g] : 1.0f);
-#pragma GCC unroll 8
-    for (int r = 0; r < Rows; ++r) {
-      __m512 sum = acc[0][r];
-#pragma GCC unroll 4
-      for (int c = 1; c < kChains; ++c)
-        sum = _mm512_add_ps(sum, acc[c][r]);
-      total[r] = _mm512_fmadd_ps(sum, scale, total[r]);
-    }
+    for (int c = 1; c < kChains; ++c)
+      sum = _mm512_add_ps(sum, acc[c][r]);
+    _mm512_storeu_ps(sums + 16 * r, sum);
   }
-#pragma GCC unroll 8
-  for (int r = 0; r < Rows; ++r)
-    p.store(r0 + r, channel, _mm512_reduce_add_ps(total[r]));
 }
 
-template <int Parts, int Bits, int Rows = kRows>
-void rows(const Pattern &t, const Row &row, int64_t channel, int64_t r0, int64_t count) {
+template <int Parts, int Rows = kRows>
+void slice(const Pattern &t, const uint8_t *indices, const float *values, int64_t begin,
+           int64_t end, const float *x, float *sums, int64_t rows) {
   if constexpr (Rows > 1)
-    if (count < Rows)
-      return rows<Parts, Bits, Rows - 1>(t, row, channel, r0, count);
-  rowsKernel<Rows, Parts, Bits>(t, row, channel, r0);
+    if (rows < Rows)
+      return slice<Parts, Rows - 1>(t, indices, values, begin, end, x, sums, rows);
+  sliceKernel<Rows, Parts>(t, indices, values, begin, end, x, sums);
 }
 
-template <int Parts, int Bits>
-void product(const Weight &w, const Product &p) {
-  Pattern t(w, p, Parts, Bits != 0);
-  // Quantized values whose groups split chunks: rows dequantised into a
-  // buffer first, then multiplied as float values.
-  bool buffered = Bits == 0 && w.bits != 0;
-  int64_t blocks = (w.n + kChannelBlock - 1) / kChannelBlock;
-#pragma omp parallel
-  {
-    std::vector<float> dequantized(buffered ? w.stored : 0);
-#pragma omp for schedule(static)
-    for (int64_t b = 0; b < blocks; ++b)
-      for (int64_t c = b * kChannelBlock; c < std::min(w.n, (b + 1) * kChannelBlock); ++c) {
-        Row row{w.valueRow(c), w.indexRow(c), w.bits ? w.scaleRow(c) : nullptr, w.zeroRow(c)};
-        if (buffered) {
-          dequantizeValues(w, c, dequantized.data());
-          row.values = reinterpret_cast<const uint8_t *>(dequantized.data());
-        }
-        for (int64_t r0 = 0; r0 < p.m; r0 += kRows)
-          rows<Parts, Bits>(t, row, c, r0, std::min<int64_t>(kRows, p.m - r0));
-      }
-  }
+/// Rows of x copied `stride` floats apart: a stride of a multiple of 4 KB
+/// would map the windows of every row to the same L1 sets.
+LineAligned<float> staggeredRows(const Weight &w, Product &p) {
+  int64_t stride = (w.k + 15) / 16 * 16 + 16;
+  LineAligned<float> rows;
+  rows.assign(p.m * stride, 0.0f);
+  for (int64_t r = 0; r < p.m; ++r)
+    std::copy(p.x + r * p.xStride, p.x + r * p.xStride + w.k, rows.data() + r * stride);
+  p.x = rows.data();
+  p.xStride = stride;
+  return rows;
 }
 
 template <int Parts>
-void productOfParts(const Weight &w, const Product &p) {
-  bool chunksInGroups = w.group % kChunk == 0 || w.group >= w.stored;
-  if (w.bits == 8 && chunksInGroups)
-    return product<Parts, 8>(w, p);
-  if (w.bits == 4 && chunksInGroups)
-    return product<Parts, 4>(w, p);
-  product<Parts, 0>(w, p);
+void product(const Weight &w, Product p) {
+  LineAligned<float> staggered;
+  if (p.m > 1)
+    staggered = staggeredRows(w, p);
+  Pattern t(w, p.xStride);
+  // Slices of whole chunks.
+  int64_t passRows = std::min<int64_t>(p.m, kRows);
+  int64_t sliceColumns = std::max(t.window, kSliceBytes / (4 * passRows) / t.window * t.window);
+  int64_t sliceEntries = sliceColumns / w.block * w.keep;
+  int64_t blocks = (w.n + kChannelBlock - 1) / kChannelBlock;
+#pragma omp parallel
+  {
+    std::vector<float> dequantized(w.bits ? sliceEntries : 0);
+    // The sums of a block of rows of W: [channel][row][16 lanes].
+    std::vector<float> sums(kChannelBlock * kRows * kChunk);
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+      int64_t c0 = b * kChannelBlock, c1 = std::min(w.n, c0 + kChannelBlock);
+      for (int64_t r0 = 0; r0 < p.m; r0 += kRows) {
+        int64_t rows = std::min<int64_t>(kRows, p.m - r0);
+        std::fill(sums.begin(), sums.end(), 0.0f);
+        for (int64_t begin = 0; begin < w.stored; begin += sliceEntries) {
+          int64_t end = std::min(w.stored, begin + sliceEntries);
+          for (int64_t c = c0; c < c1; ++c) {
+            if (sliceEntries < w.stored) // rows read in one slice stream by themselves
+              prefetchSlice(w, c, end, end + sliceEntries);
+            const float *values = reinterpret_cast<const float *>(w.valueRow(c)) + begin;
+            if (w.bits) {
+              dequantizeValues(w, c, begin, end, dequantized.data());
+              values = dequantized.data();
+            }
+            slice<Parts>(t, w.indexRow(c), values, begin, end, p.x + r0 * p.xStride,
+                         &sums[(c - c0) * kRows * kChunk], rows);
+          }
+        }
+        for (int64_t c = c0; c < c1; ++c)
+          for (int64_t r = 0; r < rows; ++r) {
+            const float *lanes = &sums[((c - c0) * kRows + r) * kChunk];
+            p.store(r0 + r, c, std::accumulate(lanes, lanes + kChunk, 0.0f));
+          }
+      }
+    }
+  }
 }
 
 } // namespace
@@ -256,7 +234,7 @@ bool sparse_linear::floatNmSupported(const Weight &w) {
 
 void sparse_linear::floatNmProduct(const Weight &w, const Product &p) {
   if (kChunk / w.keep * w.block <= 32)
-    productOfParts<2>(w, p);
+    product<2>(w, p);
   else
-    productOfParts<4>(w, p);
+    product<4>(w, p);
 }
