@@ -368,6 +368,39 @@ TEST(SparseLinear, SlicesOfK) {
   }
 }
 
+TEST(SparseLinear, ManyRowsDensified) {
+  // From kDenseRows rows on, weights at most kDenseMaxSparsity percent
+  // sparse go through blocks densified for sgemm: N:M float and codes,
+  // ELL (counts averaging 47% of K) in float and codes, with float or int8
+  // activations; sparser patterns (1:4, 1:16, ELL at 87%) stay entry lists.
+  // 150 channels: blocks of whole tiles and a partial last one.
+  for (int64_t m : {65, 200}) {
+    for (auto [keep, block, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+             {2, 4, 200}, {4, 8, 200}, {1, 4, 200}, {2, 3, 201}, {8, 16, 208}, {3, 8, 200},
+             {1, 16, 208}})
+      check(nm(keep, block, m, 150, k));
+    for (int64_t bits : {8, 4})
+      for (bool zeroPoints : {false, true})
+        for (int64_t group : {100, 24})
+          for (bool int8Activations : {false, true}) {
+            Case c = nm(2, 4, m, 37, 200, bits, group);
+            c.zeroPoints = zeroPoints;
+            c.int8Activations = int8Activations;
+            check(c);
+            c = ell(16, 280, m, 23, 300, bits, group);
+            c.zeroPoints = zeroPoints;
+            c.int8Activations = int8Activations;
+            check(c);
+          }
+    for (int64_t columnBits : {16, 32}) {
+      check(ell(columnBits, 140, m, 150, 150));
+      check(ell(columnBits, 40, m, 37, 150));
+    }
+    check(nm(2, 4, m, 21, 4800));
+    check(ell(32, 3000, m, 21, 4000));
+  }
+}
+
 TEST(SparseLinear, InfinityAtColumnsNotStored) {
   // ELL padding points at column 0; a pruned N:M column inside the last,
   // partial chunk (its window still loads it).

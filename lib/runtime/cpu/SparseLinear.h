@@ -26,6 +26,12 @@
 // as ActivationQuantization.h does, and the product is the one of the
 // quantized activations with the dequantised weight. Generated code passes
 // every argument as a 64-bit integer, pointers included.
+//
+// From 64 rows on, weights at most 60% sparse are densified a block of
+// output channels at a time and multiplied by sgemm (a dense product wins
+// there); like any dense product, an inf or NaN in x then turns the zeros
+// of columns a row does not store into NaN, which the list kernels of
+// fewer rows never read.
 #ifndef COMPRESS_LIB_RUNTIME_CPU_SPARSELINEAR_H
 #define COMPRESS_LIB_RUNTIME_CPU_SPARSELINEAR_H
 
