@@ -47,8 +47,17 @@ Value compress::makeConstant(OpBuilder &b, Location loc, RankedTensorType type, 
   return arith::ConstantOp::create(b, loc, attr);
 }
 
-/// Writes `doc` to `path`, creating its folder.
-llvm::Error compress::writeReport(StringRef path, llvm::json::Object doc) {
+llvm::Error compress::writeReport(StringRef path, StringRef pass, llvm::json::Array layers,
+                                  int64_t bytesBefore, int64_t bytesAfter) {
+  int64_t rewritten = llvm::count_if(layers, [](const llvm::json::Value &layer) {
+    return !layer.getAsObject()->get("skipped");
+  });
+  llvm::json::Object totals{{"layers", rewritten},
+                            {"skipped", int64_t(layers.size()) - rewritten},
+                            {"bytes_before", bytesBefore},
+                            {"bytes_after", bytesAfter}};
+  llvm::json::Object doc{
+      {"pass", pass}, {"layers", std::move(layers)}, {"totals", std::move(totals)}};
   StringRef folder = llvm::sys::path::parent_path(path);
   if (!folder.empty())
     if (std::error_code ec = llvm::sys::fs::create_directories(folder))

@@ -32,8 +32,12 @@ mlir::Value makeConstant(mlir::OpBuilder &b, mlir::Location loc, mlir::RankedTen
                       key);
 }
 
-/// Writes `doc` to `path`, creating its folder.
-llvm::Error writeReport(llvm::StringRef path, llvm::json::Object doc);
+/// Writes the report of `pass` to `path` (creating its folder) in the
+/// format compression passes share: {"pass", "layers", "totals"}, the
+/// totals counting the layers rewritten (entries without "skipped"), those
+/// skipped, and the bytes before and after.
+llvm::Error writeReport(llvm::StringRef path, llvm::StringRef pass, llvm::json::Array layers,
+                        int64_t bytesBefore, int64_t bytesAfter);
 
 } // namespace compress
 

@@ -565,17 +565,8 @@ struct PrunePass : compress::impl::PrunePassBase<PrunePass> {
               int64_t bytesAfter) {
     if (report.empty())
       return;
-    int64_t pruned = llvm::count_if(layers, [](const llvm::json::Value &layer) {
-      return !layer.getAsObject()->get("skipped");
-    });
-    llvm::json::Object totals{{"layers", pruned},
-                              {"skipped", int64_t(layers.size()) - pruned},
-                              {"bytes_before", bytesBefore},
-                              {"bytes_after", bytesAfter}};
-    llvm::json::Object doc{{"pass", "compress-prune"},
-                           {"layers", std::move(layers)},
-                           {"totals", std::move(totals)}};
-    if (llvm::Error e = writeReport(report, std::move(doc))) {
+    if (llvm::Error e =
+            writeReport(report, "compress-prune", std::move(layers), bytesBefore, bytesAfter)) {
       module.emitError("compress-prune: ") << llvm::toString(std::move(e));
       signalPassFailure();
     }

@@ -315,17 +315,8 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
     }
     if (report.empty())
       return;
-    int64_t quantized = llvm::count_if(layers, [](const llvm::json::Value &layer) {
-      return !layer.getAsObject()->get("skipped");
-    });
-    llvm::json::Object totals{{"layers", quantized},
-                              {"skipped", int64_t(layers.size()) - quantized},
-                              {"bytes_before", bytesBefore},
-                              {"bytes_after", bytesAfter}};
-    llvm::json::Object doc{{"pass", "compress-quantize"},
-                           {"layers", std::move(layers)},
-                           {"totals", std::move(totals)}};
-    if (llvm::Error e = compress::writeReport(report, std::move(doc))) {
+    if (llvm::Error e = compress::writeReport(report, "compress-quantize", std::move(layers),
+                                              bytesBefore, bytesAfter)) {
       module.emitError("compress-quantize: ") << llvm::toString(std::move(e));
       return signalPassFailure();
     }

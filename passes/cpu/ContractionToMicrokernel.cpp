@@ -234,17 +234,10 @@ struct QuantizedLinearToCall : OpRewritePattern<linalg::GenericOp> {
         constant(product.getBits()),
         constant(group),
         constant(product.getInt8Activations())};
-    // Into a zero-filled buffer (no bias), the kernel writes instead of
-    // adding, and the fill goes.
-    linalg::FillOp fill = compress::zeroFillBefore(op, out);
-    args.push_back(constant(fill ? 0 : 1));
-    if (fill)
-      rewriter.eraseOp(fill);
-    compress::callRuntime(rewriter, loc, op,
-                          tiled ? compress::kTiledQuantizedLinearF32Symbol
-                                : compress::kQuantizedLinearF32Symbol,
-                          args);
-    rewriter.eraseOp(op);
+    compress::replaceByRuntimeCall(rewriter, op, out,
+                                   tiled ? compress::kTiledQuantizedLinearF32Symbol
+                                         : compress::kQuantizedLinearF32Symbol,
+                                   std::move(args));
     return success();
   }
 };
@@ -296,6 +289,17 @@ void compress::callRuntime(OpBuilder &b, Location loc, Operation *inModule, Stri
     callee.setPrivate();
   }
   func::CallOp::create(b, loc, callee, args);
+}
+
+void compress::replaceByRuntimeCall(PatternRewriter &rewriter, Operation *op, Value out,
+                                    StringRef symbol, SmallVector<Value> args) {
+  // Into a zero-filled buffer (no bias), the kernel writes instead of adding.
+  linalg::FillOp fill = zeroFillBefore(op, out);
+  args.push_back(arith::ConstantIndexOp::create(rewriter, op->getLoc(), fill ? 0 : 1));
+  if (fill)
+    rewriter.eraseOp(fill);
+  callRuntime(rewriter, op->getLoc(), op, symbol, args);
+  rewriter.eraseOp(op);
 }
 
 linalg::FillOp compress::zeroFillBefore(Operation *op, Value out) {

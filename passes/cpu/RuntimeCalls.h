@@ -23,6 +23,12 @@ void callRuntime(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *inModu
 /// its result can take the fill's place.
 mlir::linalg::FillOp zeroFillBefore(mlir::Operation *op, mlir::Value out);
 
+/// Replaces the product `op` writing `out` by a call of `symbol` with `args`
+/// plus a last one, whether to add to `out`: 0 when a zero fill initialises
+/// `out` just before `op` (the fill goes and the kernel overwrites), else 1.
+void replaceByRuntimeCall(mlir::PatternRewriter &rewriter, mlir::Operation *op, mlir::Value out,
+                          llvm::StringRef symbol, llvm::SmallVector<mlir::Value> args);
+
 /// Patterns replacing marked sparse products (SparseLinearLoop.h) by calls
 /// of the sparse microkernels (lib/runtime/cpu/SparseLinear.h).
 void populateSparseProductToCallPatterns(mlir::RewritePatternSet &patterns);

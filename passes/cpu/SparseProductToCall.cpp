@@ -80,16 +80,10 @@ struct SparseProductToCall : OpRewritePattern<linalg::GenericOp> {
     }
     args.append({constant(product.getBits()), constant(product.getGroupSize()),
                  constant(product.getInt8Activations())});
-    // Into a zero-filled buffer (no bias), the kernel writes instead of adding.
-    linalg::FillOp fill = compress::zeroFillBefore(op, out);
-    args.push_back(constant(fill ? 0 : 1));
-    if (fill)
-      rewriter.eraseOp(fill);
-    compress::callRuntime(rewriter, loc, op,
-                          nm ? compress::kNmSparseLinearF32Symbol
-                             : compress::kEllSparseLinearF32Symbol,
-                          args);
-    rewriter.eraseOp(op);
+    compress::replaceByRuntimeCall(rewriter, op, out,
+                                   nm ? compress::kNmSparseLinearF32Symbol
+                                      : compress::kEllSparseLinearF32Symbol,
+                                   std::move(args));
     return success();
   }
 };
