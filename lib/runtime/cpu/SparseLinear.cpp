@@ -245,6 +245,8 @@ void run(const Weight &w, Product p, bool int8Activations) {
     portableProduct(w, p);
   else if (w.nm() && floatNmSupported(w) && p.m <= kNmPermuteRows)
     floatNmProduct(w, p);
+  else if (floatNmRowsSupported(w))
+    floatNmRowsProduct(w, p);
   else
     floatListProduct(w, p);
 }

@@ -133,12 +133,19 @@ void dequantizeValues(const Weight &w, int64_t row, int64_t begin, int64_t end, 
 /// AVX-512: N:M weights in float, a register permute gathering the
 /// activations of 16 entries at once (SparseLinearNm.cpp), for the patterns
 /// floatNmSupported accepts. Each row of x costs a permute per multiply-add:
-/// beyond kNmPermuteRows rows, floatListProduct is faster (2:4, 4096 x 11008
-/// on AMD Zen 4, two threads: 7.5 ms against 8.4 at 8 rows, 13.1 against
-/// 9.8 at 16).
+/// beyond kNmPermuteRows rows, floatNmRowsProduct (2:4) or floatListProduct
+/// is faster (2:4, 4096 x 11008 on AMD Zen 4, two threads: 7.5 ms against
+/// 8.4 for the list kernel at 8 rows; at 16, 13.1 against 9.8, and 7.3 for
+/// floatNmRowsProduct).
 inline constexpr int64_t kNmPermuteRows = 8;
 bool floatNmSupported(const Weight &w);
 void floatNmProduct(const Weight &w, const Product &p);
+/// AVX-512 and BMI2: 2:4 weights in float (K a multiple of 8), more than
+/// kNmPermuteRows rows of x: x transposed 16 rows at a time, one
+/// multiply-add per entry, the columns of 8 entries from one bit deposit
+/// (SparseLinearNm.cpp).
+bool floatNmRowsSupported(const Weight &w);
+void floatNmRowsProduct(const Weight &w, const Product &p);
 
 /// AVX-512 VNNI and VBMI: N:M weights of 8- or 4-bit codes with int8
 /// activations, in integers (SparseLinearNmInteger.cpp).
