@@ -47,6 +47,20 @@ Value compress::makeConstant(OpBuilder &b, Location loc, RankedTensorType type, 
   return arith::ConstantOp::create(b, loc, attr);
 }
 
+std::vector<int8_t> compress::packCodes(const std::vector<int32_t> &codes, int64_t rows,
+                                        int64_t cols, int64_t bits) {
+  int64_t perByte = bits <= 4 ? 2 : 1, rowBytes = (cols + perByte - 1) / perByte;
+  uint8_t mask = uint8_t((1u << bits) - 1);
+  std::vector<int8_t> bytes(rows * rowBytes, 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      uint8_t code = uint8_t(codes[r * cols + c]) & mask;
+      int8_t &byte = bytes[r * rowBytes + c / perByte];
+      byte = perByte == 1 ? int8_t(code) : int8_t(uint8_t(byte) | (c % 2 ? code << 4 : code));
+    }
+  return bytes;
+}
+
 llvm::Error compress::writeReport(StringRef path, StringRef pass, llvm::json::Array layers,
                                   int64_t bytesBefore, int64_t bytesAfter) {
   int64_t rewritten = llvm::count_if(layers, [](const llvm::json::Value &layer) {

@@ -32,6 +32,12 @@ mlir::Value makeConstant(mlir::OpBuilder &b, mlir::Location loc, mlir::RankedTen
                       key);
 }
 
+/// Integer codes ([rows, cols], each masked to `bits` bits) packed as the
+/// dialect stores them: one a byte above 4 bits, else two a byte, the
+/// first in the low nibble.
+std::vector<int8_t> packCodes(const std::vector<int32_t> &codes, int64_t rows, int64_t cols,
+                              int64_t bits);
+
 /// Writes the report of `pass` to `path` (creating its folder) in the
 /// format compression passes share: {"pass", "layers", "totals"}, the
 /// totals counting the layers rewritten (entries without "skipped"), those

@@ -74,24 +74,6 @@ std::optional<std::string> unsupportedReason(CompressibleLayer layer) {
   return std::nullopt;
 }
 
-/// Integer codes ([rows, cols]) packed as the dialect stores them: one per
-/// byte at 8 bits, two per byte at 4 (the first in the low nibble).
-std::vector<int8_t> packCodes(const std::vector<int32_t> &codes, int64_t rows, int64_t cols,
-                              int64_t bits) {
-  int64_t rowBytes = bits == 4 ? (cols + 1) / 2 : cols;
-  std::vector<int8_t> bytes(rows * rowBytes, 0);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) {
-      uint8_t code = uint8_t(codes[r * cols + c]);
-      int8_t &byte = bytes[r * rowBytes + (bits == 4 ? c / 2 : c)];
-      if (bits == 4)
-        byte = int8_t(uint8_t(byte) | ((code & 0xF) << (c % 2 ? 4 : 0)));
-      else
-        byte = int8_t(code);
-    }
-  return bytes;
-}
-
 /// A layer's pruned weight ready to be stored.
 struct PrunedLayer {
   int64_t n, k;
@@ -317,7 +299,8 @@ struct PrunePass : compress::impl::PrunePassBase<PrunePass> {
       SparsityPattern sparsityPattern = layerPattern;
       sparsityPattern.sparsity = layerSparsities[index];
 
-      std::optional<InputStatistics> statistics;
+      // Valid until the next request to the session (this layer's).
+      const InputStatistics *statistics = nullptr;
       if (calibration.available()) {
         auto measured = calibration->inputStatistics(layer);
         if (!measured) {
@@ -325,7 +308,7 @@ struct PrunePass : compress::impl::PrunePassBase<PrunePass> {
               << name << "' failed: " << llvm::toString(measured.takeError());
           return signalPassFailure();
         }
-        statistics = *measured;
+        statistics = &*measured;
       }
       PrunedLayer pruned{n, k, {}, std::nullopt};
       if (bits != 0) {
@@ -439,25 +422,22 @@ struct PrunePass : compress::impl::PrunePassBase<PrunePass> {
     for (const auto &row : entries)
       widest = std::max<int64_t>(widest, row.size());
     double density = double(widest) / double(k);
-    bool sparse = format == "sparse";
+    bool sparse = false;
     if (layerPattern.isNM()) {
       sparse = format != "dense";
       stored.reason = sparse ? "N:M" : "format=dense";
+    } else if (format == "dense") {
+      stored.reason = "format=dense";
+    } else if (layer.quantizer) {
+      stored.reason = "unstructured quantized weights are stored dense (their groups span columns)";
     } else if (format == "auto") {
-      sparse = density <= ellMaxDensity && !layer.quantizer;
-      stored.reason =
-          layer.quantizer
-              ? "unstructured quantized weights are stored dense (their groups span columns)"
-              : llvm::formatv("widest row keeps {0:f3} of K, {1} the break-even {2:f2}", density,
-                              sparse ? "within" : "above", double(ellMaxDensity))
-                    .str();
+      sparse = density <= ellMaxDensity;
+      stored.reason = llvm::formatv("widest row keeps {0:f3} of K, {1} the break-even {2:f2}",
+                                    density, sparse ? "within" : "above", double(ellMaxDensity))
+                          .str();
     } else {
-      stored.reason = "format=" + format;
-    }
-    if (sparse && !layerPattern.isNM() && layer.quantizer) {
-      sparse = false;
-      stored.reason = "unstructured quantized weights are stored dense (their groups span "
-                      "columns)";
+      sparse = true;
+      stored.reason = "format=sparse";
     }
     if (!sparse)
       return storeDense(b, op, layer, name, stored);

@@ -38,30 +38,25 @@ struct PackedWeight {
   double relativeError = 0;
 };
 
-/// Packs integers (two per byte at 4 bits or fewer, the first in the low
-/// nibble) and measures ||W - deq(Q)|| / ||W||.
+/// Packs the integers (LayerWeights.h's packCodes) and measures
+/// ||W - deq(Q)|| / ||W||.
 PackedWeight pack(const compress::QuantizedMatrix &q, const std::vector<float> &w, int64_t n,
                   int64_t k, const compress::QuantizerConfig &config) {
   PackedWeight p;
-  int64_t perByte = config.bits <= 4 ? 2 : 1, rowBytes = (k + perByte - 1) / perByte;
-  int64_t groups = config.groups(k);
-  p.bytes.assign(n * rowBytes, 0);
+  p.bytes = compress::packCodes(q.values, n, k, config.bits);
   p.scales = q.scales;
   if (!config.symmetric)
     for (int32_t z : q.zeroPoints)
       p.zeroPoints.push_back(int8_t(uint8_t(z)));
+  int64_t groups = config.groups(k);
   double errorSq = 0, normSq = 0;
   for (int64_t r = 0; r < n; ++r)
     for (int64_t c = 0; c < k; ++c) {
       int64_t g = r * groups + c / config.group;
-      int32_t value = q.values[r * k + c];
-      double restored = double(value - q.zeroPoints[g]) * q.scales[g];
+      double restored = double(q.values[r * k + c] - q.zeroPoints[g]) * q.scales[g];
       double original = w[r * k + c];
       errorSq += (restored - original) * (restored - original);
       normSq += original * original;
-      uint8_t low = uint8_t(value) & uint8_t((1u << config.bits) - 1);
-      int8_t &byte = p.bytes[r * rowBytes + c / perByte];
-      byte = perByte == 1 ? int8_t(value) : int8_t(uint8_t(byte) | (c % 2 ? low << 4 : low));
     }
   p.relativeError = normSq > 0 ? std::sqrt(errorSq / normSq) : 0;
   return p;
