@@ -3,6 +3,8 @@
 #ifndef COMPRESS_PASSES_COMPRESSION_LAYERWEIGHTS_H
 #define COMPRESS_PASSES_COMPRESSION_LAYERWEIGHTS_H
 
+#include "dialects/compress/IR/CompressOps.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
 
@@ -37,6 +39,26 @@ mlir::Value makeConstant(mlir::OpBuilder &b, mlir::Location loc, mlir::RankedTen
 /// first in the low nibble.
 std::vector<int8_t> packCodes(const std::vector<int32_t> &codes, int64_t rows, int64_t cols,
                               int64_t bits);
+
+/// Remembers, for the rest of the tool's run, that `compressed` (the op a
+/// pass built) stands for the float constant `floatWeight` of the layer it
+/// replaced, so that a later pass can fit the compression's error
+/// (compress-factorize's compensate). Costs no copy: the constant's
+/// attribute lives in the context anyway.
+void recordUncompressedWeight(CompressibleLayer compressed, mlir::Value floatWeight);
+
+/// Moves what `from` stood for to `to`, which replaces it (a pruned layer
+/// quantized afterwards still stands for the float weight before pruning).
+void forwardUncompressedWeight(CompressibleLayer from, CompressibleLayer to);
+
+/// The float32 [N, K] weight `layer` stood for before a pass of this run
+/// compressed it, or nullopt when none recorded it.
+std::optional<std::vector<float>> uncompressedWeight(CompressibleLayer layer);
+
+/// The [N, K] float32 weight a quantized or sparse linear layer computes
+/// with (codes dequantised, pruned entries 0), or an error saying why it
+/// cannot be read (not such a layer, weights not constants).
+llvm::Expected<std::vector<float>> decompressedWeight(CompressibleLayer layer);
 
 /// Writes the report of `pass` to `path` (creating its folder) in the
 /// format compression passes share: {"pass", "layers", "totals"}, the

@@ -185,4 +185,85 @@ def PrunePass : Pass<"compress-prune", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect", "::compress::CompressDialect"];
 }
 
+def FactorizePass : Pass<"compress-factorize", "::mlir::ModuleOp"> {
+  let summary = "Factorize linear layers into low-rank products (SVD, SVD-LLM, FWSVD), or compensate compressed ones (EoRA)";
+  let description = [{
+    Replaces the [N, K] weight W of every `compress.linear` with a float32
+    constant weight by `up` [N, r] times `down` [r, K]
+    (`compress.low_rank_linear`), cut from a weighted SVD of W:
+
+    - `svd`: plain truncated SVD (minimises ||W - U V||);
+    - `activation-aware` (SVD-LLM's truncation-aware whitening, the
+      default): SVD of W S, S the Cholesky factor of the Gram matrix
+      X^T X of the layer's calibration inputs, so that truncation
+      minimises the layer's output error ||X (W - U V)^T|| (each layer
+      measured with the layers before it already factorized);
+    - `fisher` (FWSVD): SVD of diag(sqrt(I)) W with row importances I read
+      from `importance=DIR` (DIR/NAME.npy, NAME the layer's name with
+      characters other than letters, digits, '.', '-', '_' replaced by
+      '_'; shape [N], or [N, K] summed per row: e.g. squared gradients).
+      Without files, an activation proxy: W diag(sqrt(E[x_j^2])), the
+      diagonal Fisher information under uniform output gradients (ASVD's
+      scaling); the report names which.
+
+    The rank of each layer: `ratio=` (fraction of its parameters kept,
+    r = floor(ratio N K / (N + K))), `energy=` (smallest r keeping that
+    fraction of the weighted spectrum's sum of squared singular values),
+    `rank=`, or `budget=` (fraction of all factorized layers' parameters
+    kept): every layer's relative output error on the calibration data is
+    measured at every rank first, then ranks minimise the sum of their
+    squares (layers' errors add in quadrature) within the budget, a layer
+    kept dense where that pays (the sensitivity-based allocation of ASVD
+    and SVD-LLM). A layer whose rank saves nothing (r (N + K) >= N K)
+    stays dense; the report says why.
+
+    `compensate=1` (EoRA) instead adds a rank-r path to each layer another
+    pass of this run quantized or pruned: the SVD (weighted as above; EoRA
+    is `activation-aware`, whose whitening yields the same optimum as
+    EoRA's eigenspace projection) of the compression error W - W', added
+    as a `compress.low_rank_linear` whose addend is the compressed layer's
+    output. Rank by `rank=` or `budget=` (the fraction of the layers' N K
+    added). All layers are measured on the compressed model before any
+    path is added. A float layer has nothing to compensate (an error:
+    skip it); a compressed layer the pass cannot find the float weight of
+    (compressed in another run) is an error too.
+
+    `bits=8|4` stores both factors as symmetric integer codes with a scale
+    per row (`group-size=0`) or per group of their input features.
+
+    The report (`report=PATH`): per layer the method and weighting, rank,
+    retained energy, parameters and bytes before and after (compensation:
+    the bytes it adds), the relative weight error and, with calibration
+    data, the relative output error (before and after compensation).
+  }];
+  let options = [
+    Option<"method", "method", "std::string", /*default=*/"\"activation-aware\"",
+           "svd, activation-aware or fisher">,
+    Option<"ratio", "ratio", "double", /*default=*/"0",
+           "Fraction of each layer's parameters kept, in (0, 1]">,
+    Option<"energy", "energy", "double", /*default=*/"0",
+           "Fraction of the weighted spectrum's energy kept, in (0, 1]">,
+    Option<"rank", "rank", "int64_t", /*default=*/"0", "Rank of every layer">,
+    Option<"budget", "budget", "double", /*default=*/"0",
+           "Fraction of all the layers' parameters kept (compensate: added), allocated by "
+           "output error">,
+    Option<"compensate", "compensate", "bool", /*default=*/"false",
+           "Add a low-rank path cancelling the error of layers already quantized or pruned "
+           "(EoRA)">,
+    Option<"importance", "importance", "std::string", /*default=*/"\"\"",
+           "method=fisher: folder of per-layer row importances (NAME.npy)">,
+    Option<"bits", "bits", "int64_t", /*default=*/"0",
+           "Store the factors as 8- or 4-bit codes (0: float)">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
+           "With bits: input features per scale (0: one per row)">,
+    Option<"skip", "skip", "std::string", /*default=*/"\"\"",
+           "Regular expression: layers whose name matches are left alone">,
+    Option<"progress", "progress", "bool", /*default=*/"false",
+           "Print a line per layer as it is factorized">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "Where to write the JSON report (none when empty)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::compress::CompressDialect"];
+}
+
 #endif

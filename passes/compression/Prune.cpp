@@ -330,6 +330,8 @@ struct PrunePass : compress::impl::PrunePassBase<PrunePass> {
       }
       Stored stored = store(linear, pruned, name);
       linear.replaceAllUsesWith(stored.result);
+      recordUncompressedWeight(cast<CompressibleLayer>(stored.result.getDefiningOp()),
+                               linear.getWeight());
       Operation *floatWeight = linear.getWeight().getDefiningOp();
       linear.erase();
       if (floatWeight && floatWeight->use_empty())

@@ -274,6 +274,7 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
           b, loc, op.getOutput().getType(), op.getInput(), weight, scales, zeroPoints,
           op.getBias(), layerBitCount, group, k, int8Activations);
       op.replaceAllUsesWith(quantized.getResult());
+      compress::recordUncompressedWeight(quantized, op.getWeight());
       Operation *floatWeight = op.getWeight().getDefiningOp();
       op.erase();
       // The float weight, now unused, must not reach the weights file.
@@ -351,6 +352,7 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
         scales, zeroPoints, op.getBias(), op.getInFeatures(), op.getKeepAttr(), op.getBlockAttr(),
         bits, group, int8Activations);
     op.replaceAllUsesWith(quantized.getResult());
+    compress::forwardUncompressedWeight(op, quantized);
     Operation *floatValues = op.getValues().getDefiningOp();
     op.erase();
     if (floatValues && floatValues->use_empty())

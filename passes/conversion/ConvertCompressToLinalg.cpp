@@ -1,4 +1,4 @@
-// Lowers the dense `compress` ops (linear, conv2d, embedding) to linalg on tensors.
+// Lowers the `compress` ops (dense, quantized, sparse and low-rank layers) to linalg on tensors.
 #include "dialects/compress/IR/CompressOps.h"
 #include "passes/conversion/Passes.h"
 #include "passes/conversion/QuantizedLinearLoop.h"
@@ -40,47 +40,52 @@ Value buildAccumulator(OpBuilder &b, Location loc, RankedTensorType resultType,
       .getResult()[0];
 }
 
-/// linear: out[b.., n] = bias[n] + sum_k in[b.., k] * w[n, k]. The loops are
-/// (b.., n, k) with k the reduction, a contraction that linalg recognises.
+/// acc[b.., n] + sum_k input[b.., k] * weight[n, k]: loops (b.., n, k) with
+/// k the reduction, a contraction that linalg recognises.
+Value buildLinearContraction(OpBuilder &b, Location loc, Value input, Value weight, Value acc) {
+  auto resultType = cast<RankedTensorType>(acc.getType());
+  int64_t rank = resultType.getRank();
+  MLIRContext *ctx = b.getContext();
+  unsigned numLoops = rank + 1;
+  SmallVector<AffineExpr> batch;
+  for (int64_t i = 0; i + 1 < rank; ++i)
+    batch.push_back(getAffineDimExpr(i, ctx));
+  AffineExpr n = getAffineDimExpr(rank - 1, ctx);
+  AffineExpr k = getAffineDimExpr(rank, ctx);
+  auto withLast = [&](AffineExpr last) {
+    SmallVector<AffineExpr> exprs(batch);
+    exprs.push_back(last);
+    return AffineMap::get(numLoops, 0, exprs, ctx);
+  };
+  SmallVector<AffineMap> maps = {withLast(k), AffineMap::get(numLoops, 0, {n, k}, ctx),
+                                 withLast(n)};
+  SmallVector<utils::IteratorType> iterators(numLoops, utils::IteratorType::parallel);
+  iterators.back() = utils::IteratorType::reduction;
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{resultType}, ValueRange{input, weight}, ValueRange{acc}, maps,
+             iterators,
+             [](OpBuilder &b, Location l, ValueRange args) {
+               Value product = arith::MulFOp::create(b, l, args[0], args[1]);
+               Value sum = arith::AddFOp::create(b, l, args[2], product);
+               linalg::YieldOp::create(b, l, sum);
+             })
+      .getResult(0);
+}
+
+/// linear: out[b.., n] = bias[n] + sum_k in[b.., k] * w[n, k].
 struct LowerLinear : OpRewritePattern<LinearOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto resultType = op.getOutput().getType();
-    int64_t rank = resultType.getRank();
     SmallVector<OpFoldResult> sizes =
         tensor::getMixedSizes(rewriter, loc, op.getInput());
     sizes.back() = tensor::getMixedSize(rewriter, loc, op.getWeight(), 0);
     Value acc = buildAccumulator(rewriter, loc, resultType, sizes,
-                                 op.getBias(), rank - 1);
-
-    MLIRContext *ctx = rewriter.getContext();
-    unsigned numLoops = rank + 1;
-    SmallVector<AffineExpr> batch;
-    for (int64_t i = 0; i + 1 < rank; ++i)
-      batch.push_back(getAffineDimExpr(i, ctx));
-    AffineExpr n = getAffineDimExpr(rank - 1, ctx);
-    AffineExpr k = getAffineDimExpr(rank, ctx);
-    auto withLast = [&](AffineExpr last) {
-      SmallVector<AffineExpr> exprs(batch);
-      exprs.push_back(last);
-      return AffineMap::get(numLoops, 0, exprs, ctx);
-    };
-    SmallVector<AffineMap> maps = {
-        withLast(k), AffineMap::get(numLoops, 0, {n, k}, ctx), withLast(n)};
-    SmallVector<utils::IteratorType> iterators(numLoops,
-                                               utils::IteratorType::parallel);
-    iterators.back() = utils::IteratorType::reduction;
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{resultType},
-        ValueRange{op.getInput(), op.getWeight()}, ValueRange{acc}, maps,
-        iterators, [](OpBuilder &b, Location l, ValueRange args) {
-          Value product = arith::MulFOp::create(b, l, args[0], args[1]);
-          Value sum = arith::AddFOp::create(b, l, args[2], product);
-          linalg::YieldOp::create(b, l, sum);
-        });
-    rewriter.replaceOp(op, generic.getResult(0));
+                                 op.getBias(), resultType.getRank() - 1);
+    rewriter.replaceOp(op, buildLinearContraction(rewriter, loc, op.getInput(),
+                                                  op.getWeight(), acc));
     return success();
   }
 };
@@ -127,6 +132,44 @@ struct LowerSparseLinear : OpRewritePattern<SparseLinearOp> {
     Value acc = buildAccumulator(rewriter, loc, resultType, sizes, op.getBias(),
                                  resultType.getRank() - 1);
     rewriter.replaceOp(op, buildSparseLinearLoop(rewriter, op, acc).getResult(0));
+    return success();
+  }
+};
+
+/// low_rank_linear: two products, input * down^T into an [.., r] tensor,
+/// then that times up^T into the addend or the bias; integer factors
+/// dequantise inside the loops as quantized_linear's weight does.
+struct LowerLowRankLinear : OpRewritePattern<LowRankLinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LowRankLinearOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto resultType = op.getOutput().getType();
+    int64_t rank = op.getRank(), k = op.getInFeatures(), n = op.getOutFeatures();
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rewriter, loc, op.getInput());
+    sizes.back() = rewriter.getIndexAttr(rank);
+    SmallVector<int64_t> innerShape(resultType.getShape());
+    innerShape.back() = rank;
+    auto innerType = RankedTensorType::get(innerShape, resultType.getElementType());
+    Value inner = buildAccumulator(rewriter, loc, innerType, sizes, Value(), innerType.getRank() - 1);
+    Value acc = op.getAddend();
+    if (!acc) {
+      sizes.back() = rewriter.getIndexAttr(n);
+      acc = buildAccumulator(rewriter, loc, resultType, sizes, op.getBias(),
+                             resultType.getRank() - 1);
+    }
+    auto product = [&](Value input, Value factor, Value scales, Value init, int64_t rows,
+                       int64_t features) -> Value {
+      if (op.getBits() == 0)
+        return buildLinearContraction(rewriter, loc, input, factor, init);
+      int64_t group = op.getGroupSize() == 0 ? features : op.getGroupSize();
+      QuantizedLinearLoop loop{input, factor, scales, Value(), init, rows, features,
+                               int64_t(op.getBits()), group, /*int8Activations=*/false,
+                               QuantizedWeightLayout::RowMajor};
+      return buildQuantizedLinearLoop(rewriter, loc, loop).getResult(0);
+    };
+    Value t = product(op.getInput(), op.getDown(), op.getDownScales(), inner, rank, k);
+    Value y = product(t, op.getUp(), op.getUpScales(), acc, n, rank);
+    rewriter.replaceOp(op, tensor::CastOp::create(rewriter, loc, resultType, y));
     return success();
   }
 };
@@ -291,7 +334,7 @@ struct ConvertCompressToLinalgPass
 
 void compress::populateCompressToLinalgPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<LowerLinear, LowerQuantizedLinear, LowerSparseLinear, LowerConv2D,
-               LowerEmbedding>(
+  patterns.add<LowerLinear, LowerQuantizedLinear, LowerSparseLinear, LowerLowRankLinear,
+               LowerConv2D, LowerEmbedding>(
       patterns.getContext());
 }

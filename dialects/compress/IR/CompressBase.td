@@ -36,6 +36,15 @@ def Compress_Dialect : Dialect {
     /// Calibration data the running tool offers compression passes, per
     /// context (see passes/compression/Calibration.h); null without.
     CalibrationSource *calibrationSource = nullptr;
+    /// The float weight each layer compressed during this tool's run stood
+    /// for, keyed by the compressed op (see recordUncompressedWeight in
+    /// passes/compression/LayerWeights.h): what error compensation fits.
+    /// In memory only; never printed.
+    struct UncompressedWeight {
+      std::string layerName;
+      ::mlir::ElementsAttr weight;
+    };
+    ::llvm::DenseMap<::mlir::Operation *, UncompressedWeight> uncompressedWeights;
   }];
 }
 

@@ -265,6 +265,65 @@ LogicalResult SparseLinearOp::verify() {
   return verifyBias(*this, getBias(), n);
 }
 
+LogicalResult LowRankLinearOp::verify() {
+  auto inputType = getInput().getType();
+  auto downType = getDown().getType();
+  auto upType = getUp().getType();
+  auto outputType = getOutput().getType();
+  int64_t k = getInFeatures(), r = getRank(), bits = getBits(), group = getGroupSize();
+  Type floatType = inputType.getElementType();
+  if (!isa<FloatType>(floatType) || outputType.getElementType() != floatType)
+    return emitOpError("expects a floating-point input and output of one type");
+  if (k < 1 || r < 1)
+    return emitOpError("in_features ") << k << " and rank " << r << " must be positive";
+  if (!dimsCompatible(inputType.getShape().back(), k))
+    return emitOpError("input's last dimension (")
+           << inputType.getShape().back() << ") is not in_features = " << k;
+  if (downType.getRank() != 2 || upType.getRank() != 2 || !downType.hasStaticShape() ||
+      !upType.hasStaticShape())
+    return emitOpError("expects static rank-2 factors");
+  int64_t n = upType.getDimSize(0);
+  if (bits == 0) {
+    if (downType.getElementType() != floatType || upType.getElementType() != floatType)
+      return emitOpError("expects float factors of the input's type (bits = 0)");
+    if (downType.getShape() != ArrayRef<int64_t>{r, k} || upType.getDimSize(1) != r)
+      return emitOpError("expects down [") << r << ", " << k << "] and up [N, " << r << "]";
+    if (getDownScales() || getUpScales() || group != 0)
+      return emitOpError("float factors take no scales or group size");
+  } else {
+    if (bits != 8 && bits != 4)
+      return emitOpError("expects 8- or 4-bit factors, got ") << bits;
+    if (group < 0)
+      return emitOpError("expects group_size >= 0 (0: one scale per row)");
+    int64_t perByte = bits == 4 ? 2 : 1;
+    auto bytes = [&](int64_t features) { return (features + perByte - 1) / perByte; };
+    if (!downType.getElementType().isInteger(8) || !upType.getElementType().isInteger(8) ||
+        downType.getShape() != ArrayRef<int64_t>{r, bytes(k)} || upType.getDimSize(1) != bytes(r))
+      return emitOpError("expects i8 codes: down [")
+             << r << ", " << bytes(k) << "] and up [N, " << bytes(r) << "]";
+    if (!getDownScales() || !getUpScales())
+      return emitOpError("integer factors need scales for both");
+    auto downScales = cast<RankedTensorType>(getDownScales().getType());
+    auto upScales = cast<RankedTensorType>(getUpScales().getType());
+    if (downScales.getElementType() != floatType || upScales.getElementType() != floatType ||
+        downScales.getShape() != ArrayRef<int64_t>{r, getNumGroups(k)} ||
+        upScales.getShape() != ArrayRef<int64_t>{n, getNumGroups(r)})
+      return emitOpError("expects scales [")
+             << r << ", " << getNumGroups(k) << "] and [" << n << ", " << getNumGroups(r) << "]";
+  }
+  if (outputType.getRank() != inputType.getRank() ||
+      !dimsCompatible(outputType.getShape().back(), n))
+    return emitOpError("expects an output of the input's rank ending in N = ") << n;
+  for (int64_t i = 0; i + 1 < inputType.getRank(); ++i)
+    if (!dimsCompatible(inputType.getDimSize(i), outputType.getDimSize(i)))
+      return emitOpError("output dimension ") << i << " does not match input";
+  if (getBias() && getAddend())
+    return emitOpError("takes a bias or an addend, not both");
+  if (getAddend() && getAddend().getType() != outputType)
+    return emitOpError("expects an addend of the output's type ") << outputType;
+  return verifyBias(*this, getBias(), n);
+}
+
 //===----------------------------------------------------------------------===//
 // CompressibleLayer
 //===----------------------------------------------------------------------===//
@@ -303,6 +362,13 @@ Value SparseLinearOp::getLayerWeight() { return getValues(); }
 int64_t SparseLinearOp::getLayerInFeatures() { return getInFeatures(); }
 int64_t SparseLinearOp::getLayerOutFeatures() { return getValues().getType().getDimSize(0); }
 bool SparseLinearOp::isCompressedLayer() { return true; }
+
+StringRef LowRankLinearOp::getLayerKind() { return "low_rank_linear"; }
+Value LowRankLinearOp::getLayerInput() { return getInput(); }
+Value LowRankLinearOp::getLayerWeight() { return getDown(); }
+int64_t LowRankLinearOp::getLayerInFeatures() { return getInFeatures(); }
+int64_t LowRankLinearOp::getLayerOutFeatures() { return getOutFeatures(); }
+bool LowRankLinearOp::isCompressedLayer() { return true; }
 
 #include "dialects/compress/IR/CompressInterfaces.cpp.inc"
 

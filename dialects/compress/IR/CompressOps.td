@@ -193,6 +193,60 @@ def Compress_SparseLinearOp : Compress_Op<"sparse_linear",
   }];
 }
 
+def Compress_LowRankLinearOp : Compress_Op<"low_rank_linear",
+    [Pure, AttrSizedOperandSegments,
+     DeclareOpInterfaceMethods<Compress_CompressibleLayerInterface, ["isCompressedLayer"]>]> {
+  let summary = "Linear layer with a factorized weight: input * transpose(up * down)";
+  let description = [{
+    `output = addend + bias + (input * transpose(down)) * transpose(up)` for
+    a weight approximated by the product of `up` [N, r] and `down` [r, K]
+    (r = `rank`): two products, r (N + K) multiply-adds per row instead of
+    N K, and the [N, K] product never formed.
+
+    `addend` (optional, [.., N]) is added to the result: the output of the
+    compressed layer whose error the low-rank path compensates (EoRA). A
+    layer takes a bias or an addend, not both (a compensated layer's bias
+    stays with it).
+
+    Factors are float (`bits` = 0) or signed integer codes (`bits` = 8 or
+    4, two per byte at 4 bits, element 2j in the low nibble) with one
+    scale per row of each factor (`group_size` = 0) or per `group_size`
+    of its input features (K for `down`, r for `up`); scales are
+    [r, ceil(K / g)] and [N, ceil(r / g)].
+
+    ```mlir
+    %y = compress.low_rank_linear %x, %down, %up {in_features = 576 : i64, rank = 64 : i64}
+        : tensor<?x576xf32>, tensor<64x576xf32>, tensor<1536x64xf32> -> tensor<?x1536xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$down, AnyRankedTensor:$up,
+                       Optional<AnyRankedTensor>:$down_scales,
+                       Optional<AnyRankedTensor>:$up_scales,
+                       Optional<AnyRankedTensor>:$bias,
+                       Optional<AnyRankedTensor>:$addend,
+                       I64Attr:$in_features, I64Attr:$rank,
+                       DefaultValuedAttr<I64Attr, "0">:$bits,
+                       DefaultValuedAttr<I64Attr, "0">:$group_size);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $down `,` $up (`scales` $down_scales^ `,` $up_scales)? (`bias` $bias^)?
+    (`addend` $addend^)?
+    attr-dict `:` type($input) `,` type($down) `,` type($up)
+    (`scales` type($down_scales)^ `,` type($up_scales))? (`bias` type($bias)^)?
+    (`addend` type($addend)^)? `->` type($output)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Output features N.
+    int64_t getOutFeatures() { return getUp().getType().getDimSize(0); }
+    /// Scales per row of a factor with `features` inputs.
+    int64_t getNumGroups(int64_t features) {
+      int64_t g = getGroupSize() == 0 ? features : getGroupSize();
+      return (features + g - 1) / g;
+    }
+  }];
+}
+
 def Compress_CheckIndexOp : Compress_Op<"check_index",
     [MemoryEffects<[MemWrite]>]> {
   let summary = "An index checked against its extent when the model runs";
