@@ -331,6 +331,7 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
                   : llvm::formatv("rank {0} keeps {1} parameters, not fewer than N K = {2}", r,
                                   r * (c.n + c.k), c.n * c.k)
                         .str();
+        c.layer->emitWarning("compress-factorize: layer '") << c.name << "' left dense: " << reason;
         entry.insert({"skipped", reason});
         layers.push_back(std::move(entry));
         continue;

@@ -286,3 +286,67 @@ func.func @sparse_product_int8_float(%x: tensor<4xf32>) -> tensor<4xf32> {
   %0 = math.exp %x {compress.sparse_linear = #compress.sparse_product<keep = 2, block = 4, column_bits = 0, bits = 0, group_size = 0, in_features = 8, int8_activations = true>} : tensor<4xf32>
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+func.func @low_rank_down_shape(%x: tensor<2x8xf32>, %d: tensor<2x7xf32>, %u: tensor<4x2xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{expects down [2, 8] and up [N, 2]}}
+  %0 = compress.low_rank_linear %x, %d, %u {in_features = 8 : i64, rank = 2 : i64} : tensor<2x8xf32>, tensor<2x7xf32>, tensor<4x2xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @low_rank_input(%x: tensor<2x6xf32>, %d: tensor<2x8xf32>, %u: tensor<4x2xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{input's last dimension (6) is not in_features = 8}}
+  %0 = compress.low_rank_linear %x, %d, %u {in_features = 8 : i64, rank = 2 : i64} : tensor<2x6xf32>, tensor<2x8xf32>, tensor<4x2xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @low_rank_bias_and_addend(%x: tensor<2x8xf32>, %d: tensor<2x8xf32>, %u: tensor<4x2xf32>, %b: tensor<4xf32>, %a: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{takes a bias or an addend, not both}}
+  %0 = compress.low_rank_linear %x, %d, %u bias %b addend %a {in_features = 8 : i64, rank = 2 : i64} : tensor<2x8xf32>, tensor<2x8xf32>, tensor<4x2xf32> bias tensor<4xf32> addend tensor<2x4xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @low_rank_addend_type(%x: tensor<2x8xf32>, %d: tensor<2x8xf32>, %u: tensor<4x2xf32>, %a: tensor<2x5xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{expects an addend of the output's type 'tensor<2x4xf32>'}}
+  %0 = compress.low_rank_linear %x, %d, %u addend %a {in_features = 8 : i64, rank = 2 : i64} : tensor<2x8xf32>, tensor<2x8xf32>, tensor<4x2xf32> addend tensor<2x5xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @low_rank_codes_without_scales(%x: tensor<2x8xf32>, %d: tensor<2x8xi8>, %u: tensor<4x2xi8>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{integer factors need scales for both}}
+  %0 = compress.low_rank_linear %x, %d, %u {bits = 8 : i64, in_features = 8 : i64, rank = 2 : i64} : tensor<2x8xf32>, tensor<2x8xi8>, tensor<4x2xi8> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @low_rank_scales_shape(%x: tensor<2x8xf32>, %d: tensor<2x8xi8>, %u: tensor<4x2xi8>, %ds: tensor<2x1xf32>, %us: tensor<4x2xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{expects scales [2, 1] and [4, 1]}}
+  %0 = compress.low_rank_linear %x, %d, %u scales %ds, %us {bits = 8 : i64, in_features = 8 : i64, rank = 2 : i64} : tensor<2x8xf32>, tensor<2x8xi8>, tensor<4x2xi8> scales tensor<2x1xf32>, tensor<4x2xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @low_rank_float_scales(%x: tensor<2x8xf32>, %d: tensor<2x8xf32>, %u: tensor<4x2xf32>, %ds: tensor<2x1xf32>, %us: tensor<4x1xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{float factors take no scales or group size}}
+  %0 = compress.low_rank_linear %x, %d, %u scales %ds, %us {in_features = 8 : i64, rank = 2 : i64} : tensor<2x8xf32>, tensor<2x8xf32>, tensor<4x2xf32> scales tensor<2x1xf32>, tensor<4x1xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @low_rank_bits(%x: tensor<2x8xf32>, %d: tensor<2x8xi8>, %u: tensor<4x2xi8>, %ds: tensor<2x1xf32>, %us: tensor<4x1xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{expects 8- or 4-bit factors, got 3}}
+  %0 = compress.low_rank_linear %x, %d, %u scales %ds, %us {bits = 3 : i64, in_features = 8 : i64, rank = 2 : i64} : tensor<2x8xf32>, tensor<2x8xi8>, tensor<4x2xi8> scales tensor<2x1xf32>, tensor<4x1xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}

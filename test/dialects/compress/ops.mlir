@@ -88,3 +88,25 @@ func.func @sparse_ell(%x: tensor<1x5x8xf32>, %v: tensor<2x3xf32>, %c: tensor<2x3
   %0 = compress.sparse_linear %x, %v, %c counts %n {in_features = 8 : i64} : tensor<1x5x8xf32>, tensor<2x3xf32>, tensor<2x3xi16> counts tensor<2xi32> -> tensor<1x5x2xf32>
   return %0 : tensor<1x5x2xf32>
 }
+
+// -----
+
+// A factorized layer: rank 2 float factors and a bias.
+// CHECK-LABEL: func.func @low_rank
+// CHECK: compress.low_rank_linear %{{.*}}, %{{.*}}, %{{.*}} bias %{{.*}} {in_features = 8 : i64, rank = 2 : i64} : tensor<?x8xf32>, tensor<2x8xf32>, tensor<4x2xf32> bias tensor<4xf32> -> tensor<?x4xf32>
+func.func @low_rank(%x: tensor<?x8xf32>, %d: tensor<2x8xf32>, %u: tensor<4x2xf32>, %b: tensor<4xf32>) -> tensor<?x4xf32> {
+  %0 = compress.low_rank_linear %x, %d, %u bias %b {in_features = 8 : i64, rank = 2 : i64} : tensor<?x8xf32>, tensor<2x8xf32>, tensor<4x2xf32> bias tensor<4xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+// A compensation path (EoRA) with 4-bit factors: codes two per byte, a scale
+// per group of 4 inputs of down (K = 8: 2 groups) and one per row of up
+// (r = 3 < 4: 1 group), added to another layer's output.
+// CHECK-LABEL: func.func @low_rank_int4_addend
+// CHECK: compress.low_rank_linear %{{.*}}, %{{.*}}, %{{.*}} scales %{{.*}}, %{{.*}} addend %{{.*}} {bits = 4 : i64, group_size = 4 : i64, in_features = 8 : i64, rank = 3 : i64}
+func.func @low_rank_int4_addend(%x: tensor<5x8xf32>, %d: tensor<3x4xi8>, %u: tensor<4x2xi8>, %ds: tensor<3x2xf32>, %us: tensor<4x1xf32>, %a: tensor<5x4xf32>) -> tensor<5x4xf32> {
+  %0 = compress.low_rank_linear %x, %d, %u scales %ds, %us addend %a {bits = 4 : i64, group_size = 4 : i64, in_features = 8 : i64, rank = 3 : i64} : tensor<5x8xf32>, tensor<3x4xi8>, tensor<4x2xi8> scales tensor<3x2xf32>, tensor<4x1xf32> addend tensor<5x4xf32> -> tensor<5x4xf32>
+  return %0 : tensor<5x4xf32>
+}
