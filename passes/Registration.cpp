@@ -27,7 +27,8 @@ void compress::registerAllCompressPasses() {
 
 llvm::ArrayRef<llvm::StringRef> compress::compressionPassNames() {
   // Each compression pass adds its flag here when it lands.
-  static const llvm::StringRef names[] = {"compress-quantize", "compress-prune"};
+  static const llvm::StringRef names[] = {"compress-quantize", "compress-prune",
+                                          "compress-factorize"};
   return names;
 }
 

@@ -195,7 +195,8 @@ def FactorizePass : Pass<"compress-factorize", "::mlir::ModuleOp"> {
     - `svd`: plain truncated SVD (minimises ||W - U V||);
     - `activation-aware` (SVD-LLM's truncation-aware whitening, the
       default): SVD of W S, S the Cholesky factor of the Gram matrix
-      X^T X of the layer's calibration inputs, so that truncation
+      H = (2/n) X^T X of the layer's n calibration input rows (GPTQ's
+      Hessian; the factor 2/n changes no product), so that truncation
       minimises the layer's output error ||X (W - U V)^T|| (each layer
       measured with the layers before it already factorized);
     - `fisher` (FWSVD): SVD of diag(sqrt(I)) W with row importances I read
