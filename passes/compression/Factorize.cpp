@@ -367,8 +367,13 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
                                             statistics->hessian)});
       }
       if (compensate) {
+        int64_t compressedBytes = storedBytes(c.layer);
         entry.insert({"compensation_bytes", stored.bytes});
         entry.insert({"compensation_parameters", r * (c.n + c.k)});
+        entry.insert({"bytes_before", compressedBytes});
+        entry.insert({"bytes_after", compressedBytes + stored.bytes});
+        bytesBefore += compressedBytes;
+        bytesAfter += compressedBytes + stored.bytes;
       } else {
         entry.insert({"parameters_before", c.n * c.k});
         entry.insert({"parameters_after", r * (c.n + c.k)});
@@ -396,6 +401,21 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
     for (auto &[index, stored] : compensations)
       addCompensation(candidates[index], stored);
     finish(module, std::move(layers), bytesBefore, bytesAfter);
+  }
+
+  /// Bytes of a compressed layer's stored tensors (weights, codes, scales,
+  /// indices; not its input or bias).
+  static int64_t storedBytes(CompressibleLayer layer) {
+    Value bias = isa<QuantizedLinearOp>(layer.getOperation())
+                     ? cast<QuantizedLinearOp>(layer.getOperation()).getBias()
+                     : cast<SparseLinearOp>(layer.getOperation()).getBias();
+    int64_t bytes = 0;
+    for (Value operand : layer->getOperands())
+      if (operand != layer.getLayerInput() && operand != bias) {
+        auto type = cast<RankedTensorType>(operand.getType());
+        bytes += type.getNumElements() * type.getElementTypeBitWidth() / 8;
+      }
+    return bytes;
   }
 
   static std::vector<float> subtract(const std::vector<float> &a, const std::vector<float> &b) {
