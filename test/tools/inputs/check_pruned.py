@@ -20,37 +20,15 @@ import subprocess
 import sys
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mlp_fixture import K1, N1, N2, resources, write_mlp  # noqa: E402
 
 work = sys.argv[1]
-os.makedirs(work, exist_ok=True)
 rng = np.random.default_rng(0)
-K1, N1, N2 = 64, 96, 80
-W1 = rng.standard_normal((N1, K1)).astype(np.float32)
-B1 = rng.standard_normal(N1).astype(np.float32)
-W2 = rng.standard_normal((N2, N1)).astype(np.float32)
-feature_scale = np.exp(rng.standard_normal(K1)).astype(np.float32)
-calibration = [(rng.standard_normal((16, K1)) * feature_scale).astype(np.float32) for _ in range(4)]
-x_eval = (rng.standard_normal((5, K1)) * feature_scale).astype(np.float32)
-
-graph = helper.make_graph(
-    [helper.make_node("MatMul", ["x", "w1"], ["h"], name="fc1"),
-     helper.make_node("Add", ["h", "b1"], ["hb"], name="bias1"),
-     helper.make_node("Relu", ["hb"], ["r"], name="relu"),
-     helper.make_node("MatMul", ["r", "w2"], ["y"], name="fc2")],
-    "mlp",
-    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", K1])],
-    [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", N2])],
-    [numpy_helper.from_array(W1.T.copy(), "w1"), numpy_helper.from_array(B1, "b1"),
-     numpy_helper.from_array(W2.T.copy(), "w2")])
-model_path = os.path.join(work, "mlp.onnx")
-onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model_path)
-calib_dir = os.path.join(work, "calib")
-for i, x in enumerate(calibration):
-    os.makedirs(os.path.join(calib_dir, f"set{i}"), exist_ok=True)
-    np.save(os.path.join(calib_dir, f"set{i}", "x.npy"), x)
-np.save(os.path.join(work, "x.npy"), x_eval)
+mlp = write_mlp(work, rng, calibration_rows=16)
+W1, B1, W2, calibration, x_eval = mlp.W1, mlp.B1, mlp.W2, mlp.calibration, mlp.x_eval
+model_path, calib_dir = mlp.model_path, mlp.calib_dir
 X1 = np.concatenate(calibration).astype(np.float64)
 
 
@@ -59,13 +37,6 @@ def fail(message):
 
 
 # ---- running the tools and reading what they emit -------------------------------------------------------------
-
-def resources(mlir_text):
-    """Blob name -> bytes from the module's dialect_resources (the first 4 bytes of each are its alignment)."""
-    blobs = {}
-    for name, hexdata in re.findall(r'^\s*"?([\w.:/-]+)"?: "0x([0-9A-Fa-f]+)"', mlir_text, re.M):
-        blobs[name] = bytes.fromhex(hexdata)[4:]
-    return blobs
 
 
 def prune(options, calibrated=True, tag=None, extra=""):
