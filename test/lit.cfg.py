@@ -1,5 +1,6 @@
 # lit configuration for CompressIR's FileCheck tests.
 import os
+import shutil
 
 import lit.formats
 
@@ -18,3 +19,11 @@ config.substitutions.append(
     ("%onnx-build", "%s %s" % (config.python_executable,
                                os.path.join(config.compress_src_root, "test", "onnxtext_to_onnx.py"))))
 config.substitutions.append(("%python", config.python_executable))
+
+# The CUDA toolkit, for compile-only checks of the GPU code (no test here
+# needs a GPU: kernels run on a lent one through bench/cuda/run_h200.sh).
+config.substitutions.append(("%src_root", config.compress_src_root))
+nvcc = shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc"
+if os.access(nvcc, os.X_OK):
+    config.available_features.add("nvcc")
+    config.substitutions.append(("%nvcc", nvcc))
