@@ -1,0 +1,58 @@
+// The CUDA driver API, loaded at run time (dlopen of libcuda.so.1), so that
+// the project builds and its CPU tools run where no NVIDIA driver is
+// installed: only code that asks for a GPU needs one, and is told plainly
+// when there is none. Declares the few driver types it uses itself (their
+// ABI is the driver's, stable since CUDA 4), so no toolkit header is needed.
+#ifndef COMPRESS_LIB_RUNTIME_CUDA_CUDADRIVER_H
+#define COMPRESS_LIB_RUNTIME_CUDA_CUDADRIVER_H
+
+#include "llvm/Support/Error.h"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace compress::cuda {
+
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+using CUcontext = struct CUctx_st *;
+using CUmodule = struct CUmod_st *;
+using CUfunction = struct CUfunc_st *;
+using CUstream = struct CUstream_st *;
+
+/// The driver's entry points this project calls (the _v2 ABI where the
+/// driver has one).
+struct DriverApi {
+  CUresult (*init)(unsigned flags);
+  CUresult (*getErrorString)(CUresult, const char **);
+  CUresult (*deviceGetCount)(int *);
+  CUresult (*deviceGet)(CUdevice *, int ordinal);
+  CUresult (*deviceGetName)(char *, int length, CUdevice);
+  CUresult (*primaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*ctxSetCurrent)(CUcontext);
+  CUresult (*ctxSynchronize)();
+  CUresult (*moduleLoadData)(CUmodule *, const void *image);
+  CUresult (*moduleUnload)(CUmodule);
+  CUresult (*moduleGetFunction)(CUfunction *, CUmodule, const char *name);
+  CUresult (*memAlloc)(CUdeviceptr *, size_t);
+  CUresult (*memFree)(CUdeviceptr);
+  CUresult (*memcpyHtoD)(CUdeviceptr, const void *, size_t);
+  CUresult (*memcpyDtoH)(void *, CUdeviceptr, size_t);
+  CUresult (*launchKernel)(CUfunction, unsigned gridX, unsigned gridY, unsigned gridZ,
+                           unsigned blockX, unsigned blockY, unsigned blockZ,
+                           unsigned sharedBytes, CUstream, void **params, void **extra);
+};
+
+/// The driver, loaded and initialised once per process; an error saying
+/// why not (no libcuda.so.1: no NVIDIA driver; a missing entry point; or
+/// cuInit's own error, e.g. no device).
+llvm::Expected<const DriverApi &> driver();
+
+/// An error naming `what` and the driver's message for `result`, or
+/// success when `result` is CUDA_SUCCESS (0).
+llvm::Error check(CUresult result, const llvm::Twine &what);
+
+} // namespace compress::cuda
+
+#endif
