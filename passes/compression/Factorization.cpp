@@ -15,11 +15,14 @@ namespace {
 using FloatMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 /// Weights at least 1e-6 of the largest: a row or feature that never
-/// matters still gets a finite inverse.
-Eigen::VectorXd clampedWeights(const std::vector<double> &w) {
-  Eigen::VectorXd v = Eigen::Map<const Eigen::VectorXd>(w.data(), Eigen::Index(w.size()));
-  double floor = 1e-6 * v.cwiseAbs().maxCoeff();
-  return v.cwiseAbs().cwiseMax(floor > 0 ? floor : 1.0);
+/// matters still gets a finite inverse. Counts the weights raised.
+Eigen::VectorXd clampedWeights(const std::vector<double> &w, int64_t &raised) {
+  Eigen::VectorXd v = Eigen::Map<const Eigen::VectorXd>(w.data(), Eigen::Index(w.size())).cwiseAbs();
+  double floor = 1e-6 * v.maxCoeff();
+  if (!(floor > 0))
+    floor = 1.0;
+  raised += (v.array() < floor).count();
+  return v.cwiseMax(floor);
 }
 
 Eigen::Map<const FloatMatrix> view(const std::vector<float> &m, int64_t rows, int64_t cols) {
@@ -42,12 +45,14 @@ llvm::Expected<WeightedSvd> compress::weightedSvd(const std::vector<float> &t, i
                                                   int64_t k, const SvdWeighting &weighting) {
   RowMatrix m = view(t, n, k).cast<double>();
   Eigen::VectorXd rows, columns;
+  int64_t raised = 0;
+  double dampening = 0;
   if (!weighting.rows.empty()) {
-    rows = clampedWeights(weighting.rows);
+    rows = clampedWeights(weighting.rows, raised);
     m = rows.asDiagonal() * m;
   }
   if (!weighting.columns.empty()) {
-    columns = clampedWeights(weighting.columns);
+    columns = clampedWeights(weighting.columns, raised);
     m = m * columns.asDiagonal();
   }
   Eigen::LLT<RowMatrix> llt;
@@ -59,9 +64,10 @@ llvm::Expected<WeightedSvd> compress::weightedSvd(const std::vector<float> &t, i
     double mean = h.diagonal().mean();
     if (!(mean > 0))
       return llvm::createStringError("the layer's inputs are all zero on the calibration data");
-    for (double damp = 0; damp <= 0.1; damp = damp == 0 ? 1e-8 : damp * 10) {
+    for (int step = 0; step <= 8; ++step) { // 0, then 1e-8 .. 1e-1
+      dampening = step == 0 ? 0.0 : std::pow(10.0, step - 9);
       RowMatrix damped = h;
-      damped.diagonal().array() += damp * mean;
+      damped.diagonal().array() += dampening * mean;
       llt.compute(damped);
       if (llt.info() == Eigen::Success)
         break;
@@ -78,6 +84,8 @@ llvm::Expected<WeightedSvd> compress::weightedSvd(const std::vector<float> &t, i
   WeightedSvd out;
   out.n = n;
   out.k = k;
+  out.raisedWeights = raised;
+  out.dampening = dampening;
   out.sigma.assign(svd.singularValues().data(),
                    svd.singularValues().data() + svd.singularValues().size());
   out.up = svd.matrixU() * sqrtSigma.asDiagonal();

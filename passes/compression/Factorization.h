@@ -35,6 +35,11 @@ struct SvdWeighting {
 struct WeightedSvd {
   int64_t n = 0, k = 0;
   std::vector<double> sigma; // descending, min(n, k) of them
+  /// Row or column weights below 1e-6 of the largest, raised to it.
+  int64_t raisedWeights = 0;
+  /// Added to the Gram matrix's diagonal to whiten, as a fraction of its
+  /// mean (0 when it was positive definite as measured).
+  double dampening = 0;
   RowMatrix up;              // [n, min(n, k)]
   RowMatrix down;            // [min(n, k), k]
   /// Rank r's factors in float32: [n, r] and [r, k] row-major.

@@ -317,9 +317,13 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
       }
       int64_t r = c.rank != 0 ? c.rank
                   : rank != 0 ? int64_t(rank)
-                  : energy != 0
-                      ? rankForEnergy(svd->sigma, energy)
-                      : std::max<int64_t>(1, int64_t(ratio * double(c.n * c.k) / double(c.n + c.k)));
+                  : energy != 0 ? rankForEnergy(svd->sigma, energy)
+                                : int64_t(ratio * double(c.n * c.k) / double(c.n + c.k));
+      if (r == 0) {
+        c.layer->emitWarning("compress-factorize: layer '")
+            << c.name << "': ratio=" << formatNumber(ratio) << " keeps less than rank 1; rank 1 kept";
+        r = 1;
+      }
       llvm::json::Object entry{{"name", c.name},
                                {"kind", c.layer.getLayerKind()},
                                {"method", (compensate ? "compensate-" : "") + std::string(method)},
@@ -351,6 +355,19 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
       for (size_t i = 0; i < approximation.size(); ++i) {
         weightNorm += double(t->weight[i]) * t->weight[i];
         errorNorm += std::pow(double(t->weight[i]) - approximation[i], 2);
+      }
+      // What the weighting had to change to be usable: said, not hidden.
+      if (svd->dampening > 0) {
+        entry.insert({"gram_dampening", svd->dampening});
+        c.layer->emitWarning("compress-factorize: layer '")
+            << c.name << "': the Gram matrix of its inputs is singular; whitened with "
+            << formatNumber(svd->dampening) << " of its mean diagonal added";
+      }
+      if (svd->raisedWeights > 0) {
+        entry.insert({"raised_weights", svd->raisedWeights});
+        c.layer->emitWarning("compress-factorize: layer '")
+            << c.name << "': " << svd->raisedWeights
+            << " importance weights below 1e-6 of the largest raised to it";
       }
       entry.insert({"rank", r});
       entry.insert({"bits", bits == 0 ? 32 : int64_t(bits)});
@@ -455,8 +472,15 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
         llvm::errs() << "compress-factorize: measured " << c.name << "\n";
     }
     std::vector<int64_t> ranks = allocateRanks(curves, budget * parameters);
-    for (auto [c, r] : llvm::zip(candidates, ranks))
+    double used = 0;
+    for (auto [c, r] : llvm::zip(candidates, ranks)) {
       c.rank = r;
+      used += double(r < 0 ? c.n * c.k : r * (c.n + c.k));
+    }
+    if (used > budget * parameters)
+      getOperation().emitWarning("compress-factorize: budget=")
+          << formatNumber(budget) << " cannot be met: rank 1 on every layer keeps " << int64_t(used)
+          << " of the " << int64_t(parameters) << " parameters";
     return success();
   }
 

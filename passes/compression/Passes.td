@@ -232,6 +232,13 @@ def FactorizePass : Pass<"compress-factorize", "::mlir::ModuleOp"> {
     `bits=8|4` stores both factors as symmetric integer codes with a scale
     per row (`group-size=0`) or per group of their input features.
 
+    What a layer needed to be usable is said on stderr and in its report
+    entry: a singular Gram matrix whitened with the least dampening that
+    works (`gram_dampening`, a fraction of its mean diagonal), importance
+    weights below 1e-6 of the largest raised to it (`raised_weights`), a
+    ratio that keeps less than rank 1 (rank 1 kept); a budget that rank 1
+    everywhere exceeds is a warning.
+
     The report (`report=PATH`): per layer the method and weighting, rank,
     retained energy, parameters and bytes before and after (compensation:
     the bytes it adds), the relative weight error and, with calibration

@@ -140,6 +140,31 @@ TEST(Factorization, AllocationIsOptimalForTheParametersItUses) {
   }
 }
 
+// A feature that never fires makes the Gram matrix singular: whitening adds
+// the least dampening that works and says how much; weights of zero are
+// raised and counted.
+TEST(Factorization, SaysWhatItChangedToWhiten) {
+  const int64_t n = 6, k = 5;
+  std::vector<float> w = randomMatrix(n, k, 5);
+  std::vector<double> h = gram(50, k, 6);
+  for (int64_t j = 0; j < k; ++j)
+    h[2 * k + j] = h[j * k + 2] = 0; // feature 2 is always 0
+  SvdWeighting whitened;
+  whitened.hessian = &h;
+  auto svd = weightedSvd(w, n, k, whitened);
+  ASSERT_TRUE(bool(svd));
+  EXPECT_GT(svd->dampening, 0);
+  EXPECT_LE(svd->dampening, 0.1);
+  auto plain = weightedSvd(w, n, k, {});
+  ASSERT_TRUE(bool(plain));
+  EXPECT_EQ(plain->dampening, 0);
+  SvdWeighting rows;
+  rows.rows = {1, 0, 2, 0, 3, 4};
+  auto weighted = weightedSvd(w, n, k, rows);
+  ASSERT_TRUE(bool(weighted));
+  EXPECT_EQ(weighted->raisedWeights, 2);
+}
+
 TEST(Factorization, RankForEnergy) {
   std::vector<double> sigma = {3, 2, 1, 0.5};
   EXPECT_EQ(rankForEnergy(sigma, 0.5), 1);  // 9 / 14.25 = 0.63

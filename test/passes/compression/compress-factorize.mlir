@@ -3,6 +3,7 @@
 // RUN: compress-opt %s --compress-factorize="method=svd ratio=0.5" | FileCheck %s --check-prefix=RANK1
 // RUN: compress-opt %s --compress-factorize="method=svd rank=3" -verify-diagnostics | FileCheck %s --check-prefix=DENSE
 // RUN: compress-opt %s --compress-factorize="method=svd rank=1 bits=8" | FileCheck %s --check-prefix=CODES
+// RUN: compress-opt %s --compress-factorize="method=svd ratio=0.01" 2>&1 | FileCheck %s --check-prefix=TINY
 
 // Tests the factors of a weight whose SVD is read off by hand: W [4, 6] holds
 // 3, 2, 1 and 0.5 on its diagonal, so its singular vectors are unit vectors
@@ -24,6 +25,10 @@
 // DENSE-LABEL: func.func @diagonal
 // DENSE: compress.linear
 // DENSE-NOT: compress.low_rank_linear
+//
+// ratio=0.01 keeps floor(0.24) = rank 0: rank 1 is kept, and said.
+// TINY: warning: compress-factorize: layer 'layer0': ratio=0.01 keeps less than rank 1; rank 1 kept
+// TINY: compress.low_rank_linear {{.*}} rank = 1 : i64
 //
 // bits=8: one scale per row, max|w| / 127.5; sqrt(3) rounds to code 127 and
 // the all-zero rows of up get scale 1 and code 0.
