@@ -26,6 +26,18 @@ static LogicalResult verifySameElementType(Operation *op,
   return success();
 }
 
+/// The output of a layer with N outputs: the input's batch dimensions, then N.
+static LogicalResult verifyLayerOutput(Operation *op, RankedTensorType inputType,
+                                       RankedTensorType outputType, int64_t n) {
+  if (outputType.getRank() != inputType.getRank() ||
+      !dimsCompatible(outputType.getShape().back(), n))
+    return op->emitOpError("expects an output of the input's rank ending in N = ") << n;
+  for (int64_t i = 0; i + 1 < inputType.getRank(); ++i)
+    if (!dimsCompatible(inputType.getDimSize(i), outputType.getDimSize(i)))
+      return op->emitOpError("output dimension ") << i << " does not match input";
+  return success();
+}
+
 static LogicalResult verifyBias(Operation *op, Value bias, int64_t features) {
   if (!bias)
     return success();
@@ -256,12 +268,8 @@ LogicalResult SparseLinearOp::verify() {
         return emitOpError("expects i8 zero points shaped like the scales");
     }
   }
-  if (outputType.getRank() != inputType.getRank() ||
-      !dimsCompatible(outputType.getShape().back(), n))
-    return emitOpError("expects an output of the input's rank ending in N = ") << n;
-  for (int64_t i = 0; i + 1 < inputType.getRank(); ++i)
-    if (!dimsCompatible(inputType.getDimSize(i), outputType.getDimSize(i)))
-      return emitOpError("output dimension ") << i << " does not match input";
+  if (failed(verifyLayerOutput(*this, inputType, outputType, n)))
+    return failure();
   return verifyBias(*this, getBias(), n);
 }
 
@@ -311,12 +319,8 @@ LogicalResult LowRankLinearOp::verify() {
       return emitOpError("expects scales [")
              << r << ", " << getNumGroups(k) << "] and [" << n << ", " << getNumGroups(r) << "]";
   }
-  if (outputType.getRank() != inputType.getRank() ||
-      !dimsCompatible(outputType.getShape().back(), n))
-    return emitOpError("expects an output of the input's rank ending in N = ") << n;
-  for (int64_t i = 0; i + 1 < inputType.getRank(); ++i)
-    if (!dimsCompatible(inputType.getDimSize(i), outputType.getDimSize(i)))
-      return emitOpError("output dimension ") << i << " does not match input";
+  if (failed(verifyLayerOutput(*this, inputType, outputType, n)))
+    return failure();
   if (getBias() && getAddend())
     return emitOpError("takes a bias or an addend, not both");
   if (getAddend() && getAddend().getType() != outputType)
