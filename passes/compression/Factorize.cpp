@@ -161,14 +161,15 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
     return std::nullopt;
   }
 
-  /// The weight a layer approximates, and the target of the SVD: W itself,
-  /// or W minus what the compressed layer computes with.
+  /// The weight a layer approximates and what the SVD cuts: W itself, or
+  /// (compensating) W minus what the compressed layer computes with.
   struct Targets {
-    std::vector<float> weight, target;
+    std::vector<float> weight, compressed, error;
+    const std::vector<float> &svdInput() const { return compressed.empty() ? weight : error; }
   };
   llvm::Expected<Targets> targets(Candidate &c) {
     if (!compensate)
-      return Targets{*constantFloats(cast<LinearOp>(c.layer.getOperation()).getWeight()), {}};
+      return Targets{*constantFloats(cast<LinearOp>(c.layer.getOperation()).getWeight()), {}, {}};
     std::optional<std::vector<float>> w = uncompressedWeight(c.layer);
     if (!w)
       return llvm::createStringError(
@@ -178,9 +179,10 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
     auto compressed = decompressedWeight(c.layer);
     if (!compressed)
       return compressed.takeError();
-    Targets t{std::move(*w), std::move(*compressed)};
-    for (size_t i = 0; i < t.target.size(); ++i)
-      t.target[i] = t.weight[i] - t.target[i];
+    Targets t{std::move(*w), std::move(*compressed), {}};
+    t.error.resize(t.weight.size());
+    for (size_t i = 0; i < t.error.size(); ++i)
+      t.error[i] = t.weight[i] - t.compressed[i];
     return t;
   }
 
@@ -308,8 +310,7 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
             << c.name << "': " << llvm::toString(t.takeError());
         return signalPassFailure();
       }
-      const std::vector<float> &target = compensate ? t->target : t->weight;
-      auto svd = weightedSvd(target, c.n, c.k, weighting(c, statistics));
+      auto svd = weightedSvd(t->svdInput(), c.n, c.k, weighting(c, statistics));
       if (!svd) {
         c.layer->emitError("compress-factorize: layer '")
             << c.name << "': " << llvm::toString(svd.takeError());
@@ -350,7 +351,7 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
       std::vector<float> approximation = stored.product;
       if (compensate) // what the layer now computes with: compressed + U V
         for (size_t i = 0; i < approximation.size(); ++i)
-          approximation[i] += t->weight[i] - t->target[i];
+          approximation[i] += t->compressed[i];
       double weightNorm = 0, errorNorm = 0;
       for (size_t i = 0; i < approximation.size(); ++i) {
         weightNorm += double(t->weight[i]) * t->weight[i];
@@ -380,7 +381,7 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
         entry.insert({"output_relative_error", *outputError});
         if (compensate)
           entry.insert({"output_relative_error_before",
-                        relativeOutputError(t->weight, subtract(t->weight, t->target), c.n, c.k,
+                        relativeOutputError(t->weight, t->compressed, c.n, c.k,
                                             statistics->hessian)});
       }
       if (compensate) {
@@ -435,13 +436,6 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
     return bytes;
   }
 
-  static std::vector<float> subtract(const std::vector<float> &a, const std::vector<float> &b) {
-    std::vector<float> out(a.size());
-    for (size_t i = 0; i < a.size(); ++i)
-      out[i] = a[i] - b[i];
-    return out;
-  }
-
   /// budget=: measures every layer's error at every rank on the model as it
   /// is, then gives each its rank (Factorization.h's allocateRanks).
   LogicalResult allocateBudget(std::vector<Candidate> &candidates, Calibration &calibration) {
@@ -455,7 +449,7 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
         return failure();
       }
       auto t = targets(c);
-      auto svd = t ? weightedSvd(compensate ? t->target : t->weight, c.n, c.k,
+      auto svd = t ? weightedSvd(t->svdInput(), c.n, c.k,
                                  weighting(c, &*measured))
                    : llvm::Expected<WeightedSvd>(t.takeError());
       if (!svd) {
@@ -463,9 +457,9 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
             << c.name << "': " << llvm::toString(svd.takeError());
         return failure();
       }
-      const std::vector<float> &target = compensate ? t->target : t->weight;
       curves.push_back({c.n, c.k,
-                        outputErrorByRank(*svd, target, t->weight, measured->hessian, maxRank(c)),
+                        outputErrorByRank(*svd, t->svdInput(), t->weight, measured->hessian,
+                                          maxRank(c)),
                         !compensate});
       parameters += double(c.n * c.k);
       if (progress)
