@@ -5,6 +5,7 @@
 #include "passes/conversion/Passes.h"
 #include "passes/cpu/Passes.h"
 #include "passes/cpu/Pipelines.h"
+#include "passes/gpu/Pipelines.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/InitAllPasses.h"
@@ -22,6 +23,7 @@ void compress::registerAllCompressPasses() {
     registerCompressCompressionPasses();
     registerCompressConversionPasses();
     registerCpuPipelines();
+    registerGpuPipelines();
   });
 }
 

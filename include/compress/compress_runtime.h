@@ -1,10 +1,12 @@
-/* The C API of a CompressIR CPU artifact: create a session from the model's
+/* The C API of a CompressIR artifact: create a session from the model's
  * weights file, bind inputs by name, run, read outputs by name, destroy.
  * Each artifact's own header declares its model descriptor, e.g.
  *   extern const compress_model minilm_model;
  * Link lib<model>.so, or lib<model>.a with libcompress_runtime_cpu.a,
  * -lomp, -ldnnl, -lstdc++ and -lm (libomp before libdnnl: one OpenMP runtime
- * serves both). No MLIR or LLVM library is needed. */
+ * serves both); a CUDA artifact's lib<model>.a also with
+ * libcompress_runtime_cuda.a and -ldl (the CUDA driver is loaded when the
+ * first session starts). No MLIR or LLVM library is needed. */
 #ifndef COMPRESS_RUNTIME_H
 #define COMPRESS_RUNTIME_H
 
@@ -34,6 +36,18 @@ typedef struct {
   const char *const *dim_names;
 } compress_tensor_info;
 
+/* Device memory a model's compiled code works in (a CUDA artifact's GPU):
+ * sessions upload the weights once and the inputs each run, and read the
+ * results back. Each call returns NULL or what failed. */
+typedef struct {
+  const char *kind; /* "cuda" */
+  const char *(*upload)(void **device, const void *host, uint64_t bytes);
+  const char *(*download)(void *host, const void *device, uint64_t bytes);
+  void (*release)(void *device);
+  /* Waits for a run's work; the first failure of its compiled code. */
+  const char *(*finish_run)(void);
+} compress_device_memory;
+
 /* A compiled model, as its artifact describes it. */
 typedef struct compress_model {
   const char *name;
@@ -49,6 +63,8 @@ typedef struct compress_model {
    * a run that meets an out-of-range index fails naming it. */
   int num_index_sites;
   const char *const *index_sites;
+  /* NULL: the code works in host memory (CPU artifacts). */
+  const compress_device_memory *device;
 } compress_model;
 
 typedef struct compress_session compress_session;
@@ -85,6 +101,11 @@ const char *compress_last_error(void);
 
 /* Size in bytes of one element. */
 size_t compress_dtype_size(compress_dtype dtype);
+
+/* CUDA artifacts only: the GPU their sessions use (default 0), chosen before
+ * the first session starts. Returns 0, or -1 when the GPU is already in use
+ * as another device. */
+int compress_cuda_select_device(int ordinal);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
 #include "lib/importer/onnx/OnnxModel.h"
 #include "lib/engine/CpuEngine.h"
 #include "passes/Registration.h"
+#include "passes/gpu/Pipelines.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/InitAllDialects.h"
@@ -20,6 +21,7 @@ std::unique_ptr<mlir::MLIRContext> compress::createToolContext() {
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
+  compress::registerCudaCodegenInterfaces(registry);
   registerOnnxImportDialects(registry);
   return std::make_unique<mlir::MLIRContext>(registry);
 }

@@ -4,6 +4,7 @@
 #include "lib/driver/Version.h"
 #include "lib/target/Target.h"
 #include "lib/target/cpu/CpuTarget.h"
+#include "lib/target/cuda/CudaTarget.h"
 #include "passes/Registration.h"
 
 #include "mlir/Pass/PassRegistry.h"
@@ -96,6 +97,7 @@ void printVersion(llvm::raw_ostream &os) {
 
 void compress::prepareToolHelp() {
   registerCpuTarget();
+  registerCudaTarget();
   static ListPassesOption listPasses;
   cl::SetVersionPrinter(printVersion);
   // LLVM's and MLIR's own options stay usable, listed by --help-hidden.

@@ -7,6 +7,7 @@
 #include "lib/target/Target.h"
 #include "passes/cpu/IndexChecks.h"
 #include "passes/conversion/Passes.h"
+#include "passes/gpu/Pipelines.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -156,6 +157,7 @@ CpuEngine::compile(ModuleOp module, const EngineOptions &engineOptions) {
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
   registerOpenMPDialectTranslation(registry);
+  registerCudaCodegenInterfaces(registry);
   ctx->appendDialectRegistry(registry);
   ctx->loadAllAvailableDialects();
 
@@ -198,6 +200,15 @@ CpuEngine::compile(ModuleOp module, const EngineOptions &engineOptions) {
       return engineError("cannot read the weights back: " + mapped.getError().message());
     self->weights = std::move(*mapped);
   }
+  self->device = target->getDeviceMemory();
+  if (self->device && self->weights) {
+    // Uploaded once: every run reads the same device copy.
+    auto uploaded = self->device->upload(self->weights->getBufferStart(),
+                                         self->weights->getBufferSize());
+    if (!uploaded)
+      return uploaded.takeError();
+    self->deviceWeights = *uploaded;
+  }
   self->indexSites = indexSitesOf(module);
 
   // Optimise for this CPU: without a target machine LLVM does not vectorise.
@@ -223,10 +234,15 @@ CpuEngine::compile(ModuleOp module, const EngineOptions &engineOptions) {
                                            llvm::JITSymbolFlags::Exported};
     return symbols;
   });
+  // Global constructors (a GPU target's kernel modules) run once the
+  // runtime symbols are bound.
+  self->engine->initialize();
   return self;
 }
 
 CpuEngine::~CpuEngine() {
+  if (device && deviceWeights)
+    device->release(deviceWeights);
   if (target)
     target->forgetEngineState();
 }
@@ -269,6 +285,20 @@ CpuEngine::run(llvm::ArrayRef<HostTensor> inputs) {
     fillDescriptor(inputDescs[i].data(),
                    const_cast<uint8_t *>(t.data.data()), t.shape);
   }
+  // A device target reads copies of the inputs in its memory.
+  std::vector<void *> deviceInputs;
+  llvm::scope_exit releaseInputs([&] {
+    for (void *p : deviceInputs)
+      device->release(p);
+  });
+  if (device)
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      auto uploaded = device->upload(inputs[i].data.data(), inputs[i].data.size());
+      if (!uploaded)
+        return uploaded.takeError();
+      deviceInputs.push_back(*uploaded);
+      fillDescriptor(inputDescs[i].data(), *uploaded, inputs[i].shape);
+    }
   std::vector<BoundInput> bound;
   for (size_t i = 0; i < inputs.size(); ++i)
     bound.push_back({inputSigs[i].name.c_str(), inputs[i].shape.data(),
@@ -288,7 +318,8 @@ CpuEngine::run(llvm::ArrayRef<HostTensor> inputs) {
   std::vector<int64_t> weightsDesc;
   if (weights) {
     weightsDesc.resize(5);
-    fillDescriptor(weightsDesc.data(), const_cast<char *>(weights->getBufferStart()),
+    fillDescriptor(weightsDesc.data(),
+                   device ? deviceWeights : const_cast<char *>(weights->getBufferStart()),
                    {int64_t(weights->getBufferSize())});
     pointers.push_back(weightsDesc.data());
   }
@@ -305,6 +336,9 @@ CpuEngine::run(llvm::ArrayRef<HostTensor> inputs) {
     takeIndexError(); // none may be left over from a failed call
     if (llvm::Error e = engine->invokePacked("_mlir_ciface_main", args))
       return std::move(e);
+    if (device)
+      if (llvm::Error e = device->finishRun())
+        return engineError("the run on the device failed: " + llvm::toString(std::move(e)));
     indexError = takeIndexError();
   }
 
@@ -325,6 +359,18 @@ CpuEngine::run(llvm::ArrayRef<HostTensor> inputs) {
     for (int64_t d = int64_t(rank) - 1, expected = 1; d >= 0; --d) {
       dense &= t.shape[d] == 1 || words[3 + rank + d] == expected;
       expected *= t.shape[d];
+    }
+    // From a device, the span the result covers comes to the host first.
+    std::vector<uint8_t> staged;
+    if (device && t.numElements() > 0) {
+      int64_t span = 1;
+      for (size_t d = 0; d < rank; ++d)
+        span += (t.shape[d] - 1) * words[3 + rank + d];
+      staged.resize(size_t(span) * elemSize);
+      if (llvm::Error e = device->download(staged.data(), base, staged.size()))
+        return engineError("reading result '" + sig.name + "' from the device failed: " +
+                           llvm::toString(std::move(e)));
+      base = staged.data();
     }
     if (dense && !t.data.empty())
       memcpy(t.data.data(), base, t.data.size());
@@ -349,9 +395,13 @@ CpuEngine::run(llvm::ArrayRef<HostTensor> inputs) {
   offset = 0;
   for (const TensorSignature &sig : outputSigs) {
     void *allocated = reinterpret_cast<void *>(resultStruct[offset]);
-    if (freed.insert(allocated).second)
-      _mlir_memref_to_llvm_free(allocated);
     offset += 3 + 2 * sig.shape.size();
+    if (!freed.insert(allocated).second)
+      continue;
+    if (device)
+      device->release(allocated);
+    else
+      _mlir_memref_to_llvm_free(allocated);
   }
   if (indexError) {
     const std::string &site = indexError->site >= 0 && size_t(indexError->site) < indexSites.size()

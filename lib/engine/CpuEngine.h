@@ -40,6 +40,7 @@ struct EntrySignature {
 llvm::Expected<EntrySignature> readEntrySignature(mlir::ModuleOp module);
 
 class Target;
+class DeviceMemory;
 
 /// How the JIT compiles a module.
 struct EngineOptions {
@@ -56,7 +57,9 @@ struct EngineOptions {
 };
 
 /// The JIT: compiles a module for a target whose code runs in this process
-/// (the CPU) and runs it on host tensors.
+/// (the CPU, or the CUDA target's host code launching kernels) and runs it
+/// on host tensors, moving them through the target's device memory if it
+/// has one.
 class CpuEngine {
 public:
   /// Lowers `module` (consumed: it is rewritten in place) with the target's
@@ -79,6 +82,10 @@ private:
   std::unique_ptr<mlir::ExecutionEngine> engine;
   /// The weights file's contents (mapped), when the weights left the code.
   std::unique_ptr<llvm::MemoryBuffer> weights;
+  /// For a target whose code works in device memory (CUDA): that memory,
+  /// and the weights uploaded to it once.
+  const DeviceMemory *device = nullptr;
+  void *deviceWeights = nullptr;
   /// What each run-time index check guards, by number.
   std::vector<std::string> indexSites;
   std::vector<TensorSignature> inputSigs, outputSigs;

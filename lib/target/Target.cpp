@@ -9,6 +9,7 @@
 using namespace compress;
 
 Target::~Target() = default;
+DeviceMemory::~DeviceMemory() = default;
 
 namespace {
 std::mutex registryMutex;

@@ -34,6 +34,20 @@ struct ArtifactOptions {
   std::string outputDir;
 };
 
+/// Memory of a device that a target's compiled code works in: the JIT moves
+/// inputs, weights and results through it.
+class DeviceMemory {
+public:
+  virtual ~DeviceMemory();
+  virtual llvm::Expected<void *> upload(const void *host, size_t bytes) const = 0;
+  /// Copies after all work issued so far.
+  virtual llvm::Error download(void *host, const void *device, size_t bytes) const = 0;
+  /// Frees upload()'s memory or a result of compiled code.
+  virtual void release(void *device) const = 0;
+  /// Waits for a run's work; its first failure.
+  virtual llvm::Error finishRun() const = 0;
+};
+
 class Target {
 public:
   virtual ~Target();
@@ -49,6 +63,9 @@ public:
   virtual bool runsInProcess() const = 0;
   /// The runtime functions its code calls, by symbol, for the JIT to bind.
   virtual void addRuntimeSymbols(llvm::StringMap<void *> &symbols) const = 0;
+  /// Where compiled code takes its inputs and weights and leaves its results:
+  /// null for host memory (the CPU).
+  virtual const DeviceMemory *getDeviceMemory() const { return nullptr; }
   /// Called when a JIT engine holding this target's code goes away (caches
   /// of the runtime that point into its weights).
   virtual void forgetEngineState() const {}

@@ -5,6 +5,7 @@
 // (test/gpu/cuda-driver.test, run where a GPU is).
 #include "lib/runtime/cuda/CudaDriver.h"
 
+#include "llvm/Support/Error.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
@@ -52,10 +53,16 @@ DONE:
 }
 )";
 
+llvm::Error check(CUresult result, const std::string &what) {
+  std::string failure = describe(result, what);
+  return failure.empty() ? llvm::Error::success() : llvm::createStringError(failure);
+}
+
 llvm::Error run() {
-  auto loaded = driver();
+  std::string failure;
+  const DriverApi *loaded = loadDriver(failure);
   if (!loaded)
-    return loaded.takeError();
+    return llvm::createStringError(failure);
   const DriverApi &cu = *loaded;
   int devices = 0;
   if (llvm::Error e = check(cu.deviceGetCount(&devices), "cuDeviceGetCount"))

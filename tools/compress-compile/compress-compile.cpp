@@ -1,6 +1,6 @@
 // compress-compile: compiles a model (.onnx or imported .mlir) ahead of time
-// into a deployable artifact (see lib/aot/CpuArtifact.h for its files).
-#include "lib/aot/CpuArtifact.h"
+// into a deployable artifact (see lib/aot/Artifact.h for its files).
+#include "lib/aot/Artifact.h"
 #include "lib/driver/LoadModel.h"
 #include "lib/driver/ToolOptions.h"
 #include "lib/target/Target.h"

@@ -5,6 +5,7 @@
 #include "lib/driver/ToolOptions.h"
 #include "lib/importer/onnx/Importer.h"
 #include "passes/Registration.h"
+#include "passes/gpu/Pipelines.h"
 
 #include "mlir/Debug/Counter.h"
 #include "mlir/IR/AsmState.h"
@@ -48,6 +49,7 @@ int main(int argc, char **argv) {
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
+  compress::registerCudaCodegenInterfaces(registry);
   compress::registerOnnxImportDialects(registry);
 
   // mlir-opt's options (upstream pass flags, debugging), then ours.

@@ -1,5 +1,6 @@
-// Sessions of a compiled CPU model: the weights file mapped into memory,
-// inputs bound by name, the compiled code called through memref descriptors.
+// Sessions of a compiled model: the weights file mapped into memory (and,
+// for code that works in device memory, uploaded there once), inputs bound
+// by name, the compiled code called through memref descriptors.
 #include "compress/compress_runtime.h"
 #include "lib/runtime/cpu/Allocator.h"
 #include "lib/runtime/cpu/Contraction.h"
@@ -47,6 +48,7 @@ struct Descriptor {
 struct Output {
   void *allocated = nullptr;
   std::vector<char> contiguous; // used only when the result is strided
+  std::vector<char> staged;     // a device result's span, read back
   const void *data = nullptr;
   std::vector<int64_t> shape;
 };
@@ -57,6 +59,8 @@ struct compress_session {
   const compress_model *model;
   void *weights = MAP_FAILED;
   size_t weightsBytes = 0;
+  /// The weights' copy in the model's device memory, if it has one.
+  void *deviceWeights = nullptr;
   std::vector<const void *> inputData;
   std::vector<std::vector<int64_t>> inputShapes;
   std::vector<Output> outputs;
@@ -69,7 +73,10 @@ struct compress_session {
       for (void *p : freed)
         seen |= p == o.allocated;
       if (o.allocated && !seen) {
-        _mlir_memref_to_llvm_free(o.allocated);
+        if (model->device)
+          model->device->release(o.allocated);
+        else
+          _mlir_memref_to_llvm_free(o.allocated);
         freed.push_back(o.allocated);
       }
       o = Output();
@@ -134,6 +141,15 @@ compress_session *compress_session_create(const compress_model *model,
       return nullptr;
     }
     session->weightsBytes = st.st_size;
+    if (model->device) {
+      if (const char *error = model->device->upload(&session->deviceWeights, session->weights,
+                                                    session->weightsBytes)) {
+        fail(std::string("cannot upload the weights to the ") + model->device->kind +
+             " device: " + error);
+        compress_session_destroy(session);
+        return nullptr;
+      }
+    }
   }
   // oneDNN runs on OpenMP threads.
   if (numThreads > 0)
@@ -173,6 +189,26 @@ int compress_session_run(compress_session *s) {
     inputs.emplace_back(const_cast<void *>(s->inputData[i]), s->inputShapes[i].data(),
                         m->inputs[i].rank);
   }
+  // Code that works in device memory reads copies of the inputs there.
+  const compress_device_memory *device = m->device;
+  std::vector<void *> deviceInputs;
+  auto releaseInputs = [&] {
+    for (void *p : deviceInputs)
+      device->release(p);
+  };
+  if (device)
+    for (int i = 0; i < m->num_inputs; ++i) {
+      uint64_t bytes = compress_dtype_size(m->inputs[i].dtype);
+      for (int64_t extent : s->inputShapes[i])
+        bytes *= uint64_t(extent);
+      void *copy = nullptr;
+      if (const char *error = device->upload(&copy, s->inputData[i], bytes)) {
+        releaseInputs();
+        return fail(std::string("cannot upload input '") + m->inputs[i].name + "': " + error);
+      }
+      deviceInputs.push_back(copy);
+      inputs[i].words[0] = inputs[i].words[1] = reinterpret_cast<int64_t>(copy);
+    }
   for (Descriptor &d : inputs)
     inputPointers.push_back(d.words.data());
   std::vector<std::vector<std::string>> dimNames(m->num_inputs);
@@ -187,7 +223,8 @@ int compress_session_run(compress_session *s) {
   if (!mismatch.empty())
     return fail(mismatch);
   int64_t weightsSize = int64_t(s->weightsBytes);
-  Descriptor weights(s->weightsBytes ? s->weights : nullptr, &weightsSize, 1);
+  Descriptor weights(!s->weightsBytes ? nullptr : device ? s->deviceWeights : s->weights,
+                     &weightsSize, 1);
 
   size_t resultWords = 0;
   for (int i = 0; i < m->num_outputs; ++i)
@@ -199,7 +236,13 @@ int compress_session_run(compress_session *s) {
     compress::RunLock lock;
     compress::takeIndexError(); // none may be left over from a failed call
     m->invoke(results.data(), weights.words.data(), inputPointers.data());
+    const char *deviceError = device ? device->finish_run() : nullptr;
     indexError = compress::takeIndexError();
+    if (device)
+      releaseInputs();
+    if (deviceError)
+      return fail(std::string("the run on the ") + device->kind + " device failed: " +
+                  deviceError);
   }
 
   size_t at = 0;
@@ -219,8 +262,24 @@ int compress_session_run(compress_session *s) {
       expect *= o.shape[d];
     }
     count = expect;
-    if (dense) {
+    if (device && count > 0) {
+      // The span the result covers comes to the host first.
+      int64_t span = 1;
+      for (int d = 0; d < rank; ++d)
+        span += (o.shape[d] - 1) * w[3 + rank + d];
+      o.staged.resize(span * elem);
+      if (const char *error = device->download(o.staged.data(), base, o.staged.size())) {
+        s->releaseOutputs();
+        return fail(std::string("cannot read output '") + m->outputs[i].name +
+                    "' from the device: " + error);
+      }
+      base = o.staged.data();
+    }
+    if (dense && !device) {
       o.data = base;
+    } else if (dense) {
+      o.staged.resize(count * elem);
+      o.data = o.staged.data();
     } else {
       o.contiguous.resize(count * elem);
       std::vector<int64_t> index(rank, 0);
@@ -269,6 +328,8 @@ void compress_session_destroy(compress_session *s) {
   if (!s)
     return;
   s->releaseOutputs();
+  if (s->deviceWeights)
+    s->model->device->release(s->deviceWeights);
   // Packed copies of this session's weights must not outlive the mapping.
   compress_rt_forget_packed_weights();
   if (s->weights != MAP_FAILED)

@@ -34,6 +34,12 @@ std::string resolve(void *library, DriverApi &api) {
       {"cuMemcpyHtoD_v2", reinterpret_cast<void **>(&api.memcpyHtoD)},
       {"cuMemcpyDtoH_v2", reinterpret_cast<void **>(&api.memcpyDtoH)},
       {"cuLaunchKernel", reinterpret_cast<void **>(&api.launchKernel)},
+      {"cuStreamCreate", reinterpret_cast<void **>(&api.streamCreate)},
+      {"cuStreamSynchronize", reinterpret_cast<void **>(&api.streamSynchronize)},
+      {"cuMemAllocAsync", reinterpret_cast<void **>(&api.memAllocAsync)},
+      {"cuMemFreeAsync", reinterpret_cast<void **>(&api.memFreeAsync)},
+      {"cuMemcpyHtoDAsync_v2", reinterpret_cast<void **>(&api.memcpyHtoDAsync)},
+      {"cuMemcpyDtoHAsync_v2", reinterpret_cast<void **>(&api.memcpyDtoHAsync)},
   };
   for (const Entry &e : entries)
     if (!(*e.slot = dlsym(library, e.symbol)))
@@ -41,21 +47,21 @@ std::string resolve(void *library, DriverApi &api) {
   return "";
 }
 
-/// `what` failed with `result`, in the driver's words when it has some.
-std::string describe(const DriverApi &api, CUresult result, const llvm::Twine &what) {
-  const char *message = nullptr;
-  if (api.getErrorString)
-    api.getErrorString(result, &message);
-  return (what + " failed: CUDA error " + llvm::Twine(result) +
-          (message ? llvm::Twine(" (") + message + ")" : llvm::Twine()))
-      .str();
-}
-
 DriverApi api;
 
 } // namespace
 
-llvm::Expected<const DriverApi &> compress::cuda::driver() {
+std::string compress::cuda::describe(CUresult result, const std::string &what) {
+  if (result == 0)
+    return "";
+  const char *message = nullptr;
+  if (api.getErrorString)
+    api.getErrorString(result, &message);
+  return what + " failed: CUDA error " + std::to_string(result) +
+         (message ? std::string(" (") + message + ")" : std::string());
+}
+
+const DriverApi *compress::cuda::loadDriver(std::string &error) {
   static std::string failure;
   static std::once_flag loaded;
   std::call_once(loaded, [] {
@@ -71,17 +77,8 @@ llvm::Expected<const DriverApi &> compress::cuda::driver() {
       failure = "the CUDA driver (libcuda.so.1) has no " + missing + ": driver too old";
       return;
     }
-    if (CUresult result = api.init(0))
-      failure = describe(api, result, "cuInit");
+    failure = describe(api.init(0), "cuInit");
   });
-  if (!failure.empty())
-    return llvm::createStringError(failure);
-  return api;
-}
-
-llvm::Error compress::cuda::check(CUresult result, const llvm::Twine &what) {
-  if (result == 0)
-    return llvm::Error::success();
-  // Only code that holds the driver gets results to check.
-  return llvm::createStringError(describe(api, result, what));
+  error = failure;
+  return failure.empty() ? &api : nullptr;
 }

@@ -3,13 +3,13 @@
 // installed: only code that asks for a GPU needs one, and is told plainly
 // when there is none. Declares the few driver types it uses itself (their
 // ABI is the driver's, stable since CUDA 4), so no toolkit header is needed.
+// No MLIR or LLVM: compiled CUDA artifacts link it.
 #ifndef COMPRESS_LIB_RUNTIME_CUDA_CUDADRIVER_H
 #define COMPRESS_LIB_RUNTIME_CUDA_CUDADRIVER_H
 
-#include "llvm/Support/Error.h"
-
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace compress::cuda {
 
@@ -42,16 +42,22 @@ struct DriverApi {
   CUresult (*launchKernel)(CUfunction, unsigned gridX, unsigned gridY, unsigned gridZ,
                            unsigned blockX, unsigned blockY, unsigned blockZ,
                            unsigned sharedBytes, CUstream, void **params, void **extra);
+  CUresult (*streamCreate)(CUstream *, unsigned flags);
+  CUresult (*streamSynchronize)(CUstream);
+  CUresult (*memAllocAsync)(CUdeviceptr *, size_t, CUstream);
+  CUresult (*memFreeAsync)(CUdeviceptr, CUstream);
+  CUresult (*memcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream);
+  CUresult (*memcpyDtoHAsync)(void *, CUdeviceptr, size_t, CUstream);
 };
 
-/// The driver, loaded and initialised once per process; an error saying
-/// why not (no libcuda.so.1: no NVIDIA driver; a missing entry point; or
-/// cuInit's own error, e.g. no device).
-llvm::Expected<const DriverApi &> driver();
+/// The driver, loaded and initialised once per process; null with `error`
+/// saying why not (no libcuda.so.1: no NVIDIA driver; a missing entry
+/// point; or cuInit's own error, e.g. no device).
+const DriverApi *loadDriver(std::string &error);
 
-/// An error naming `what` and the driver's message for `result`, or
-/// success when `result` is CUDA_SUCCESS (0).
-llvm::Error check(CUresult result, const llvm::Twine &what);
+/// "`what` failed: CUDA error N (message)", or empty when `result` is
+/// CUDA_SUCCESS (0).
+std::string describe(CUresult result, const std::string &what);
 
 } // namespace compress::cuda
 

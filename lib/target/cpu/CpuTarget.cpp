@@ -2,7 +2,7 @@
 // calls, and its artifacts.
 #include "lib/target/cpu/CpuTarget.h"
 
-#include "lib/aot/CpuArtifact.h"
+#include "lib/aot/Artifact.h"
 #include "lib/runtime/cpu/Allocator.h"
 #include "lib/runtime/cpu/Contraction.h"
 #include "lib/runtime/cpu/SparseLinear.h"
@@ -53,7 +53,7 @@ public:
   void forgetEngineState() const override { compress_rt_forget_packed_weights(); }
   llvm::Error packageArtifact(mlir::ModuleOp module,
                               const ArtifactOptions &options) const override {
-    return compileCpuArtifact(module, {options.name, options.outputDir});
+    return compileArtifact(module, {options.name, options.outputDir}, cpuArtifactRecipe());
   }
 };
 

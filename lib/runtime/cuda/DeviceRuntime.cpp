@@ -1,0 +1,287 @@
+// The CUDA target's run-time support over the driver API (CudaDriver.h).
+#include "lib/runtime/cuda/DeviceRuntime.h"
+
+#include "compress/compress_runtime.h"
+
+#include "lib/runtime/cpu/RunChecks.h"
+#include "lib/runtime/cuda/CudaDriver.h"
+
+#include <map>
+#include <mutex>
+#include <string>
+
+using namespace compress::cuda;
+
+namespace {
+
+struct State {
+  std::mutex mutex;
+  int ordinal = 0;
+  bool started = false;
+  std::string startError;
+  const DriverApi *cu = nullptr;
+  CUcontext context = nullptr;
+  CUstream stream = nullptr;
+  /// The first failure of compiled code since finishRun() last reported.
+  std::string runError;
+};
+
+State &state() {
+  static State s;
+  return s;
+}
+
+/// Starts the device once (driver, primary context, the stream) and makes
+/// its context current on this thread; null with `error` set when it cannot.
+const DriverApi *start(std::string &error) {
+  State &s = state();
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    if (!s.started) {
+      s.started = true;
+      s.cu = loadDriver(s.startError);
+      CUdevice device = 0;
+      if (s.cu) {
+        s.startError = describe(s.cu->deviceGet(&device, s.ordinal),
+                                "cuDeviceGet(" + std::to_string(s.ordinal) + ")");
+        if (s.startError.empty())
+          s.startError = describe(s.cu->primaryCtxRetain(&s.context, device),
+                                  "cuDevicePrimaryCtxRetain");
+        if (s.startError.empty())
+          s.startError = describe(s.cu->ctxSetCurrent(s.context), "cuCtxSetCurrent");
+        if (s.startError.empty())
+          s.startError = describe(s.cu->streamCreate(&s.stream, /*CU_STREAM_NON_BLOCKING=*/1),
+                                  "cuStreamCreate");
+      }
+    }
+    if (!s.startError.empty()) {
+      error = s.startError;
+      return nullptr;
+    }
+  }
+  thread_local CUcontext current = nullptr;
+  if (current != s.context) {
+    error = describe(s.cu->ctxSetCurrent(s.context), "cuCtxSetCurrent");
+    if (!error.empty())
+      return nullptr;
+    current = s.context;
+  }
+  return s.cu;
+}
+
+/// Compiled code cannot be handed an error: the first one is kept for
+/// finishRun().
+void recordRunError(const std::string &error) {
+  if (error.empty())
+    return;
+  State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (s.runError.empty())
+    s.runError = error;
+}
+
+/// A module of compiled code: its image, loaded on first use.
+struct LazyModule {
+  const void *image;
+  CUmodule loaded = nullptr;
+  std::map<std::string, CUfunction> functions;
+};
+
+} // namespace
+
+std::string compress::cuda::selectDevice(int ordinal) {
+  State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (s.started && ordinal != s.ordinal)
+    return "the GPU is already in use as device " + std::to_string(s.ordinal) +
+           "; device " + std::to_string(ordinal) + " must be chosen before the first run";
+  s.ordinal = ordinal;
+  return "";
+}
+
+std::string compress::cuda::deviceName(std::string &error) {
+  const DriverApi *cu = start(error);
+  if (!cu)
+    return "";
+  CUdevice device = 0;
+  char name[256] = {};
+  error = describe(cu->deviceGet(&device, state().ordinal), "cuDeviceGet");
+  if (error.empty())
+    error = describe(cu->deviceGetName(name, sizeof(name), device), "cuDeviceGetName");
+  return error.empty() ? name : "";
+}
+
+std::string compress::cuda::upload(void **device, const void *host, size_t bytes) {
+  std::string error;
+  const DriverApi *cu = start(error);
+  if (!cu)
+    return error;
+  CUdeviceptr pointer = 0;
+  error = describe(cu->memAllocAsync(&pointer, bytes ? bytes : 1, state().stream),
+                   "cuMemAllocAsync(" + std::to_string(bytes) + " bytes)");
+  if (error.empty() && bytes)
+    error = describe(cu->memcpyHtoDAsync(pointer, host, bytes, state().stream),
+                     "cuMemcpyHtoDAsync");
+  // The host buffer may change once we return.
+  if (error.empty())
+    error = describe(cu->streamSynchronize(state().stream), "cuStreamSynchronize");
+  *device = reinterpret_cast<void *>(pointer);
+  return error;
+}
+
+std::string compress::cuda::download(void *host, const void *device, size_t bytes) {
+  std::string error;
+  const DriverApi *cu = start(error);
+  if (!cu)
+    return error;
+  if (bytes)
+    error = describe(cu->memcpyDtoHAsync(host, reinterpret_cast<CUdeviceptr>(device), bytes,
+                                         state().stream),
+                     "cuMemcpyDtoHAsync");
+  if (error.empty())
+    error = describe(cu->streamSynchronize(state().stream), "cuStreamSynchronize");
+  return error;
+}
+
+void compress::cuda::release(void *device) {
+  std::string error;
+  const DriverApi *cu = start(error);
+  if (cu && device)
+    error = describe(cu->memFreeAsync(reinterpret_cast<CUdeviceptr>(device), state().stream),
+                     "cuMemFreeAsync");
+  recordRunError(error);
+}
+
+std::string compress::cuda::finishRun() {
+  std::string error;
+  if (const DriverApi *cu = start(error))
+    error = describe(cu->streamSynchronize(state().stream), "running the compiled kernels");
+  recordRunError(error);
+  State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  std::string first;
+  std::swap(first, s.runError);
+  return first;
+}
+
+void *compress_cuda_alloc(uint64_t bytes) {
+  std::string error;
+  const DriverApi *cu = start(error);
+  CUdeviceptr pointer = 0;
+  if (cu)
+    error = describe(cu->memAllocAsync(&pointer, bytes ? bytes : 1, state().stream),
+                     "cuMemAllocAsync(" + std::to_string(bytes) + " bytes)");
+  recordRunError(error);
+  return reinterpret_cast<void *>(pointer);
+}
+
+// Stream-ordered allocations are aligned to at least 256 bytes, more than
+// any alignment compiled code asks for.
+void *compress_cuda_aligned_alloc(uint64_t alignment, uint64_t bytes) {
+  if (alignment > 256) {
+    recordRunError("compiled code asked for " + std::to_string(alignment) +
+                   "-byte aligned device memory; the runtime gives 256");
+    return nullptr;
+  }
+  return compress_cuda_alloc(bytes);
+}
+
+void compress_cuda_free(void *device) { compress::cuda::release(device); }
+
+void compress_cuda_index_status(int64_t *, int64_t *aligned, int64_t offset, int64_t,
+                                int64_t) {
+  int64_t status[3] = {0, 0, 0};
+  std::string error = download(status, aligned + offset, sizeof(status));
+  recordRunError(error);
+  if (error.empty() && status[0] != 0)
+    compress_rt_index_out_of_range(status[1], status[2], status[0] - 1);
+}
+
+void *mgpuModuleLoad(void *image, int64_t) { return new LazyModule{image}; }
+
+void mgpuModuleUnload(void *module) {
+  auto *lazy = static_cast<LazyModule *>(module);
+  // The driver may already be gone when a process exits; nothing to report.
+  if (lazy->loaded && state().cu)
+    state().cu->moduleUnload(lazy->loaded);
+  delete lazy;
+}
+
+void *mgpuModuleGetFunction(void *module, const char *name) {
+  auto *lazy = static_cast<LazyModule *>(module);
+  std::string error;
+  const DriverApi *cu = start(error);
+  if (!cu) {
+    recordRunError(error);
+    return nullptr;
+  }
+  State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (!lazy->loaded) {
+    error = describe(cu->moduleLoadData(&lazy->loaded, lazy->image),
+                     "loading the compiled kernels (cuModuleLoadData)");
+    if (!error.empty()) {
+      lazy->loaded = nullptr;
+      if (s.runError.empty())
+        s.runError = error;
+      return nullptr;
+    }
+  }
+  auto [at, inserted] = lazy->functions.try_emplace(name, nullptr);
+  if (inserted) {
+    error = describe(cu->moduleGetFunction(&at->second, lazy->loaded, name),
+                     std::string("cuModuleGetFunction(") + name + ")");
+    if (!error.empty() && s.runError.empty())
+      s.runError = error;
+  }
+  return at->second;
+}
+
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t gridZ,
+                      intptr_t blockX, intptr_t blockY, intptr_t blockZ, int32_t sharedBytes,
+                      void *, void **params, void **extra, int64_t) {
+  std::string error;
+  const DriverApi *cu = start(error);
+  if (cu && !function)
+    error = "a kernel could not be loaded";
+  if (cu && function)
+    error = describe(cu->launchKernel(static_cast<CUfunction>(function), gridX, gridY, gridZ,
+                                      blockX, blockY, blockZ, sharedBytes, state().stream,
+                                      params, extra),
+                     "launching a kernel of " + std::to_string(gridX) + "x" +
+                         std::to_string(gridY) + "x" + std::to_string(gridZ) + " blocks");
+  recordRunError(error);
+}
+
+// Compiled code asks for a stream per launch and waits for it; every launch
+// goes to the process's stream instead, in order, and the host waits once,
+// when it reads results (download) or ends a run (finishRun).
+void *mgpuStreamCreate() { return nullptr; }
+void mgpuStreamDestroy(void *) {}
+void mgpuStreamSynchronize(void *) {}
+
+// Sessions of CUDA artifacts move tensors through these (compress_runtime.h).
+namespace {
+thread_local std::string sessionError;
+
+const char *asCError(std::string error) {
+  if (error.empty())
+    return nullptr;
+  sessionError = std::move(error);
+  return sessionError.c_str();
+}
+} // namespace
+
+extern "C" const compress_device_memory compress_cuda_device_memory = {
+    "cuda",
+    [](void **device, const void *host, uint64_t bytes) {
+      return asCError(upload(device, host, bytes));
+    },
+    [](void *host, const void *device, uint64_t bytes) {
+      return asCError(download(host, device, bytes));
+    },
+    [](void *device) { release(device); },
+    [] { return asCError(finishRun()); },
+};
+
+int compress_cuda_select_device(int ordinal) { return asCError(selectDevice(ordinal)) ? -1 : 0; }

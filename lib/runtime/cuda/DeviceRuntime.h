@@ -1,0 +1,60 @@
+// What compiled CUDA code calls and what engines and sessions use to move
+// tensors to and from the GPU. One device and one stream per process:
+// compiled code's launches, allocations and frees are all ordered on that
+// stream, so the host waits only where it reads results back. No MLIR or
+// LLVM: compiled CUDA artifacts link it.
+#ifndef COMPRESS_LIB_RUNTIME_CUDA_DEVICERUNTIME_H
+#define COMPRESS_LIB_RUNTIME_CUDA_DEVICERUNTIME_H
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace compress::cuda {
+
+/// Uses device `ordinal` from now on; only before the first use of the GPU
+/// (later, a different ordinal is an error). Returns an error or "".
+std::string selectDevice(int ordinal);
+/// The name of the device in use (starting it), or "" with `error` set.
+std::string deviceName(std::string &error);
+
+/// Copies `bytes` from the host into new device memory (`*device`).
+std::string upload(void **device, const void *host, size_t bytes);
+/// Copies `bytes` of device memory to the host, after all work issued so far.
+std::string download(void *host, const void *device, size_t bytes);
+/// Frees device memory from upload() or from compiled code, in stream order.
+void release(void *device);
+/// Waits for the work issued so far; returns the first failure of compiled
+/// code since the last call (a launch, an allocation, a module load), or "".
+std::string finishRun();
+
+} // namespace compress::cuda
+
+extern "C" {
+/// Device allocations of compiled host code (compress-gpu-device-allocator).
+void *compress_cuda_alloc(uint64_t bytes);
+void *compress_cuda_aligned_alloc(uint64_t alignment, uint64_t bytes);
+void compress_cuda_free(void *device);
+/// Reads back the index-check status buffer of a run (compress-gpu-lower-
+/// index-checks: site + 1, index, extent) and reports a failure as the CPU
+/// runtime does (compress_rt_index_out_of_range). Its memref<3xi64> arrives
+/// as the expanded descriptor.
+void compress_cuda_index_status(int64_t *allocated, int64_t *aligned, int64_t offset,
+                                int64_t size, int64_t stride);
+
+/// The entry points MLIR's gpu-to-llvm lowering calls, over the driver API:
+/// modules load lazily (on the first kernel looked up), so that a binary
+/// holding CUDA code loads where no GPU is; every stream is the process's
+/// stream.
+void *mgpuModuleLoad(void *image, int64_t bytes);
+void mgpuModuleUnload(void *module);
+void *mgpuModuleGetFunction(void *module, const char *name);
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t gridZ,
+                      intptr_t blockX, intptr_t blockY, intptr_t blockZ, int32_t sharedBytes,
+                      void *stream, void **params, void **extra, int64_t paramCount);
+void *mgpuStreamCreate();
+void mgpuStreamDestroy(void *stream);
+void mgpuStreamSynchronize(void *stream);
+}
+
+#endif

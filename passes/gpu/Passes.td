@@ -1,0 +1,78 @@
+// CUDA code-generation passes: what takes bufferized linalg to kernels the
+// upstream gpu and nvvm conversions accept, and compiled host code to the
+// CUDA runtime's device memory.
+#ifndef COMPRESS_PASSES_GPU_PASSES_TD
+#define COMPRESS_PASSES_GPU_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def GpuPrepareLoopsPass : Pass<"compress-gpu-prepare-loops", "::mlir::func::FuncOp"> {
+  let summary = "Shape bufferized linalg for one GPU thread per output element";
+  let description = [{
+    Runs on memrefs, before convert-linalg-to-parallel-loops. Every
+    `memref.copy` becomes a `linalg.copy` (a kernel: on the CUDA target all
+    buffers are device memory, which the host never touches); named linalg
+    ops are generalized and their reduction dimensions moved innermost, so
+    that each becomes one parallel loop over its outputs with the reduction
+    as a sequential loop inside (one thread per output element).
+    `memref.alloca` becomes `memref.alloc` (the host stack is no place for
+    a kernel's data).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect"];
+}
+
+def GpuMapLoopsPass : Pass<"compress-gpu-map-loops", "::mlir::func::FuncOp"> {
+  let summary = "Map every loop that touches memory to a GPU grid";
+  let description = [{
+    Runs after convert-linalg-to-parallel-loops, before
+    convert-parallel-loops-to-gpu. Each outermost `scf.parallel` is collapsed
+    to one dimension (its last dimension fastest, so neighbouring threads
+    touch neighbouring elements), tiled by `block-size` and mapped to blocks
+    (x) and threads (x); nested parallel loops run sequentially in their
+    thread. Runs of other top-level ops that read or write memory (a
+    reduction to a scalar, a copy of one element) are wrapped in a
+    one-thread parallel loop, so that no host code touches device memory.
+    `memref.get_global` is cloned into each loop that reads it, so that the
+    kernel outlining copies the (small) constant into the device module.
+    A value read from memory and used by the host is an error.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
+           "threads per block of the mapped loops">,
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::gpu::GPUDialect"];
+}
+
+def GpuLowerIndexChecksPass : Pass<"compress-gpu-lower-index-checks", "::mlir::ModuleOp"> {
+  let summary = "Lower compress.check_index to a compare and a device status word";
+  let description = [{
+    Runs on memrefs, after bufferization. Replaces each `compress.check_index`
+    by: the index wrapped when negative; when it is still outside
+    [0, extent), index 0 instead (the lookup reads in bounds) and, for the
+    first failing check of a run, its site number + 1, the index and the
+    extent written to a three-word status buffer that @main allocates and
+    zeroes on entry (an atomic compare-and-swap on the first word picks the
+    first). Before @main returns, it calls
+    `compress_cuda_index_status(status)`, which reads the buffer back and
+    reports the failure as the CPU runtime does, so that the run fails
+    naming the site. Sites are numbered in module order and recorded as
+    `compress.index_sites`, as on the CPU.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::linalg::LinalgDialect", "::mlir::scf::SCFDialect"];
+}
+
+def GpuDeviceAllocatorPass : Pass<"compress-gpu-device-allocator", "::mlir::ModuleOp"> {
+  let summary = "Allocate compiled host code's buffers in device memory";
+  let description = [{
+    Runs after finalize-memref-to-llvm{use-generic-functions}: renames the
+    generic allocation functions it calls (`_mlir_memref_to_llvm_alloc`,
+    `_mlir_memref_to_llvm_aligned_alloc`, `_mlir_memref_to_llvm_free`) to
+    the CUDA runtime's `compress_cuda_alloc`, `compress_cuda_aligned_alloc`
+    and `compress_cuda_free`, which allocate stream-ordered on the run's
+    stream. Distinct names keep a CUDA artifact's allocator apart from the
+    CPU runtime's in one process.
+  }];
+}
+
+#endif

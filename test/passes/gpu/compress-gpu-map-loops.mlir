@@ -1,0 +1,85 @@
+// RUN: compress-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(compress-gpu-map-loops{block-size=128}))' --verify-diagnostics | FileCheck %s
+
+// Tests that a 2-D parallel loop is collapsed to one dimension, tiled by the
+// block size with a guard, and mapped to blocks and threads.
+// CHECK-LABEL: func.func @two_dims
+// CHECK: scf.parallel (%[[TILE:.*]]) = (%{{.*}}) to (%{{.*}}) step (%{{.*}}) {
+// CHECK: scf.parallel (%[[LANE:.*]]) = (%{{.*}}) to (%{{.*}}) step (%{{.*}}) {
+// CHECK: scf.if
+// CHECK: memref.load
+// CHECK: memref.store
+// CHECK: } {mapping = [#gpu.loop_dim_map<processor = thread_x, map = (d0) -> (d0), bound = (d0) -> (d0)>]}
+// CHECK: } {mapping = [#gpu.loop_dim_map<processor = block_x, map = (d0) -> (d0), bound = (d0) -> (d0)>]}
+func.func @two_dims(%a: memref<6x70xf32>, %b: memref<6x70xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c6 = arith.constant 6 : index
+  %c70 = arith.constant 70 : index
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c6, %c70) step (%c1, %c1) {
+    %x = memref.load %a[%i, %j] : memref<6x70xf32>
+    memref.store %x, %b[%i, %j] : memref<6x70xf32>
+  }
+  return
+}
+
+// -----
+
+// Tests that a serial loop at the top level (a reduction to a scalar) runs
+// as one thread of one block, and that the pure ops computing from what it
+// loads go with it.
+// CHECK-LABEL: func.func @serial
+// CHECK: memref.alloc
+// CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%{{.*}}) step (%{{.*}}) {
+// CHECK:   scf.for
+// CHECK:   memref.load
+// CHECK:   arith.mulf
+// CHECK:   memref.store
+// CHECK: } {mapping = [#gpu.loop_dim_map<processor = block_x, map = (d0) -> (d0), bound = (d0) -> (d0)>]}
+// CHECK: return
+func.func @serial(%a: memref<16xf32>) -> memref<f32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  %s = memref.alloc() : memref<f32>
+  scf.for %i = %c0 to %c16 step %c1 {
+    %x = memref.load %a[%i] : memref<16xf32>
+    %acc = memref.load %s[] : memref<f32>
+    %sum = arith.addf %x, %acc : f32
+    memref.store %sum, %s[] : memref<f32>
+  }
+  %v = memref.load %s[] : memref<f32>
+  %w = arith.mulf %v, %v : f32
+  memref.store %w, %s[] : memref<f32>
+  return %s : memref<f32>
+}
+
+// -----
+
+// Tests that a constant global read by a loop is named inside it, so that
+// kernel outlining copies it into the device module.
+// CHECK-LABEL: func.func @global_in_kernel
+// CHECK: scf.parallel
+// CHECK-NEXT: memref.get_global @table
+// CHECK: } {mapping = [#gpu.loop_dim_map<processor = block_x
+memref.global "private" constant @table : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]>
+func.func @global_in_kernel(%b: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %t = memref.get_global @table : memref<4xf32>
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    %x = memref.load %t[%i] : memref<4xf32>
+    memref.store %x, %b[%i] : memref<4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @host_reads_device(%a: memref<4xindex>) -> memref<?xf32> {
+  %c0 = arith.constant 0 : index
+  %n = memref.load %a[%c0] : memref<4xindex>
+  // expected-error @+1 {{compiled code would read device memory on the host here}}
+  %b = memref.alloc(%n) : memref<?xf32>
+  return %b : memref<?xf32>
+}
