@@ -6,6 +6,7 @@
 #include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/Utils/Utils.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
@@ -150,22 +151,44 @@ struct GpuMapLoopsPass : compress::impl::GpuMapLoopsPassBase<GpuMapLoopsPass> {
   }
 
   /// A kernel reads a constant global from its own module: outlining copies
-  /// the globals its body names.
+  /// the globals its body names. Views of a global (a reshape, a subview)
+  /// are cloned into the kernel with it.
   void cloneGlobalsIntoKernels(Block &body) {
-    for (auto global : llvm::make_early_inc_range(body.getOps<memref::GetGlobalOp>())) {
-      for (OpOperand &use : llvm::make_early_inc_range(global->getUses())) {
-        Operation *kernel = use.getOwner();
-        while (kernel->getBlock() != &body)
-          kernel = kernel->getParentOp();
-        auto loop = dyn_cast<scf::ParallelOp>(kernel);
-        if (!loop)
-          continue;
-        OpBuilder b(loop.getBody(), loop.getBody()->begin());
-        use.set(b.clone(*global)->getResult(0));
-      }
-      if (global->use_empty())
-        global->erase();
+    for (auto loop : llvm::make_early_inc_range(body.getOps<scf::ParallelOp>())) {
+      OpBuilder b(loop.getBody(), loop.getBody()->begin());
+      IRMapping copies;
+      loop.walk([&](Operation *op) {
+        for (OpOperand &operand : op->getOpOperands())
+          if (isGlobalView(operand.get()) && !loop->isAncestor(operand.get().getParentBlock()->getParentOp()))
+            operand.set(cloneInto(operand.get(), b, copies));
+      });
     }
+    // What the host no longer reads goes (views only describe memory).
+    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
+      if ((isa<memref::GetGlobalOp>(op) || isa<ViewLikeOpInterface>(op)) && op.use_empty())
+        op.erase();
+  }
+
+  /// A constant global, or a view of one.
+  static bool isGlobalView(Value v) {
+    Operation *def = v.getDefiningOp();
+    if (!def || !isa<MemRefType>(v.getType()))
+      return false;
+    if (isa<memref::GetGlobalOp>(def))
+      return true;
+    return isa<ViewLikeOpInterface>(def) &&
+           llvm::any_of(def->getOperands(), [](Value operand) { return isGlobalView(operand); });
+  }
+
+  static Value cloneInto(Value v, OpBuilder &b, IRMapping &copies) {
+    if (copies.contains(v))
+      return copies.lookup(v);
+    Operation *def = v.getDefiningOp();
+    for (Value operand : def->getOperands())
+      if (isGlobalView(operand))
+        cloneInto(operand, b, copies);
+    b.clone(*def, copies);
+    return copies.lookup(v);
   }
 };
 

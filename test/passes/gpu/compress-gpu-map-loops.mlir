@@ -76,6 +76,33 @@ func.func @global_in_kernel(%b: memref<4xf32>) {
 
 // -----
 
+// Tests that a view of a constant global (a reshape by a constant shape) is
+// cloned into the kernel with the globals it names, and the host's copies go.
+// CHECK-LABEL: func.func @view_of_global_in_kernel
+// CHECK-NOT: memref.reshape
+// CHECK: scf.parallel
+// CHECK-DAG: %[[T:.*]] = memref.get_global @table2
+// CHECK-DAG: %[[S:.*]] = memref.get_global @shape
+// CHECK: %[[V:.*]] = memref.reshape %[[T]](%[[S]])
+// CHECK: memref.load %[[V]]
+memref.global "private" constant @table2 : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]>
+memref.global "private" constant @shape : memref<2xindex> = dense<[2, 2]>
+func.func @view_of_global_in_kernel(%b: memref<2x2xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %t = memref.get_global @table2 : memref<4xf32>
+  %s = memref.get_global @shape : memref<2xindex>
+  %v = memref.reshape %t(%s) : (memref<4xf32>, memref<2xindex>) -> memref<2x2xf32>
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c2, %c2) step (%c1, %c1) {
+    %x = memref.load %v[%i, %j] : memref<2x2xf32>
+    memref.store %x, %b[%i, %j] : memref<2x2xf32>
+  }
+  return
+}
+
+// -----
+
 func.func @host_reads_device(%a: memref<4xindex>) -> memref<?xf32> {
   %c0 = arith.constant 0 : index
   %n = memref.load %a[%c0] : memref<4xindex>

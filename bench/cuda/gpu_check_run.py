@@ -1,0 +1,145 @@
+"""Runs the CUDA artifacts that bench/cuda/gpu_check_build.sh made on the GPU
+and compares every output with the ONNX backend suite's expected output, at
+the tolerances test/conformance/run_backend.py uses on the CPU. Needs numpy
+and onnx (to read the suite's TensorProtos), no MLIR or LLVM.
+Each case runs in a process of its own: a fault in one (the CUDA context
+cannot recover from an illegal address) fails that case alone.
+Usage: python3 gpu_check_run.py DIR [--report FILE]"""
+import argparse
+import ctypes
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from onnx import TensorProto, numpy_helper
+
+RTOL, ATOL = 1e-4, 1e-5  # test/conformance/run_backend.py
+DTYPES = [np.float32, np.float64, np.float16, np.int8, np.int16, np.int32, np.int64,
+          np.uint8, np.uint16, np.uint32, np.uint64, np.bool_]  # compress_dtype order
+
+
+class TensorInfo(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("dtype", ctypes.c_int), ("rank", ctypes.c_int),
+                ("dims", ctypes.POINTER(ctypes.c_int64)), ("dim_names", ctypes.c_void_p)]
+
+
+class Model(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("num_inputs", ctypes.c_int),
+                ("inputs", ctypes.POINTER(TensorInfo)), ("num_outputs", ctypes.c_int),
+                ("outputs", ctypes.POINTER(TensorInfo)), ("weights_bytes", ctypes.c_uint64),
+                ("invoke", ctypes.c_void_p), ("num_index_sites", ctypes.c_int),
+                ("index_sites", ctypes.c_void_p), ("device", ctypes.c_void_p)]
+
+
+def load_runtime(lib_dir: Path) -> ctypes.CDLL:
+    for dep in ("libOpenCL.so.1", "libgomp.so.1", "libomp.so.5", "libdnnl.so.2"):
+        if (lib_dir / dep).exists():
+            ctypes.CDLL(str(lib_dir / dep), mode=ctypes.RTLD_GLOBAL)
+    rt = ctypes.CDLL(str(lib_dir / "libcompress_rt.so"), mode=ctypes.RTLD_GLOBAL)
+    rt.compress_session_create.restype = ctypes.c_void_p
+    rt.compress_session_create.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    rt.compress_session_set_input.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
+                                              ctypes.POINTER(ctypes.c_int64), ctypes.c_int]
+    rt.compress_session_run.argtypes = [ctypes.c_void_p]
+    rt.compress_session_get_output.argtypes = [
+        ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p),
+        ctypes.POINTER(ctypes.POINTER(ctypes.c_int64)), ctypes.POINTER(ctypes.c_int)]
+    rt.compress_session_destroy.argtypes = [ctypes.c_void_p]
+    rt.compress_last_error.restype = ctypes.c_char_p
+    return rt
+
+
+def read_pb(path: Path) -> np.ndarray:
+    t = TensorProto()
+    t.ParseFromString(path.read_bytes())
+    return numpy_helper.to_array(t)
+
+
+def run_case(rt: ctypes.CDLL, case: Path) -> tuple[str, str]:
+    lib = ctypes.CDLL(str(case / "libm.so"))
+    model = Model.in_dll(lib, "m_model")
+    session = rt.compress_session_create(ctypes.byref(model), str(case / "m.weights").encode(), 0)
+    if not session:
+        return "failed", rt.compress_last_error().decode()
+    try:
+        keep = []
+        for i in range(model.num_inputs):
+            info = model.inputs[i]
+            # (np.ascontiguousarray would make a scalar 1-D.)
+            x = np.array(read_pb(case / f"input_{i}.pb"), DTYPES[info.dtype], order="C")
+            keep.append(x)
+            shape = (ctypes.c_int64 * max(x.ndim, 1))(*x.shape)
+            if rt.compress_session_set_input(session, info.name, x.ctypes.data, shape, x.ndim):
+                return "failed", rt.compress_last_error().decode()
+        if rt.compress_session_run(session):
+            return "failed", rt.compress_last_error().decode()
+        for i in range(model.num_outputs):
+            info = model.outputs[i]
+            data, shape, rank = ctypes.c_void_p(), ctypes.POINTER(ctypes.c_int64)(), ctypes.c_int()
+            if rt.compress_session_get_output(session, info.name, ctypes.byref(data), ctypes.byref(shape),
+                                              ctypes.byref(rank)):
+                return "failed", rt.compress_last_error().decode()
+            dims = tuple(shape[d] for d in range(rank.value))
+            dtype = np.dtype(DTYPES[info.dtype])
+            count = int(np.prod(dims)) if dims else 1
+            buf = (ctypes.c_char * (count * dtype.itemsize)).from_address(data.value) if count else b""
+            got = np.frombuffer(bytes(buf), dtype).reshape(dims)
+            want = read_pb(case / f"output_{i}.pb")
+            if got.shape != want.shape:
+                return "failed", f"output {info.name.decode()}: shape {got.shape}, expected {want.shape}"
+            ok = (np.array_equal(got, want) if not np.issubdtype(want.dtype, np.floating)
+                  else np.allclose(got, want, rtol=RTOL, atol=ATOL, equal_nan=True))
+            if not ok:
+                err = np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)))
+                return "failed", f"output {info.name.decode()}: max abs error {err:.3g}"
+        return "passed", ""
+    finally:
+        rt.compress_session_destroy(session)
+
+
+def run_in_child(args: argparse.Namespace, case: Path) -> tuple[str, str]:
+    try:
+        done = subprocess.run([sys.executable, __file__, str(args.dir), "--case", case.name],
+                              capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return "failed", "timed out after 120 s"
+    lines = done.stdout.strip().splitlines()
+    if done.returncode not in (0, 1) or not lines:
+        return "failed", f"crashed (exit {done.returncode}): {done.stderr.strip()[-300:]}"
+    status, _, reason = lines[-1].partition(" ")
+    return status, reason
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dir", type=Path)
+    ap.add_argument("--report", type=Path)
+    ap.add_argument("--case", help="run this case here and print its result (used by the parent)")
+    args = ap.parse_args()
+    if args.case:
+        status, reason = run_case(load_runtime(args.dir / "lib"), args.dir / "cases" / args.case)
+        print(status, reason)
+        return 0 if status == "passed" else 1
+    cases = sorted((args.dir / "cases").iterdir())
+    start = time.time()
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        results = dict(zip((c.name for c in cases), pool.map(lambda c: run_in_child(args, c), cases)))
+    failed = {k: v for k, v in results.items() if v[0] != "passed"}
+    not_compiled = args.dir / "not_compiled.txt"
+    skipped = sorted(not_compiled.read_text().splitlines()) if not_compiled.exists() else []
+    lines = [f"{len(results) - len(failed)} of {len(results)} compiled cases passed on the GPU "
+             f"({time.time() - start:.0f} s); {len(skipped)} allow-listed cases not compiled ahead of time"]
+    lines += [f"FAILED {k}: {v[1]}" for k, v in sorted(failed.items())]
+    lines += [f"NOT COMPILED {s}" for s in skipped]
+    if args.report:
+        args.report.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0 if not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
