@@ -1,6 +1,7 @@
 // Every loop that touches memory becomes a GPU grid: parallel loops one
 // thread per iteration, anything else one thread, so that host code only
 // allocates, launches and frees.
+#include "passes/gpu/HostBuffers.h"
 #include "passes/gpu/Passes.h"
 
 #include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
@@ -33,20 +34,24 @@ void mapAll(scf::ParallelOp loop, gpu::Processor processor) {
   (void)gpu::setMappingAttr(loop, mapping);
 }
 
-/// Host code may allocate, free, make views and call the runtime; anything
-/// else that touches memory runs on the device.
+/// Host code may allocate, free, make views, call the runtime and use host
+/// buffers; anything else that touches memory runs on the device.
 bool runsOnDevice(Operation *op) {
-  if (isa<scf::ParallelOp, memref::AllocOp, memref::DeallocOp, func::CallOp, func::ReturnOp,
-          ViewLikeOpInterface>(op))
+  if (isa<scf::ParallelOp, memref::AllocOp, memref::AllocaOp, memref::DeallocOp, func::CallOp,
+          func::ReturnOp, ViewLikeOpInterface>(op))
     return false;
+  if (auto load = dyn_cast<memref::LoadOp>(op))
+    return !compress::isHostBuffer(load.getMemRef());
+  if (auto store = dyn_cast<memref::StoreOp>(op))
+    return !compress::isHostBuffer(store.getMemRef());
   return !isMemoryEffectFree(op);
 }
 
-/// A reshape reads its shape operand on the host: only a constant global's
-/// (host memory) will do.
+/// A reshape reads its shape operand on the host: only a host buffer will
+/// do.
 LogicalResult checkHostReads(Block &body) {
   for (auto reshape : body.getOps<memref::ReshapeOp>())
-    if (!reshape.getShape().getDefiningOp<memref::GetGlobalOp>())
+    if (!compress::isHostBuffer(reshape.getShape()))
       return reshape.emitError("a reshape to a shape computed at run time would read device "
                                "memory on the host");
   return success();

@@ -43,6 +43,30 @@ def GpuMapLoopsPass : Pass<"compress-gpu-map-loops", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::gpu::GPUDialect"];
 }
 
+def GpuHostShapesPass : Pass<"compress-gpu-host-shapes", "::mlir::func::FuncOp"> {
+  let summary = "Keep the small index buffers that host code reads in host memory";
+  let description = [{
+    Runs after convert-linalg-to-parallel-loops, before compress-gpu-map-loops.
+    Host code reads a few buffers itself: the shape operand of a
+    `memref.reshape` to a shape known only at run time, and the sizes it
+    allocates with. Two kinds are kept on the host:
+    - a buffer the host fills with values it computed (a shape built from
+      `tensor.dim` and arithmetic: an alloc whose only users are top-level
+      stores of host values, loads and reshapes) becomes a `memref.alloca`;
+    - an input of at most `max-elements` elements that the host loads from
+      (a shape given as a graph input) is copied to a host buffer on entry
+      by `compress_cuda_copy_to_host(host, device, bytes)`, and the host's
+      loads read the copy.
+    compress-gpu-map-loops leaves loads and stores of host buffers on the host.
+  }];
+  let options = [
+    Option<"maxElements", "max-elements", "int64_t", /*default=*/"64",
+           "largest input copied to the host for the host's reads">,
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def GpuLowerIndexChecksPass : Pass<"compress-gpu-lower-index-checks", "::mlir::ModuleOp"> {
   let summary = "Lower compress.check_index to a compare and a device status word";
   let description = [{

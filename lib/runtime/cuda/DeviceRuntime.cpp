@@ -197,6 +197,11 @@ void compress_cuda_index_status(int64_t *, int64_t *aligned, int64_t offset, int
     compress_rt_index_out_of_range(status[1], status[2], status[0] - 1);
 }
 
+void compress_cuda_copy_to_host(int64_t host, int64_t device, int64_t bytes) {
+  recordRunError(download(reinterpret_cast<void *>(host), reinterpret_cast<const void *>(device),
+                          size_t(bytes)));
+}
+
 void *mgpuModuleLoad(void *image, int64_t) { return new LazyModule{image}; }
 
 void mgpuModuleUnload(void *module) {

@@ -42,6 +42,11 @@ void compress_cuda_free(void *device);
 void compress_cuda_index_status(int64_t *allocated, int64_t *aligned, int64_t offset,
                                 int64_t size, int64_t stride);
 
+/// Copies a small device buffer the host code reads (a shape given as an
+/// input; compress-gpu-host-shapes) to host memory, after the work issued
+/// so far.
+void compress_cuda_copy_to_host(int64_t host, int64_t device, int64_t bytes);
+
 /// The entry points MLIR's gpu-to-llvm lowering calls, over the driver API:
 /// modules load lazily (on the first kernel looked up), so that a binary
 /// holding CUDA code loads where no GPU is; every stream is the process's

@@ -54,6 +54,7 @@ public:
         reinterpret_cast<void *>(&compress_cuda_aligned_alloc);
     symbols["compress_cuda_free"] = reinterpret_cast<void *>(&compress_cuda_free);
     symbols["compress_cuda_index_status"] = reinterpret_cast<void *>(&compress_cuda_index_status);
+    symbols["compress_cuda_copy_to_host"] = reinterpret_cast<void *>(&compress_cuda_copy_to_host);
     symbols["mgpuModuleLoad"] = reinterpret_cast<void *>(&mgpuModuleLoad);
     symbols["mgpuModuleUnload"] = reinterpret_cast<void *>(&mgpuModuleUnload);
     symbols["mgpuModuleGetFunction"] = reinterpret_cast<void *>(&mgpuModuleGetFunction);

@@ -1,0 +1,60 @@
+"""Adds the end-to-end suite's real models to a GPU check folder made by
+bench/cuda/gpu_check_build.sh: each compiled here by compress-compile
+--target=cuda for the inputs test/e2e/compare_with_onnxruntime.py makes, with
+those inputs and onnxruntime's outputs (the reference) as .npy, judged by the
+suite's relative-error threshold. bench/cuda/gpu_check_run.py runs them.
+Usage: gpu_models_build.py OUT_DIR MODEL_KEY=PATH.onnx ..."""
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "test" / "e2e"))
+from compare_with_onnxruntime import make_inputs  # noqa: E402
+
+THRESHOLD = 1e-4  # compare_with_onnxruntime.py's default
+
+
+def build(out: Path, key: str, model_path: Path) -> None:
+    model = onnx.load(str(model_path), load_external_data=False)
+    inputs = make_inputs(model, key, [], seed=0)
+    case = out / "cases" / f"model_{key}"
+    case.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [str(ROOT / "build" / "bin" / "compress-compile"), str(model_path), "--target=cuda",
+               "--name", "m", "-o", f"{tmp}/art"]
+        for name, value in inputs.items():
+            cmd.append(f"--input-shape={name}=" + "x".join(map(str, value.shape)))
+        subprocess.run(cmd, check=True)
+        subprocess.run(["ar", "x", "libm.a"], cwd=f"{tmp}/art", check=True)
+        subprocess.run(["cc", "-shared", "-o", str(case / "libm.so"), "m.o", "m_model.o",
+                        f"-L{out / 'lib'}", "-lcompress_rt"], cwd=f"{tmp}/art", check=True)
+        Path(f"{tmp}/art/m.weights").rename(case / "m.weights")
+    for i, value in enumerate(inputs.values()):
+        np.save(case / f"input_{i}.npy", value)
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    for i, value in enumerate(session.run(None, inputs)):
+        np.save(case / f"output_{i}.npy", value)
+    (case / "threshold.txt").write_text(f"{THRESHOLD}\n")
+    print(f"{key}: {case} ({(case / 'm.weights').stat().st_size / 1e6:.1f} MB of weights)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("models", nargs="+", metavar="KEY=PATH")
+    args = ap.parse_args()
+    for spec in args.models:
+        key, _, path = spec.partition("=")
+        build(args.out.resolve(), key, Path(path))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

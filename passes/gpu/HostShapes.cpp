@@ -1,0 +1,132 @@
+// Small index buffers that host code reads stay in host memory: shapes the
+// host computes, and copies of small inputs the host loads from.
+#include "passes/gpu/HostBuffers.h"
+#include "passes/gpu/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
+namespace compress {
+#define GEN_PASS_DEF_GPUHOSTSHAPESPASS
+#include "passes/gpu/Passes.h.inc"
+} // namespace compress
+
+using namespace mlir;
+
+namespace {
+
+constexpr llvm::StringLiteral kCopyToHostSymbol = "compress_cuda_copy_to_host";
+
+bool isTopLevel(Operation *op, Block &body) { return op->getBlock() == &body; }
+
+/// A value the host computes: an argument, a pure op's result, or a load
+/// from a host buffer.
+bool isHostValue(Value value) {
+  Operation *def = value.getDefiningOp();
+  if (!def || isMemoryEffectFree(def))
+    return true;
+  auto load = dyn_cast<memref::LoadOp>(def);
+  return load && compress::isHostBuffer(load.getMemRef());
+}
+
+/// Read by top-level loads only, directly or through views.
+bool onlyReadByHost(Value view, Block &body) {
+  return llvm::all_of(view.getUsers(), [&](Operation *user) {
+    if (!isTopLevel(user, body))
+      return false;
+    if (auto nested = dyn_cast<ViewLikeOpInterface>(user))
+      return onlyReadByHost(nested->getResult(0), body);
+    return isa<memref::LoadOp>(user);
+  });
+}
+
+/// An alloc the host fills and reads: every user a top-level store of a
+/// value computed on the host, a load (directly or through views), a
+/// reshape's shape, or its dealloc.
+bool isHostFilled(memref::AllocOp alloc, Block &body) {
+  for (OpOperand &use : alloc->getUses()) {
+    Operation *user = use.getOwner();
+    if (!isTopLevel(user, body))
+      return false;
+    if (auto store = dyn_cast<memref::StoreOp>(user)) {
+      if (use.get() != store.getMemRef() || use.get() == store.getValue() ||
+          !isHostValue(store.getValue()))
+        return false;
+      continue;
+    }
+    if (auto reshape = dyn_cast<memref::ReshapeOp>(user); reshape && use.get() == reshape.getShape())
+      continue;
+    if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+        view && use.get() == view.getViewSource() && onlyReadByHost(view->getResult(0), body))
+      continue;
+    if (!isa<memref::LoadOp, memref::DeallocOp>(user))
+      return false;
+  }
+  return true;
+}
+
+struct GpuHostShapesPass : compress::impl::GpuHostShapesPassBase<GpuHostShapesPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    if (func.isExternal())
+      return;
+    Block &body = func.getBody().front();
+    OpBuilder b(&getContext());
+    for (auto alloc : llvm::make_early_inc_range(body.getOps<memref::AllocOp>())) {
+      if (!isHostFilled(alloc, body))
+        continue;
+      for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
+        if (isa<memref::DeallocOp>(user))
+          user->erase();
+      b.setInsertionPoint(alloc);
+      auto alloca = memref::AllocaOp::create(b, alloc.getLoc(), alloc.getType(),
+                                             alloc.getDynamicSizes());
+      alloc.replaceAllUsesWith(alloca.getResult());
+      alloc.erase();
+    }
+    for (BlockArgument argument : func.getArguments())
+      copyReadInputToHost(func, argument);
+  }
+
+  /// Host loads of a small input read a host copy made on entry.
+  void copyReadInputToHost(func::FuncOp func, BlockArgument argument) {
+    Block &body = func.getBody().front();
+    auto type = dyn_cast<MemRefType>(argument.getType());
+    if (!type || !type.hasStaticShape() || type.getNumElements() > maxElements ||
+        !type.getLayout().isIdentity())
+      return;
+    SmallVector<memref::LoadOp> hostLoads;
+    for (Operation *user : argument.getUsers())
+      if (auto load = dyn_cast<memref::LoadOp>(user); load && isTopLevel(load, body))
+        hostLoads.push_back(load);
+    if (hostLoads.empty())
+      return;
+    ModuleOp module = func->getParentOfType<ModuleOp>();
+    OpBuilder b(&getContext());
+    Type i64 = b.getI64Type();
+    auto callee = module.lookupSymbol<func::FuncOp>(kCopyToHostSymbol);
+    if (!callee) {
+      b.setInsertionPointToStart(module.getBody());
+      callee = func::FuncOp::create(b, module.getLoc(), kCopyToHostSymbol,
+                                    b.getFunctionType({i64, i64, i64}, {}));
+      callee.setPrivate();
+    }
+    b.setInsertionPointToStart(&body);
+    Location loc = argument.getLoc();
+    Value copy = memref::AllocaOp::create(b, loc, type);
+    auto address = [&](Value buffer) {
+      Value index = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer);
+      return arith::IndexCastOp::create(b, loc, i64, index).getResult();
+    };
+    int64_t bytes = type.getNumElements() * type.getElementTypeBitWidth() / 8;
+    func::CallOp::create(b, loc, callee,
+                         ValueRange{address(copy), address(argument),
+                                    arith::ConstantIntOp::create(b, loc, i64, bytes)});
+    for (memref::LoadOp load : hostLoads)
+      load.getMemrefMutable().assign(copy);
+  }
+};
+
+} // namespace
