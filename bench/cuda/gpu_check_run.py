@@ -76,7 +76,7 @@ def matches(got: np.ndarray, want: np.ndarray, threshold: float | None) -> tuple
     return bool(np.allclose(got, want, rtol=RTOL, atol=ATOL, equal_nan=True)), f"max abs error {max_abs:.3g}"
 
 
-def run_case(rt: ctypes.CDLL, case: Path) -> tuple[str, str]:
+def run_case(rt: ctypes.CDLL, case: Path, repeat: int = 0) -> tuple[str, str]:
     lib = ctypes.CDLL(str(case / "libm.so"))
     model = Model.in_dll(lib, "m_model")
     threshold_file = case / "threshold.txt"
@@ -115,14 +115,25 @@ def run_case(rt: ctypes.CDLL, case: Path) -> tuple[str, str]:
             details.append(f"{info.name.decode()}: {detail}")
             if not ok:
                 return "failed", f"output {details[-1]}"
+        if repeat:
+            # Whole session runs: inputs up, kernels, results back.
+            times = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                if rt.compress_session_run(session):
+                    return "failed", rt.compress_last_error().decode()
+                times.append(time.perf_counter() - start)
+            details.append(f"median run {1e3 * float(np.median(times)):.2f} ms over {repeat}")
         return "passed", "; ".join(details) if threshold is not None else ""
     finally:
         rt.compress_session_destroy(session)
 
 
 def run_in_child(args: argparse.Namespace, case: Path) -> tuple[str, str]:
+    repeat = args.repeat if case.name.startswith("model_") else 0
     try:
-        done = subprocess.run([sys.executable, __file__, str(args.dir), "--case", case.name],
+        done = subprocess.run([sys.executable, __file__, str(args.dir), "--case", case.name,
+                               "--repeat", str(repeat)],
                               capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired:
         return "failed", "timed out after 600 s"
@@ -138,9 +149,11 @@ def main() -> int:
     ap.add_argument("dir", type=Path)
     ap.add_argument("--report", type=Path)
     ap.add_argument("--case", help="run this case here and print its result (used by the parent)")
+    ap.add_argument("--repeat", type=int, default=20, help="timed session runs of each model after its check")
     args = ap.parse_args()
     if args.case:
-        status, reason = run_case(load_runtime(args.dir / "lib"), args.dir / "cases" / args.case)
+        status, reason = run_case(load_runtime(args.dir / "lib"), args.dir / "cases" / args.case,
+                                  args.repeat)
         print(status, reason)
         return 0 if status == "passed" else 1
     cases = sorted((args.dir / "cases").iterdir())

@@ -3,7 +3,9 @@ bench/cuda/gpu_check_build.sh: each compiled here by compress-compile
 --target=cuda for the inputs test/e2e/compare_with_onnxruntime.py makes, with
 those inputs and onnxruntime's outputs (the reference) as .npy, judged by the
 suite's relative-error threshold. bench/cuda/gpu_check_run.py runs them.
-Usage: gpu_models_build.py OUT_DIR MODEL_KEY=PATH.onnx ..."""
+Usage: gpu_models_build.py OUT_DIR KEY[@dynamic]=PATH.onnx ... (KEY as in
+compare_with_onnxruntime.py's --model-key; @dynamic compiles for the model's
+symbolic shapes instead of the inputs' shapes)"""
 import argparse
 import subprocess
 import sys
@@ -21,16 +23,17 @@ from compare_with_onnxruntime import make_inputs  # noqa: E402
 THRESHOLD = 1e-4  # compare_with_onnxruntime.py's default
 
 
-def build(out: Path, key: str, model_path: Path) -> None:
+def build(out: Path, key: str, model_path: Path, dynamic: bool) -> None:
     model = onnx.load(str(model_path), load_external_data=False)
     inputs = make_inputs(model, key, [], seed=0)
-    case = out / "cases" / f"model_{key}"
+    case = out / "cases" / f"model_{key}{'-dynamic' if dynamic else ''}"
     case.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [str(ROOT / "build" / "bin" / "compress-compile"), str(model_path), "--target=cuda",
                "--name", "m", "-o", f"{tmp}/art"]
         for name, value in inputs.items():
-            cmd.append(f"--input-shape={name}=" + "x".join(map(str, value.shape)))
+            if not dynamic:  # else compiled for the model's symbolic shapes, as AOT users do
+                cmd.append(f"--input-shape={name}=" + "x".join(map(str, value.shape)))
         subprocess.run(cmd, check=True)
         subprocess.run(["ar", "x", "libm.a"], cwd=f"{tmp}/art", check=True)
         subprocess.run(["cc", "-shared", "-o", str(case / "libm.so"), "m.o", "m_model.o",
@@ -48,11 +51,12 @@ def build(out: Path, key: str, model_path: Path) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
-    ap.add_argument("models", nargs="+", metavar="KEY=PATH")
+    ap.add_argument("models", nargs="+", metavar="KEY[@dynamic]=PATH")
     args = ap.parse_args()
     for spec in args.models:
         key, _, path = spec.partition("=")
-        build(args.out.resolve(), key, Path(path))
+        key, _, mode = key.partition("@")
+        build(args.out.resolve(), key, Path(path), mode == "dynamic")
     return 0
 
 

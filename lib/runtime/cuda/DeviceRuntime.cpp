@@ -245,6 +245,10 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
 void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t gridZ,
                       intptr_t blockX, intptr_t blockY, intptr_t blockZ, int32_t sharedBytes,
                       void *, void **params, void **extra, int64_t) {
+  // A loop over an empty tensor has no iterations: nothing to launch (the
+  // driver refuses an empty grid).
+  if (gridX <= 0 || gridY <= 0 || gridZ <= 0 || blockX <= 0 || blockY <= 0 || blockZ <= 0)
+    return;
   std::string error;
   const DriverApi *cu = start(error);
   if (cu && !function)
