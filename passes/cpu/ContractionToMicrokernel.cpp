@@ -96,7 +96,9 @@ bool isConstantBuffer(Value buffer) {
 }
 
 struct ContractionToCall : OpInterfaceRewritePattern<linalg::LinalgOp> {
-  using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
+  ContractionToCall(MLIRContext *ctx, StringRef symbol, StringRef constantBSymbol)
+      : OpInterfaceRewritePattern(ctx), symbol(symbol), constantBSymbol(constantBSymbol) {}
+  StringRef symbol, constantBSymbol;
 
   LogicalResult matchAndRewrite(linalg::LinalgOp op,
                                 PatternRewriter &rewriter) const override {
@@ -171,18 +173,7 @@ struct ContractionToCall : OpInterfaceRewritePattern<linalg::LinalgOp> {
     args.append(describe(*b, bLoops));
     args.append(describe(*op.getDpsInitOperand(0), cLoops));
 
-    const char *symbol = constantB || swap ? compress::kContractF32ConstantBSymbol
-                                           : compress::kContractF32Symbol;
-    auto module = op->getParentOfType<ModuleOp>();
-    auto callee = module.lookupSymbol<func::FuncOp>(symbol);
-    if (!callee) {
-      OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPointToStart(module.getBody());
-      SmallVector<Type> argTypes(args.size(), rewriter.getIndexType());
-      callee = func::FuncOp::create(rewriter, loc, symbol, rewriter.getFunctionType(argTypes, {}));
-      callee.setPrivate();
-    }
-    func::CallOp::create(rewriter, loc, callee, args);
+    compress::callRuntime(rewriter, loc, op, constantB || swap ? constantBSymbol : symbol, args);
     rewriter.eraseOp(op);
     return success();
   }
@@ -246,7 +237,9 @@ struct ContractionToMicrokernelPass
     : compress::impl::ContractionToMicrokernelPassBase<ContractionToMicrokernelPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<ContractionToCall, QuantizedLinearToCall>(&getContext());
+    compress::populateContractionToCallPatterns(patterns, compress::kContractF32Symbol,
+                                                compress::kContractF32ConstantBSymbol);
+    patterns.add<QuantizedLinearToCall>(&getContext());
     compress::populateSparseProductToCallPatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
@@ -268,6 +261,11 @@ struct ContractionToMicrokernelPass
 };
 
 } // namespace
+
+void compress::populateContractionToCallPatterns(RewritePatternSet &patterns, StringRef symbol,
+                                                 StringRef constantBSymbol) {
+  patterns.add<ContractionToCall>(patterns.getContext(), symbol, constantBSymbol);
+}
 
 Value compress::bufferAddress(OpBuilder &b, Location loc, Value buffer, int64_t elementBytes) {
   auto meta = memref::ExtractStridedMetadataOp::create(b, loc, buffer);

@@ -1,5 +1,6 @@
 // Helpers of the patterns that replace lowered products on buffers by calls
-// of the CPU runtime's microkernels (every argument a 64-bit integer).
+// of a runtime's microkernels (every argument a 64-bit integer): the CPU's,
+// and the CUDA target's matrix product.
 #ifndef COMPRESS_PASSES_CPU_RUNTIMECALLS_H
 #define COMPRESS_PASSES_CPU_RUNTIMECALLS_H
 
@@ -28,6 +29,14 @@ mlir::linalg::FillOp zeroFillBefore(mlir::Operation *op, mlir::Value out);
 /// `out` just before `op` (the fill goes and the kernel overwrites), else 1.
 void replaceByRuntimeCall(mlir::PatternRewriter &rewriter, mlir::Operation *op, mlir::Value out,
                           llvm::StringRef symbol, llvm::SmallVector<mlir::Value> args);
+
+/// A pattern replacing float32 linalg contractions on buffers (up to three
+/// batch dimensions, plain or broadcast indexing) by calls of `symbol`, or
+/// of `constantBSymbol` when an operand is constant (a weight, passed as B),
+/// with the arguments of compress_rt_contract_f32 (lib/runtime/cpu/
+/// Contraction.h): C[b, m, n] += sum_k A[b, m, k] * B[b, k, n].
+void populateContractionToCallPatterns(mlir::RewritePatternSet &patterns, llvm::StringRef symbol,
+                                       llvm::StringRef constantBSymbol);
 
 /// Patterns replacing marked sparse products (SparseLinearLoop.h) by calls
 /// of the sparse microkernels (lib/runtime/cpu/SparseLinear.h).

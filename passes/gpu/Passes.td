@@ -16,9 +16,27 @@ def GpuPrepareLoopsPass : Pass<"compress-gpu-prepare-loops", "::mlir::func::Func
     that each becomes one parallel loop over its outputs with the reduction
     as a sequential loop inside (one thread per output element).
     `memref.alloca` becomes `memref.alloc` (the host stack is no place for
-    a kernel's data).
+    a kernel's data). A quantized or sparse layer's loop that asks for int8
+    activations is an error: its loop would compute with float activations.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect"];
+}
+
+def GpuContractionToKernelPass
+    : Pass<"compress-gpu-contraction-to-kernel", "::mlir::ModuleOp"> {
+  let summary = "Replace float32 matrix products on buffers by the CUDA runtime's GEMM";
+  let description = [{
+    Runs after bufferization. Finds float32 `linalg` contractions on memrefs
+    (one reduction dimension, up to three batch dimensions, plain or
+    broadcast indexing: the products compress-cpu-contraction-to-microkernel
+    takes) and replaces each with a call of the CUDA runtime's
+    `compress_cuda_contract_f32`, which launches a shared-memory tiled,
+    batched, strided GEMM kernel (lib/runtime/cuda/Contraction.cu) on the
+    device buffers: C[b, m, n] += sum_k A[b, m, k] * B[b, k, n]. Products
+    it cannot express stay loops (one thread per output).
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
 }
 
 def GpuMapLoopsPass : Pass<"compress-gpu-map-loops", "::mlir::func::FuncOp"> {

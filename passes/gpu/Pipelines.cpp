@@ -18,7 +18,8 @@
 using namespace mlir;
 
 // Stages: our ops to linalg; fuse elementwise chains; polynomial exp, erf,
-// tanh and log (no libdevice needed); bufferize and free temporaries; index
+// tanh and log (no libdevice needed); bufferize and free temporaries; float
+// matrix products to the runtime's GEMM; index
 // checks to a device status word; copies and named ops to one-thread-per-
 // output loops; the shapes host code reads kept in host memory; every loop
 // that touches memory to a grid of kernels; kernel
@@ -33,7 +34,8 @@ static const char kCudaLoweringTail[] =
     "func.func(buffer-hoisting),"
     "buffer-deallocation-pipeline,"
     "func.func(llvm-request-c-wrappers),"
-    // After the C wrappers are requested: the runtime call stays a C call.
+    // After the C wrappers are requested: runtime calls stay C calls.
+    "compress-gpu-contraction-to-kernel,"
     "compress-gpu-lower-index-checks,"
     "convert-bufferization-to-memref,"
     "func.func(compress-gpu-prepare-loops,convert-linalg-to-parallel-loops,canonicalize,"

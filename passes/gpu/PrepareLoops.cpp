@@ -1,6 +1,8 @@
 // Bufferized linalg shaped for one GPU thread per output element: copies as
 // linalg ops (kernels), named ops generalized with their reductions
 // innermost, no stack buffers.
+#include "passes/conversion/QuantizedLinearLoop.h"
+#include "passes/conversion/SparseLinearLoop.h"
 #include "passes/gpu/Passes.h"
 
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
@@ -50,6 +52,17 @@ struct GpuPrepareLoopsPass : compress::impl::GpuPrepareLoopsPassBase<GpuPrepareL
                                                      alloca.getSymbolOperands(),
                                                      alloca.getAlignmentAttr());
         continue;
+      }
+      // The loop of such a layer computes with float activations: on the
+      // GPU, nothing yet quantizes them to int8 per row as the model asks.
+      compress::QuantizedProductAttr quantized = compress::getQuantizedProduct(op);
+      compress::SparseProductAttr sparse = compress::getSparseProduct(op);
+      if ((quantized && quantized.getInt8Activations()) ||
+          (sparse && sparse.getInt8Activations())) {
+        op->emitError() << "a " << (quantized ? "quantized" : "sparse")
+                        << " linear layer with int8 activations (mode=w8a8 or w4a8) is not "
+                           "supported by the CUDA target yet; quantize weight-only";
+        return signalPassFailure();
       }
       auto linalgOp = cast<linalg::LinalgOp>(op);
       if (!linalgOp.hasPureBufferSemantics()) {

@@ -2,14 +2,17 @@
 // RUN: compress-opt %s --compress-cuda-lowering | FileCheck %s --check-prefix=CUBIN
 
 // Tests the CUDA target's lowering of a small model (a lookup with its
-// run-time index check, a product, a softmax): host code launches outlined
-// kernels through the runtime and allocates device memory through it; the
+// run-time index check, a product, an exp): host code launches outlined
+// kernels through the runtime, calls its GEMM for the product and allocates
+// device memory through it; the
 // kernels become PTX for sm_90 (polynomial exp, no libdevice) and, with
 // ptxas, a cubin.
+// PTX-DAG: llvm.func @compress_cuda_contract_f32
 // PTX-DAG: llvm.func @compress_cuda_index_status
 // PTX-DAG: llvm.func @compress_cuda_alloc
 // PTX-LABEL: llvm.func @main
 // PTX: gpu.launch_func @main_kernel::@main_kernel
+// PTX: llvm.call @compress_cuda_contract_f32
 // PTX: llvm.call @compress_cuda_index_status
 // PTX: gpu.binary @main_kernel {{.*}}#nvvm.target<O = 3, chip = "sm_90">
 // PTX-SAME: .target sm_90

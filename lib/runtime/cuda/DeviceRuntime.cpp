@@ -4,6 +4,7 @@
 #include "compress/compress_runtime.h"
 
 #include "lib/runtime/cpu/RunChecks.h"
+#include "lib/runtime/cuda/ContractionArgs.h"
 #include "lib/runtime/cuda/CudaDriver.h"
 
 #include <map>
@@ -200,6 +201,31 @@ void compress_cuda_index_status(int64_t *, int64_t *aligned, int64_t offset, int
 void compress_cuda_copy_to_host(int64_t host, int64_t device, int64_t bytes) {
   recordRunError(download(reinterpret_cast<void *>(host), reinterpret_cast<const void *>(device),
                           size_t(bytes)));
+}
+
+// The runtime's own kernels (Contraction.cu), embedded as a fatbin.
+extern "C" const unsigned char compress_cuda_contraction_image[];
+
+void compress_cuda_contract_f32(int64_t b0, int64_t b1, int64_t b2, int64_t m, int64_t n,
+                                int64_t k, int64_t a, int64_t ab0, int64_t ab1, int64_t ab2,
+                                int64_t am, int64_t ak, int64_t b, int64_t bb0, int64_t bb1,
+                                int64_t bb2, int64_t bk, int64_t bn, int64_t c, int64_t cb0,
+                                int64_t cb1, int64_t cb2, int64_t cm, int64_t cn) {
+  if (m <= 0 || n <= 0 || k <= 0 || b0 * b1 * b2 <= 0)
+    return;
+  if (b0 * b1 * b2 > 65535) {
+    recordRunError("a matrix product of " + std::to_string(b0 * b1 * b2) +
+                   " batches: the GPU kernel takes at most 65535");
+    return;
+  }
+  static void *module = mgpuModuleLoad(const_cast<unsigned char *>(compress_cuda_contraction_image), 0);
+  void *function = mgpuModuleGetFunction(module, "compress_contract_f32");
+  ContractionArgs args = {b0, b1, b2, m,   n,   k,   a,   ab0, ab1, ab2, am,  ak,
+                          b,  bb0, bb1, bb2, bk, bn, c, cb0, cb1, cb2, cm, cn};
+  void *params[] = {&args};
+  constexpr int64_t tile = 64;
+  mgpuLaunchKernel(function, (n + tile - 1) / tile, (m + tile - 1) / tile, b0 * b1 * b2, 256, 1, 1,
+                   0, nullptr, params, nullptr, 1);
 }
 
 void *mgpuModuleLoad(void *image, int64_t) { return new LazyModule{image}; }

@@ -47,6 +47,15 @@ void compress_cuda_index_status(int64_t *allocated, int64_t *aligned, int64_t of
 /// so far.
 void compress_cuda_copy_to_host(int64_t host, int64_t device, int64_t bytes);
 
+/// C[b, m, n] += sum_k A[b, m, k] * B[b, k, n] on device buffers, with the
+/// arguments of compress_rt_contract_f32 (compress-gpu-contraction-to-
+/// kernel): the tiled GEMM of Contraction.cu, launched on the run's stream.
+void compress_cuda_contract_f32(int64_t b0, int64_t b1, int64_t b2, int64_t m, int64_t n,
+                                int64_t k, int64_t a, int64_t ab0, int64_t ab1, int64_t ab2,
+                                int64_t am, int64_t ak, int64_t b, int64_t bb0, int64_t bb1,
+                                int64_t bb2, int64_t bk, int64_t bn, int64_t c, int64_t cb0,
+                                int64_t cb1, int64_t cb2, int64_t cm, int64_t cn);
+
 /// The entry points MLIR's gpu-to-llvm lowering calls, over the driver API:
 /// modules load lazily (on the first kernel looked up), so that a binary
 /// holding CUDA code loads where no GPU is; every stream is the process's

@@ -55,6 +55,7 @@ public:
     symbols["compress_cuda_free"] = reinterpret_cast<void *>(&compress_cuda_free);
     symbols["compress_cuda_index_status"] = reinterpret_cast<void *>(&compress_cuda_index_status);
     symbols["compress_cuda_copy_to_host"] = reinterpret_cast<void *>(&compress_cuda_copy_to_host);
+    symbols["compress_cuda_contract_f32"] = reinterpret_cast<void *>(&compress_cuda_contract_f32);
     symbols["mgpuModuleLoad"] = reinterpret_cast<void *>(&mgpuModuleLoad);
     symbols["mgpuModuleUnload"] = reinterpret_cast<void *>(&mgpuModuleUnload);
     symbols["mgpuModuleGetFunction"] = reinterpret_cast<void *>(&mgpuModuleGetFunction);
