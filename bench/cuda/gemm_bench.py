@@ -12,10 +12,12 @@ from pathlib import Path
 
 import torch
 
-# (name, M, N, K): MiniLM's layers at 2 x 16 tokens, a Llama-7B MLP layer at
-# batch 1 and 128 tokens, and a square product that is compute-bound.
+# (name, M, N, K): MiniLM's layers at 2 x 16 tokens and at 3 rows, a
+# Llama-7B MLP layer at 1, 4 and 128 tokens (up to 4 rows take the
+# warp-per-column kernel), and a square product that is compute-bound.
 SHAPES = [("minilm qkv", 32, 384, 384), ("minilm mlp up", 32, 1536, 384),
-          ("llama up, 1 token", 1, 11008, 4096), ("llama up, 128 tokens", 128, 11008, 4096),
+          ("minilm mlp up, 3 rows", 3, 1536, 384), ("llama up, 1 token", 1, 11008, 4096),
+          ("llama up, 4 tokens", 4, 11008, 4096), ("llama up, 128 tokens", 128, 11008, 4096),
           ("square 4096", 4096, 4096, 4096)]
 
 

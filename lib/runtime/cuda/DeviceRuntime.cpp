@@ -219,13 +219,19 @@ void compress_cuda_contract_f32(int64_t b0, int64_t b1, int64_t b2, int64_t m, i
     return;
   }
   static void *module = mgpuModuleLoad(const_cast<unsigned char *>(compress_cuda_contraction_image), 0);
-  void *function = mgpuModuleGetFunction(module, "compress_contract_f32");
   ContractionArgs args = {b0, b1, b2, m,   n,   k,   a,   ab0, ab1, ab2, am,  ak,
                           b,  bb0, bb1, bb2, bk, bn, c, cb0, cb1, cb2, cm, cn};
   void *params[] = {&args};
+  // A few rows against a weight whose k is contiguous: a warp per column
+  // (Contraction.cu's kMaxRows, 8 warps a block).
+  if (m <= 4 && bk == 1) {
+    mgpuLaunchKernel(mgpuModuleGetFunction(module, "compress_contract_rows_f32"), (n + 7) / 8, 1,
+                     b0 * b1 * b2, 256, 1, 1, 0, nullptr, params, nullptr, 1);
+    return;
+  }
   constexpr int64_t tile = 64;
-  mgpuLaunchKernel(function, (n + tile - 1) / tile, (m + tile - 1) / tile, b0 * b1 * b2, 256, 1, 1,
-                   0, nullptr, params, nullptr, 1);
+  mgpuLaunchKernel(mgpuModuleGetFunction(module, "compress_contract_f32"), (n + tile - 1) / tile,
+                   (m + tile - 1) / tile, b0 * b1 * b2, 256, 1, 1, 0, nullptr, params, nullptr, 1);
 }
 
 void *mgpuModuleLoad(void *image, int64_t) { return new LazyModule{image}; }
