@@ -5,7 +5,12 @@ those inputs and onnxruntime's outputs (the reference) as .npy, judged by the
 suite's relative-error threshold. bench/cuda/gpu_check_run.py runs them.
 Usage: gpu_models_build.py OUT_DIR KEY[@dynamic]=PATH.onnx ... (KEY as in
 compare_with_onnxruntime.py's --model-key; @dynamic compiles for the model's
-symbolic shapes instead of the inputs' shapes)"""
+symbolic shapes instead of the inputs' shapes)
+With --passes the models are compressed first (as compress-compile --passes
+does) and the reference is the same compressed model run on the CPU by
+compress-run; --gpu-precision picks the CUDA target's precision, --tag names
+the cases apart, --threshold sets their bound, --input makes the inputs of a
+model without a key (NAME=DTYPE:D0xD1..., as compare_with_onnxruntime.py)."""
 import argparse
 import subprocess
 import sys
@@ -23,14 +28,16 @@ from compare_with_onnxruntime import make_inputs  # noqa: E402
 THRESHOLD = 1e-4  # compare_with_onnxruntime.py's default
 
 
-def build(out: Path, key: str, model_path: Path, dynamic: bool) -> None:
+def build(out: Path, key: str, model_path: Path, dynamic: bool, args: argparse.Namespace) -> None:
     model = onnx.load(str(model_path), load_external_data=False)
-    inputs = make_inputs(model, key, [], seed=0)
-    case = out / "cases" / f"model_{key}{'-dynamic' if dynamic else ''}"
+    inputs = make_inputs(model, key, args.specs, seed=0)
+    case = out / "cases" / f"model_{key}{'-dynamic' if dynamic else ''}{args.tag}"
     case.mkdir(parents=True, exist_ok=True)
+    compression = [f"--passes={args.passes}"] if args.passes else []
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [str(ROOT / "build" / "bin" / "compress-compile"), str(model_path), "--target=cuda",
-               "--name", "m", "-o", f"{tmp}/art"]
+               f"--gpu-precision={args.gpu_precision}", "--name", "m", "-o", f"{tmp}/art",
+               *compression]
         for name, value in inputs.items():
             if not dynamic:  # else compiled for the model's symbolic shapes, as AOT users do
                 cmd.append(f"--input-shape={name}=" + "x".join(map(str, value.shape)))
@@ -41,10 +48,21 @@ def build(out: Path, key: str, model_path: Path, dynamic: bool) -> None:
         Path(f"{tmp}/art/m.weights").rename(case / "m.weights")
     for i, value in enumerate(inputs.values()):
         np.save(case / f"input_{i}.npy", value)
-    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
-    for i, value in enumerate(session.run(None, inputs)):
-        np.save(case / f"output_{i}.npy", value)
-    (case / "threshold.txt").write_text(f"{THRESHOLD}\n")
+    if args.passes:
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [str(ROOT / "build" / "bin" / "compress-run"), str(model_path), *compression,
+                   "--output-dir", f"{tmp}/out"]
+            for name, value in inputs.items():
+                np.save(f"{tmp}/{name}.npy", value)
+                cmd.append(f"--input={name}={tmp}/{name}.npy")
+            subprocess.run(cmd, check=True)
+            for i, output in enumerate(model.graph.output):
+                np.save(case / f"output_{i}.npy", np.load(f"{tmp}/out/{output.name}.npy"))
+    else:
+        session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+        for i, value in enumerate(session.run(None, inputs)):
+            np.save(case / f"output_{i}.npy", value)
+    (case / "threshold.txt").write_text(f"{args.threshold}\n")
     print(f"{key}: {case} ({(case / 'm.weights').stat().st_size / 1e6:.1f} MB of weights)")
 
 
@@ -52,11 +70,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
     ap.add_argument("models", nargs="+", metavar="KEY[@dynamic]=PATH")
+    ap.add_argument("--passes", default="", help="compression passes (compress-compile --passes)")
+    ap.add_argument("--gpu-precision", default="f32", choices=["f32", "f16"])
+    ap.add_argument("--tag", default="", help="suffix of the cases' names")
+    ap.add_argument("--threshold", type=float, default=THRESHOLD, help="largest relative error that passes")
+    ap.add_argument("--input", dest="specs", action="append", default=[], metavar="NAME=DTYPE:D0xD1...")
     args = ap.parse_args()
     for spec in args.models:
         key, _, path = spec.partition("=")
         key, _, mode = key.partition("@")
-        build(args.out.resolve(), key, Path(path), mode == "dynamic")
+        build(args.out.resolve(), key, Path(path), mode == "dynamic", args)
     return 0
 
 

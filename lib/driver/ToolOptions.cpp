@@ -36,6 +36,13 @@ llvm::Error TargetOptions::check() const {
   if (numThreads < 0)
     return llvm::createStringError("bad --num-threads " + llvm::Twine(numThreads.getValue()) +
                                    ": expected 0 (all cores) or more");
+  if (gpuPrecision != "f32" && gpuPrecision != "f16")
+    return llvm::createStringError("bad --gpu-precision '" + gpuPrecision +
+                                   "': expected f32 or f16");
+  if (gpuPrecision != "f32" && target != "cuda")
+    return llvm::createStringError("--gpu-precision=" + gpuPrecision +
+                                   " needs --target=cuda (the " + target +
+                                   " target computes in f32)");
   return llvm::Error::success();
 }
 

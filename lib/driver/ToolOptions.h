@@ -50,7 +50,12 @@ struct TargetOptions {
   llvm::cl::opt<int> numThreads{
       "num-threads", llvm::cl::cat(toolOptionCategory()), llvm::cl::init(0),
       llvm::cl::desc("Threads compiled code, kernels and calibration may use (0: all cores)")};
-  /// Fails naming the flag when the target is unknown or threads negative.
+  llvm::cl::opt<std::string> gpuPrecision{
+      "gpu-precision", llvm::cl::cat(toolOptionCategory()), llvm::cl::init("f32"),
+      llvm::cl::desc("Precision of matrix products on --target=cuda: f32, or f16 (int4 layers "
+                     "in groups of 128 on fp16 tensor cores, fp32 sums)")};
+  /// Fails naming the flag when the target is unknown, threads negative or
+  /// the precision unknown or not the target's.
   llvm::Error check() const;
 };
 

@@ -176,6 +176,7 @@ CpuEngine::compile(ModuleOp module, const EngineOptions &engineOptions) {
   self->target = &*target;
   PassManager pm(ctx);
   LoweringOptions lowering;
+  lowering.precision = engineOptions.precision;
   if (engineOptions.externalWeights) {
     auto path = temporaryWeightsFile();
     if (!path)

@@ -54,6 +54,8 @@ struct EngineOptions {
   bool externalWeights = true;
   /// OpenMP threads of compiled code and the microkernels (0: all cores).
   int numThreads = 0;
+  /// As LoweringOptions::precision (--gpu-precision).
+  std::string precision = "f32";
 };
 
 /// The JIT: compiles a module for a target whose code runs in this process

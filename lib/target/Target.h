@@ -24,6 +24,9 @@ struct LoweringOptions {
   /// which compiled code receives as a buffer argument (so that compile time
   /// and code size do not grow with the model).
   std::string weightsFile;
+  /// The precision of matrix products on a target that offers a lower one
+  /// than f32 (the CUDA target: f16, --gpu-precision).
+  std::string precision = "f32";
 };
 
 /// Where and under which name an artifact is written.
@@ -32,6 +35,8 @@ struct ArtifactOptions {
   std::string name;
   /// The folder the artifact goes to; written only when everything succeeded.
   std::string outputDir;
+  /// As LoweringOptions::precision.
+  std::string precision = "f32";
 };
 
 /// Memory of a device that a target's compiled code works in: the JIT moves

@@ -68,9 +68,8 @@ bool simpleMaps(linalg::LinalgOp op) {
   return true;
 }
 
-/// Whether a buffer is a view of constant data: a constant global, or the
-/// weights buffer that compress-cpu-externalize-weights gives @main.
-bool isConstantBuffer(Value buffer) {
+/// The buffer `buffer` is a view of.
+Value viewSource(Value buffer) {
   while (true) {
     if (auto view = buffer.getDefiningOp<ViewLikeOpInterface>()) {
       buffer = view.getViewSource();
@@ -80,8 +79,14 @@ bool isConstantBuffer(Value buffer) {
       buffer = cast.getSource();
       continue;
     }
-    break;
+    return buffer;
   }
+}
+
+/// Whether a buffer is a view of constant data: a constant global, or the
+/// weights buffer that compress-cpu-externalize-weights gives @main.
+bool isConstantBuffer(Value buffer) {
+  buffer = viewSource(buffer);
   if (auto global = buffer.getDefiningOp<memref::GetGlobalOp>()) {
     auto symbol = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
         global, global.getNameAttr());
@@ -96,9 +101,12 @@ bool isConstantBuffer(Value buffer) {
 }
 
 struct ContractionToCall : OpInterfaceRewritePattern<linalg::LinalgOp> {
-  ContractionToCall(MLIRContext *ctx, StringRef symbol, StringRef constantBSymbol)
-      : OpInterfaceRewritePattern(ctx), symbol(symbol), constantBSymbol(constantBSymbol) {}
+  ContractionToCall(MLIRContext *ctx, StringRef symbol, StringRef constantBSymbol,
+                    bool globalsOnHost)
+      : OpInterfaceRewritePattern(ctx), symbol(symbol), constantBSymbol(constantBSymbol),
+        globalsOnHost(globalsOnHost) {}
   StringRef symbol, constantBSymbol;
+  bool globalsOnHost;
 
   LogicalResult matchAndRewrite(linalg::LinalgOp op,
                                 PatternRewriter &rewriter) const override {
@@ -109,6 +117,8 @@ struct ContractionToCall : OpInterfaceRewritePattern<linalg::LinalgOp> {
     for (OpOperand &operand : op->getOpOperands()) {
       auto type = dyn_cast<MemRefType>(operand.get().getType());
       if (!type || !type.getElementType().isF32())
+        return failure();
+      if (globalsOnHost && compress::isGlobalView(operand.get()))
         return failure();
     }
     FailureOr<LoopRoles> roles = classifyLoops(op);
@@ -188,47 +198,12 @@ struct QuantizedLinearToCall : OpRewritePattern<linalg::GenericOp> {
   LogicalResult matchAndRewrite(linalg::GenericOp op,
                                 PatternRewriter &rewriter) const override {
     compress::QuantizedProductAttr product = compress::getQuantizedProduct(op);
-    if (!product || !op.hasPureBufferSemantics())
+    if (!product || !compress::isRowMajorQuantizedProduct(op))
       return failure();
-    auto x = op.getDpsInputOperand(0)->get(), out = op.getDpsInitOperand(0)->get();
-    auto xType = cast<MemRefType>(x.getType()), outType = cast<MemRefType>(out.getType());
-    if (!xType.getLayout().isIdentity() || !outType.getLayout().isIdentity() ||
-        !xType.getElementType().isF32())
-      return failure();
-    Location loc = op.getLoc();
-    bool hasZeroPoints = op.getNumDpsInputs() == 4;
-    auto address = [&](Value buffer, int64_t elementBytes) {
-      return compress::bufferAddress(rewriter, loc, buffer, elementBytes);
-    };
-    // Rows: every dimension of x but the last.
-    Value rows = arith::ConstantIndexOp::create(rewriter, loc, 1);
-    for (int64_t d = 0; d + 1 < xType.getRank(); ++d)
-      rows = arith::MulIOp::create(rewriter, loc, rows,
-                                   memref::DimOp::create(rewriter, loc, x, d));
-    int64_t group = product.getGroupSize(), k = product.getInFeatures();
-    int64_t n = outType.getShape().back();
-    if (ShapedType::isDynamic(k) || ShapedType::isDynamic(n))
-      return failure();
-    bool tiled = product.getTiled();
-    auto constant = [&](int64_t v) { return arith::ConstantIndexOp::create(rewriter, loc, v); };
-    SmallVector<Value> args = {
-        rows,
-        constant(n),
-        constant(k),
-        address(x, 4),
-        constant(k),
-        address(op.getDpsInputOperand(1)->get(), 1),
-        address(op.getDpsInputOperand(2)->get(), 4),
-        hasZeroPoints ? address(op.getDpsInputOperand(3)->get(), 1) : constant(0).getResult(),
-        address(out, 4),
-        constant(n),
-        constant(product.getBits()),
-        constant(group),
-        constant(product.getInt8Activations())};
-    compress::replaceByRuntimeCall(rewriter, op, out,
-                                   tiled ? compress::kTiledQuantizedLinearF32Symbol
-                                         : compress::kQuantizedLinearF32Symbol,
-                                   std::move(args));
+    compress::replaceByRuntimeCall(rewriter, op, op.getDpsInitOperand(0)->get(),
+                                   product.getTiled() ? compress::kTiledQuantizedLinearF32Symbol
+                                                      : compress::kQuantizedLinearF32Symbol,
+                                   compress::quantizedLinearCallArgs(rewriter, op));
     return success();
   }
 };
@@ -263,8 +238,12 @@ struct ContractionToMicrokernelPass
 } // namespace
 
 void compress::populateContractionToCallPatterns(RewritePatternSet &patterns, StringRef symbol,
-                                                 StringRef constantBSymbol) {
-  patterns.add<ContractionToCall>(patterns.getContext(), symbol, constantBSymbol);
+                                                 StringRef constantBSymbol, bool globalsOnHost) {
+  patterns.add<ContractionToCall>(patterns.getContext(), symbol, constantBSymbol, globalsOnHost);
+}
+
+bool compress::isGlobalView(Value buffer) {
+  return viewSource(buffer).getDefiningOp<memref::GetGlobalOp>() != nullptr;
 }
 
 Value compress::bufferAddress(OpBuilder &b, Location loc, Value buffer, int64_t elementBytes) {
@@ -312,4 +291,46 @@ linalg::FillOp compress::zeroFillBefore(Operation *op, Value out) {
       return {};
   }
   return {};
+}
+
+bool compress::isRowMajorQuantizedProduct(linalg::GenericOp op) {
+  compress::QuantizedProductAttr product = compress::getQuantizedProduct(op);
+  if (!product || !op.hasPureBufferSemantics())
+    return false;
+  auto xType = cast<MemRefType>(op.getDpsInputOperand(0)->get().getType());
+  auto outType = cast<MemRefType>(op.getDpsInitOperand(0)->get().getType());
+  return xType.getLayout().isIdentity() && outType.getLayout().isIdentity() &&
+         xType.getElementType().isF32() && !ShapedType::isDynamic(product.getInFeatures()) &&
+         !ShapedType::isDynamic(outType.getShape().back());
+}
+
+SmallVector<Value> compress::quantizedLinearCallArgs(OpBuilder &b, linalg::GenericOp op) {
+  compress::QuantizedProductAttr product = compress::getQuantizedProduct(op);
+  Location loc = op.getLoc();
+  Value x = op.getDpsInputOperand(0)->get(), out = op.getDpsInitOperand(0)->get();
+  auto xType = cast<MemRefType>(x.getType());
+  bool hasZeroPoints = op.getNumDpsInputs() == 4;
+  auto address = [&](Value buffer, int64_t elementBytes) {
+    return compress::bufferAddress(b, loc, buffer, elementBytes);
+  };
+  auto constant = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
+  // Rows: every dimension of x but the last.
+  Value rows = constant(1);
+  for (int64_t d = 0; d + 1 < xType.getRank(); ++d)
+    rows = arith::MulIOp::create(b, loc, rows, memref::DimOp::create(b, loc, x, d));
+  int64_t k = product.getInFeatures();
+  int64_t n = cast<MemRefType>(out.getType()).getShape().back();
+  return {rows,
+          constant(n),
+          constant(k),
+          address(x, 4),
+          constant(k),
+          address(op.getDpsInputOperand(1)->get(), 1),
+          address(op.getDpsInputOperand(2)->get(), 4),
+          hasZeroPoints ? address(op.getDpsInputOperand(3)->get(), 1) : constant(0).getResult(),
+          address(out, 4),
+          constant(n),
+          constant(product.getBits()),
+          constant(product.getGroupSize()),
+          constant(product.getInt8Activations())};
 }

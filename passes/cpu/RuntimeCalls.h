@@ -34,9 +34,29 @@ void replaceByRuntimeCall(mlir::PatternRewriter &rewriter, mlir::Operation *op, 
 /// batch dimensions, plain or broadcast indexing) by calls of `symbol`, or
 /// of `constantBSymbol` when an operand is constant (a weight, passed as B),
 /// with the arguments of compress_rt_contract_f32 (lib/runtime/cpu/
-/// Contraction.h): C[b, m, n] += sum_k A[b, m, k] * B[b, k, n].
+/// Contraction.h): C[b, m, n] += sum_k A[b, m, k] * B[b, k, n]. With
+/// `globalsOnHost` (a device's runtime, whose kernels cannot read the host
+/// code's globals), products reading a global stay loops.
 void populateContractionToCallPatterns(mlir::RewritePatternSet &patterns, llvm::StringRef symbol,
-                                       llvm::StringRef constantBSymbol);
+                                       llvm::StringRef constantBSymbol,
+                                       bool globalsOnHost = false);
+
+/// Whether `buffer` is a view of a memref.global (small constants that
+/// compress-cpu-externalize-weights left in the code).
+bool isGlobalView(mlir::Value buffer);
+
+/// Whether `op` is a marked quantized product (QuantizedLinearLoop.h) on
+/// buffers whose activations and result are dense row-major float32, with
+/// static in and out features: what the quantized kernels take.
+bool isRowMajorQuantizedProduct(mlir::linalg::GenericOp op);
+
+/// The arguments of compress_rt_quantized_linear_f32 (lib/runtime/cpu/
+/// Contraction.h) but the last, `accumulate`, for a product
+/// isRowMajorQuantizedProduct() accepts: rows, n, k, x and its row stride,
+/// codes, scales, zero points (0 when symmetric), out and its row stride,
+/// bits, group size, int8 activations.
+llvm::SmallVector<mlir::Value> quantizedLinearCallArgs(mlir::OpBuilder &b,
+                                                       mlir::linalg::GenericOp op);
 
 /// Patterns replacing marked sparse products (SparseLinearLoop.h) by calls
 /// of the sparse microkernels (lib/runtime/cpu/SparseLinear.h).

@@ -24,7 +24,7 @@ def GpuPrepareLoopsPass : Pass<"compress-gpu-prepare-loops", "::mlir::func::Func
 
 def GpuContractionToKernelPass
     : Pass<"compress-gpu-contraction-to-kernel", "::mlir::ModuleOp"> {
-  let summary = "Replace float32 matrix products on buffers by the CUDA runtime's GEMM";
+  let summary = "Replace matrix products on buffers by the CUDA runtime's kernels";
   let description = [{
     Runs after bufferization. Finds float32 `linalg` contractions on memrefs
     (one reduction dimension, up to three batch dimensions, plain or
@@ -32,9 +32,22 @@ def GpuContractionToKernelPass
     takes) and replaces each with a call of the CUDA runtime's
     `compress_cuda_contract_f32`, which launches a shared-memory tiled,
     batched, strided GEMM kernel (lib/runtime/cuda/Contraction.cu) on the
-    device buffers: C[b, m, n] += sum_k A[b, m, k] * B[b, k, n]. Products
-    it cannot express stay loops (one thread per output).
+    device buffers: C[b, m, n] += sum_k A[b, m, k] * B[b, k, n]. Marked
+    quantized products (weight-only `compress.quantized_linear`, the
+    dialect's row-major codes) become calls of
+    `compress_cuda_quantized_linear_f32` (lib/runtime/cuda/QuantizedLinear.cu:
+    the kernels decode the weight in float32) with the CPU microkernel's
+    arguments; with `precision=f16`, of `compress_cuda_quantized_linear_f16`,
+    which runs 4-bit symmetric layers in groups of 128 on the int4
+    tensor-core kernel (Int4Linear.cu: inputs rounded to fp16, fp32
+    accumulation). Products reading a global (a constant too small for the
+    weights file, which stays in host memory) and those it cannot express
+    stay loops (one thread per output).
   }];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"f32\"",
+           "f32, or f16: int4 layers on fp16 tensor cores">,
+  ];
   let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",
                            "::mlir::arith::ArithDialect"];
 }

@@ -35,7 +35,7 @@ static const char kCudaLoweringTail[] =
     "buffer-deallocation-pipeline,"
     "func.func(llvm-request-c-wrappers),"
     // After the C wrappers are requested: runtime calls stay C calls.
-    "compress-gpu-contraction-to-kernel,"
+    "compress-gpu-contraction-to-kernel{precision=%precision%},"
     "compress-gpu-lower-index-checks,"
     "convert-bufferization-to-memref,"
     "func.func(compress-gpu-prepare-loops,convert-linalg-to-parallel-loops,canonicalize,"
@@ -73,6 +73,7 @@ LogicalResult compress::buildCudaLoweringPipeline(OpPassManager &pm,
   };
   substitute("%chip%", options.chip);
   substitute("%format%", options.format);
+  substitute("%precision%", options.precision);
   substitute("%toolkit%",
              options.toolkitPath.empty() ? COMPRESS_CUDA_TOOLKIT : options.toolkitPath);
   return parsePassPipeline(tail, pm);
@@ -97,6 +98,9 @@ struct CudaLoweringPipelineOptions : PassPipelineOptions<CudaLoweringPipelineOpt
   Option<std::string> toolkit{*this, "toolkit",
                               llvm::cl::desc("CUDA toolkit of ptxas (default: the configured one)"),
                               llvm::cl::init("")};
+  Option<std::string> precision{*this, "precision",
+                                llvm::cl::desc("f32, or f16: int4 layers on fp16 tensor cores"),
+                                llvm::cl::init("f32")};
 };
 } // namespace
 
@@ -111,6 +115,7 @@ void compress::registerGpuPipelines() {
         options.chip = given.chip;
         options.format = given.format;
         options.toolkitPath = given.toolkit;
+        options.precision = given.precision;
         if (failed(buildCudaLoweringPipeline(pm, options)))
           llvm::report_fatal_error("invalid built-in CUDA lowering pipeline");
       });

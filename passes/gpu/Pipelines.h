@@ -20,6 +20,9 @@ struct CudaLoweringOptions {
   /// "bin" (cubin, the artifact's and the JIT's form) or "isa" (PTX text,
   /// what the compile-only tests read).
   std::string format = "bin";
+  /// "f32", or "f16": int4 layers on fp16 tensor cores
+  /// (compress-gpu-contraction-to-kernel).
+  std::string precision = "f32";
 };
 
 /// compress + upstream dialects on tensors -> host code in the LLVM dialect

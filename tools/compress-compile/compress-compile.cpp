@@ -59,7 +59,7 @@ int main(int argc, char **argv) {
                                            calibrationEngine, modelPath))
     return fail(llvm::toString(std::move(e)));
   const Target &backend = llvm::cantFail(lookupTarget(target.target)); // checked above
-  if (llvm::Error e = backend.packageArtifact(**module, {name, outputDir}))
+  if (llvm::Error e = backend.packageArtifact(**module, {name, outputDir, target.gpuPrecision}))
     return fail(llvm::toString(std::move(e)));
   return 0;
 }

@@ -168,6 +168,7 @@ int main(int argc, char **argv) {
       return fail(llvm::toString(module.takeError()));
     EngineOptions engineOptions;
     engineOptions.target = target.target;
+    engineOptions.precision = target.gpuPrecision;
     engineOptions.numThreads = numThreads;
     if (llvm::Error e = runCompressionPasses(**module, compression.passes,
                                              compression.calibration, engineOptions, modelPath))

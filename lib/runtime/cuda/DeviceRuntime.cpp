@@ -6,6 +6,7 @@
 #include "lib/runtime/cpu/RunChecks.h"
 #include "lib/runtime/cuda/ContractionArgs.h"
 #include "lib/runtime/cuda/CudaDriver.h"
+#include "lib/runtime/cuda/QuantizedLinear.h"
 
 #include <map>
 #include <mutex>
@@ -25,6 +26,9 @@ struct State {
   CUstream stream = nullptr;
   /// The first failure of compiled code since finishRun() last reported.
   std::string runError;
+  /// The sizes of upload()'s buffers (weights, inputs): kernels may keep
+  /// repacked copies of weights inside them until they are released.
+  std::map<void *, size_t> uploads;
 };
 
 State &state() {
@@ -127,6 +131,10 @@ std::string compress::cuda::upload(void **device, const void *host, size_t bytes
   if (error.empty())
     error = describe(cu->streamSynchronize(state().stream), "cuStreamSynchronize");
   *device = reinterpret_cast<void *>(pointer);
+  if (error.empty()) {
+    std::lock_guard<std::mutex> lock(state().mutex);
+    state().uploads[*device] = bytes;
+  }
   return error;
 }
 
@@ -145,6 +153,16 @@ std::string compress::cuda::download(void *host, const void *device, size_t byte
 }
 
 void compress::cuda::release(void *device) {
+  size_t uploaded = 0;
+  {
+    std::lock_guard<std::mutex> lock(state().mutex);
+    if (auto at = state().uploads.find(device); at != state().uploads.end()) {
+      uploaded = at->second;
+      state().uploads.erase(at);
+    }
+  }
+  if (uploaded)
+    forgetPackedWeights(device, uploaded);
   std::string error;
   const DriverApi *cu = start(error);
   if (cu && device)
@@ -232,6 +250,70 @@ void compress_cuda_contract_f32(int64_t b0, int64_t b1, int64_t b2, int64_t m, i
   constexpr int64_t tile = 64;
   mgpuLaunchKernel(mgpuModuleGetFunction(module, "compress_contract_f32"), (n + tile - 1) / tile,
                    (m + tile - 1) / tile, b0 * b1 * b2, 256, 1, 1, 0, nullptr, params, nullptr, 1);
+}
+
+namespace {
+void quantizedLinear(int64_t m, int64_t n, int64_t k, int64_t x, int64_t xStride, int64_t codes,
+                     int64_t scales, int64_t zeros, int64_t out, int64_t outStride, int64_t bits,
+                     int64_t group, int64_t int8Activations, bool halfPrecision,
+                     int64_t accumulate) {
+  if (m <= 0 || n <= 0)
+    return;
+  std::string error;
+  if (!start(error)) {
+    recordRunError(error);
+    return;
+  }
+  if (int8Activations) {
+    recordRunError("a quantized linear layer with int8 activations reached the CUDA runtime, "
+                   "which computes weight-only layers alone");
+    return;
+  }
+  QuantizedLinearArgs args = {m,
+                              n,
+                              k,
+                              reinterpret_cast<const float *>(x),
+                              xStride,
+                              reinterpret_cast<const uint8_t *>(codes),
+                              reinterpret_cast<const float *>(scales),
+                              reinterpret_cast<const uint8_t *>(zeros),
+                              reinterpret_cast<float *>(out),
+                              outStride,
+                              bits,
+                              group,
+                              accumulate != 0};
+  if (halfPrecision && takesHalfPrecisionInt4(args)) {
+    recordRunError(quantizedLinearInt4Half(args, state().stream));
+    return;
+  }
+  // More than a few rows: the weight decoded into a float32 buffer, which
+  // the GEMM reads as B[k, n] (k contiguous).
+  auto contract = [](int64_t m, int64_t n, int64_t k, const float *a, int64_t aStride,
+                     const float *b, float *c, int64_t cStride) {
+    auto address = [](const float *p) { return int64_t(reinterpret_cast<intptr_t>(p)); };
+    compress_cuda_contract_f32(1, 1, 1, m, n, k, address(a), 0, 0, 0, aStride, 1, address(b), 0,
+                               0, 0, 1, k, address(c), 0, 0, 0, cStride, 1);
+  };
+  recordRunError(quantizedLinearF32(args, state().stream, contract));
+}
+} // namespace
+
+void compress_cuda_quantized_linear_f32(int64_t m, int64_t n, int64_t k, int64_t x,
+                                        int64_t xStride, int64_t codes, int64_t scales,
+                                        int64_t zeros, int64_t out, int64_t outStride,
+                                        int64_t bits, int64_t group, int64_t int8Activations,
+                                        int64_t accumulate) {
+  quantizedLinear(m, n, k, x, xStride, codes, scales, zeros, out, outStride, bits, group,
+                  int8Activations, /*halfPrecision=*/false, accumulate);
+}
+
+void compress_cuda_quantized_linear_f16(int64_t m, int64_t n, int64_t k, int64_t x,
+                                        int64_t xStride, int64_t codes, int64_t scales,
+                                        int64_t zeros, int64_t out, int64_t outStride,
+                                        int64_t bits, int64_t group, int64_t int8Activations,
+                                        int64_t accumulate) {
+  quantizedLinear(m, n, k, x, xStride, codes, scales, zeros, out, outStride, bits, group,
+                  int8Activations, /*halfPrecision=*/true, accumulate);
 }
 
 void *mgpuModuleLoad(void *image, int64_t) { return new LazyModule{image}; }

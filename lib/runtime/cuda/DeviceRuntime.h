@@ -56,6 +56,23 @@ void compress_cuda_contract_f32(int64_t b0, int64_t b1, int64_t b2, int64_t m, i
                                 int64_t bb2, int64_t bk, int64_t bn, int64_t c, int64_t cb0,
                                 int64_t cb1, int64_t cb2, int64_t cm, int64_t cn);
 
+/// out (+)= x * deq(W)^T for a weight-only quantized layer on device
+/// buffers, with the arguments of compress_rt_quantized_linear_f32
+/// (compress-gpu-contraction-to-kernel), in float32 (QuantizedLinear.h).
+void compress_cuda_quantized_linear_f32(int64_t m, int64_t n, int64_t k, int64_t x,
+                                        int64_t xStride, int64_t codes, int64_t scales,
+                                        int64_t zeros, int64_t out, int64_t outStride,
+                                        int64_t bits, int64_t group, int64_t int8Activations,
+                                        int64_t accumulate);
+/// The same where fp16 inputs are allowed (--gpu-precision=f16): layers the
+/// int4 tensor-core kernel takes run there (inputs rounded to fp16, fp32
+/// sums), others as compress_cuda_quantized_linear_f32.
+void compress_cuda_quantized_linear_f16(int64_t m, int64_t n, int64_t k, int64_t x,
+                                        int64_t xStride, int64_t codes, int64_t scales,
+                                        int64_t zeros, int64_t out, int64_t outStride,
+                                        int64_t bits, int64_t group, int64_t int8Activations,
+                                        int64_t accumulate);
+
 /// The entry points MLIR's gpu-to-llvm lowering calls, over the driver API:
 /// modules load lazily (on the first kernel looked up), so that a binary
 /// holding CUDA code loads where no GPU is; every stream is the process's

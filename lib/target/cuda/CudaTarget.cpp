@@ -41,6 +41,7 @@ public:
   mlir::LogicalResult buildLoweringPipeline(mlir::OpPassManager &pm,
                                             const LoweringOptions &options) const override {
     CudaLoweringOptions cuda;
+    cuda.precision = options.precision;
     if (options.weightsFile.empty())
       return buildCudaLoweringPipeline(pm, cuda);
     ExternalizeWeightsPassOptions weights;
@@ -56,6 +57,10 @@ public:
     symbols["compress_cuda_index_status"] = reinterpret_cast<void *>(&compress_cuda_index_status);
     symbols["compress_cuda_copy_to_host"] = reinterpret_cast<void *>(&compress_cuda_copy_to_host);
     symbols["compress_cuda_contract_f32"] = reinterpret_cast<void *>(&compress_cuda_contract_f32);
+    symbols["compress_cuda_quantized_linear_f32"] =
+        reinterpret_cast<void *>(&compress_cuda_quantized_linear_f32);
+    symbols["compress_cuda_quantized_linear_f16"] =
+        reinterpret_cast<void *>(&compress_cuda_quantized_linear_f16);
     symbols["mgpuModuleLoad"] = reinterpret_cast<void *>(&mgpuModuleLoad);
     symbols["mgpuModuleUnload"] = reinterpret_cast<void *>(&mgpuModuleUnload);
     symbols["mgpuModuleGetFunction"] = reinterpret_cast<void *>(&mgpuModuleGetFunction);
@@ -70,12 +75,16 @@ public:
   llvm::Error packageArtifact(mlir::ModuleOp module,
                               const ArtifactOptions &options) const override {
     ArtifactRecipe recipe = cpuArtifactRecipe();
-    recipe.buildPipeline = [](mlir::OpPassManager &pm,
-                              const ExternalizeWeightsPassOptions &weights) {
-      return buildCudaLoweringPipeline(pm, CudaLoweringOptions(), &weights);
+    CudaLoweringOptions cuda;
+    cuda.precision = options.precision;
+    recipe.buildPipeline = [cuda](mlir::OpPassManager &pm,
+                                  const ExternalizeWeightsPassOptions &weights) {
+      return buildCudaLoweringPipeline(pm, cuda, &weights);
     };
     recipe.runtimeArchives.insert(recipe.runtimeArchives.begin(), COMPRESS_CUDA_RUNTIME_ARCHIVE);
-    recipe.linkFlags.push_back("-ldl");
+    // The quantized kernels' CUDA runtime, static (it loads libcuda itself).
+    recipe.linkFlags.insert(recipe.linkFlags.end(),
+                            {COMPRESS_CUDART_STATIC, "-lrt", "-lpthread", "-ldl"});
     recipe.deviceMemorySymbol = "compress_cuda_device_memory";
     return compileArtifact(module, {options.name, options.outputDir}, recipe);
   }
