@@ -40,6 +40,8 @@ std::string resolve(void *library, DriverApi &api) {
       {"cuMemFreeAsync", reinterpret_cast<void **>(&api.memFreeAsync)},
       {"cuMemcpyHtoDAsync_v2", reinterpret_cast<void **>(&api.memcpyHtoDAsync)},
       {"cuMemcpyDtoHAsync_v2", reinterpret_cast<void **>(&api.memcpyDtoHAsync)},
+      {"cuDeviceGetDefaultMemPool", reinterpret_cast<void **>(&api.deviceGetDefaultMemPool)},
+      {"cuMemPoolSetAttribute", reinterpret_cast<void **>(&api.memPoolSetAttribute)},
   };
   for (const Entry &e : entries)
     if (!(*e.slot = dlsym(library, e.symbol)))

@@ -20,6 +20,9 @@ using CUcontext = struct CUctx_st *;
 using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
+using CUmemoryPool = struct CUmemPoolHandle_st *;
+/// CUmemPool_attribute's CU_MEMPOOL_ATTR_RELEASE_THRESHOLD (a cuuint64_t).
+inline constexpr int kMemPoolReleaseThreshold = 4;
 
 /// The driver's entry points this project calls (the _v2 ABI where the
 /// driver has one).
@@ -48,6 +51,8 @@ struct DriverApi {
   CUresult (*memFreeAsync)(CUdeviceptr, CUstream);
   CUresult (*memcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream);
   CUresult (*memcpyDtoHAsync)(void *, CUdeviceptr, size_t, CUstream);
+  CUresult (*deviceGetDefaultMemPool)(CUmemoryPool *, CUdevice);
+  CUresult (*memPoolSetAttribute)(CUmemoryPool, int attribute, void *value);
 };
 
 /// The driver, loaded and initialised once per process; null with `error`
