@@ -1106,8 +1106,9 @@ void pickVariant(int m, int n, int k, int &variant, int &kSplit) {
     variant = s1;
   } else if (m <= 16) {
     // The persistent kernel while x fits in shared memory whole (K <= ~5k
-    // at 16 rows); past that the tiled one, split 8 ways along K.
-    bool fits = persistSmem<2, 16, kScaleGroup>(m, k, 1) <= 200 * 1024;
+    // at 16 rows) and each of its 16 warps has a group of K (K >= 2048);
+    // otherwise the tiled one, split 8 ways along K.
+    bool fits = k / kInt4GroupSize >= 16 && persistSmem<2, 16, kScaleGroup>(m, k, 1) <= 200 * 1024;
     variant = fits ? q2 : t2;
     kSplit = fits ? 1 : 8;
   } else if (m <= 32) {
