@@ -15,7 +15,10 @@ using namespace compress::cuda;
 
 namespace {
 
-constexpr int kThreads = 256, kWarps = kThreads / 32, kMaxRows = 4;
+// The decoding kernel takes rows kRowsPerPass at a time, up to kMaxRows (a
+// warp's row of W stays in L1 between passes); more rows go through a
+// decoded copy of W and the GEMM.
+constexpr int kThreads = 256, kWarps = kThreads / 32, kRowsPerPass = 8, kMaxRows = 32;
 
 /// Code `i` of a row of W as a signed integer less its zero point, as
 /// lib/runtime/cpu/QuantizedLinear.cpp decodes it.
@@ -26,8 +29,8 @@ __device__ __forceinline__ int decode(const uint8_t *row, int64_t i, int bits, i
   return symmetric ? (v ^ sign) - sign : v - zero;
 }
 
-/// One warp per output channel j: reads W's row once, decoding it, for all
-/// (at most kMaxRows) rows of x.
+/// One warp per output channel j: decodes W's row as it reads it, for
+/// kRowsPerPass rows of x at a time (at most kMaxRows).
 __global__ void __launch_bounds__(kThreads) decodingRowsKernel(QuantizedLinearArgs p) {
   int64_t j = int64_t(blockIdx.x) * kWarps + threadIdx.x / 32;
   int lane = threadIdx.x % 32;
@@ -36,26 +39,31 @@ __global__ void __launch_bounds__(kThreads) decodingRowsKernel(QuantizedLinearAr
   int64_t rowBytes = p.bits <= 4 ? (p.k + 1) / 2 : p.k;
   int64_t groups = (p.k + p.group - 1) / p.group;
   const uint8_t *row = p.codes + j * rowBytes;
-  float acc[kMaxRows] = {};
-  for (int64_t g = 0; g < groups; ++g) {
-    float scale = p.scales[j * groups + g];
-    int zero = p.zeros ? p.zeros[j * groups + g] : 0;
-    int64_t end = min(p.k, (g + 1) * p.group);
-    for (int64_t i = g * p.group + lane; i < end; i += 32) {
-      float w = float(decode(row, i, int(p.bits), zero, !p.zeros)) * scale;
+  for (int64_t first = 0; first < p.m; first += kRowsPerPass) {
+    const float *x = p.x + first * p.xStride;
+    int rows = int(min(int64_t(kRowsPerPass), p.m - first));
+    float acc[kRowsPerPass] = {};
+    for (int64_t g = 0; g < groups; ++g) {
+      float scale = p.scales[j * groups + g];
+      int zero = p.zeros ? p.zeros[j * groups + g] : 0;
+      int64_t end = min(p.k, (g + 1) * p.group);
+      for (int64_t i = g * p.group + lane; i < end; i += 32) {
+        float w = float(decode(row, i, int(p.bits), zero, !p.zeros)) * scale;
 #pragma unroll
-      for (int r = 0; r < kMaxRows; ++r)
-        if (r < p.m)
-          acc[r] = fmaf(p.x[r * p.xStride + i], w, acc[r]);
+        for (int r = 0; r < kRowsPerPass; ++r)
+          if (r < rows)
+            acc[r] = fmaf(x[r * p.xStride + i], w, acc[r]);
+      }
     }
-  }
 #pragma unroll
-  for (int r = 0; r < kMaxRows; ++r) {
-    float v = acc[r];
-    for (int offset = 16; offset > 0; offset /= 2)
-      v += __shfl_down_sync(0xffffffffu, v, offset);
-    if (lane == 0 && r < p.m)
-      p.out[r * p.outStride + j] = p.accumulate ? p.out[r * p.outStride + j] + v : v;
+    for (int r = 0; r < kRowsPerPass; ++r) {
+      float v = acc[r];
+      for (int offset = 16; offset > 0; offset /= 2)
+        v += __shfl_down_sync(0xffffffffu, v, offset);
+      float *o = p.out + (first + r) * p.outStride + j;
+      if (lane == 0 && r < rows)
+        *o = p.accumulate ? *o + v : v;
+    }
   }
 }
 

@@ -32,7 +32,7 @@ struct QuantizedLinearArgs {
 /// 4-bit symmetric codes in groups of 128, n a multiple of 16, k of 128.
 bool takesHalfPrecisionInt4(const QuantizedLinearArgs &args);
 
-/// Runs the layer on `stream` (a CUstream) in float32: up to four rows of x
+/// Runs the layer on `stream` (a CUstream) in float32: up to 32 rows of x
 /// by a kernel that decodes W as it reads it, more rows by decoding W into
 /// a float32 scratch buffer that `contract` (the runtime's GEMM, C += A B
 /// with B[k, n] at b + n * k) multiplies. Returns "" or an error.
