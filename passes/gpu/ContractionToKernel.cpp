@@ -1,6 +1,7 @@
 // Matrix products on device buffers become calls of the CUDA runtime's
 // kernels: float32 contractions (matched as the CPU target matches its
-// microkernel's) and marked weight-only quantized products.
+// microkernel's) and marked weight-only quantized products, each through
+// the entry point of the precision asked for.
 #include "passes/conversion/QuantizedLinearLoop.h"
 #include "passes/cpu/RuntimeCalls.h"
 #include "passes/gpu/Passes.h"
@@ -18,7 +19,8 @@ namespace {
 
 /// lib/runtime/cuda/DeviceRuntime.h; a constant B needs no other entry
 /// point on the GPU (the weights are already in device memory).
-constexpr llvm::StringLiteral kCudaContractSymbol = "compress_cuda_contract_f32";
+constexpr llvm::StringLiteral kCudaContractF32Symbol = "compress_cuda_contract_f32";
+constexpr llvm::StringLiteral kCudaContractF16Symbol = "compress_cuda_contract_f16";
 constexpr llvm::StringLiteral kCudaQuantizedLinearF32Symbol = "compress_cuda_quantized_linear_f32";
 constexpr llvm::StringLiteral kCudaQuantizedLinearF16Symbol = "compress_cuda_quantized_linear_f16";
 
@@ -58,8 +60,9 @@ struct GpuContractionToKernelPass
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
-    compress::populateContractionToCallPatterns(patterns, kCudaContractSymbol,
-                                                kCudaContractSymbol, /*globalsOnHost=*/true);
+    StringRef contract = precision == "f16" ? kCudaContractF16Symbol : kCudaContractF32Symbol;
+    compress::populateContractionToCallPatterns(patterns, contract, contract,
+                                                /*globalsOnHost=*/true);
     patterns.add<QuantizedLinearToKernel>(&getContext(), precision == "f16");
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();

@@ -30,9 +30,11 @@ def GpuContractionToKernelPass
     (one reduction dimension, up to three batch dimensions, plain or
     broadcast indexing: the products compress-cpu-contraction-to-microkernel
     takes) and replaces each with a call of the CUDA runtime's
-    `compress_cuda_contract_f32`, which launches a shared-memory tiled,
-    batched, strided GEMM kernel (lib/runtime/cuda/Contraction.cu) on the
-    device buffers: C[b, m, n] += sum_k A[b, m, k] * B[b, k, n]. Marked
+    `compress_cuda_contract_f32` (C[b, m, n] += sum_k A[b, m, k] * B[b, k, n]
+    on the device buffers: cuBLASLt where installed, else the runtime's
+    batched, strided GEMM kernels, lib/runtime/cuda/Contraction.cu), or with
+    `precision=f16` of `compress_cuda_contract_f16` (cuBLASLt on fp16
+    tensor cores, fp32 sums). Marked
     quantized products (weight-only `compress.quantized_linear`, the
     dialect's row-major codes) become calls of
     `compress_cuda_quantized_linear_f32` (lib/runtime/cuda/QuantizedLinear.cu:

@@ -5,6 +5,7 @@
 
 #include "lib/runtime/cpu/RunChecks.h"
 #include "lib/runtime/cuda/ContractionArgs.h"
+#include "lib/runtime/cuda/CublasLt.h"
 #include "lib/runtime/cuda/CudaDriver.h"
 #include "lib/runtime/cuda/QuantizedLinear.h"
 
@@ -237,32 +238,62 @@ void compress_cuda_copy_to_host(int64_t host, int64_t device, int64_t bytes) {
 // The runtime's own kernels (Contraction.cu), embedded as a fatbin.
 extern "C" const unsigned char compress_cuda_contraction_image[];
 
+namespace {
+/// The product on cuBLASLt where it is there and takes the operands, else on
+/// Contraction.cu's kernels (in float32 whatever `halfPrecision` asks).
+void contract(const ContractionArgs &args, bool halfPrecision) {
+  if (args.m <= 0 || args.n <= 0 || args.k <= 0 || args.b0 * args.b1 * args.b2 <= 0)
+    return;
+  std::string error;
+  if (!start(error)) {
+    recordRunError(error);
+    return;
+  }
+  if (cublasLtContract(args, halfPrecision, state().stream, error)) {
+    recordRunError(error);
+    return;
+  }
+  if (args.b0 * args.b1 * args.b2 > 65535) {
+    recordRunError("a matrix product of " + std::to_string(args.b0 * args.b1 * args.b2) +
+                   " batches: the GPU kernel takes at most 65535");
+    return;
+  }
+  static void *module = mgpuModuleLoad(const_cast<unsigned char *>(compress_cuda_contraction_image), 0);
+  ContractionArgs copy = args;
+  void *params[] = {&copy};
+  // A few rows against a weight whose k is contiguous: a warp per column
+  // (Contraction.cu's kMaxRows, 8 warps a block).
+  if (args.m <= 4 && args.bk == 1) {
+    mgpuLaunchKernel(mgpuModuleGetFunction(module, "compress_contract_rows_f32"),
+                     (args.n + 7) / 8, 1, args.b0 * args.b1 * args.b2, 256, 1, 1, 0, nullptr,
+                     params, nullptr, 1);
+    return;
+  }
+  constexpr int64_t tile = 64;
+  mgpuLaunchKernel(mgpuModuleGetFunction(module, "compress_contract_f32"),
+                   (args.n + tile - 1) / tile, (args.m + tile - 1) / tile,
+                   args.b0 * args.b1 * args.b2, 256, 1, 1, 0, nullptr, params, nullptr, 1);
+}
+} // namespace
+
 void compress_cuda_contract_f32(int64_t b0, int64_t b1, int64_t b2, int64_t m, int64_t n,
                                 int64_t k, int64_t a, int64_t ab0, int64_t ab1, int64_t ab2,
                                 int64_t am, int64_t ak, int64_t b, int64_t bb0, int64_t bb1,
                                 int64_t bb2, int64_t bk, int64_t bn, int64_t c, int64_t cb0,
                                 int64_t cb1, int64_t cb2, int64_t cm, int64_t cn) {
-  if (m <= 0 || n <= 0 || k <= 0 || b0 * b1 * b2 <= 0)
-    return;
-  if (b0 * b1 * b2 > 65535) {
-    recordRunError("a matrix product of " + std::to_string(b0 * b1 * b2) +
-                   " batches: the GPU kernel takes at most 65535");
-    return;
-  }
-  static void *module = mgpuModuleLoad(const_cast<unsigned char *>(compress_cuda_contraction_image), 0);
-  ContractionArgs args = {b0, b1, b2, m,   n,   k,   a,   ab0, ab1, ab2, am,  ak,
-                          b,  bb0, bb1, bb2, bk, bn, c, cb0, cb1, cb2, cm, cn};
-  void *params[] = {&args};
-  // A few rows against a weight whose k is contiguous: a warp per column
-  // (Contraction.cu's kMaxRows, 8 warps a block).
-  if (m <= 4 && bk == 1) {
-    mgpuLaunchKernel(mgpuModuleGetFunction(module, "compress_contract_rows_f32"), (n + 7) / 8, 1,
-                     b0 * b1 * b2, 256, 1, 1, 0, nullptr, params, nullptr, 1);
-    return;
-  }
-  constexpr int64_t tile = 64;
-  mgpuLaunchKernel(mgpuModuleGetFunction(module, "compress_contract_f32"), (n + tile - 1) / tile,
-                   (m + tile - 1) / tile, b0 * b1 * b2, 256, 1, 1, 0, nullptr, params, nullptr, 1);
+  contract({b0, b1, b2, m, n, k, a, ab0, ab1, ab2, am, ak, b, bb0, bb1, bb2, bk, bn, c, cb0, cb1,
+            cb2, cm, cn},
+           /*halfPrecision=*/false);
+}
+
+void compress_cuda_contract_f16(int64_t b0, int64_t b1, int64_t b2, int64_t m, int64_t n,
+                                int64_t k, int64_t a, int64_t ab0, int64_t ab1, int64_t ab2,
+                                int64_t am, int64_t ak, int64_t b, int64_t bb0, int64_t bb1,
+                                int64_t bb2, int64_t bk, int64_t bn, int64_t c, int64_t cb0,
+                                int64_t cb1, int64_t cb2, int64_t cm, int64_t cn) {
+  contract({b0, b1, b2, m, n, k, a, ab0, ab1, ab2, am, ak, b, bb0, bb1, bb2, bk, bn, c, cb0, cb1,
+            cb2, cm, cn},
+           /*halfPrecision=*/true);
 }
 
 namespace {

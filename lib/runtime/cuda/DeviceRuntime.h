@@ -49,14 +49,22 @@ void compress_cuda_copy_to_host(int64_t host, int64_t device, int64_t bytes);
 
 /// C[b, m, n] += sum_k A[b, m, k] * B[b, k, n] on device buffers, with the
 /// arguments of compress_rt_contract_f32 (compress-gpu-contraction-to-
-/// kernel): the tiled GEMM of Contraction.cu, launched on the run's stream.
+/// kernel), in float32 on the run's stream: through cuBLASLt (CublasLt.h)
+/// where it is installed, else Contraction.cu's kernels.
 void compress_cuda_contract_f32(int64_t b0, int64_t b1, int64_t b2, int64_t m, int64_t n,
                                 int64_t k, int64_t a, int64_t ab0, int64_t ab1, int64_t ab2,
                                 int64_t am, int64_t ak, int64_t b, int64_t bb0, int64_t bb1,
                                 int64_t bb2, int64_t bk, int64_t bn, int64_t c, int64_t cb0,
                                 int64_t cb1, int64_t cb2, int64_t cm, int64_t cn);
+/// The same where fp16 inputs are allowed (--gpu-precision=f16): cuBLASLt
+/// on fp16 tensor cores (fp32 sums); without cuBLASLt, in float32.
+void compress_cuda_contract_f16(int64_t b0, int64_t b1, int64_t b2, int64_t m, int64_t n,
+                                int64_t k, int64_t a, int64_t ab0, int64_t ab1, int64_t ab2,
+                                int64_t am, int64_t ak, int64_t b, int64_t bb0, int64_t bb1,
+                                int64_t bb2, int64_t bk, int64_t bn, int64_t c, int64_t cb0,
+                                int64_t cb1, int64_t cb2, int64_t cm, int64_t cn);
 
-/// out (+)= x * deq(W)^T for a weight-only quantized layer on device
+/// out (+)= * deq(W)^T for a weight-only quantized layer on device
 /// buffers, with the arguments of compress_rt_quantized_linear_f32
 /// (compress-gpu-contraction-to-kernel), in float32 (QuantizedLinear.h).
 void compress_cuda_quantized_linear_f32(int64_t m, int64_t n, int64_t k, int64_t x,

@@ -57,6 +57,7 @@ public:
     symbols["compress_cuda_index_status"] = reinterpret_cast<void *>(&compress_cuda_index_status);
     symbols["compress_cuda_copy_to_host"] = reinterpret_cast<void *>(&compress_cuda_copy_to_host);
     symbols["compress_cuda_contract_f32"] = reinterpret_cast<void *>(&compress_cuda_contract_f32);
+    symbols["compress_cuda_contract_f16"] = reinterpret_cast<void *>(&compress_cuda_contract_f16);
     symbols["compress_cuda_quantized_linear_f32"] =
         reinterpret_cast<void *>(&compress_cuda_quantized_linear_f32);
     symbols["compress_cuda_quantized_linear_f16"] =

@@ -1,17 +1,18 @@
 // RUN: compress-opt %s --split-input-file --compress-gpu-contraction-to-kernel=precision=f16 | FileCheck %s
 // RUN: compress-opt %s --split-input-file --compress-gpu-contraction-to-kernel=precision=f8 -verify-diagnostics
 
-// Tests that with precision=f16 a weight-only quantized layer calls the
-// entry point that may round its inputs to fp16 (the runtime picks the int4
-// tensor-core kernel where it takes the layer), and that float32 products
-// stay float32; and that an unknown precision is an error naming it.
+// Tests that with precision=f16 a weight-only quantized layer and a float
+// product call the entry points that may round their inputs to fp16 (the
+// runtime picks the int4 tensor-core kernel where it takes the layer, and
+// cuBLASLt's fp16 tensor cores for the float product); and that an unknown
+// precision is an error naming it.
 #x = affine_map<(d0, d1, d2) -> (d0, d2)>
 #w = affine_map<(d0, d1, d2) -> (d1, d2 floordiv 2)>
 #s = affine_map<(d0, d1, d2) -> (d1, d2 floordiv 128)>
 #o = affine_map<(d0, d1, d2) -> (d0, d1)>
 // CHECK-LABEL: func.func @int4
 // CHECK: call @compress_cuda_quantized_linear_f16(
-// CHECK: call @compress_cuda_contract_f32(
+// CHECK: call @compress_cuda_contract_f16(
 // expected-error @below {{compress-gpu-contraction-to-kernel: precision must be f32 or f16, not 'f8'}}
 module {
 func.func @int4(%x: memref<1x128xf32>, %w: memref<16x64xi8>, %s: memref<16x1xf32>, %out: memref<1x16xf32>,
