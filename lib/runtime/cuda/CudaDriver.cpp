@@ -42,6 +42,8 @@ std::string resolve(void *library, DriverApi &api) {
       {"cuMemcpyDtoHAsync_v2", reinterpret_cast<void **>(&api.memcpyDtoHAsync)},
       {"cuDeviceGetDefaultMemPool", reinterpret_cast<void **>(&api.deviceGetDefaultMemPool)},
       {"cuMemPoolSetAttribute", reinterpret_cast<void **>(&api.memPoolSetAttribute)},
+      {"cuMemHostAlloc", reinterpret_cast<void **>(&api.memHostAlloc)},
+      {"cuMemFreeHost", reinterpret_cast<void **>(&api.memFreeHost)},
   };
   for (const Entry &e : entries)
     if (!(*e.slot = dlsym(library, e.symbol)))

@@ -53,6 +53,8 @@ struct DriverApi {
   CUresult (*memcpyDtoHAsync)(void *, CUdeviceptr, size_t, CUstream);
   CUresult (*deviceGetDefaultMemPool)(CUmemoryPool *, CUdevice);
   CUresult (*memPoolSetAttribute)(CUmemoryPool, int attribute, void *value);
+  CUresult (*memHostAlloc)(void **, size_t, unsigned flags);
+  CUresult (*memFreeHost)(void *);
 };
 
 /// The driver, loaded and initialised once per process; null with `error`

@@ -9,6 +9,8 @@
 #include "lib/runtime/cuda/CudaDriver.h"
 #include "lib/runtime/cuda/QuantizedLinear.h"
 
+#include <algorithm>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
@@ -30,11 +32,41 @@ struct State {
   /// The sizes of upload()'s buffers (weights, inputs): kernels may keep
   /// repacked copies of weights inside them until they are released.
   std::map<void *, size_t> uploads;
+  /// Page-locked host memory that inputs and results pass through: a copy
+  /// from pageable memory is staged by the driver in small pieces, at a
+  /// fraction of the bus's speed. Grown on demand; guarded by copyMutex.
+  std::mutex copyMutex;
+  void *pinned = nullptr;
+  size_t pinnedBytes = 0;
 };
 
 State &state() {
   static State s;
   return s;
+}
+
+/// Copies from kMinPinnedBytes go through the pinned buffer (below, the
+/// driver's own staging costs little); those over kMaxPinnedBytes (a
+/// weights file, uploaded once) go directly rather than pin that much.
+constexpr size_t kMinPinnedBytes = 64 << 10, kMaxPinnedBytes = 32 << 20;
+
+/// The pinned buffer, at least `bytes` long, or null (the copy then goes
+/// directly from pageable memory). The caller holds s.copyMutex.
+void *pinnedBuffer(const DriverApi *cu, size_t bytes) {
+  State &s = state();
+  if (bytes < kMinPinnedBytes || bytes > kMaxPinnedBytes)
+    return nullptr;
+  if (s.pinnedBytes < bytes) {
+    if (s.pinned)
+      cu->memFreeHost(s.pinned);
+    s.pinned = nullptr;
+    s.pinnedBytes = 0;
+    size_t grown = std::max(bytes, size_t(1) << 20);
+    if (cu->memHostAlloc(&s.pinned, grown, 0) != 0)
+      return s.pinned = nullptr;
+    s.pinnedBytes = grown;
+  }
+  return s.pinned;
 }
 
 /// Starts the device once (driver, primary context, the stream) and makes
@@ -138,12 +170,18 @@ std::string compress::cuda::upload(void **device, const void *host, size_t bytes
   CUdeviceptr pointer = 0;
   error = describe(cu->memAllocAsync(&pointer, bytes ? bytes : 1, state().stream),
                    "cuMemAllocAsync(" + std::to_string(bytes) + " bytes)");
-  if (error.empty() && bytes)
-    error = describe(cu->memcpyHtoDAsync(pointer, host, bytes, state().stream),
-                     "cuMemcpyHtoDAsync");
-  // The host buffer may change once we return.
-  if (error.empty())
-    error = describe(cu->streamSynchronize(state().stream), "cuStreamSynchronize");
+  {
+    std::lock_guard<std::mutex> lock(state().copyMutex);
+    void *staging = error.empty() ? pinnedBuffer(cu, bytes) : nullptr;
+    if (staging)
+      std::memcpy(staging, host, bytes);
+    if (error.empty() && bytes)
+      error = describe(cu->memcpyHtoDAsync(pointer, staging ? staging : host, bytes, state().stream),
+                       "cuMemcpyHtoDAsync");
+    // The host buffer (and the pinned one) may change once we return.
+    if (error.empty())
+      error = describe(cu->streamSynchronize(state().stream), "cuStreamSynchronize");
+  }
   *device = reinterpret_cast<void *>(pointer);
   if (error.empty()) {
     std::lock_guard<std::mutex> lock(state().mutex);
@@ -157,12 +195,17 @@ std::string compress::cuda::download(void *host, const void *device, size_t byte
   const DriverApi *cu = start(error);
   if (!cu)
     return error;
+  std::lock_guard<std::mutex> lock(state().copyMutex);
+  void *staging = pinnedBuffer(cu, bytes);
   if (bytes)
-    error = describe(cu->memcpyDtoHAsync(host, reinterpret_cast<CUdeviceptr>(device), bytes,
+    error = describe(cu->memcpyDtoHAsync(staging ? staging : host,
+                                         reinterpret_cast<CUdeviceptr>(device), bytes,
                                          state().stream),
                      "cuMemcpyDtoHAsync");
   if (error.empty())
     error = describe(cu->streamSynchronize(state().stream), "cuStreamSynchronize");
+  if (error.empty() && staging)
+    std::memcpy(host, staging, bytes);
   return error;
 }
 
