@@ -41,10 +41,16 @@ class Session:
             raise RuntimeError(rt.compress_last_error().decode())
 
     def run(self, x: np.ndarray) -> np.ndarray:
+        self.run_only(x)
+        return self.output()
+
+    def run_only(self, x: np.ndarray) -> None:
         shape = (ctypes.c_int64 * 2)(*x.shape)
         if (self.rt.compress_session_set_input(self.handle, b"x", x.ctypes.data, shape, 2)
                 or self.rt.compress_session_run(self.handle)):
             raise RuntimeError(self.rt.compress_last_error().decode())
+
+    def output(self) -> np.ndarray:
         data, dims, rank = ctypes.c_void_p(), ctypes.POINTER(ctypes.c_int64)(), ctypes.c_int()
         if self.rt.compress_session_get_output(self.handle, b"y", ctypes.byref(data), ctypes.byref(dims),
                                                ctypes.byref(rank)):
@@ -97,6 +103,7 @@ def main() -> int:
     ap.add_argument("mlp", type=Path)
     ap.add_argument("lib", type=Path)
     ap.add_argument("--repeat", type=int, default=50)
+    ap.add_argument("--breakdown", action="store_true", help="also time the parts of a call")
     args = ap.parse_args()
     rt = load_runtime(args.lib)
     inputs = {r: np.load(args.mlp / f"x_{r}.npy") for r in ROWS}
@@ -111,8 +118,24 @@ def main() -> int:
             ms = median_ms(lambda: session.run(inputs[r]), args.repeat)
             cells.append(f"{ms:.3f} ms (rel. err. {rel:.1e})")
         rows_of_table.append((f"CompressIR int4, --gpu-precision={precision}", cells))
-    for name, fn in torch_peers().items():
+        if args.breakdown:
+            # Where a call's time goes: the session run alone (input up,
+            # kernels, output down into the session) and reading the output.
+            cells = []
+            for r in ROWS:
+                run = median_ms(lambda: session.run_only(inputs[r]), args.repeat)
+                read = median_ms(session.output, args.repeat)
+                cells.append(f"run {run:.3f} + read {read:.3f} ms")
+            rows_of_table.append((f"  of which ({precision})", cells))
+    peers = torch_peers()
+    for name, fn in peers.items():
         rows_of_table.append((name, [f"{median_ms(lambda: fn(inputs[r]), args.repeat):.3f} ms" for r in ROWS]))
+    if args.breakdown and peers:
+        import torch
+        cells = []
+        for r in ROWS:
+            cells.append(f"{median_ms(lambda: torch.from_numpy(inputs[r]).cuda().cpu().numpy(), args.repeat):.3f} ms")
+        rows_of_table.append(("  torch: input to the GPU and back alone", cells))
     print("| MLP 4096 -> 11008 -> 4096, whole call | " + " | ".join(f"{r} rows" for r in ROWS) + " |")
     print("| --- |" + " --- |" * len(ROWS))
     for name, cells in rows_of_table:
