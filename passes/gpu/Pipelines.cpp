@@ -93,7 +93,7 @@ struct CudaLoweringPipelineOptions : PassPipelineOptions<CudaLoweringPipelineOpt
   Option<std::string> chip{*this, "chip", llvm::cl::desc("GPU architecture"),
                            llvm::cl::init("sm_90")};
   Option<std::string> format{*this, "format",
-                             llvm::cl::desc("bin (cubin) or isa (PTX text)"),
+                             llvm::cl::desc("bin (cubin), fatbin (cubin and PTX) or isa (PTX text)"),
                              llvm::cl::init("bin")};
   Option<std::string> toolkit{*this, "toolkit",
                               llvm::cl::desc("CUDA toolkit of ptxas (default: the configured one)"),

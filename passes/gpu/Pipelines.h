@@ -17,8 +17,9 @@ struct CudaLoweringOptions {
   /// The CUDA toolkit whose ptxas assembles the kernels; empty for the one
   /// the build was configured with (COMPRESS_CUDA_TOOLKIT).
   std::string toolkitPath;
-  /// "bin" (cubin, the artifact's and the JIT's form) or "isa" (PTX text,
-  /// what the compile-only tests read).
+  /// "bin" (cubin: the JIT's form), "fatbin" (cubin and PTX, which newer
+  /// GPUs compile on load: the artifacts' form) or "isa" (PTX text, what
+  /// the compile-only tests read).
   std::string format = "bin";
   /// "f32", or "f16": int4 layers on fp16 tensor cores
   /// (compress-gpu-contraction-to-kernel).

@@ -78,6 +78,10 @@ public:
     ArtifactRecipe recipe = cpuArtifactRecipe();
     CudaLoweringOptions cuda;
     cuda.precision = options.precision;
+    // An artifact may run on a newer GPU than it was compiled for: its
+    // kernels carry their PTX beside the sm_90 cubin, which the driver
+    // compiles for such a GPU when it loads them.
+    cuda.format = "fatbin";
     recipe.buildPipeline = [cuda](mlir::OpPassManager &pm,
                                   const ExternalizeWeightsPassOptions &weights) {
       return buildCudaLoweringPipeline(pm, cuda, &weights);
