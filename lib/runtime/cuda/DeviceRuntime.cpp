@@ -461,12 +461,17 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t g
   const DriverApi *cu = start(error);
   if (cu && !function)
     error = "a kernel could not be loaded";
-  if (cu && function)
-    error = describe(cu->launchKernel(static_cast<CUfunction>(function), gridX, gridY, gridZ,
-                                      blockX, blockY, blockZ, sharedBytes, state().stream,
-                                      params, extra),
-                     "launching a kernel of " + std::to_string(gridX) + "x" +
-                         std::to_string(gridY) + "x" + std::to_string(gridZ) + " blocks");
+  if (cu && function) {
+    // A model launches thousands of kernels a run: the message is built
+    // only for a failure.
+    CUresult result = cu->launchKernel(static_cast<CUfunction>(function), gridX, gridY, gridZ,
+                                       blockX, blockY, blockZ, sharedBytes, state().stream,
+                                       params, extra);
+    if (result != 0)
+      error = describe(result, "launching a kernel of " + std::to_string(gridX) + "x" +
+                                   std::to_string(gridY) + "x" + std::to_string(gridZ) +
+                                   " blocks");
+  }
   recordRunError(error);
 }
 
