@@ -14,19 +14,7 @@ build=$root/build
 data=/usr/share/libonnx-testdata/data
 rm -rf "$out" && mkdir -p "$out/cases" "$out/lib"
 
-omp=$(grep -m1 '^OMP_LIBRARY:' "$build/CMakeCache.txt" | cut -d= -f2)
-dnnl=$(grep -m1 '^DNNL_LIBRARY:' "$build/CMakeCache.txt" | cut -d= -f2)
-c++ -shared -o "$out/lib/libcompress_rt.so" -Wl,-soname,libcompress_rt.so -Wl,--whole-archive \
-  "$build/lib/runtime/cuda/libcompress_runtime_cuda.a" "$build/lib/runtime/cpu/libcompress_runtime_cpu.a" \
-  -Wl,--no-whole-archive -Wl,--no-as-needed "$omp" -Wl,--as-needed "$dnnl" \
-  "$(grep -m1 '^COMPRESS_CUDART_STATIC:' "$build/CMakeCache.txt" | cut -d= -f2)" -lrt -ldl -lm
-cp -L "$omp" "$out/lib/libomp.so.5"
-cp -L "$dnnl" "$out/lib/$(basename "$(readlink -f "$dnnl")" | sed 's/\.so\..*/.so.2/')"
-# What oneDNN loads beside the C and C++ runtimes (the GPU machine's image
-# need not have them).
-for dep in $(ldd "$dnnl" | awk '/=>/{print $3}' | grep -E 'libOpenCL|libgomp'); do
-  cp -L "$dep" "$out/lib/"
-done
+"$root/bench/cuda/gpu_runtime_lib.sh" "$out/lib"
 
 build_case() {
   local name=$1 dir
