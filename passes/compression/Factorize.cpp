@@ -226,12 +226,9 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
     Calibration &calibration = getAnalysis<Calibration>();
     if (failed(checkOptions(module, calibration.available())))
       return signalPassFailure();
-    llvm::Regex skipPattern(skip);
-    std::string regexError;
-    if (!skip.empty() && !skipPattern.isValid(regexError)) {
-      module.emitError("compress-factorize: bad skip pattern '") << skip << "': " << regexError;
+    FailureOr<compress::SkipPattern> skipPattern = compress::SkipPattern::parse(module, "compress-factorize", skip);
+    if (failed(skipPattern))
       return signalPassFailure();
-    }
 
     // The layers to rewrite, checked before any is touched.
     llvm::json::Array layers;
@@ -244,8 +241,8 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
         layers.push_back(llvm::json::Object{
             {"name", name}, {"kind", layer.getLayerKind()}, {"skipped", reason}});
       };
-      if (!skip.empty() && skipPattern.match(name))
-        return leave("matches skip='" + skip + "'");
+      if (skipPattern->matches(name))
+        return leave(skipPattern->reason());
       if (compensate && isa<LinearOp>(layer.getOperation())) {
         layer->emitError("compress-factorize: compensate: layer '")
             << name << "' has nothing to compensate: it is not compressed (skip it with skip=)";

@@ -234,3 +234,18 @@ llvm::Error compress::writeReport(StringRef path, StringRef pass, llvm::json::Ar
   os << llvm::formatv("{0:2}", llvm::json::Value(std::move(doc))) << "\n";
   return llvm::Error::success();
 }
+
+FailureOr<SkipPattern> SkipPattern::parse(ModuleOp module, llvm::StringRef pass,
+                                          llvm::StringRef pattern) {
+  SkipPattern skip(pattern);
+  std::string error;
+  if (!pattern.empty() && !skip.regex.isValid(error)) {
+    module.emitError() << pass << ": bad skip pattern '" << pattern << "': " << error;
+    return failure();
+  }
+  return skip;
+}
+
+bool SkipPattern::matches(llvm::StringRef name) const {
+  return !pattern.empty() && regex.match(name);
+}

@@ -10,6 +10,7 @@
 
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/Regex.h"
 
 #include <optional>
 #include <vector>
@@ -66,6 +67,25 @@ llvm::Expected<std::vector<float>> decompressedWeight(CompressibleLayer layer);
 /// skipped, and the bytes before and after.
 llvm::Error writeReport(llvm::StringRef path, llvm::StringRef pass, llvm::json::Array layers,
                         int64_t bytesBefore, int64_t bytesAfter);
+
+/// A pass's `skip=` option: a regular expression; layers whose name it
+/// matches stay as they are.
+class SkipPattern {
+public:
+  /// The pattern, or failure after an error on `module` naming `pass` and
+  /// the regular expression's fault.
+  static mlir::FailureOr<SkipPattern> parse(mlir::ModuleOp module, llvm::StringRef pass,
+                                            llvm::StringRef pattern);
+  /// Whether `name` matches (never, for an empty pattern).
+  bool matches(llvm::StringRef name) const;
+  /// The reason a report gives for a matched layer.
+  std::string reason() const { return "matches skip='" + pattern + "'"; }
+
+private:
+  explicit SkipPattern(llvm::StringRef pattern) : pattern(pattern.str()), regex(pattern) {}
+  std::string pattern;
+  llvm::Regex regex;
+};
 
 } // namespace compress
 

@@ -217,12 +217,9 @@ struct PrunePass : compress::impl::PrunePassBase<PrunePass> {
       module.emitError(llvm::toString(overrides.takeError()));
       return signalPassFailure();
     }
-    llvm::Regex skipPattern(skip);
-    std::string regexError;
-    if (!skip.empty() && !skipPattern.isValid(regexError)) {
-      module.emitError("compress-prune: bad skip pattern '") << skip << "': " << regexError;
+    FailureOr<compress::SkipPattern> skipPattern = compress::SkipPattern::parse(module, "compress-prune", skip);
+    if (failed(skipPattern))
       return signalPassFailure();
-    }
 
     llvm::json::Array layers;
     if (structured) {
@@ -256,10 +253,10 @@ struct PrunePass : compress::impl::PrunePassBase<PrunePass> {
     module.walk([&](CompressibleLayer layer) {
       std::string name = layer.getLayerName("layer" + std::to_string(names.size()));
       names.push_back(name);
-      if (!skip.empty() && skipPattern.match(name)) {
+      if (skipPattern->matches(name)) {
         layers.push_back(llvm::json::Object{{"name", name},
                                             {"kind", layer.getLayerKind()},
-                                            {"skipped", "matches skip='" + skip + "'"}});
+                                            {"skipped", skipPattern->reason()}});
         return;
       }
       if (std::optional<std::string> reason = unsupportedReason(layer)) {

@@ -176,12 +176,9 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
       module.emitError("compress-quantize: group-size=") << int64_t(groupSize) << " is negative";
       return signalPassFailure();
     }
-    llvm::Regex skipPattern(skip);
-    std::string regexError;
-    if (!skip.empty() && !skipPattern.isValid(regexError)) {
-      module.emitError("compress-quantize: bad skip pattern '") << skip << "': " << regexError;
+    FailureOr<compress::SkipPattern> skipPattern = compress::SkipPattern::parse(module, "compress-quantize", skip);
+    if (failed(skipPattern))
       return signalPassFailure();
-    }
 
     auto overrides = parseOverrides(layerBits);
     if (!overrides) {
@@ -195,10 +192,10 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
     module.walk([&](compress::CompressibleLayer layer) { candidates.push_back(layer); });
     for (auto [index, layer] : llvm::enumerate(candidates)) {
       std::string name = layer.getLayerName("layer" + std::to_string(index));
-      if (!skip.empty() && skipPattern.match(name)) {
+      if (skipPattern->matches(name)) {
         layers.push_back(llvm::json::Object{{"name", name},
                                             {"kind", layer.getLayerKind()},
-                                            {"skipped", "matches skip='" + skip + "'"}});
+                                            {"skipped", skipPattern->reason()}});
         continue;
       }
       if (std::optional<std::string> reason = unsupportedReason(layer, method, bits)) {

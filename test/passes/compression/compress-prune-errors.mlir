@@ -1,3 +1,5 @@
+// RUN: not compress-opt %s --compress-prune="skip=fc(" 2>&1 | FileCheck %s --check-prefix=SKIP
+// SKIP: error: compress-prune: bad skip pattern 'fc(': parentheses not balanced
 // RUN: not compress-opt %s --compress-prune="sparsity=1" 2>&1 | FileCheck %s --check-prefix=SPARSITY
 // RUN: not compress-opt %s --compress-prune="sparsity=-0.1" 2>&1 | FileCheck %s --check-prefix=NEGATIVE
 // RUN: not compress-opt %s --compress-prune="pattern=4:4" 2>&1 | FileCheck %s --check-prefix=NM

@@ -1,3 +1,5 @@
+// RUN: not compress-opt %s --compress-quantize="skip=fc(" 2>&1 | FileCheck %s --check-prefix=SKIP
+// SKIP: error: compress-quantize: bad skip pattern 'fc(': parentheses not balanced
 // RUN: not compress-opt %s --compress-quantize="bits=5" 2>&1 | FileCheck %s --check-prefix=BITS
 // RUN: not compress-opt %s --compress-quantize="mode=w4a8" 2>&1 | FileCheck %s --check-prefix=MODEBITS
 // RUN: not compress-opt %s --compress-quantize="method=awq" 2>&1 | FileCheck %s --check-prefix=METHOD
