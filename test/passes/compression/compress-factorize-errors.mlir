@@ -1,4 +1,4 @@
-// RUN: not compress-opt %s --compress-factorize="rank=1 skip=fc(" 2>&1 | FileCheck %s --check-prefix=SKIP
+// RUN: not compress-opt %s --compress-factorize="rank=1 method=svd skip=fc(" 2>&1 | FileCheck %s --check-prefix=SKIP
 // SKIP: error: compress-factorize: bad skip pattern 'fc(': parentheses not balanced
 // RUN: not compress-opt %s --compress-factorize="method=svd ratio=0" 2>&1 | FileCheck %s --check-prefix=NONE
 // RUN: not compress-opt %s --compress-factorize="method=svd ratio=1.5" 2>&1 | FileCheck %s --check-prefix=RATIO
