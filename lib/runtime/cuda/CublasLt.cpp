@@ -98,7 +98,7 @@ struct Plan {
   bool usable = false;
 };
 
-using PlanKey = std::array<int64_t, 15>;
+using PlanKey = std::array<int64_t, 13>;
 
 bool makePlan(const Library &lib, const Operand &a, const Operand &b, int64_t rows, int64_t cols,
               int64_t ldc, int64_t batch, int64_t aBatch, int64_t bBatch, int64_t cBatch,
@@ -154,8 +154,8 @@ bool compress::cuda::cublasLtContract(const ContractionArgs &p, bool halfPrecisi
   int64_t outer = p.b0 * p.b1;
   if (p.b2 > 1 && p.cb2 == 0)
     return false;
-  PlanKey key = {p.m, p.n, p.k, a.op, a.ld, b.op, b.ld, ldc, p.b2, p.bb2, p.ab2, p.cb2,
-                 halfPrecision, a.storedRows, b.storedRows};
+  // The stored shapes follow from m, n, k and the ops.
+  PlanKey key = {p.m, p.n, p.k, a.op, a.ld, b.op, b.ld, ldc, p.b2, p.bb2, p.ab2, p.cb2, halfPrecision};
   static std::mutex mutex;
   static std::map<PlanKey, Plan> plans;
   Plan *plan;

@@ -340,8 +340,6 @@ void compress_cuda_contract_f16(int64_t b0, int64_t b1, int64_t b2, int64_t m, i
 }
 
 namespace {
-int64_t address(const float *p) { return int64_t(reinterpret_cast<intptr_t>(p)); }
-
 void quantizedLinear(int64_t m, int64_t n, int64_t k, int64_t x, int64_t xStride, int64_t codes,
                      int64_t scales, int64_t zeros, int64_t out, int64_t outStride, int64_t bits,
                      int64_t group, int64_t int8Activations, bool halfPrecision,
@@ -375,20 +373,9 @@ void quantizedLinear(int64_t m, int64_t n, int64_t k, int64_t x, int64_t xStride
     recordRunError(quantizedLinearInt4Half(args, state().stream));
     return;
   }
-  // More rows: the weight decoded into a float32 buffer, which the GEMM of
-  // the layer's precision reads as B[k, n] (k contiguous).
-  auto contractF32 = [](int64_t m, int64_t n, int64_t k, const float *a, int64_t aStride,
-                        const float *b, float *c, int64_t cStride) {
-    compress_cuda_contract_f32(1, 1, 1, m, n, k, address(a), 0, 0, 0, aStride, 1, address(b), 0,
-                               0, 0, 1, k, address(c), 0, 0, 0, cStride, 1);
-  };
-  auto contractF16 = [](int64_t m, int64_t n, int64_t k, const float *a, int64_t aStride,
-                        const float *b, float *c, int64_t cStride) {
-    compress_cuda_contract_f16(1, 1, 1, m, n, k, address(a), 0, 0, 0, aStride, 1, address(b), 0,
-                               0, 0, 1, k, address(c), 0, 0, 0, cStride, 1);
-  };
-  recordRunError(quantizedLinearF32(args, state().stream,
-                                    halfPrecision ? +contractF16 : +contractF32));
+  // More rows: W decoded into a float32 buffer that the GEMM of the
+  // layer's precision multiplies.
+  recordRunError(quantizedLinearF32(args, state().stream, halfPrecision, contract));
 }
 } // namespace
 

@@ -121,10 +121,9 @@ bool compress::cuda::takesHalfPrecisionInt4(const QuantizedLinearArgs &p) {
          p.k < (int64_t(1) << 30) && p.m < (int64_t(1) << 30);
 }
 
-std::string compress::cuda::quantizedLinearF32(
-    const QuantizedLinearArgs &p, void *stream,
-    void (*contract)(int64_t, int64_t, int64_t, const float *, int64_t, const float *, float *,
-                     int64_t)) {
+std::string compress::cuda::quantizedLinearF32(const QuantizedLinearArgs &p, void *stream,
+                                               bool halfPrecision,
+                                               void (*contract)(const ContractionArgs &, bool)) {
   auto s = static_cast<cudaStream_t>(stream);
   if (p.m <= kMaxRows) {
     decodingRowsKernel<<<blocksFor(p.n * 32), kThreads, 0, s>>>(p);
@@ -144,8 +143,13 @@ std::string compress::cuda::quantizedLinearF32(
     return error;
   decodeWeightsKernel<<<blocksFor(p.n * p.k), kThreads, 0, s>>>(p, w);
   std::string error = failure(cudaGetLastError(), "launching the weight decoding kernel");
-  if (error.empty())
-    contract(p.m, p.n, p.k, p.x, p.xStride, w, p.out, p.outStride);
+  if (error.empty()) {
+    // B[i, j] is w[j * k + i]: the GEMM reads W^T with k contiguous.
+    auto address = [](const void *q) { return (long long)reinterpret_cast<intptr_t>(q); };
+    contract({1, 1, 1, p.m, p.n, p.k, address(p.x), 0, 0, 0, p.xStride, 1, address(w), 0, 0, 0, 1,
+              p.k, address(p.out), 0, 0, 0, p.outStride, 1},
+             halfPrecision);
+  }
   cudaFreeAsync(w, s);
   return error;
 }

@@ -4,6 +4,8 @@
 #ifndef COMPRESS_LIB_RUNTIME_CUDA_QUANTIZEDLINEAR_H
 #define COMPRESS_LIB_RUNTIME_CUDA_QUANTIZEDLINEAR_H
 
+#include "lib/runtime/cuda/ContractionArgs.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -34,12 +36,10 @@ bool takesHalfPrecisionInt4(const QuantizedLinearArgs &args);
 
 /// Runs the layer on `stream` (a CUstream) in float32: up to 32 rows of x
 /// by a kernel that decodes W as it reads it, more rows by decoding W into
-/// a float32 scratch buffer that `contract` (the runtime's GEMM, C += A B
-/// with B[k, n] at b + n * k) multiplies. Returns "" or an error.
-std::string quantizedLinearF32(const QuantizedLinearArgs &args, void *stream,
-                               void (*contract)(int64_t m, int64_t n, int64_t k, const float *a,
-                                                int64_t aStride, const float *b, float *c,
-                                                int64_t cStride));
+/// a float32 scratch buffer that `contract` multiplies (the runtime's GEMM,
+/// C += A B, given `halfPrecision`). Returns "" or an error.
+std::string quantizedLinearF32(const QuantizedLinearArgs &args, void *stream, bool halfPrecision,
+                               void (*contract)(const ContractionArgs &, bool halfPrecision));
 
 /// Runs a layer takesHalfPrecisionInt4() accepts on the int4 tensor-core
 /// kernel: x rounded to fp16, fp32 accumulation, the fp16 result added to
