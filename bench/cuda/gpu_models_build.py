@@ -24,6 +24,7 @@ import onnxruntime as ort
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "test" / "e2e"))
 from compare_with_onnxruntime import make_inputs  # noqa: E402
+from gpu_artifact import compile_for_gpu  # noqa: E402
 
 THRESHOLD = 1e-4  # compare_with_onnxruntime.py's default
 
@@ -35,17 +36,11 @@ def build(out: Path, key: str, model_path: Path, dynamic: bool, args: argparse.N
     case.mkdir(parents=True, exist_ok=True)
     compression = [f"--passes={args.passes}"] if args.passes else []
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [str(ROOT / "build" / "bin" / "compress-compile"), str(model_path), "--target=cuda",
-               f"--gpu-precision={args.gpu_precision}", "--name", "m", "-o", f"{tmp}/art",
-               *compression]
+        flags = [f"--gpu-precision={args.gpu_precision}", *compression]
         for name, value in inputs.items():
             if not dynamic:  # else compiled for the model's symbolic shapes, as AOT users do
-                cmd.append(f"--input-shape={name}=" + "x".join(map(str, value.shape)))
-        subprocess.run(cmd, check=True)
-        subprocess.run(["ar", "x", "libm.a"], cwd=f"{tmp}/art", check=True)
-        subprocess.run(["cc", "-shared", "-o", str(case / "libm.so"), "m.o", "m_model.o",
-                        f"-L{out / 'lib'}", "-lcompress_rt"], cwd=f"{tmp}/art", check=True)
-        Path(f"{tmp}/art/m.weights").rename(case / "m.weights")
+                flags.append(f"--input-shape={name}=" + "x".join(map(str, value.shape)))
+        compile_for_gpu(model_path, case / "libm.so", out / "lib", flags, Path(tmp)).rename(case / "m.weights")
     for i, value in enumerate(inputs.values()):
         np.save(case / f"input_{i}.npy", value)
     if args.passes:

@@ -19,6 +19,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gpu_artifact import compile_for_gpu  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / "build" / "bin"
 HIDDEN, INTERMEDIATE = 4096, 11008
@@ -52,19 +55,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "llama_mlp.onnx"
         write_model(model, rng)
-        for precision in ("f32", "f16"):
-            art = Path(tmp) / precision
-            subprocess.run([str(BIN / "compress-compile"), str(model), "--target=cuda",
-                            f"--gpu-precision={precision}", f"--passes={PASSES}", "--name", "m",
-                            "-o", str(art)], check=True)
-            subprocess.run(["ar", "x", "libm.a"], cwd=art, check=True)
-            (out / precision).mkdir(exist_ok=True)
-            subprocess.run(["cc", "-shared", "-o", str(out / precision / "libm.so"), "m.o", "m_model.o",
-                            f"-L{args.lib.resolve()}", "-lcompress_rt"], cwd=art, check=True)
+        weights = {precision: compile_for_gpu(model, out / precision / "libm.so", args.lib,
+                                              [f"--gpu-precision={precision}", f"--passes={PASSES}"],
+                                              Path(tmp) / precision)
+                   for precision in ("f32", "f16")}
         # The precision changes which kernel a layer calls, not the weights.
-        if not filecmp.cmp(Path(tmp) / "f32" / "m.weights", Path(tmp) / "f16" / "m.weights", shallow=False):
+        if not filecmp.cmp(weights["f32"], weights["f16"], shallow=False):
             sys.exit("the f32 and f16 artifacts' weights differ")
-        (Path(tmp) / "f32" / "m.weights").rename(out / "m.weights")
+        weights["f32"].rename(out / "m.weights")
         for rows in ROWS:
             x = rng.standard_normal((rows, HIDDEN)).astype(np.float32)
             np.save(out / f"x_{rows}.npy", x)

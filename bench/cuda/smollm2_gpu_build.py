@@ -9,7 +9,6 @@ parts of at most 60 MB, so that it reaches the GPU machine over several calls
 Usage: smollm2_gpu_build.py OUT_DIR --lib DIR [--windows N --start T]"""
 import argparse
 import filecmp
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +18,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
 from compress_models import austen, smollm2  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gpu_artifact import compile_for_gpu  # noqa: E402
 
 PASSES = "compress-quantize{bits=4 group-size=128}"
 PART_BYTES = 60 * 1000 * 1000
@@ -37,19 +39,14 @@ def main() -> int:
     windows = austen.evaluation_windows(args.windows, austen.WINDOW_TOKENS, args.start)
     np.save(out / "windows.npy", windows)
     with tempfile.TemporaryDirectory() as tmp:
-        for precision in ("f32", "f16"):
-            art = Path(tmp) / precision
-            subprocess.run([str(ROOT / "build" / "bin" / "compress-compile"), str(model), "--target=cuda",
-                            f"--gpu-precision={precision}", f"--passes={PASSES}",
-                            f"--input-shape=input_ids=1x{austen.WINDOW_TOKENS}", "--name", "m", "-o", str(art)],
-                           check=True, stderr=subprocess.DEVNULL)
-            subprocess.run(["ar", "x", "libm.a"], cwd=art, check=True)
-            (out / precision).mkdir(exist_ok=True)
-            subprocess.run(["cc", "-shared", "-o", str(out / precision / "libm.so"), "m.o", "m_model.o",
-                            f"-L{args.lib.resolve()}", "-lcompress_rt"], cwd=art, check=True)
-        if not filecmp.cmp(Path(tmp) / "f32" / "m.weights", Path(tmp) / "f16" / "m.weights", shallow=False):
+        weights = {precision: compile_for_gpu(model, out / precision / "libm.so", args.lib,
+                                              [f"--gpu-precision={precision}", f"--passes={PASSES}",
+                                               f"--input-shape=input_ids=1x{austen.WINDOW_TOKENS}"],
+                                              Path(tmp) / precision)
+                   for precision in ("f32", "f16")}
+        if not filecmp.cmp(weights["f32"], weights["f16"], shallow=False):
             sys.exit("the f32 and f16 artifacts' weights differ")
-        data = (Path(tmp) / "f32" / "m.weights").read_bytes()
+        data = weights["f32"].read_bytes()
     for i in range(0, len(data), PART_BYTES):
         (out / f"m.weights.part{i // PART_BYTES}").write_bytes(data[i:i + PART_BYTES])
     print(f"{out}: {len(data) / 1e6:.1f} MB of weights in {(len(data) + PART_BYTES - 1) // PART_BYTES} parts, "

@@ -226,7 +226,8 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
     Calibration &calibration = getAnalysis<Calibration>();
     if (failed(checkOptions(module, calibration.available())))
       return signalPassFailure();
-    FailureOr<compress::SkipPattern> skipPattern = compress::SkipPattern::parse(module, "compress-factorize", skip);
+    FailureOr<compress::SkipPattern> skipPattern =
+        compress::SkipPattern::parse(module, "compress-factorize", skip);
     if (failed(skipPattern))
       return signalPassFailure();
 

@@ -217,7 +217,8 @@ struct PrunePass : compress::impl::PrunePassBase<PrunePass> {
       module.emitError(llvm::toString(overrides.takeError()));
       return signalPassFailure();
     }
-    FailureOr<compress::SkipPattern> skipPattern = compress::SkipPattern::parse(module, "compress-prune", skip);
+    FailureOr<compress::SkipPattern> skipPattern =
+        compress::SkipPattern::parse(module, "compress-prune", skip);
     if (failed(skipPattern))
       return signalPassFailure();
 

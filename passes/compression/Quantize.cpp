@@ -176,7 +176,8 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
       module.emitError("compress-quantize: group-size=") << int64_t(groupSize) << " is negative";
       return signalPassFailure();
     }
-    FailureOr<compress::SkipPattern> skipPattern = compress::SkipPattern::parse(module, "compress-quantize", skip);
+    FailureOr<compress::SkipPattern> skipPattern =
+        compress::SkipPattern::parse(module, "compress-quantize", skip);
     if (failed(skipPattern))
       return signalPassFailure();
 
