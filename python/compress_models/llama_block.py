@@ -2,7 +2,11 @@
 
 With --blocks N it builds a stack of N such blocks chained on the residual stream (input `hidden` [1, seq, H] ->
 output `output`), and --hidden / --heads / --intermediate set the width (defaults: Llama-7B's 4096 / 32 / 11008).
-The defaults write exactly the single block this script has always written."""
+The defaults write exactly the single block this script has always written. With --kv-cache the model decodes with
+a key/value cache, as Hugging Face's Llama exports with `past_key_values`: inputs `hidden` [1, S, H] and, per block,
+`past_key.{i}` / `past_value.{i}` [1, heads, P, head_dim] (the P positions before the S new tokens); outputs `output`
+and `present_key.{i}` / `present_value.{i}` [1, heads, P + S, head_dim]. The new tokens sit at positions P .. P+S-1
+(rotary angles and causal mask rows from there)."""
 import argparse
 import math
 import sys
@@ -52,7 +56,7 @@ class _ScopedBuilder(GraphBuilder):
 
 
 def build_model(seed: int = SEED, blocks: int = 1, hidden: int = HIDDEN, heads: int = HEADS,
-                intermediate: int = INTERMEDIATE) -> onnx.ModelProto:
+                intermediate: int = INTERMEDIATE, kv_cache: bool = False) -> onnx.ModelProto:
     """The checked model: input `hidden` float [1, sequence, hidden], output `output` of the same shape.
 
     `blocks` decoder blocks are chained on the residual stream: block i reads block i-1's output. Block i's weights
@@ -63,7 +67,7 @@ def build_model(seed: int = SEED, blocks: int = 1, hidden: int = HIDDEN, heads: 
 
     Weights are normal with variance 1 / fan_in (so each projection keeps activations of order one), RMSNorm
     scales are 1 + N(0, 0.1^2). Projections are MatMul by [in, out] initializers, as torch.onnx exports a Linear
-    without bias."""
+    without bias. `kv_cache` adds the cache inputs and outputs (module docstring); the weights are the same."""
     if blocks < 1:
         raise ValueError(f"blocks must be at least 1, got {blocks}")
     if hidden % heads or (hidden // heads) % 2:
@@ -94,13 +98,20 @@ def build_model(seed: int = SEED, blocks: int = 1, hidden: int = HIDDEN, heads: 
     seq_end = g.op("Unsqueeze", g.op("Gather", g.op("Shape", "hidden"), g.const("/const_one_i64", 1, i64), axis=0),
                    g.const("/const_axes_0", [0], i64))
     zero_1d = g.const("/const_zero_1d", [0], i64)
+    # With a cache the new tokens start at position P (the cache's length) and end at P + S.
+    seq_start = zero_1d
+    if kv_cache:
+        seq_start = g.op("Unsqueeze", g.op("Gather", g.op("Shape", "past_key.0"), g.const("/const_two_i64", 2, i64),
+                                           axis=0), "/const_axes_0")
+        seq_end = g.op("Add", seq_start, seq_end)
     cos_table, sin_table = rotary_tables(MAX_POSITIONS, head_dim)
     axis2 = g.const("/const_axes_2", [2], i64)
-    cos = g.op("Slice", g.const(PREFIX + "self_attn.rotary_emb.cos_cached", cos_table), zero_1d, seq_end, axis2)
-    sin = g.op("Slice", g.const(PREFIX + "self_attn.rotary_emb.sin_cached", sin_table), zero_1d, seq_end, axis2)
-    # Causal mask [1, 1, S, S]: 0 on and below the diagonal, float32 min above it (key after query).
+    cos = g.op("Slice", g.const(PREFIX + "self_attn.rotary_emb.cos_cached", cos_table), seq_start, seq_end, axis2)
+    sin = g.op("Slice", g.const(PREFIX + "self_attn.rotary_emb.sin_cached", sin_table), seq_start, seq_end, axis2)
+    # Causal mask [1, 1, S, P + S]: 0 where the key is not after the query, float32 min where it is.
     mask_table = np.triu(np.full((MAX_POSITIONS, MAX_POSITIONS), np.finfo(f32).min, f32), k=1)[None, None]
-    mask = g.op("Slice", g.const("causal_mask", mask_table), g.const("/const_zero_2d", [0, 0], i64),
+    mask_start = g.op("Concat", seq_start, zero_1d, axis=0) if kv_cache else g.const("/const_zero_2d", [0, 0], i64)
+    mask = g.op("Slice", g.const("causal_mask", mask_table), mask_start,
                 g.op("Concat", seq_end, seq_end, axis=0), g.const("/const_axes_23", [2, 3], i64))
 
     split_heads = g.const("/const_split_heads", [0, 0, heads, head_dim], i64)
@@ -118,12 +129,19 @@ def build_model(seed: int = SEED, blocks: int = 1, hidden: int = HIDDEN, heads: 
     def split(x):
         return g.op("Transpose", g.op("Reshape", x, split_heads), perm=[0, 2, 1, 3])
 
-    def block(residual, first, last):
+    def block(residual, first, last, index):
         # Attention.
         h = rms_norm(residual, "input_layernorm")
         q = rotate(split(g.op("MatMul", h, weight("self_attn.q_proj", hidden, hidden))))
         k = rotate(split(g.op("MatMul", h, weight("self_attn.k_proj", hidden, hidden))))
         v = split(g.op("MatMul", h, weight("self_attn.v_proj", hidden, hidden)))
+        if kv_cache:
+            k = g.op("Concat", f"past_key.{index}", k, axis=2)
+            v = g.op("Concat", f"past_value.{index}", v, axis=2)
+            g.nodes.append(helper.make_node("Identity", [k], [f"present_key.{index}"],
+                                            name=g.scope + f"/Identity_present_key_{index}"))
+            g.nodes.append(helper.make_node("Identity", [v], [f"present_value.{index}"],
+                                            name=g.scope + f"/Identity_present_value_{index}"))
         scores = g.op("MatMul", q, g.op("Transpose", k, perm=[0, 1, 3, 2]))
         if first:  # created here, not with the other constants, to keep the single block's initializer order
             g.const("/const_sqrt_head_dim", math.sqrt(head_dim), f32)
@@ -148,15 +166,21 @@ def build_model(seed: int = SEED, blocks: int = 1, hidden: int = HIDDEN, heads: 
         prefix = f"model.layers.{i}."
         if blocks > 1:
             g.scope = f"/model/layers.{i}"
-        stream = block(stream, i == 0, i == blocks - 1)
+        stream = block(stream, i == 0, i == blocks - 1, i)
 
     default = (blocks, hidden, heads, intermediate) == (1, HIDDEN, HEADS, INTERMEDIATE)
     name = "llama-7b-decoder-block" if default else f"llama-decoder-{blocks}x{hidden}-h{heads}-i{intermediate}"
-    graph = helper.make_graph(
-        g.nodes, name,
-        inputs=[helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [1, "sequence", hidden])],
-        outputs=[helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, "sequence", hidden])],
-        initializer=g.initializers)
+    if kv_cache:
+        name += "-kv-cache"
+    inputs = [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [1, "sequence", hidden])]
+    outputs = [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, "sequence", hidden])]
+    for i in range(blocks if kv_cache else 0):
+        for kind in ("key", "value"):
+            inputs.append(helper.make_tensor_value_info(f"past_{kind}.{i}", TensorProto.FLOAT,
+                                                        [1, heads, "past", head_dim]))
+            outputs.append(helper.make_tensor_value_info(f"present_{kind}.{i}", TensorProto.FLOAT,
+                                                         [1, heads, "total", head_dim]))
+    graph = helper.make_graph(g.nodes, name, inputs=inputs, outputs=outputs, initializer=g.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="compressir.llama_block", ir_version=IR_VERSION)
     # The default block's weights are about 810 MB, under protobuf's 2 GB limit, so the in-memory model can be
@@ -183,9 +207,11 @@ def main(argv=None) -> int:
     ap.add_argument("--hidden", type=int, default=HIDDEN, help="hidden size (residual stream width)")
     ap.add_argument("--heads", type=int, default=HEADS, help="attention heads (hidden / heads must be even)")
     ap.add_argument("--intermediate", type=int, default=INTERMEDIATE, help="SwiGLU MLP intermediate size")
+    ap.add_argument("--kv-cache", action="store_true",
+                    help="decode with a key/value cache: past_key.i / past_value.i in, present_key.i / present_value.i out")
     ap.add_argument("--list-ops", action="store_true", help="print the op types and opset of the written model")
     args = ap.parse_args(argv)
-    model = build_model(args.seed, args.blocks, args.hidden, args.heads, args.intermediate)
+    model = build_model(args.seed, args.blocks, args.hidden, args.heads, args.intermediate, args.kv_cache)
     checked = weight_bytes(model) < CHECK_IN_MEMORY_BYTES
     save(model, args.output, external_data=True)
     if not checked:

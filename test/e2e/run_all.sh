@@ -50,5 +50,12 @@ if "$py" "$root/test/e2e/check_structured_prune.py" "$@"; then
 else
   failed=$((failed + 1))
 fi
+# Decoder blocks with a key/value cache (llama_block.py --kv-cache, small width): prefill, one decode step and the
+# cache against the model without a cache (onnxruntime), and compress-run against onnxruntime; seconds.
+if "$py" "$root/test/e2e/check_llama_block_cache.py" "$@"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
