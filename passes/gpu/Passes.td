@@ -22,6 +22,34 @@ def GpuPrepareLoopsPass : Pass<"compress-gpu-prepare-loops", "::mlir::func::Func
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect"];
 }
 
+def GpuBlockReductionsPass : Pass<"compress-gpu-block-reductions", "::mlir::func::FuncOp"> {
+  let summary = "Run reductions with few outputs as a thread block per output";
+  let description = [{
+    Runs on memrefs, after compress-gpu-prepare-loops. A `linalg.generic`
+    with one output, one reduction dimension (innermost) and a payload that
+    folds a value into the output with an associative op (add, mul, min,
+    max, and, or) becomes a parallel loop over its outputs mapped to blocks,
+    holding a parallel loop over 32 to 256 threads: each thread folds a
+    strided share of the reduced dimension (coalesced loads), the block
+    combines the shares with `gpu.all_reduce`, and thread 0 folds the total
+    into the output. Taken when the reduced dimension has at least
+    `min-extent` elements (or an unknown count) and the outputs number at
+    most `max-outputs` (or an unknown count): norms, softmax and pooling
+    over long rows, where one thread per output would walk a whole row
+    alone. Sums are reassociated (a tree across threads instead of one
+    sequential chain).
+  }];
+  let options = [
+    Option<"minExtent", "min-extent", "int64_t", /*default=*/"32",
+           "fewest reduced elements per output worth a block">,
+    Option<"maxOutputs", "max-outputs", "int64_t", /*default=*/"262144",
+           "most outputs (blocks) worth a block each">,
+  ];
+  let dependentDialects = ["::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def GpuContractionToKernelPass
     : Pass<"compress-gpu-contraction-to-kernel", "::mlir::ModuleOp"> {
   let summary = "Replace matrix products on buffers by the CUDA runtime's kernels";

@@ -20,9 +20,10 @@ using namespace mlir;
 // Stages: our ops to linalg; fuse elementwise chains; polynomial exp, erf,
 // tanh and log (no libdevice needed); bufferize and free temporaries; float
 // matrix products to the runtime's GEMM; index
-// checks to a device status word; copies and named ops to one-thread-per-
-// output loops; the shapes host code reads kept in host memory; every loop
-// that touches memory to a grid of kernels; kernel
+// checks to a device status word; reductions over long rows to a block per
+// output; copies and named ops to one-thread-per-output loops; the shapes
+// host code reads kept in host memory; every loop that touches memory to a
+// grid of kernels; kernel
 // outlining; device code to NVVM; host code to LLVM, its buffers allocated
 // on the device; kernels assembled by ptxas into a gpu.binary.
 static const char kCudaLoweringHead[] = "convert-compress-to-linalg";
@@ -38,7 +39,8 @@ static const char kCudaLoweringTail[] =
     "compress-gpu-contraction-to-kernel{precision=%precision%},"
     "compress-gpu-lower-index-checks,"
     "convert-bufferization-to-memref,"
-    "func.func(compress-gpu-prepare-loops,convert-linalg-to-parallel-loops,canonicalize,"
+    "func.func(compress-gpu-prepare-loops,compress-gpu-block-reductions,"
+    "convert-linalg-to-parallel-loops,canonicalize,"
     "compress-gpu-host-shapes,compress-gpu-map-loops,convert-parallel-loops-to-gpu),"
     "gpu-kernel-outlining,"
     // Structured control flow goes first: the NVVM conversion of atomics
