@@ -46,6 +46,15 @@ typedef struct {
   void (*release)(void *device);
   /* Waits for a run's work; the first failure of its compiled code. */
   const char *(*finish_run)(void);
+  /* Copies into device memory that upload() gave. */
+  const char *(*copy_in)(void *device, const void *host, uint64_t bytes);
+  /* Graphs: the work of one run recorded once (nothing runs between
+   * capture_begin and capture_end, which gives NULL and the reason when
+   * the run cannot be replayed) and replayed as one launch, waited for. */
+  const char *(*capture_begin)(void);
+  const char *(*capture_end)(void **graph);
+  const char *(*replay)(void *graph);
+  void (*destroy_graph)(void *graph);
 } compress_device_memory;
 
 /* A compiled model, as its artifact describes it. */
@@ -85,14 +94,38 @@ int compress_session_set_input(compress_session *session, const char *name,
 /* Runs the model on the bound inputs. Returns 0, or -1 on error: inputs
  * whose shared symbolic dimensions disagree, an index out of range (a token
  * id beyond the vocabulary), ... Runs of all sessions of a process are
- * serialised (each uses every thread it was given). */
+ * serialised (each uses every thread it was given). A CUDA artifact's
+ * session records the second run of the same input shapes as a CUDA graph
+ * and replays it while the shapes stay (one launch a run; environment
+ * COMPRESS_CUDA_GRAPHS=0 turns this off); a model whose host code reads
+ * device memory (a shape computed at run time) always runs launch by
+ * launch. */
 int compress_session_run(compress_session *session);
 
 /* The output of the last run: data, shape and rank, valid until the next
- * run or the session's end. Returns 0, or -1 on error. */
+ * run or the session's end (a device model's output is read back from the
+ * device at the first call). Returns 0, or -1 on error. */
 int compress_session_get_output(compress_session *session, const char *name,
                                 const void **data, const int64_t **shape,
                                 int *rank);
+
+/* Device models (CUDA artifacts) only: binds an input that is already in
+ * the device's memory (e.g. another session's device output, or a tensor
+ * of a framework sharing the device's primary context). It is read in
+ * place, so it must stay valid and unchanged until the run ends; an output
+ * of the same session's last run will not do (the run replaces it).
+ * Returns 0, or -1 on error. */
+int compress_session_set_device_input(compress_session *session, const char *name,
+                                      const void *device_data, const int64_t *shape,
+                                      int rank);
+
+/* Device models only: the output of the last run in device memory, without
+ * reading it back (compress_session_get_output reads it back on its first
+ * call after a run). Valid until the next run or the session's end. Returns
+ * 0, or -1 on error (a strided result: read it with get_output). */
+int compress_session_get_device_output(compress_session *session, const char *name,
+                                       const void **device_data, const int64_t **shape,
+                                       int *rank);
 
 void compress_session_destroy(compress_session *session);
 

@@ -49,9 +49,52 @@ struct Output {
   void *allocated = nullptr;
   std::vector<char> contiguous; // used only when the result is strided
   std::vector<char> staged;     // a device result's span, read back
+  /// The host copy, dense; for a device result null until first asked for.
   const void *data = nullptr;
   std::vector<int64_t> shape;
+  std::vector<int64_t> strides;
+  /// Where the result's first element lies (device memory for device models).
+  const char *base = nullptr;
+  bool dense = true;
 };
+
+/// Makes `o.data` a dense host copy of the result at `o.base`; `download`
+/// (a device model's) first brings the span the result covers to the host.
+const char *materialize(Output &o, size_t elem, const compress_device_memory *device) {
+  int rank = int(o.shape.size());
+  int64_t count = 1, span = 1;
+  for (int d = 0; d < rank; ++d) {
+    count *= o.shape[d];
+    span += (o.shape[d] - 1) * o.strides[d];
+  }
+  const char *base = o.base;
+  if (device && count > 0) {
+    o.staged.resize(span * elem);
+    if (const char *error = device->download(o.staged.data(), base, o.staged.size()))
+      return error;
+    base = o.staged.data();
+  }
+  if (o.dense) {
+    o.data = count > 0 ? base : o.staged.data();
+    return nullptr;
+  }
+  // Results are normally dense; copy the rare strided one into place.
+  o.contiguous.resize(count * elem);
+  std::vector<int64_t> index(rank, 0);
+  for (int64_t n = 0; n < count; ++n) {
+    int64_t off = 0;
+    for (int d = 0; d < rank; ++d)
+      off += index[d] * o.strides[d];
+    memcpy(o.contiguous.data() + n * elem, base + off * elem, elem);
+    for (int d = rank - 1; d >= 0; --d) {
+      if (++index[d] < o.shape[d])
+        break;
+      index[d] = 0;
+    }
+  }
+  o.data = o.contiguous.data();
+  return nullptr;
+}
 
 } // namespace
 
@@ -63,7 +106,29 @@ struct compress_session {
   void *deviceWeights = nullptr;
   std::vector<const void *> inputData;
   std::vector<std::vector<int64_t>> inputShapes;
+  /// Inputs bound in device memory (compress_session_set_device_input).
+  std::vector<char> inputOnDevice;
   std::vector<Output> outputs;
+
+  /// Device models: the inputs' device copies, kept between runs (a graph
+  /// reads them where it was recorded), and their sizes.
+  std::vector<void *> deviceInputs;
+  std::vector<uint64_t> deviceInputBytes;
+  /// Device graphs (compress_session_run): whether this session records
+  /// them, what the last run read (the input shapes, and the addresses of
+  /// inputs bound in device memory), and the graph recorded for it with the
+  /// result descriptors it produces.
+  bool graphs = false;
+  std::vector<std::vector<int64_t>> lastShapes;
+  std::vector<const void *> lastDeviceInputs;
+  void *graph = nullptr;
+  std::vector<int64_t> graphResults;
+
+  void dropGraph() {
+    if (graph)
+      model->device->destroy_graph(graph);
+    graph = nullptr;
+  }
 
   void releaseOutputs() {
     std::vector<void *> freed;
@@ -114,7 +179,11 @@ compress_session *compress_session_create(const compress_model *model,
   session->model = model;
   session->inputData.assign(model->num_inputs, nullptr);
   session->inputShapes.resize(model->num_inputs);
+  session->inputOnDevice.assign(model->num_inputs, 0);
   session->outputs.resize(model->num_outputs);
+  const char *graphs = getenv("COMPRESS_CUDA_GRAPHS");
+  session->graphs = model->device && model->device->capture_begin &&
+                    !(graphs && strcmp(graphs, "0") == 0);
   if (model->weights_bytes > 0) {
     int fd = open(weightsPath, O_RDONLY);
     struct stat st;
@@ -157,8 +226,9 @@ compress_session *compress_session_create(const compress_model *model,
   return session;
 }
 
-int compress_session_set_input(compress_session *s, const char *name, const void *data,
-                               const int64_t *shape, int rank) {
+namespace {
+int bindInput(compress_session *s, const char *name, const void *data, const int64_t *shape,
+              int rank, bool onDevice) {
   for (int i = 0; i < s->model->num_inputs; ++i) {
     const compress_tensor_info &info = s->model->inputs[i];
     if (strcmp(info.name, name) != 0)
@@ -173,9 +243,26 @@ int compress_session_set_input(compress_session *s, const char *name, const void
                     std::to_string(shape[d]));
     s->inputData[i] = data;
     s->inputShapes[i].assign(shape, shape + rank);
+    s->inputOnDevice[i] = onDevice;
     return 0;
   }
   return fail(std::string("model '") + s->model->name + "' has no input '" + name + "'");
+}
+} // namespace
+
+int compress_session_set_input(compress_session *s, const char *name, const void *data,
+                               const int64_t *shape, int rank) {
+  return bindInput(s, name, data, shape, rank, /*onDevice=*/false);
+}
+
+int compress_session_set_device_input(compress_session *s, const char *name, const void *data,
+                                      const int64_t *shape, int rank) {
+  if (!s->model->device)
+    return fail(std::string("model '") + s->model->name + "' runs in host memory: input '" +
+                name + "' cannot be bound in device memory (use compress_session_set_input)");
+  if (!data)
+    return fail(std::string("input '") + name + "': no device memory given (null)");
+  return bindInput(s, name, data, shape, rank, /*onDevice=*/true);
 }
 
 int compress_session_run(compress_session *s) {
@@ -189,26 +276,43 @@ int compress_session_run(compress_session *s) {
     inputs.emplace_back(const_cast<void *>(s->inputData[i]), s->inputShapes[i].data(),
                         m->inputs[i].rank);
   }
-  // Code that works in device memory reads copies of the inputs there.
+  // Code that works in device memory reads copies of the inputs there,
+  // kept from run to run while their sizes stay.
   const compress_device_memory *device = m->device;
-  std::vector<void *> deviceInputs;
-  auto releaseInputs = [&] {
-    for (void *p : deviceInputs)
-      device->release(p);
-  };
-  if (device)
+  if (device) {
+    s->deviceInputs.resize(m->num_inputs, nullptr);
+    s->deviceInputBytes.resize(m->num_inputs, 0);
     for (int i = 0; i < m->num_inputs; ++i) {
       uint64_t bytes = compress_dtype_size(m->inputs[i].dtype);
       for (int64_t extent : s->inputShapes[i])
         bytes *= uint64_t(extent);
-      void *copy = nullptr;
-      if (const char *error = device->upload(&copy, s->inputData[i], bytes)) {
-        releaseInputs();
-        return fail(std::string("cannot upload input '") + m->inputs[i].name + "': " + error);
+      void *&copy = s->deviceInputs[i];
+      const char *error = nullptr;
+      if (s->inputOnDevice[i]) {
+        // The run frees (and a graph reuses) the last run's results first.
+        for (int o = 0; o < m->num_outputs; ++o)
+          if (s->inputData[i] == s->outputs[o].base || s->inputData[i] == s->outputs[o].allocated)
+            return fail(std::string("input '") + m->inputs[i].name + "' is output '" +
+                        m->outputs[o].name + "' of this session's last run, which this run " +
+                        "replaces: bind a copy");
+        inputs[i].words[0] = inputs[i].words[1] = reinterpret_cast<int64_t>(s->inputData[i]);
+        continue;
       }
-      deviceInputs.push_back(copy);
+      if (copy && s->deviceInputBytes[i] == bytes) {
+        error = device->copy_in(copy, s->inputData[i], bytes);
+      } else {
+        s->dropGraph(); // it reads the buffer being replaced
+        if (copy)
+          device->release(copy);
+        copy = nullptr;
+        error = device->upload(&copy, s->inputData[i], bytes);
+        s->deviceInputBytes[i] = copy ? bytes : 0;
+      }
+      if (error)
+        return fail(std::string("cannot upload input '") + m->inputs[i].name + "': " + error);
       inputs[i].words[0] = inputs[i].words[1] = reinterpret_cast<int64_t>(copy);
     }
+  }
   for (Descriptor &d : inputs)
     inputPointers.push_back(d.words.data());
   std::vector<std::vector<std::string>> dimNames(m->num_inputs);
@@ -235,11 +339,40 @@ int compress_session_run(compress_session *s) {
   {
     compress::RunLock lock;
     compress::takeIndexError(); // none may be left over from a failed call
-    m->invoke(results.data(), weights.words.data(), inputPointers.data());
-    const char *deviceError = device ? device->finish_run() : nullptr;
+    const char *deviceError = nullptr;
+    // The first run of a set of input shapes (and device input addresses)
+    // runs launch by launch (loading kernels, planning products, packing
+    // weights: work a graph must not hold); the second is recorded and
+    // replayed, and later ones replayed.
+    std::vector<const void *> deviceInputs(m->num_inputs, nullptr);
+    for (int i = 0; i < m->num_inputs; ++i)
+      if (s->inputOnDevice[i])
+        deviceInputs[i] = s->inputData[i];
+    bool sameRun = s->inputShapes == s->lastShapes && deviceInputs == s->lastDeviceInputs;
+    s->lastShapes = s->inputShapes;
+    s->lastDeviceInputs = deviceInputs;
+    if (!sameRun)
+      s->dropGraph();
+    if (s->graphs && sameRun && !s->graph) {
+      void *graph = nullptr;
+      if (!device->capture_begin()) {
+        m->invoke(results.data(), weights.words.data(), inputPointers.data());
+        device->capture_end(&graph);
+      }
+      // A run that cannot be recorded never will be.
+      s->graphs = graph != nullptr;
+      s->graph = graph;
+      if (graph)
+        s->graphResults = results;
+    }
+    if (s->graph) {
+      results = s->graphResults;
+      deviceError = device->replay(s->graph);
+    } else {
+      m->invoke(results.data(), weights.words.data(), inputPointers.data());
+      deviceError = device ? device->finish_run() : nullptr;
+    }
     indexError = compress::takeIndexError();
-    if (device)
-      releaseInputs();
     if (deviceError)
       return fail(std::string("the run on the ") + device->kind + " device failed: " +
                   deviceError);
@@ -252,50 +385,17 @@ int compress_session_run(compress_session *s) {
     Output &o = s->outputs[i];
     o.allocated = reinterpret_cast<void *>(w[0]);
     o.shape.assign(w + 3, w + 3 + rank);
+    o.strides.assign(w + 3 + rank, w + 3 + 2 * rank);
     size_t elem = compress_dtype_size(m->outputs[i].dtype);
-    const char *base = reinterpret_cast<const char *>(w[1]) + w[2] * elem;
-    // Results are normally dense; copy the rare strided one into place.
-    bool dense = true;
-    int64_t expect = 1, count = 1;
+    o.base = reinterpret_cast<const char *>(w[1]) + w[2] * elem;
+    int64_t expect = 1;
     for (int d = rank - 1; d >= 0; --d) {
-      dense &= o.shape[d] == 1 || w[3 + rank + d] == expect;
+      o.dense &= o.shape[d] == 1 || o.strides[d] == expect;
       expect *= o.shape[d];
     }
-    count = expect;
-    if (device && count > 0) {
-      // The span the result covers comes to the host first.
-      int64_t span = 1;
-      for (int d = 0; d < rank; ++d)
-        span += (o.shape[d] - 1) * w[3 + rank + d];
-      o.staged.resize(span * elem);
-      if (const char *error = device->download(o.staged.data(), base, o.staged.size())) {
-        s->releaseOutputs();
-        return fail(std::string("cannot read output '") + m->outputs[i].name +
-                    "' from the device: " + error);
-      }
-      base = o.staged.data();
-    }
-    if (dense && !device) {
-      o.data = base;
-    } else if (dense) {
-      o.staged.resize(count * elem);
-      o.data = o.staged.data();
-    } else {
-      o.contiguous.resize(count * elem);
-      std::vector<int64_t> index(rank, 0);
-      for (int64_t n = 0; n < count; ++n) {
-        int64_t off = 0;
-        for (int d = 0; d < rank; ++d)
-          off += index[d] * w[3 + rank + d];
-        memcpy(o.contiguous.data() + n * elem, base + off * elem, elem);
-        for (int d = rank - 1; d >= 0; --d) {
-          if (++index[d] < o.shape[d])
-            break;
-          index[d] = 0;
-        }
-      }
-      o.data = o.contiguous.data();
-    }
+    // A device result stays there until it is asked for.
+    if (!device)
+      materialize(o, elem, nullptr);
     at += 3 + 2 * rank;
   }
   if (indexError) {
@@ -314,10 +414,38 @@ int compress_session_get_output(compress_session *s, const char *name, const voi
   for (int i = 0; i < s->model->num_outputs; ++i) {
     if (strcmp(s->model->outputs[i].name, name) != 0)
       continue;
-    if (!s->outputs[i].data && s->outputs[i].shape.empty() && s->model->outputs[i].rank > 0)
+    Output &o = s->outputs[i];
+    if (!o.base && o.shape.empty() && s->model->outputs[i].rank > 0)
       return fail(std::string("output '") + name + "' is not computed: run the session first");
-    *data = s->outputs[i].data;
+    if (!o.data)
+      if (const char *error = materialize(o, compress_dtype_size(s->model->outputs[i].dtype),
+                                          s->model->device))
+        return fail(std::string("cannot read output '") + name + "' from the " +
+                    s->model->device->kind + " device: " + error);
+    *data = o.data;
     *shape = s->outputs[i].shape.data();
+    *rank = s->model->outputs[i].rank;
+    return 0;
+  }
+  return fail(std::string("model '") + s->model->name + "' has no output '" + name + "'");
+}
+
+int compress_session_get_device_output(compress_session *s, const char *name,
+                                       const void **data, const int64_t **shape, int *rank) {
+  if (!s->model->device)
+    return fail(std::string("model '") + s->model->name + "' runs in host memory: it has no "
+                "device outputs (use compress_session_get_output)");
+  for (int i = 0; i < s->model->num_outputs; ++i) {
+    if (strcmp(s->model->outputs[i].name, name) != 0)
+      continue;
+    Output &o = s->outputs[i];
+    if (!o.base && o.shape.empty() && s->model->outputs[i].rank > 0)
+      return fail(std::string("output '") + name + "' is not computed: run the session first");
+    if (!o.dense)
+      return fail(std::string("output '") + name + "' is strided in device memory: read it "
+                  "with compress_session_get_output");
+    *data = o.base;
+    *shape = o.shape.data();
     *rank = s->model->outputs[i].rank;
     return 0;
   }
@@ -328,6 +456,10 @@ void compress_session_destroy(compress_session *s) {
   if (!s)
     return;
   s->releaseOutputs();
+  s->dropGraph();
+  for (void *copy : s->deviceInputs)
+    if (copy)
+      s->model->device->release(copy);
   if (s->deviceWeights)
     s->model->device->release(s->deviceWeights);
   // Packed copies of this session's weights must not outlive the mapping.

@@ -44,6 +44,13 @@ std::string resolve(void *library, DriverApi &api) {
       {"cuMemPoolSetAttribute", reinterpret_cast<void **>(&api.memPoolSetAttribute)},
       {"cuMemHostAlloc", reinterpret_cast<void **>(&api.memHostAlloc)},
       {"cuMemFreeHost", reinterpret_cast<void **>(&api.memFreeHost)},
+      {"cuMemcpyDtoDAsync_v2", reinterpret_cast<void **>(&api.memcpyDtoDAsync)},
+      {"cuStreamBeginCapture_v2", reinterpret_cast<void **>(&api.streamBeginCapture)},
+      {"cuStreamEndCapture", reinterpret_cast<void **>(&api.streamEndCapture)},
+      {"cuGraphInstantiateWithFlags", reinterpret_cast<void **>(&api.graphInstantiateWithFlags)},
+      {"cuGraphLaunch", reinterpret_cast<void **>(&api.graphLaunch)},
+      {"cuGraphExecDestroy", reinterpret_cast<void **>(&api.graphExecDestroy)},
+      {"cuGraphDestroy", reinterpret_cast<void **>(&api.graphDestroy)},
   };
   for (const Entry &e : entries)
     if (!(*e.slot = dlsym(library, e.symbol)))

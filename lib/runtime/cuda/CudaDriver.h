@@ -21,8 +21,16 @@ using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
 using CUmemoryPool = struct CUmemPoolHandle_st *;
+using CUgraph = struct CUgraph_st *;
+using CUgraphExec = struct CUgraphExec_st *;
 /// CUmemPool_attribute's CU_MEMPOOL_ATTR_RELEASE_THRESHOLD (a cuuint64_t).
 inline constexpr int kMemPoolReleaseThreshold = 4;
+/// CUstreamCaptureMode's CU_STREAM_CAPTURE_MODE_RELAXED: the capturing
+/// thread may still call cuMemAlloc (status slots, below).
+inline constexpr int kStreamCaptureModeRelaxed = 2;
+/// CUgraphInstantiate_flags' CU_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH:
+/// a launch frees what the last one allocated and nobody freed.
+inline constexpr unsigned long long kGraphInstantiateAutoFreeOnLaunch = 1;
 
 /// The driver's entry points this project calls (the _v2 ABI where the
 /// driver has one).
@@ -55,6 +63,13 @@ struct DriverApi {
   CUresult (*memPoolSetAttribute)(CUmemoryPool, int attribute, void *value);
   CUresult (*memHostAlloc)(void **, size_t, unsigned flags);
   CUresult (*memFreeHost)(void *);
+  CUresult (*memcpyDtoDAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
+  CUresult (*streamBeginCapture)(CUstream, int mode);
+  CUresult (*streamEndCapture)(CUstream, CUgraph *);
+  CUresult (*graphInstantiateWithFlags)(CUgraphExec *, CUgraph, unsigned long long flags);
+  CUresult (*graphLaunch)(CUgraphExec, CUstream);
+  CUresult (*graphExecDestroy)(CUgraphExec);
+  CUresult (*graphDestroy)(CUgraph);
 };
 
 /// The driver, loaded and initialised once per process; null with `error`

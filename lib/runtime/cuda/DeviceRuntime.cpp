@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 using namespace compress::cuda;
 
@@ -38,6 +39,21 @@ struct State {
   std::mutex copyMutex;
   void *pinned = nullptr;
   size_t pinnedBytes = 0;
+  /// Whether compiled code of this process has read device memory on the
+  /// host (compress_cuda_copy_to_host): its work depends on values a graph
+  /// would not read again, so no graph is recorded from then on.
+  bool hostRead = false;
+  /// The graph being recorded (beginCapture() .. endCapture()), else null.
+  struct Graph *capturing = nullptr;
+};
+
+/// A recorded run: the executable graph and the device slots its index
+/// checks' status words are copied to (read after each launch).
+struct Graph {
+  CUgraphExec exec = nullptr;
+  std::vector<CUdeviceptr> statusSlots;
+  /// Why the recording cannot be replayed ("" when it can).
+  std::string broken;
 };
 
 State &state() {
@@ -240,6 +256,104 @@ std::string compress::cuda::finishRun() {
   return first;
 }
 
+std::string compress::cuda::copyIn(void *device, const void *host, size_t bytes) {
+  std::string error;
+  const DriverApi *cu = start(error);
+  if (!cu)
+    return error;
+  std::lock_guard<std::mutex> lock(state().copyMutex);
+  void *staging = pinnedBuffer(cu, bytes);
+  if (staging)
+    std::memcpy(staging, host, bytes);
+  if (bytes)
+    error = describe(cu->memcpyHtoDAsync(reinterpret_cast<CUdeviceptr>(device),
+                                         staging ? staging : host, bytes, state().stream),
+                     "cuMemcpyHtoDAsync");
+  if (error.empty())
+    error = describe(cu->streamSynchronize(state().stream), "cuStreamSynchronize");
+  return error;
+}
+
+std::string compress::cuda::beginCapture() {
+  std::string error;
+  const DriverApi *cu = start(error);
+  if (!cu)
+    return error;
+  State &s = state();
+  if (s.hostRead)
+    return "the compiled code reads device memory on the host (a shape computed at run time)";
+  auto *graph = new Graph;
+  error = describe(cu->streamBeginCapture(s.stream, kStreamCaptureModeRelaxed),
+                   "cuStreamBeginCapture");
+  if (!error.empty()) {
+    delete graph;
+    return error;
+  }
+  s.capturing = graph;
+  return "";
+}
+
+void *compress::cuda::endCapture(std::string &error) {
+  State &s = state();
+  const DriverApi *cu = s.cu;
+  Graph *graph = s.capturing;
+  s.capturing = nullptr;
+  CUgraph recorded = nullptr;
+  error = describe(cu->streamEndCapture(s.stream, &recorded), "cuStreamEndCapture");
+  // What compiled code reported while recording concerns work that never
+  // ran: it goes with the recording.
+  std::string during;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    std::swap(during, s.runError);
+  }
+  if (error.empty() && !graph->broken.empty())
+    error = graph->broken;
+  if (error.empty() && !during.empty())
+    error = during;
+  if (error.empty())
+    error = describe(cu->graphInstantiateWithFlags(&graph->exec, recorded,
+                                                   kGraphInstantiateAutoFreeOnLaunch),
+                     "cuGraphInstantiateWithFlags");
+  if (recorded)
+    cu->graphDestroy(recorded);
+  if (!error.empty()) {
+    destroyGraph(graph);
+    return nullptr;
+  }
+  return graph;
+}
+
+std::string compress::cuda::replay(void *handle) {
+  auto *graph = static_cast<Graph *>(handle);
+  State &s = state();
+  std::string error = describe(s.cu->graphLaunch(graph->exec, s.stream), "cuGraphLaunch");
+  recordRunError(error);
+  error = finishRun();
+  for (CUdeviceptr slot : graph->statusSlots) {
+    if (!error.empty())
+      break;
+    int64_t status[3] = {0, 0, 0};
+    error = download(status, reinterpret_cast<void *>(slot), sizeof(status));
+    if (error.empty() && status[0] != 0)
+      compress_rt_index_out_of_range(status[1], status[2], status[0] - 1);
+  }
+  return error;
+}
+
+void compress::cuda::destroyGraph(void *handle) {
+  auto *graph = static_cast<Graph *>(handle);
+  if (!graph)
+    return;
+  if (const DriverApi *cu = state().cu) {
+    if (graph->exec)
+      cu->graphExecDestroy(graph->exec);
+    for (CUdeviceptr slot : graph->statusSlots)
+      cu->memFree(slot);
+  }
+  delete graph;
+}
+
 void *compress_cuda_alloc(uint64_t bytes) {
   std::string error;
   const DriverApi *cu = start(error);
@@ -266,6 +380,22 @@ void compress_cuda_free(void *device) { compress::cuda::release(device); }
 
 void compress_cuda_index_status(int64_t *, int64_t *aligned, int64_t offset, int64_t,
                                 int64_t) {
+  State &s = state();
+  if (Graph *graph = s.capturing) {
+    // Recorded: the status goes to a slot of the graph's own, read after
+    // each launch (the buffer itself is freed inside the graph).
+    CUdeviceptr slot = 0;
+    std::string error = describe(s.cu->memAlloc(&slot, 3 * sizeof(int64_t)), "cuMemAlloc");
+    if (error.empty()) {
+      graph->statusSlots.push_back(slot);
+      error = describe(s.cu->memcpyDtoDAsync(slot, reinterpret_cast<CUdeviceptr>(aligned + offset),
+                                             3 * sizeof(int64_t), s.stream),
+                       "cuMemcpyDtoDAsync");
+    }
+    if (!error.empty() && graph->broken.empty())
+      graph->broken = error;
+    return;
+  }
   int64_t status[3] = {0, 0, 0};
   std::string error = download(status, aligned + offset, sizeof(status));
   recordRunError(error);
@@ -274,6 +404,16 @@ void compress_cuda_index_status(int64_t *, int64_t *aligned, int64_t offset, int
 }
 
 void compress_cuda_copy_to_host(int64_t host, int64_t device, int64_t bytes) {
+  State &s = state();
+  s.hostRead = true;
+  if (Graph *graph = s.capturing) {
+    // Nothing has run: there is no value to read. Zeros keep the host code
+    // on a short path to the end of the (dropped) recording.
+    std::memset(reinterpret_cast<void *>(host), 0, size_t(bytes));
+    if (graph->broken.empty())
+      graph->broken = "the compiled code reads device memory on the host";
+    return;
+  }
   recordRunError(download(reinterpret_cast<void *>(host), reinterpret_cast<const void *>(device),
                           size_t(bytes)));
 }
@@ -491,6 +631,17 @@ extern "C" const compress_device_memory compress_cuda_device_memory = {
     },
     [](void *device) { release(device); },
     [] { return asCError(finishRun()); },
+    [](void *device, const void *host, uint64_t bytes) {
+      return asCError(copyIn(device, host, bytes));
+    },
+    [] { return asCError(beginCapture()); },
+    [](void **graph) {
+      std::string error;
+      *graph = endCapture(error);
+      return asCError(error);
+    },
+    [](void *graph) { return asCError(replay(graph)); },
+    [](void *graph) { destroyGraph(graph); },
 };
 
 int compress_cuda_select_device(int ordinal) { return asCError(selectDevice(ordinal)) ? -1 : 0; }

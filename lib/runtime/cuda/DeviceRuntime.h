@@ -28,6 +28,23 @@ void release(void *device);
 /// code since the last call (a launch, an allocation, a module load), or "".
 std::string finishRun();
 
+/// Copies `bytes` from the host into device memory that upload() gave.
+std::string copyIn(void *device, const void *host, size_t bytes);
+
+/// CUDA graphs: the work of one run of compiled code recorded once and
+/// replayed as one launch. beginCapture() refuses once compiled code of the
+/// process has read device memory on the host (a shape computed at run
+/// time), which a graph cannot replay. Between beginCapture() and
+/// endCapture() compiled code only records its work: nothing runs. endCapture() returns the graph ready to
+/// launch, or null with `error` set (the recorded work is dropped). The
+/// index checks of a captured run are copied to status slots that replay()
+/// reads after the launch.
+std::string beginCapture();
+void *endCapture(std::string &error);
+/// Launches the graph and waits for it; the first failure, as finishRun().
+std::string replay(void *graph);
+void destroyGraph(void *graph);
+
 } // namespace compress::cuda
 
 extern "C" {
