@@ -86,35 +86,58 @@ def run_case(rt: ctypes.CDLL, case: Path, repeat: int = 0) -> tuple[str, str]:
     if not session:
         return "failed", rt.compress_last_error().decode()
     try:
-        keep = []
-        for i in range(model.num_inputs):
-            info = model.inputs[i]
-            # (np.ascontiguousarray would make a scalar 1-D.)
-            x = np.array(read_tensor(case, f"input_{i}"), DTYPES[info.dtype], order="C")
-            keep.append(x)
-            shape = (ctypes.c_int64 * max(x.ndim, 1))(*x.shape)
-            if rt.compress_session_set_input(session, info.name, x.ctypes.data, shape, x.ndim):
-                return "failed", rt.compress_last_error().decode()
-        if rt.compress_session_run(session):
-            return "failed", rt.compress_last_error().decode()
-        for i in range(model.num_outputs):
-            info = model.outputs[i]
-            data, shape, rank = ctypes.c_void_p(), ctypes.POINTER(ctypes.c_int64)(), ctypes.c_int()
-            if rt.compress_session_get_output(session, info.name, ctypes.byref(data), ctypes.byref(shape),
-                                              ctypes.byref(rank)):
-                return "failed", rt.compress_last_error().decode()
-            dims = tuple(shape[d] for d in range(rank.value))
-            dtype = np.dtype(DTYPES[info.dtype])
-            count = int(np.prod(dims)) if dims else 1
-            buf = (ctypes.c_char * (count * dtype.itemsize)).from_address(data.value) if count else b""
-            got = np.frombuffer(bytes(buf), dtype).reshape(dims)
-            want = read_tensor(case, f"output_{i}")
-            if got.shape != want.shape:
-                return "failed", f"output {info.name.decode()}: shape {got.shape}, expected {want.shape}"
-            ok, detail = matches(got, want, threshold)
-            details.append(f"{info.name.decode()}: {detail}")
-            if not ok:
-                return "failed", f"output {details[-1]}"
+        inputs = [np.array(read_tensor(case, f"input_{i}"), DTYPES[model.inputs[i].dtype], order="C")
+                  for i in range(model.num_inputs)]  # (np.ascontiguousarray would make a scalar 1-D.)
+
+        def bind(arrays) -> str | None:
+            for i, x in enumerate(arrays):
+                shape = (ctypes.c_int64 * max(x.ndim, 1))(*x.shape)
+                if rt.compress_session_set_input(session, model.inputs[i].name, x.ctypes.data, shape, x.ndim):
+                    return rt.compress_last_error().decode()
+            return None
+
+        def check(details: list[str]) -> str | None:
+            """Reads every output and compares it with the reference; the failure, or None."""
+            for i in range(model.num_outputs):
+                info = model.outputs[i]
+                data, shape, rank = ctypes.c_void_p(), ctypes.POINTER(ctypes.c_int64)(), ctypes.c_int()
+                if rt.compress_session_get_output(session, info.name, ctypes.byref(data), ctypes.byref(shape),
+                                                  ctypes.byref(rank)):
+                    return rt.compress_last_error().decode()
+                dims = tuple(shape[d] for d in range(rank.value))
+                dtype = np.dtype(DTYPES[info.dtype])
+                count = int(np.prod(dims)) if dims else 1
+                buf = (ctypes.c_char * (count * dtype.itemsize)).from_address(data.value) if count else b""
+                got = np.frombuffer(bytes(buf), dtype).reshape(dims)
+                want = read_tensor(case, f"output_{i}")
+                if got.shape != want.shape:
+                    return f"output {info.name.decode()}: shape {got.shape}, expected {want.shape}"
+                ok, detail = matches(got, want, threshold)
+                details.append(f"{info.name.decode()}: {detail}")
+                if not ok:
+                    return f"output {details[-1]}"
+            return None
+
+        # Run 1 goes launch by launch; run 2 (zeros, same shapes) is recorded as a CUDA graph; runs 3 and 4
+        # replay it on the real inputs again, so a graph that kept run 2's inputs, or results, fails here.
+        # (Where zeros are no valid input, e.g. a Range's step, run 2 takes the real inputs.)
+        zeros = [np.zeros_like(x) for x in inputs]
+
+        def run(arrays) -> str | None:
+            if error := bind(arrays):
+                return error
+            return None if rt.compress_session_run(session) == 0 else rt.compress_last_error().decode()
+
+        for arrays, checked in ((inputs, True), (zeros, False), (inputs, True), (inputs, True)):
+            error = run(arrays)
+            if error and arrays is zeros:
+                error = run(inputs)
+            if error:
+                return "failed", error
+            run_details: list[str] = []
+            if checked and (error := check(run_details)):
+                return "failed", error
+            details = details or run_details
         if repeat:
             # Whole session runs: inputs up, kernels, results back.
             times = []
