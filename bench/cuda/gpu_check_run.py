@@ -118,10 +118,11 @@ def run_case(rt: ctypes.CDLL, case: Path, repeat: int = 0) -> tuple[str, str]:
                     return f"output {details[-1]}"
             return None
 
-        # Run 1 goes launch by launch; run 2 (zeros, same shapes) is recorded as a CUDA graph; runs 3 and 4
-        # replay it on the real inputs again, so a graph that kept run 2's inputs, or results, fails here.
-        # (Where zeros are no valid input, e.g. a Range's step, run 2 takes the real inputs.)
-        zeros = [np.zeros_like(x) for x in inputs]
+        # Run 1 goes launch by launch; run 2 (float inputs zeroed, same shapes) is recorded as a CUDA graph;
+        # runs 3 and 4 replay it on the real inputs again, so a graph that kept run 2's inputs, or results,
+        # fails here. Integer inputs keep their values (shapes, indices, steps: zeros may be no valid input),
+        # and where zeros fail all the same, run 2 takes the real inputs.
+        zeros = [np.zeros_like(x) if np.issubdtype(x.dtype, np.floating) else x for x in inputs]
 
         def run(arrays) -> str | None:
             if error := bind(arrays):

@@ -10,7 +10,6 @@
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Utils/Utils.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -97,11 +96,6 @@ int64_t threadsFor(int64_t extent) {
   return threads;
 }
 
-gpu::ParallelLoopDimMappingAttr mapping(MLIRContext *ctx, gpu::Processor processor) {
-  AffineMap identity = AffineMap::getMultiDimIdentityMap(1, ctx);
-  return gpu::ParallelLoopDimMappingAttr::get(ctx, processor, identity, identity);
-}
-
 /// The values of `map`'s results at `ivs` (a projection gives the iv itself).
 SmallVector<Value> applyMap(OpBuilder &b, Location loc, AffineMap map, ValueRange ivs) {
   SmallVector<Value> indices;
@@ -113,13 +107,15 @@ SmallVector<Value> applyMap(OpBuilder &b, Location loc, AffineMap map, ValueRang
   return indices;
 }
 
-/// scf.parallel (outputs, mapped to blocks) { scf.parallel (threads) {
+/// gpu.launch (a block per output, `threads` threads) {
 ///   share = fold of the thread's strided elements; total = all_reduce;
-///   thread 0: out = combine(out, total) } }
+///   thread 0: out = combine(out, total) }
+/// A launch, not a nest of mapped parallel loops: canonicalize would merge
+/// such a nest into one loop, which the grid mapping then spreads over
+/// threads of several outputs.
 void rewrite(linalg::GenericOp op, const Match &match) {
   OpBuilder b(op);
   Location loc = op.getLoc();
-  MLIRContext *ctx = op.getContext();
   SmallVector<Range> ranges = cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
   unsigned last = op.getNumLoops() - 1;
   // The loops start at 0 with step 1 (linalg.generic's iteration domain).
@@ -148,23 +144,19 @@ void rewrite(linalg::GenericOp op, const Match &match) {
     }
   }
   Value threadCount = arith::ConstantIndexOp::create(b, loc, threads);
-  Type elementType = match.combiner->getResult(0).getType();
-  Value identity = arith::getIdentityValue(match.kind.identity, elementType, b, loc);
-  auto blocks = scf::ParallelOp::create(b, loc, ValueRange{zero}, ValueRange{outputs}, ValueRange{one});
-  (void)gpu::setMappingAttr(blocks, {mapping(ctx, gpu::Processor::BlockX)});
-  b.setInsertionPoint(blocks.getBody()->getTerminator());
+  auto launch = gpu::LaunchOp::create(b, loc, outputs, one, one, threadCount, one, one);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value lane = launch.getThreadIds().x;
   SmallVector<Value> outputIvs;
   if (!outputSizes.empty())
-    outputIvs = affine::AffineDelinearizeIndexOp::create(b, loc, blocks.getInductionVars()[0],
+    outputIvs = affine::AffineDelinearizeIndexOp::create(b, loc, launch.getBlockIds().x,
                                                          outputSizes, /*hasOuterBound=*/true)
                     .getResults();
 
-  auto lanes = scf::ParallelOp::create(b, loc, ValueRange{zero}, ValueRange{threadCount},
-                                       ValueRange{one});
-  (void)gpu::setMappingAttr(lanes, {mapping(ctx, gpu::Processor::ThreadX)});
-  b.setInsertionPoint(lanes.getBody()->getTerminator());
-  Value lane = lanes.getInductionVars()[0];
-
+  Type elementType = match.combiner->getResult(0).getType();
+  Value identity = arith::getIdentityValue(match.kind.identity, elementType, b, loc);
   auto share = scf::ForOp::create(
       b, loc, lane, extent, threadCount, ValueRange{identity},
       [&](OpBuilder &nested, Location loc, Value k, ValueRange carried) {
@@ -200,16 +192,16 @@ void rewrite(linalg::GenericOp op, const Match &match) {
         scf::YieldOp::create(nested, loc, next);
       });
 
-  Value total = gpu::AllReduceOp::create(b, loc, share.getResult(0),
-                                         gpu::AllReduceOperationAttr::get(ctx, match.kind.across),
-                                         /*uniform=*/true)
-                    .getResult();
+  auto across = gpu::AllReduceOperationAttr::get(op.getContext(), match.kind.across);
+  Value total =
+      gpu::AllReduceOp::create(b, loc, share.getResult(0), across, /*uniform=*/true).getResult();
   Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, zero);
   auto store = scf::IfOp::create(b, loc, first, /*withElseRegion=*/false);
   b.setInsertionPointToStart(&store.getThenRegion().front());
   OpOperand *init = op.getDpsInitOperand(0);
-  SmallVector<Value> outIndices = applyMap(b, loc, op.getMatchingIndexingMap(init),
-                                           llvm::to_vector(llvm::concat<Value>(outputIvs, ValueRange{zero})));
+  SmallVector<Value> outIndices =
+      applyMap(b, loc, op.getMatchingIndexingMap(init),
+               llvm::to_vector(llvm::concat<Value>(outputIvs, ValueRange{zero})));
   Value old = memref::LoadOp::create(b, loc, init->get(), outIndices);
   IRMapping fold;
   Value outArg = op.getRegionOutputArgs()[0];

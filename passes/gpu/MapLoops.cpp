@@ -34,11 +34,12 @@ void mapAll(scf::ParallelOp loop, gpu::Processor processor) {
   (void)gpu::setMappingAttr(loop, mapping);
 }
 
-/// Host code may allocate, free, make views, call the runtime and use host
+/// Host code may allocate, free, make views, call the runtime, launch
+/// kernels made before (compress-gpu-block-reductions) and use host
 /// buffers; anything else that touches memory runs on the device.
 bool runsOnDevice(Operation *op) {
-  if (isa<scf::ParallelOp, memref::AllocOp, memref::AllocaOp, memref::DeallocOp, func::CallOp,
-          func::ReturnOp, ViewLikeOpInterface>(op))
+  if (isa<scf::ParallelOp, gpu::LaunchOp, memref::AllocOp, memref::AllocaOp, memref::DeallocOp,
+          func::CallOp, func::ReturnOp, ViewLikeOpInterface>(op))
     return false;
   if (auto load = dyn_cast<memref::LoadOp>(op))
     return !compress::isHostBuffer(load.getMemRef());

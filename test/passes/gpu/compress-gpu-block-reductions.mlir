@@ -1,29 +1,30 @@
 // RUN: compress-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(compress-gpu-block-reductions))' | FileCheck %s
 // RUN: compress-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(compress-gpu-block-reductions{max-outputs=2}))' | FileCheck %s --check-prefix=FEW
 
-// Tests that the mean of squares of a norm (4 rows of 4096) becomes a block
-// per row: 256 threads each summing every 256th square from its own lane,
-// the block's total added to the output by thread 0.
+// Tests that the mean of squares of a norm (4 rows of 4096) becomes a
+// launch of a block per row: 256 threads each summing every 256th square
+// from its own lane, the block's total added to the output by thread 0.
 // CHECK-LABEL: func.func @sum_of_squares
 // CHECK-DAG: %[[ZERO:.*]] = arith.constant 0 : index
+// CHECK-DAG: %[[ONE:.*]] = arith.constant 1 : index
 // CHECK-DAG: %[[ROWS:.*]] = arith.constant 4 : index
 // CHECK-DAG: %[[THREADS:.*]] = arith.constant 256 : index
-// CHECK-DAG: %[[IDENTITY:.*]] = arith.constant 0.000000e+00 : f32
-// CHECK: scf.parallel (%[[ROW:.*]]) = (%[[ZERO]]) to (%[[ROWS]])
-// CHECK: scf.parallel (%[[LANE:.*]]) = (%[[ZERO]]) to (%[[THREADS]])
+// CHECK: gpu.launch blocks(%[[ROW:[^,]*]], {{[^)]*}}) in (%{{[^ ]*}} = %[[ROWS]], %{{[^ ]*}} = %[[ONE]], %{{[^ ]*}} = %[[ONE]])
+// CHECK-SAME: threads(%[[LANE:[^,]*]], {{[^)]*}}) in (%{{[^ ]*}} = %[[THREADS]], %{{[^ ]*}} = %[[ONE]], %{{[^ ]*}} = %[[ONE]])
+// CHECK: %[[R:.*]] = affine.delinearize_index %[[ROW]] into (4) : index
+// CHECK: %[[IDENTITY:.*]] = arith.constant 0.000000e+00 : f32
 // CHECK: %[[SHARE:.*]] = scf.for %[[K:.*]] = %[[LANE]] to %{{.*}} step %[[THREADS]] iter_args(%[[ACC:.*]] = %[[IDENTITY]]) -> (f32)
-// CHECK: %[[X:.*]] = memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<4x4096xf32>
+// CHECK: %[[X:.*]] = memref.load %{{.*}}[%[[R]], %[[K]]] : memref<4x4096xf32>
 // CHECK: %[[SQ:.*]] = arith.mulf %[[X]], %[[X]] : f32
 // CHECK: %[[NEXT:.*]] = arith.addf %[[SQ]], %[[ACC]] : f32
 // CHECK: scf.yield %[[NEXT]] : f32
 // CHECK: %[[TOTAL:.*]] = gpu.all_reduce add %[[SHARE]] uniform {
 // CHECK: %[[FIRST:.*]] = arith.cmpi eq, %[[LANE]], %[[ZERO]] : index
 // CHECK: scf.if %[[FIRST]] {
-// CHECK: %[[OLD:.*]] = memref.load %[[OUT:.*]][%{{.*}}] : memref<4xf32>
+// CHECK: %[[OLD:.*]] = memref.load %[[OUT:.*]][%[[R]]] : memref<4xf32>
 // CHECK: %[[NEW:.*]] = arith.addf %[[TOTAL]], %[[OLD]] : f32
-// CHECK: memref.store %[[NEW]], %[[OUT]][%{{.*}}] : memref<4xf32>
-// CHECK: } {mapping = [#gpu.loop_dim_map<processor = thread_x
-// CHECK: } {mapping = [#gpu.loop_dim_map<processor = block_x
+// CHECK: memref.store %[[NEW]], %[[OUT]][%[[R]]] : memref<4xf32>
+// CHECK: gpu.terminator
 // CHECK-NOT: linalg.generic
 // FEW-LABEL: func.func @sum_of_squares
 // FEW: linalg.generic
@@ -42,15 +43,17 @@ func.func @sum_of_squares(%x: memref<4x4096xf32>, %out: memref<4xf32>) {
 
 // -----
 
-// Tests a softmax's row maximum over 2 x 9 x 512 scores: the outputs'
-// indices come from the block index, 128 threads share a row of 512, the
-// fold starts from -inf and the block combines with maximumf.
+// Tests a softmax's row maximum over 2 x 9 x 512 scores: a block per
+// output, whose indices come from the block index; 128 threads share a
+// row of 512, the fold starts from -inf and the block combines with
+// maximumf.
 // CHECK-LABEL: func.func @row_max
 // CHECK-DAG: %[[OUTPUTS:.*]] = arith.constant 18 : index
 // CHECK-DAG: %[[THREADS:.*]] = arith.constant 128 : index
-// CHECK-DAG: %[[NEG_INF:.*]] = arith.constant 0xFF800000 : f32
-// CHECK: scf.parallel (%[[BLOCK:.*]]) = (%{{.*}}) to (%[[OUTPUTS]])
+// CHECK: gpu.launch blocks(%[[BLOCK:[^,]*]], {{[^)]*}}) in (%{{[^ ]*}} = %[[OUTPUTS]],
+// CHECK-SAME: threads({{[^)]*}}) in (%{{[^ ]*}} = %[[THREADS]],
 // CHECK: %[[IDX:.*]]:2 = affine.delinearize_index %[[BLOCK]] into (2, 9) : index, index
+// CHECK: %[[NEG_INF:.*]] = arith.constant 0xFF800000 : f32
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %[[THREADS]] iter_args(%{{.*}} = %[[NEG_INF]]) -> (f32)
 // CHECK: memref.load %{{.*}}[%[[IDX]]#0, %[[IDX]]#1, %{{.*}}] : memref<2x9x512xf32>
 // CHECK: arith.maximumf
@@ -75,8 +78,8 @@ func.func @row_max(%x: memref<2x9x512xf32>, %out: memref<2x9xf32>) {
 // takes 256 threads, reads the position through linalg.index, and is kept
 // whatever max-outputs says (one output).
 // CHECK-LABEL: func.func @weighted_total
-// CHECK: scf.parallel
-// CHECK: scf.parallel (%[[LANE:.*]]) = (%{{.*}}) to (%{{.*}})
+// CHECK: gpu.launch blocks
+// CHECK-SAME: threads(%[[LANE:[^,]*]],
 // CHECK: scf.for %[[K:.*]] = %[[LANE]] to %{{.*}} step %{{.*}} iter_args
 // CHECK: arith.index_cast %[[K]] : index to i64
 // CHECK: gpu.all_reduce add

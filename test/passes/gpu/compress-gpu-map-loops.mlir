@@ -110,3 +110,24 @@ func.func @host_reads_device(%a: memref<4xindex>) -> memref<?xf32> {
   %b = memref.alloc(%n) : memref<?xf32>
   return %b : memref<?xf32>
 }
+
+// -----
+
+// Tests that a kernel launched already (compress-gpu-block-reductions) is
+// left as it is: not wrapped in a one-thread grid, its body not remapped.
+// CHECK-LABEL: func.func @launched
+// CHECK: gpu.launch blocks
+// CHECK-NEXT: memref.store
+// CHECK-NEXT: gpu.terminator
+// CHECK-NOT: scf.parallel
+func.func @launched(%b: memref<4xf32>) {
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %x = arith.constant 1.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c4, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    memref.store %x, %b[%bx] : memref<4xf32>
+    gpu.terminator
+  }
+  return
+}
