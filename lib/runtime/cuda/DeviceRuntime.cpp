@@ -297,6 +297,10 @@ void *compress::cuda::endCapture(std::string &error) {
   State &s = state();
   const DriverApi *cu = s.cu;
   Graph *graph = s.capturing;
+  if (!graph) {
+    error = "no CUDA graph is being recorded";
+    return nullptr;
+  }
   s.capturing = nullptr;
   CUgraph recorded = nullptr;
   error = describe(cu->streamEndCapture(s.stream, &recorded), "cuStreamEndCapture");
@@ -619,6 +623,15 @@ const char *asCError(std::string error) {
   sessionError = std::move(error);
   return sessionError.c_str();
 }
+
+// Named, not a lambda in the table below: GCC 12 took a local variable of
+// a lambda inside that extern "C" definition for the C library's `error`
+// (the H200 run crashed writing to it).
+const char *endCaptureForSession(void **graph) {
+  std::string error;
+  *graph = endCapture(error);
+  return asCError(error);
+}
 } // namespace
 
 extern "C" const compress_device_memory compress_cuda_device_memory = {
@@ -635,11 +648,7 @@ extern "C" const compress_device_memory compress_cuda_device_memory = {
       return asCError(copyIn(device, host, bytes));
     },
     [] { return asCError(beginCapture()); },
-    [](void **graph) {
-      std::string error;
-      *graph = endCapture(error);
-      return asCError(error);
-    },
+    endCaptureForSession,
     [](void *graph) { return asCError(replay(graph)); },
     [](void *graph) { destroyGraph(graph); },
 };
