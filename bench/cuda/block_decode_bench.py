@@ -5,7 +5,7 @@ pays: the session's run (a CUDA graph replay from the third run on) and its wait
 reference, then times it beside the same block in fp16 through PyTorch (cuBLAS products; eager, and replayed as a
 CUDA graph), and the time to read the block's weights and cache at the measured copy bandwidth. Prints a markdown
 table.
-Usage: python3 block_decode_bench.py BUILD_DIR LIB_DIR [--repeat N]   (BUILD_DIR holds f16/libm.so, m.weights or
+Usage: python3 block_decode_bench.py BUILD_DIR LIB_DIR [--repeat N] [--profile]   (BUILD_DIR holds f16/libm.so, m.weights or
 its parts, and the reference .npy files)"""
 import argparse
 import ctypes
@@ -144,6 +144,8 @@ def main() -> int:
     ap.add_argument("build", type=Path)
     ap.add_argument("lib", type=Path)
     ap.add_argument("--repeat", type=int, default=200)
+    ap.add_argument("--profile", action="store_true",
+                    help="instead of the table: our step's kernels by GPU time (torch.profiler, 20 steps)")
     args = ap.parse_args()
     print("GPU:", torch.cuda.get_device_name(), "| torch", torch.__version__)
     rt = load_runtime(args.lib)
@@ -158,6 +160,14 @@ def main() -> int:
             sys.exit(f"present_{kind}.0 does not start with past_{kind}.0")
         errors[f"present_{kind} (new row)"] = rel_err(present[:, :, CACHE:],
                                                        np.load(args.build / f"present_{kind}_new.npy"))
+    if args.profile:
+        for _ in range(3):
+            ours.step()
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as profiler:
+            for _ in range(20):
+                ours.step()
+        print(profiler.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=70))
+        return 0
     ours_us = median_us(ours.step, args.repeat)
     # The replayed graph must compute what the first run did.
     errors["output, replayed"] = rel_err(ours.output("output"), np.load(args.build / "output.npy"))
