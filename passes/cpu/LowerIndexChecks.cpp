@@ -1,6 +1,7 @@
 // Lowers compress.check_index to a compare, a call of the runtime's
 // compress_rt_index_out_of_range when the index is out of range, and a
-// select of index 0 in that case, so that nothing reads out of bounds.
+// select of index 0 in that case, so that nothing reads out of bounds; and
+// compress.check_count to a call of compress_rt_check_count.
 #include "passes/cpu/IndexChecks.h"
 #include "passes/cpu/Passes.h"
 
@@ -22,6 +23,34 @@ std::vector<std::string> compress::indexSitesOf(ModuleOp module) {
   return sites;
 }
 
+void compress::lowerCountChecks(ModuleOp module, SmallVectorImpl<Attribute> &sites) {
+  SmallVector<compress::CheckCountOp> checks;
+  module.walk([&](compress::CheckCountOp op) { checks.push_back(op); });
+  if (checks.empty())
+    return;
+  OpBuilder b(module.getContext());
+  Type i64 = b.getI64Type();
+  auto callee = module.lookupSymbol<func::FuncOp>(compress::kCheckCountSymbol);
+  if (!callee) {
+    b.setInsertionPointToStart(module.getBody());
+    callee = func::FuncOp::create(b, module.getLoc(), compress::kCheckCountSymbol,
+                                  b.getFunctionType({i64, i64, i64}, {b.getI1Type()}));
+    callee.setPrivate();
+  }
+  for (compress::CheckCountOp op : checks) {
+    b.setInsertionPoint(op);
+    Location loc = op.getLoc();
+    Value site = arith::ConstantIntOp::create(b, loc, i64, int64_t(sites.size()));
+    sites.push_back(op.getSiteAttr());
+    auto call = func::CallOp::create(
+        b, loc, callee,
+        ValueRange{arith::IndexCastOp::create(b, loc, i64, op.getCount()),
+                   arith::IndexCastOp::create(b, loc, i64, op.getExpected()), site});
+    op.replaceAllUsesWith(call.getResult(0));
+    op.erase();
+  }
+}
+
 namespace {
 
 struct LowerIndexChecksPass : compress::impl::LowerIndexChecksPassBase<LowerIndexChecksPass> {
@@ -29,6 +58,18 @@ struct LowerIndexChecksPass : compress::impl::LowerIndexChecksPassBase<LowerInde
     ModuleOp module = getOperation();
     SmallVector<compress::CheckIndexOp> checks;
     module.walk([&](compress::CheckIndexOp op) { checks.push_back(op); });
+    // Sites are numbered in the module's order, index checks first; the
+    // table travels with the module for the engine and the artifact's
+    // descriptor.
+    SmallVector<Attribute> sites;
+    lowerIndexChecks(module, checks, sites);
+    compress::lowerCountChecks(module, sites);
+    if (!sites.empty())
+      module->setAttr(compress::kIndexSitesAttr, ArrayAttr::get(module.getContext(), sites));
+  }
+
+  void lowerIndexChecks(ModuleOp module, MutableArrayRef<compress::CheckIndexOp> checks,
+                        SmallVectorImpl<Attribute> &sites) {
     if (checks.empty())
       return;
     OpBuilder b(module.getContext());
@@ -40,9 +81,6 @@ struct LowerIndexChecksPass : compress::impl::LowerIndexChecksPassBase<LowerInde
                                     b.getFunctionType({i64, i64, i64}, {}));
       callee.setPrivate();
     }
-    // Sites are numbered in the module's order; the table travels with the
-    // module for the engine and the artifact's descriptor.
-    SmallVector<Attribute> sites;
     for (auto [number, op] : llvm::enumerate(checks)) {
       sites.push_back(op.getSiteAttr());
       b.setInsertionPoint(op);
@@ -65,7 +103,6 @@ struct LowerIndexChecksPass : compress::impl::LowerIndexChecksPassBase<LowerInde
       op.replaceAllUsesWith(arith::SelectOp::create(b, loc, bad, zero, wrapped).getResult());
       op.erase();
     }
-    module->setAttr(compress::kIndexSitesAttr, b.getArrayAttr(sites));
   }
 };
 

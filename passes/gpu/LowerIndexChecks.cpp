@@ -1,7 +1,8 @@
 // Lowers compress.check_index for kernels: a compare, index 0 when out of
 // range, and the first failure of a run (site, index, extent) written to a
 // device status buffer that @main hands to the CUDA runtime before it
-// returns.
+// returns. compress.check_count (host values) becomes the call the CPU
+// lowering makes.
 #include "passes/cpu/IndexChecks.h"
 #include "passes/gpu/Passes.h"
 
@@ -24,14 +25,21 @@ struct GpuLowerIndexChecksPass
     ModuleOp module = getOperation();
     SmallVector<compress::CheckIndexOp> checks;
     module.walk([&](compress::CheckIndexOp op) { checks.push_back(op); });
-    if (checks.empty())
-      return;
+    // Numbered as compress-cpu-lower-index-checks numbers them.
+    SmallVector<Attribute> sites;
+    if (!checks.empty() && failed(lowerIndexChecks(module, checks, sites)))
+      return signalPassFailure();
+    compress::lowerCountChecks(module, sites);
+    if (!sites.empty())
+      module->setAttr(compress::kIndexSitesAttr, ArrayAttr::get(module.getContext(), sites));
+  }
+
+  LogicalResult lowerIndexChecks(ModuleOp module, MutableArrayRef<compress::CheckIndexOp> checks,
+                                 SmallVectorImpl<Attribute> &sites) {
     auto main = module.lookupSymbol<func::FuncOp>("main");
     for (compress::CheckIndexOp op : checks)
-      if (op->getParentOfType<func::FuncOp>() != main) {
-        op.emitError("index checks outside @main are not supported by the GPU lowering");
-        return signalPassFailure();
-      }
+      if (op->getParentOfType<func::FuncOp>() != main)
+        return op.emitError("index checks outside @main are not supported by the GPU lowering");
     OpBuilder b(module.getContext());
     Type i64 = b.getI64Type();
     auto statusType = MemRefType::get({3}, i64);
@@ -52,7 +60,6 @@ struct GpuLowerIndexChecksPass
       memref::DeallocOp::create(b, ret.getLoc(), status);
     });
 
-    SmallVector<Attribute> sites;
     for (auto [number, op] : llvm::enumerate(checks)) {
       sites.push_back(op.getSiteAttr());
       b.setInsertionPoint(op);
@@ -90,7 +97,7 @@ struct GpuLowerIndexChecksPass
       op.replaceAllUsesWith(arith::SelectOp::create(b, loc, bad, zero, wrapped).getResult());
       op.erase();
     }
-    module->setAttr(compress::kIndexSitesAttr, b.getArrayAttr(sites));
+    return success();
   }
 };
 

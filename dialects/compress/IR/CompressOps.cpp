@@ -360,6 +360,12 @@ int64_t QuantizedLinearOp::getLayerInFeatures() { return getInFeatures(); }
 int64_t QuantizedLinearOp::getLayerOutFeatures() { return getWeight().getType().getDimSize(0); }
 bool QuantizedLinearOp::isCompressedLayer() { return true; }
 
+LogicalResult CheckCountOp::verify() {
+  if (getSite().empty())
+    return emitOpError("needs a non-empty site: the run's error names it");
+  return success();
+}
+
 StringRef SparseLinearOp::getLayerKind() { return "sparse_linear"; }
 Value SparseLinearOp::getLayerInput() { return getInput(); }
 Value SparseLinearOp::getLayerWeight() { return getValues(); }

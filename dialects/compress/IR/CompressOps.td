@@ -268,4 +268,26 @@ def Compress_CheckIndexOp : Compress_Op<"check_index",
   let assemblyFormat = "$index `,` $extent attr-dict";
 }
 
+def Compress_CheckCountOp : Compress_Op<"check_count",
+    [MemoryEffects<[MemWrite]>]> {
+  let summary = "An element count computed at run time checked against another";
+  let description = [{
+    Returns true when `count` equals `expected`. Otherwise the run fails
+    with an error naming `site` ("node 'r' (Reshape)") and both counts, and
+    the op returns false, so that the code it guards can take sizes that
+    stay in bounds until the run ends (a Reshape to a shape computed at run
+    time: the shape's element count against its input's). Targets lower it
+    to a call into their runtime; the write effect keeps it from being
+    removed or hoisted.
+
+    ```mlir
+    %fits = compress.check_count %asked, %total {site = "node 'r' (Reshape)"}
+    ```
+  }];
+  let arguments = (ins Index:$count, Index:$expected, StrAttr:$site);
+  let results = (outs I1:$result);
+  let assemblyFormat = "$count `,` $expected attr-dict";
+  let hasVerifier = 1;
+}
+
 #endif // COMPRESS_OPS_TD

@@ -160,12 +160,28 @@ LogicalResult reshapeDynamic(NodeContext &ctx, bool allowZero) {
                                   arith::SelectOp::create(b, loc, isInfer, one, s));
     dims.push_back(s);
   }
-  SmallVector<OpFoldResult> sizes;
-  for (Value s : dims) {
+  // A -1 takes what the other sizes leave (none when they hold nothing).
+  Value noneKnown = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, known, zero);
+  Value inferred = arith::DivSIOp::create(
+      b, loc, total, arith::SelectOp::create(b, loc, noneKnown, one, known));
+  Value count = one;
+  Value belowMinusOne = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
+  for (Value &s : dims) {
     Value isInfer = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, s, minusOne);
-    Value inferred = arith::DivUIOp::create(b, loc, total, known);
-    sizes.push_back(arith::SelectOp::create(b, loc, isInfer, inferred, s).getResult());
+    Value bad = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, s, minusOne);
+    belowMinusOne = arith::OrIOp::create(b, loc, belowMinusOne, bad);
+    s = arith::SelectOp::create(b, loc, isInfer, inferred, s);
+    count = arith::MulIOp::create(b, loc, count, s);
   }
+  // The shape must hold the input's elements (a negative count reports an
+  // entry below -1); when it does not, the run fails naming the node and
+  // the reshape takes [total, 1, ...], which stays in bounds meanwhile.
+  count = arith::SelectOp::create(b, loc, belowMinusOne, minusOne, count);
+  Value fits = CheckCountOp::create(b, loc, b.getI1Type(), count, total,
+                                    b.getStringAttr(ctx.siteName()));
+  SmallVector<OpFoldResult> sizes;
+  for (auto [i, s] : llvm::enumerate(dims))
+    sizes.push_back(arith::SelectOp::create(b, loc, fits, s, i == 0 ? total : one).getResult());
   ctx.setOutput(0, reshapeTensor(b, loc, x, sizes), ctx.isUnsigned(0));
   return success();
 }

@@ -16,6 +16,15 @@ extern "C" void compress_rt_index_out_of_range(int64_t index, int64_t bound, int
     firstError = compress::IndexError{index, bound, site};
 }
 
+extern "C" bool compress_rt_check_count(int64_t count, int64_t expected, int64_t site) {
+  if (count == expected)
+    return true;
+  std::lock_guard<std::mutex> lock(errorMutex);
+  if (!firstError)
+    firstError = compress::IndexError{count, expected, site, /*count=*/true};
+  return false;
+}
+
 using namespace compress;
 
 RunLock::RunLock() { runMutex.lock(); }
@@ -29,6 +38,12 @@ std::optional<IndexError> compress::takeIndexError() {
 }
 
 std::string compress::describeIndexError(const IndexError &error, const char *site) {
+  if (error.count && error.index < 0)
+    return std::string(site) + ": the shape computed at run time has an entry below -1 (its " +
+           "input holds " + std::to_string(error.bound) + " elements)";
+  if (error.count)
+    return std::string(site) + ": the shape computed at run time holds " +
+           std::to_string(error.index) + " elements, its input " + std::to_string(error.bound);
   return "index " + std::to_string(error.index) + " is out of range for " + site +
          ": expected " + std::to_string(-error.bound) + " <= index < " +
          std::to_string(error.bound);

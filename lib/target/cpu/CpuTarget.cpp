@@ -43,6 +43,7 @@ public:
     symbols[kEllSparseLinearF32Symbol] =
         reinterpret_cast<void *>(&compress_rt_ell_sparse_linear_f32);
     symbols[kIndexOutOfRangeSymbol] = reinterpret_cast<void *>(&compress_rt_index_out_of_range);
+    symbols[kCheckCountSymbol] = reinterpret_cast<void *>(&compress_rt_check_count);
     symbols["_mlir_memref_to_llvm_alloc"] = reinterpret_cast<void *>(&_mlir_memref_to_llvm_alloc);
     symbols["_mlir_memref_to_llvm_aligned_alloc"] =
         reinterpret_cast<void *>(&_mlir_memref_to_llvm_aligned_alloc);

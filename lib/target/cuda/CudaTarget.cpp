@@ -3,6 +3,7 @@
 #include "lib/target/cuda/CudaTarget.h"
 
 #include "lib/aot/Artifact.h"
+#include "lib/runtime/cpu/RunChecks.h"
 #include "lib/runtime/cuda/DeviceRuntime.h"
 #include "lib/target/Target.h"
 #include "passes/gpu/Pipelines.h"
@@ -56,6 +57,7 @@ public:
     symbols["compress_cuda_free"] = reinterpret_cast<void *>(&compress_cuda_free);
     symbols["compress_cuda_index_status"] = reinterpret_cast<void *>(&compress_cuda_index_status);
     symbols["compress_cuda_copy_to_host"] = reinterpret_cast<void *>(&compress_cuda_copy_to_host);
+    symbols[kCheckCountSymbol] = reinterpret_cast<void *>(&compress_rt_check_count);
     symbols["compress_cuda_contract_f32"] = reinterpret_cast<void *>(&compress_cuda_contract_f32);
     symbols["compress_cuda_contract_f16"] = reinterpret_cast<void *>(&compress_cuda_contract_f16);
     symbols["compress_cuda_quantized_linear_f32"] =

@@ -350,3 +350,11 @@ func.func @low_rank_bits(%x: tensor<2x8xf32>, %d: tensor<2x8xi8>, %u: tensor<4x2
   %0 = compress.low_rank_linear %x, %d, %u scales %ds, %us {bits = 3 : i64, in_features = 8 : i64, rank = 2 : i64} : tensor<2x8xf32>, tensor<2x8xi8>, tensor<4x2xi8> scales tensor<2x1xf32>, tensor<4x1xf32> -> tensor<2x4xf32>
   return %0 : tensor<2x4xf32>
 }
+
+// -----
+
+func.func @check_count_without_site(%asked: index, %total: index) -> i1 {
+  // expected-error @+1 {{needs a non-empty site: the run's error names it}}
+  %0 = compress.check_count %asked, %total {site = ""}
+  return %0 : i1
+}

@@ -110,3 +110,13 @@ func.func @low_rank_int4_addend(%x: tensor<5x8xf32>, %d: tensor<3x4xi8>, %u: ten
   %0 = compress.low_rank_linear %x, %d, %u scales %ds, %us addend %a {bits = 4 : i64, group_size = 4 : i64, in_features = 8 : i64, rank = 3 : i64} : tensor<5x8xf32>, tensor<3x4xi8>, tensor<4x2xi8> scales tensor<3x2xf32>, tensor<4x1xf32> addend tensor<5x4xf32> -> tensor<5x4xf32>
   return %0 : tensor<5x4xf32>
 }
+
+// -----
+
+// A count computed at run time checked against another.
+// CHECK-LABEL: func.func @check_count
+// CHECK: compress.check_count %{{.*}}, %{{.*}} {site = "node 'r' (Reshape)"}
+func.func @check_count(%asked: index, %total: index) -> i1 {
+  %0 = compress.check_count %asked, %total {site = "node 'r' (Reshape)"}
+  return %0 : i1
+}

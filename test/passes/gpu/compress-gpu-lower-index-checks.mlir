@@ -44,3 +44,22 @@ func.func @helper(%i: index, %n: index) -> index {
   %0 = compress.check_index %i, %n {site = "node 'a' (Gather)"}
   return %0 : index
 }
+
+// -----
+
+// Tests that a count check (host values) becomes the runtime call the CPU
+// lowering makes, numbered after the index checks, and needs no status
+// buffer of its own.
+// CHECK: module attributes {compress.index_sites = ["node 'g' (Gather)", "node 'r' (Reshape)"]}
+// CHECK-LABEL: func.func @main
+// CHECK: memref.generic_atomic_rmw
+// CHECK: %[[INDEX:.*]] = arith.select %{{.*}}, %c0, %{{.*}} : index
+// CHECK-NEXT: %[[SITE:.*]] = arith.constant 1 : i64
+// CHECK: %[[FITS:.*]] = call @compress_rt_check_count(%{{.*}}, %{{.*}}, %[[SITE]]) : (i64, i64, i64) -> i1
+// CHECK: call @compress_cuda_index_status
+// CHECK: return %[[INDEX]], %[[FITS]]
+func.func @main(%i: index, %n: index, %asked: index, %total: index) -> (index, i1) {
+  %0 = compress.check_index %i, %n {site = "node 'g' (Gather)"}
+  %1 = compress.check_count %asked, %total {site = "node 'r' (Reshape)"}
+  return %0, %1 : index, i1
+}
