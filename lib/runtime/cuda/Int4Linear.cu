@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <type_traits>
 
 namespace compress::gpu {
 namespace {
@@ -173,15 +174,28 @@ __host__ __device__ __forceinline__ size_t xSliceBytes(int m, int tiles) {
   return (static_cast<size_t>(m) * tiles * 128 + 15) / 16 * 16;
 }
 
-/// Copies x[0:m, 128*g0 : 128*g0 + 64*tiles] into shared memory in the
-/// order above.
-__device__ __forceinline__ void stageX(uint32_t *xs, const __half *x, int m,
-                                       int k, int g0, int tiles) {
+/// Eight consecutive elements of x as fp16 pairs: loaded as they are, or
+/// (float32 x, int4LinearF32) rounded to fp16 here instead of by a kernel
+/// of their own.
+__device__ __forceinline__ uint4 loadHalf8(const __half *p) {
+  return *reinterpret_cast<const uint4 *>(p);
+}
+__device__ __forceinline__ uint4 loadHalf8(const float *p) {
+  float4 a = *reinterpret_cast<const float4 *>(p);
+  float4 b = *reinterpret_cast<const float4 *>(p + 4);
+  return make_uint4(asU32(__floats2half2_rn(a.x, a.y)), asU32(__floats2half2_rn(a.z, a.w)),
+                    asU32(__floats2half2_rn(b.x, b.y)), asU32(__floats2half2_rn(b.z, b.w)));
+}
+
+/// Copies x[0:m, 128*g0 : 128*g0 + 64*tiles] (rows `xStride` elements
+/// apart) into shared memory in the order above.
+template <typename T>
+__device__ __forceinline__ void stageX(uint32_t *xs, const T *x, long long xStride, int m,
+                                       int g0, int tiles) {
   const int chunksPerTok = tiles * 8, chunks = m * chunksPerTok;
   for (int e = threadIdx.x; e < chunks; e += blockDim.x) {
     int tok = e / chunksPerTok, c = e % chunksPerTok;
-    uint4 v = *reinterpret_cast<const uint4 *>(
-        x + static_cast<size_t>(tok) * k + g0 * kInt4GroupSize + c * 8);
+    uint4 v = loadHalf8(x + tok * xStride + g0 * kInt4GroupSize + c * 8);
     int tile = c >> 3, sub = (c >> 1) & 3, upper = c & 1;
     uint32_t *dst =
         xs + xSlot(tok, tile, sub >> 1, tiles) * 4 + (sub & 1) * 2 + upper;
@@ -349,12 +363,23 @@ __device__ __forceinline__ void sumX(float *xsum, const __half *x, int m, int k,
   }
 }
 
-template <int TT, int WARPS, int DEPTH, int MODE>
+/// One result: fp16 stored; float32 stored or added (int4LinearF32).
+__device__ __forceinline__ void storeY(__half *y, float v, bool) { *y = __float2half_rn(v); }
+__device__ __forceinline__ void storeY(float *y, float v, bool accumulate) {
+  *y = accumulate ? *y + v : v;
+}
+
+/// T: fp16 x and y ([m, k] and [m, n], the fp16 entry points), or float32
+/// rows `xStride` and `yStride` apart, y set or `accumulate`d (float32 takes
+/// no split of K: the host refuses one).
+template <int TT, int WARPS, int DEPTH, int MODE, typename T>
 __global__ void __launch_bounds__(WARPS * 32)
-    skinnyKernel(const __half *__restrict__ x, const uint4 *__restrict__ codes,
-                 const uint32_t *__restrict__ scales, __half *__restrict__ y,
-                 float *__restrict__ partial, unsigned *__restrict__ counters,
+    skinnyKernel(const T *__restrict__ x, long long xStride, const uint4 *__restrict__ codes,
+                 const uint32_t *__restrict__ scales, T *__restrict__ y, long long yStride,
+                 bool accumulate, float *__restrict__ partial, unsigned *__restrict__ counters,
                  int m, int n, int k, int kSplit) {
+  static_assert(std::is_same_v<T, __half> || MODE != kFoldOffset,
+                "the group sums of kFoldOffset read fp16 x");
   extern __shared__ uint4 smem[];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int stripe = blockIdx.x, groups = k / kInt4GroupSize,
@@ -383,10 +408,10 @@ __global__ void __launch_bounds__(WARPS * 32)
 
   // Stage x while the first weights are in flight.
   waitPrevious();
-  stageX(reinterpret_cast<uint32_t *>(smem), x, m, k, g0, tiles);
+  stageX(reinterpret_cast<uint32_t *>(smem), x, xStride, m, g0, tiles);
   float *xsum = reinterpret_cast<float *>(reinterpret_cast<char *>(smem) +
                                           xSliceBytes(m, tiles));
-  if (MODE == kFoldOffset)
+  if constexpr (MODE == kFoldOffset)
     sumX(xsum, x, m, k, g0, tiles / 2);
   __syncthreads();
   releaseNext();
@@ -432,16 +457,16 @@ __global__ void __launch_bounds__(WARPS * 32)
 #pragma unroll
     for (int w = 0; w < WARPS; ++w)
       v += red[w * TT * 128 + e];
-    size_t at = static_cast<size_t>(tok) * n + stripe * kStripe + (l >> 2) +
-                (c & 2) * 4;
+    int column = stripe * kStripe + (l >> 2) + (c & 2) * 4;
     if (kSplit == 1)
-      y[at] = __float2half_rn(v);
+      storeY(y + tok * yStride + column, v, accumulate);
     else
-      atomicAdd(partial + at, v);
+      atomicAdd(partial + static_cast<size_t>(tok) * n + column, v);
   }
-  if (kSplit > 1)
-    finishSplit(partial, counters + stripe, y, n, stripe * kStripe, kStripe, 0,
-                min(m, TT * 8), kSplit);
+  if constexpr (std::is_same_v<T, __half>)
+    if (kSplit > 1)
+      finishSplit(partial, counters + stripe, y, n, stripe * kStripe, kStripe, 0,
+                  min(m, TT * 8), kSplit);
 }
 
 template <int TT, int WARPS, int MODE>
@@ -524,7 +549,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1)
       load(d, d);
 
   waitPrevious();
-  stageX(reinterpret_cast<uint32_t *>(smem), x, m, k, g0, 2 * gc);
+  stageX(reinterpret_cast<uint32_t *>(smem), x, static_cast<long long>(k), m, g0, 2 * gc);
   if (MODE == kFoldOffset)
     sumX(xsum, x, m, k, g0, gc);
   __syncthreads();
@@ -866,14 +891,15 @@ cudaError_t launchSkinny(const __half *x, const PackedInt4Weight &w, __half *y,
   }
   kSplit = std::min(kSplit, groups);
   size_t smem = skinnySmem<TT, WARPS, MODE>(m, w.k, kSplit);
-  auto kernel = skinnyKernel<TT, WARPS, DEPTH, MODE>;
+  auto kernel = skinnyKernel<TT, WARPS, DEPTH, MODE, __half>;
   static const int smemLimit = raiseSmemLimit(kernel);
   if (smem > static_cast<size_t>(smemLimit))
     return cudaErrorInvalidValue;
   return launchKernel(kernel, dim3(stripes, kSplit), WARPS * 32, smem,
-                      opt.overlapPrevious, stream, x, w.codes,
+                      opt.overlapPrevious, stream, x, static_cast<long long>(w.k), w.codes,
                       reinterpret_cast<const uint32_t *>(w.scales), y,
-                      w.partial, w.counters, m, w.n, w.k, kSplit);
+                      static_cast<long long>(w.n), false, w.partial, w.counters, m, w.n, w.k,
+                      kSplit);
 }
 
 template <int TT, int WARPS, int DEPTH, int MODE>
@@ -1131,6 +1157,24 @@ void pickVariant(int m, int n, int k, int &variant, int &kSplit) {
 }
 
 } // namespace
+
+cudaError_t int4LinearF32(const float *x, long long xStride, const PackedInt4Weight &w,
+                          float *y, long long yStride, bool accumulate, int m,
+                          cudaStream_t stream) {
+  // The fp16 path's choice for up to 8 rows (s1w8d2e), on float32 rows.
+  constexpr int kTT = 1, kWarps = 8, kDepth = 2, kMode = kScaleGroup;
+  if (!validShape(w, m) || m > kTT * 8 || reinterpret_cast<uintptr_t>(x) % 16 ||
+      xStride % 4 || xStride < w.k || yStride < w.n)
+    return cudaErrorNotSupported;
+  // Whole K per block: x's slice within 48 KB.
+  size_t smem = skinnySmem<kTT, kWarps, kMode>(m, w.k, 1);
+  if (smem > 48 * 1024)
+    return cudaErrorNotSupported;
+  auto kernel = skinnyKernel<kTT, kWarps, kDepth, kMode, float>;
+  return launchKernel(kernel, dim3(w.n / kStripe, 1), kWarps * 32, smem, false, stream, x,
+                      xStride, w.codes, reinterpret_cast<const uint32_t *>(w.scales), y,
+                      yStride, accumulate, w.partial, w.counters, m, w.n, w.k, 1);
+}
 
 cudaError_t int4Linear(const __half *x, const PackedInt4Weight &w, __half *y,
                        int m, cudaStream_t stream, bool overlapPrevious) {

@@ -63,6 +63,17 @@ cudaError_t int4Linear(const __half *x, const PackedInt4Weight &w, __half *y,
                        int m, cudaStream_t stream,
                        bool overlapPrevious = false);
 
+/// y = x * W^T (or y += with `accumulate`) on float32 rows: x [m, k] with
+/// rows `xStride` elements apart (16-byte aligned, xStride % 4 == 0), y
+/// [m, n] rows `yStride` apart; x rounded to fp16 as the kernel stages it,
+/// fp32 sums added to y as they are. One launch, no conversion kernels: for
+/// up to 8 rows whose x fits the skinny kernel's shared memory whole (K up
+/// to about 24k at one row); cudaErrorNotSupported otherwise, with nothing
+/// launched (use int4Linear on fp16 copies).
+cudaError_t int4LinearF32(const float *x, long long xStride, const PackedInt4Weight &w,
+                          float *y, long long yStride, bool accumulate, int m,
+                          cudaStream_t stream);
+
 /// Tuning interface for the benchmark: every compiled kernel variant.
 struct Int4Variant {
   const char *name;

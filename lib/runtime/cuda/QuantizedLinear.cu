@@ -185,6 +185,12 @@ std::string compress::cuda::quantizedLinearInt4Half(const QuantizedLinearArgs &p
       weight = at->second;
     }
   }
+  // A few rows (a decode step): one kernel reading and writing float32.
+  cudaError_t direct = compress::gpu::int4LinearF32(p.x, p.xStride, weight, p.out, p.outStride,
+                                                    p.accumulate, int(p.m), s);
+  if (direct != cudaErrorNotSupported)
+    return failure(direct, "launching the int4 tensor-core kernel");
+  // Else fp16 copies of x and y around the fp16 kernels.
   __half *xh = nullptr, *yh = nullptr;
   std::string error =
       failure(cudaMallocAsync(&xh, p.m * p.k * sizeof(__half), s), "allocating fp16 activations");
