@@ -32,7 +32,8 @@ struct CompressionOptions {
       "passes", llvm::cl::cat(toolOptionCategory()),
       llvm::cl::desc("Passes to run on the imported model, in MLIR's textual pass-pipeline "
                      "syntax without the builtin.module() wrapper, e.g. "
-                     "\"compress-quantize{bits=4 group-size=128}\"")};
+                     "\"compress-quantize{bits=4 group-size=128}\" (in compress-opt, before "
+                     "the other pass flags)")};
   llvm::cl::opt<std::string> calibration{
       "calibration", llvm::cl::cat(toolOptionCategory()),
       llvm::cl::desc("Folder of calibration input sets for passes that need statistics "

@@ -68,16 +68,18 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  // Upstream's pass flags first, then --passes; calibration data, read
-  // against the module once a pass asks for it, lives as long as them.
+  // --passes first, then upstream's pass flags: compression rewrites the
+  // imported layers, which a lowering flag (--compress-cuda-lowering, ...)
+  // would otherwise have turned into loops and calls before it ran, leaving
+  // it nothing to do (compress-run and compress-compile compress before they
+  // lower, too). Calibration data, read against the module once a pass asks
+  // for it, lives as long as them.
   std::unique_ptr<compress::Calibrator> calibrator;
   if (!compression.calibration.empty())
     calibrator = compress::Calibrator::fromFolder(compression.calibration);
   MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
   MlirOptMainConfig upstream = config;
   config.setPassPipelineSetupFn([&](PassManager &pm) -> LogicalResult {
-    if (failed(upstream.setupPassPipeline(pm)))
-      return failure();
     if (!compression.passes.empty()) {
       std::string errors;
       llvm::raw_string_ostream os(errors);
@@ -87,6 +89,8 @@ int main(int argc, char **argv) {
         return failure();
       }
     }
+    if (failed(upstream.setupPassPipeline(pm)))
+      return failure();
     compress::setCalibrationSource(pm.getContext(), calibrator.get());
     return success();
   });
