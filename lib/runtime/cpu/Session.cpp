@@ -409,25 +409,41 @@ int compress_session_run(compress_session *s) {
   return 0;
 }
 
-int compress_session_get_output(compress_session *s, const char *name, const void **data,
-                                const int64_t **shape, int *rank) {
+} // extern "C"
+
+namespace {
+/// The output `name` of the session's last run: its index, or -1 with the
+/// error recorded (no such output, or no run yet).
+int computedOutput(compress_session *s, const char *name) {
   for (int i = 0; i < s->model->num_outputs; ++i) {
     if (strcmp(s->model->outputs[i].name, name) != 0)
       continue;
-    Output &o = s->outputs[i];
+    const Output &o = s->outputs[i];
     if (!o.base && o.shape.empty() && s->model->outputs[i].rank > 0)
       return fail(std::string("output '") + name + "' is not computed: run the session first");
-    if (!o.data)
-      if (const char *error = materialize(o, compress_dtype_size(s->model->outputs[i].dtype),
-                                          s->model->device))
-        return fail(std::string("cannot read output '") + name + "' from the " +
-                    s->model->device->kind + " device: " + error);
-    *data = o.data;
-    *shape = s->outputs[i].shape.data();
-    *rank = s->model->outputs[i].rank;
-    return 0;
+    return i;
   }
   return fail(std::string("model '") + s->model->name + "' has no output '" + name + "'");
+}
+} // namespace
+
+extern "C" {
+
+int compress_session_get_output(compress_session *s, const char *name, const void **data,
+                                const int64_t **shape, int *rank) {
+  int i = computedOutput(s, name);
+  if (i < 0)
+    return -1;
+  Output &o = s->outputs[i];
+  if (!o.data)
+    if (const char *error = materialize(o, compress_dtype_size(s->model->outputs[i].dtype),
+                                        s->model->device))
+      return fail(std::string("cannot read output '") + name + "' from the " +
+                  s->model->device->kind + " device: " + error);
+  *data = o.data;
+  *shape = o.shape.data();
+  *rank = s->model->outputs[i].rank;
+  return 0;
 }
 
 int compress_session_get_device_output(compress_session *s, const char *name,
@@ -435,21 +451,17 @@ int compress_session_get_device_output(compress_session *s, const char *name,
   if (!s->model->device)
     return fail(std::string("model '") + s->model->name + "' runs in host memory: it has no "
                 "device outputs (use compress_session_get_output)");
-  for (int i = 0; i < s->model->num_outputs; ++i) {
-    if (strcmp(s->model->outputs[i].name, name) != 0)
-      continue;
-    Output &o = s->outputs[i];
-    if (!o.base && o.shape.empty() && s->model->outputs[i].rank > 0)
-      return fail(std::string("output '") + name + "' is not computed: run the session first");
-    if (!o.dense)
-      return fail(std::string("output '") + name + "' is strided in device memory: read it "
-                  "with compress_session_get_output");
-    *data = o.base;
-    *shape = o.shape.data();
-    *rank = s->model->outputs[i].rank;
-    return 0;
-  }
-  return fail(std::string("model '") + s->model->name + "' has no output '" + name + "'");
+  int i = computedOutput(s, name);
+  if (i < 0)
+    return -1;
+  const Output &o = s->outputs[i];
+  if (!o.dense)
+    return fail(std::string("output '") + name + "' is strided in device memory: read it "
+                "with compress_session_get_output");
+  *data = o.base;
+  *shape = o.shape.data();
+  *rank = s->model->outputs[i].rank;
+  return 0;
 }
 
 void compress_session_destroy(compress_session *s) {
