@@ -280,11 +280,17 @@ void compress::replaceByRuntimeCall(PatternRewriter &rewriter, Operation *op, Va
 }
 
 linalg::FillOp compress::zeroFillBefore(Operation *op, Value out) {
+  linalg::FillOp fill = fillBefore(op, out);
+  return fill && matchPattern(fill.getInputs().front(), m_AnyZeroFloat()) ? fill
+                                                                           : linalg::FillOp();
+}
+
+linalg::FillOp compress::fillBefore(Operation *op, Value out) {
   for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
     if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
       if (fill.getOutputs().front() != out || !fill.hasPureBufferSemantics())
         return {};
-      return matchPattern(fill.getInputs().front(), m_AnyZeroFloat()) ? fill : linalg::FillOp();
+      return fill;
     }
     // A new allocation (a loop's shape operand) cannot touch `out`.
     if (!isMemoryEffectFree(prev) && !isa<memref::AllocOp>(prev))

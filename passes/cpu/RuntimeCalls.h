@@ -19,8 +19,11 @@ mlir::Value bufferAddress(mlir::OpBuilder &b, mlir::Location loc, mlir::Value bu
 void callRuntime(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *inModule,
                  llvm::StringRef symbol, mlir::ValueRange args);
 
-/// The linalg.fill of 0 that initialises `out` just before `op` (only ops
-/// without memory effects, or allocations, between them), or null. A kernel that overwrites
+/// The linalg.fill that initialises `out` just before `op` (only ops without
+/// memory effects, or allocations, between them), or null.
+mlir::linalg::FillOp fillBefore(mlir::Operation *op, mlir::Value out);
+
+/// fillBefore() when it fills with 0, else null. A kernel that overwrites
 /// its result can take the fill's place.
 mlir::linalg::FillOp zeroFillBefore(mlir::Operation *op, mlir::Value out);
 

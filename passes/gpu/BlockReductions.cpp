@@ -4,6 +4,7 @@
 // thread writes the output. One thread per output (what
 // convert-linalg-to-parallel-loops gives) would walk the whole dimension
 // alone: a norm's 4096-element row one dependent load at a time.
+#include "passes/cpu/RuntimeCalls.h"
 #include "passes/gpu/Passes.h"
 
 #include "mlir/Analysis/SliceAnalysis.h"
@@ -143,6 +144,13 @@ void rewrite(linalg::GenericOp op, const Match &match) {
       outputs = outputs ? arith::MulIOp::create(b, loc, outputs, bound).getResult() : bound;
     }
   }
+  // A fill just before that the reduction overwrites whole (its output map
+  // names every parallel dimension) is its start value: no kernel of its own.
+  OpOperand *init = op.getDpsInitOperand(0);
+  AffineMap initMap = op.getMatchingIndexingMap(init);
+  linalg::FillOp fill;
+  if (initMap.isProjectedPermutation() && initMap.getNumResults() == last)
+    fill = compress::fillBefore(op, init->get());
   Value threadCount = arith::ConstantIndexOp::create(b, loc, threads);
   auto launch = gpu::LaunchOp::create(b, loc, outputs, one, one, threadCount, one, one);
   b.setInsertionPointToStart(&launch.getBody().front());
@@ -198,11 +206,10 @@ void rewrite(linalg::GenericOp op, const Match &match) {
   Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, zero);
   auto store = scf::IfOp::create(b, loc, first, /*withElseRegion=*/false);
   b.setInsertionPointToStart(&store.getThenRegion().front());
-  OpOperand *init = op.getDpsInitOperand(0);
   SmallVector<Value> outIndices =
-      applyMap(b, loc, op.getMatchingIndexingMap(init),
-               llvm::to_vector(llvm::concat<Value>(outputIvs, ValueRange{zero})));
-  Value old = memref::LoadOp::create(b, loc, init->get(), outIndices);
+      applyMap(b, loc, initMap, llvm::to_vector(llvm::concat<Value>(outputIvs, ValueRange{zero})));
+  Value old = fill ? fill.getInputs().front()
+                   : memref::LoadOp::create(b, loc, init->get(), outIndices).getResult();
   IRMapping fold;
   Value outArg = op.getRegionOutputArgs()[0];
   fold.map(match.combiner->getOperands(), match.combiner->getOperand(0) == outArg
@@ -210,6 +217,8 @@ void rewrite(linalg::GenericOp op, const Match &match) {
                                               : SmallVector<Value>{total, old});
   Value combined = b.clone(*match.combiner, fold)->getResult(0);
   memref::StoreOp::create(b, loc, combined, init->get(), outIndices);
+  if (fill)
+    fill.erase();
   op.erase();
 }
 

@@ -6,6 +6,22 @@
 
 include "mlir/Pass/PassBase.td"
 
+def GpuForwardFillsPass : Pass<"compress-gpu-forward-fills", "::mlir::func::FuncOp"> {
+  let summary = "Fill copies of a filled buffer in place of copying it";
+  let description = [{
+    Runs on memrefs, after bufferization. Bufferization gives the ops that
+    share one filled tensor (the zero init of every matrix product, a
+    reduction's start value) one filled buffer and a `memref.copy` of it
+    each: two kernels per use on the GPU. A copy from an allocation that
+    only a `linalg.fill` writes (its other uses: such copies and its
+    dealloc) becomes a `linalg.fill` of the destination with the same value,
+    and the source, no longer read, goes. A fill just before a product or a
+    reduction then folds into it (compress-gpu-contraction-to-kernel,
+    compress-gpu-block-reductions): no kernel is left for the init.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect"];
+}
+
 def GpuPrepareLoopsPass : Pass<"compress-gpu-prepare-loops", "::mlir::func::FuncOp"> {
   let summary = "Shape bufferized linalg for one GPU thread per output element";
   let description = [{

@@ -69,6 +69,10 @@ struct GpuPrepareLoopsPass : compress::impl::GpuPrepareLoopsPassBase<GpuPrepareL
         op->emitError("compress-gpu-prepare-loops expects buffers: run it after bufferization");
         return signalPassFailure();
       }
+      // A fill has no reduction to move, and stays a fill for the passes
+      // that fold it into the op after it (compress-gpu-block-reductions).
+      if (isa<linalg::FillOp>(op))
+        continue;
       auto generic = dyn_cast<linalg::GenericOp>(op);
       if (!generic) {
         FailureOr<linalg::GenericOp> generalized = linalg::generalizeNamedOp(rewriter, linalgOp);

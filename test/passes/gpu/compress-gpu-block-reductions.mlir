@@ -137,3 +137,30 @@ func.func @kept(%short: memref<64x8xf32>, %sums: memref<64xf32>, %x: memref<4x40
   }
   return
 }
+
+// -----
+
+// Tests that a fill just before the reduction, which the reduction
+// overwrites whole, becomes its start value: no load of the output, and no
+// fill left (a kernel less).
+// CHECK-LABEL: func.func @filled_start
+// CHECK-SAME: (%[[X:.*]]: memref<4x4096xf32>, %[[OUT:.*]]: memref<4xf32>)
+// CHECK: %[[START:.*]] = arith.constant 0xFF800000 : f32
+// CHECK-NOT: linalg.fill
+// CHECK: gpu.all_reduce maximumf
+// CHECK: scf.if
+// CHECK-NOT: memref.load %[[OUT]]
+// CHECK: %[[NEW:.*]] = arith.maximumf %[[START]], %{{.*}} : f32
+// CHECK: memref.store %[[NEW]], %[[OUT]]
+func.func @filled_start(%x: memref<4x4096xf32>, %out: memref<4xf32>) {
+  %neg_inf = arith.constant 0xFF800000 : f32
+  linalg.fill ins(%neg_inf : f32) outs(%out : memref<4xf32>)
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<4x4096xf32>) outs(%out : memref<4xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %max = arith.maximumf %acc, %in : f32
+    linalg.yield %max : f32
+  }
+  return
+}

@@ -74,3 +74,16 @@ func.func @int8_activations(%x: memref<3x8xf32>, %w: memref<2x8xi8>, %s: memref<
   }
   return
 }
+
+// -----
+
+// Tests that a fill stays a fill (it has no reduction to move; the passes
+// after fold it into the op it initialises).
+// CHECK-LABEL: func.func @fill_kept
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : memref<4xf32>)
+// CHECK-NOT: linalg.generic
+func.func @fill_kept(%out: memref<4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<4xf32>)
+  return
+}
