@@ -22,6 +22,20 @@ def GpuForwardFillsPass : Pass<"compress-gpu-forward-fills", "::mlir::func::Func
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect"];
 }
 
+def GpuFoldTransposesPass : Pass<"compress-gpu-fold-transposes", "::mlir::func::FuncOp"> {
+  let summary = "Read transposed copies in place";
+  let description = [{
+    Runs on memrefs, after bufferization. A `linalg.transpose` into an
+    allocation that only `linalg.generic` ops read (after it, in its block,
+    with nothing writing its source in between) goes: each reader's indexing
+    map for the copy is composed with the permutation and the reader reads
+    the source. A matrix product then reads its operand strided, which the
+    runtime's GEMM takes as a transposed operand; attention's K^T stops
+    copying the whole key cache every decode step.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect"];
+}
+
 def GpuPrepareLoopsPass : Pass<"compress-gpu-prepare-loops", "::mlir::func::FuncOp"> {
   let summary = "Shape bufferized linalg for one GPU thread per output element";
   let description = [{

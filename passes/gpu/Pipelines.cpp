@@ -19,7 +19,8 @@ using namespace mlir;
 
 // Stages: our ops to linalg; fuse elementwise chains; polynomial exp, erf,
 // tanh and log (no libdevice needed); bufferize and free temporaries; copies
-// of filled buffers to fills (which fold into what follows them); float
+// of filled buffers to fills (which fold into what follows them); transposed
+// copies read in place; float
 // matrix products to the runtime's GEMM; index
 // checks to a device status word; reductions over long rows to a block per
 // output; copies and named ops to one-thread-per-output loops; the shapes
@@ -35,7 +36,7 @@ static const char kCudaLoweringTail[] =
     "function-boundary-type-conversion=identity-layout-map},"
     "func.func(buffer-hoisting),"
     "buffer-deallocation-pipeline,"
-    "func.func(llvm-request-c-wrappers,compress-gpu-forward-fills),"
+    "func.func(llvm-request-c-wrappers,compress-gpu-forward-fills,compress-gpu-fold-transposes),"
     // After the C wrappers are requested: runtime calls stay C calls.
     "compress-gpu-contraction-to-kernel{precision=%precision%},"
     "compress-gpu-lower-index-checks,"
