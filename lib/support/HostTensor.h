@@ -5,6 +5,7 @@
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/FileSystem.h"
 
 #include <cstdint>
 #include <string>
@@ -36,8 +37,15 @@ struct HostTensor {
 llvm::Expected<HostTensor> parseNpy(llvm::StringRef bytes);
 /// Reads a C-ordered little-endian .npy file (format versions 1 to 3).
 llvm::Expected<HostTensor> readNpy(llvm::StringRef path);
-/// Writes `tensor` as a version-1 .npy file.
+/// Writes `tensor` as a version-1 .npy file: to a temporary file beside
+/// `path`, renamed into place once whole (a failed write leaves `path` as it
+/// was).
 llvm::Error writeNpy(llvm::StringRef path, const HostTensor &tensor);
+/// Writes `tensor` as writeNpy() does but leaves it in the returned
+/// temporary file beside `path`, for the caller to keep() at `path` (with
+/// other outputs, once all are written) or discard().
+llvm::Expected<llvm::sys::fs::TempFile> writeNpyTemp(llvm::StringRef path,
+                                                     const HostTensor &tensor);
 
 /// An array of a .npz archive, named as numpy.load names it.
 struct NamedTensor {

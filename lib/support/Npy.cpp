@@ -139,7 +139,8 @@ llvm::Expected<HostTensor> compress::readNpy(StringRef path) {
   return tensor;
 }
 
-llvm::Error compress::writeNpy(StringRef path, const HostTensor &tensor) {
+llvm::Expected<llvm::sys::fs::TempFile> compress::writeNpyTemp(StringRef path,
+                                                               const HostTensor &tensor) {
   std::string dims;
   for (int64_t d : tensor.shape)
     dims += std::to_string(d) + ",";
@@ -151,16 +152,28 @@ llvm::Error compress::writeNpy(StringRef path, const HostTensor &tensor) {
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
-  if (ec)
-    return npyError(path, ec.message());
+  auto temp = llvm::sys::fs::TempFile::create(path + "-%%%%%%.tmp");
+  if (!temp)
+    return npyError(path, llvm::toString(temp.takeError()));
+  llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
   os << "\x93NUMPY" << char(1) << char(0) << char(header.size() & 0xff)
      << char(header.size() >> 8) << header;
-  os.write(reinterpret_cast<const char *>(tensor.data.data()),
-           tensor.data.size());
-  os.close();
-  if (os.has_error())
-    return npyError(path, os.error().message());
+  os.write(reinterpret_cast<const char *>(tensor.data.data()), tensor.data.size());
+  os.flush();
+  if (os.has_error()) {
+    std::string message = os.error().message();
+    os.clear_error();
+    llvm::consumeError(temp->discard());
+    return npyError(path, message);
+  }
+  return std::move(*temp);
+}
+
+llvm::Error compress::writeNpy(StringRef path, const HostTensor &tensor) {
+  auto temp = writeNpyTemp(path, tensor);
+  if (!temp)
+    return temp.takeError();
+  if (llvm::Error e = temp->keep(path))
+    return npyError(path, llvm::toString(std::move(e)));
   return llvm::Error::success();
 }

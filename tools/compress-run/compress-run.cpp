@@ -218,11 +218,35 @@ int main(int argc, char **argv) {
   }
   if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
     return fail("cannot create '" + outputDir + "': " + ec.message());
+  // Every output goes to a temporary file first and into place only when all
+  // are written: a failed run leaves the folder as it was.
+  std::vector<llvm::sys::fs::TempFile> written;
+  std::vector<std::string> paths;
+  auto discardAll = [&] {
+    for (llvm::sys::fs::TempFile &temp : written)
+      llvm::consumeError(temp.discard());
+  };
   for (size_t i = 0; i < outputs->size(); ++i) {
     llvm::SmallString<256> path(outputDir);
     llvm::sys::path::append(path, outputFileName(model.outputs()[i].name));
-    if (llvm::Error e = writeNpy(path, (*outputs)[i]))
-      return fail(llvm::toString(std::move(e)));
+    if (llvm::sys::fs::is_directory(path)) {
+      discardAll();
+      return fail("cannot write output '" + model.outputs()[i].name + "': '" + path.str().str() +
+                  "' is a directory");
+    }
+    auto temp = writeNpyTemp(path, (*outputs)[i]);
+    if (!temp) {
+      discardAll();
+      return fail(llvm::toString(temp.takeError()));
+    }
+    written.push_back(std::move(*temp));
+    paths.push_back(path.str().str());
   }
+  for (size_t i = 0; i < written.size(); ++i)
+    if (llvm::Error e = written[i].keep(paths[i])) {
+      for (size_t j = i + 1; j < written.size(); ++j)
+        llvm::consumeError(written[j].discard());
+      return fail("cannot write '" + paths[i] + "': " + llvm::toString(std::move(e)));
+    }
   return 0;
 }
