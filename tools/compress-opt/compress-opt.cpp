@@ -18,9 +18,9 @@
 #include "mlir/Support/Timing.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -41,6 +41,33 @@ static cl::opt<bool> printSupportedOps(
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "compress-opt: error: " << message << "\n";
   return 1;
+}
+
+/// Writes the finished output: to stdout ("-"), or to a temporary file beside
+/// `outputFilename` renamed into place once whole, so that a failed or
+/// interrupted run leaves an existing file as it was.
+static int writeOutput(llvm::StringRef text) {
+  if (outputFilename == "-") {
+    llvm::outs() << text;
+    return 0;
+  }
+  auto temp = llvm::sys::fs::TempFile::create(outputFilename + "-%%%%%%.tmp");
+  if (!temp)
+    return fail("cannot write '" + outputFilename + "': " + llvm::toString(temp.takeError()));
+  {
+    llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
+    os << text;
+    os.flush();
+    if (os.has_error()) {
+      std::string message = os.error().message();
+      os.clear_error();
+      llvm::consumeError(temp->discard());
+      return fail("cannot write '" + outputFilename + "': " + message);
+    }
+  }
+  if (llvm::Error e = temp->keep(outputFilename))
+    return fail("cannot write '" + outputFilename + "': " + llvm::toString(std::move(e)));
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -102,13 +129,11 @@ int main(int argc, char **argv) {
     auto file = openInputFile(inputFilename, &error);
     if (!file)
       return fail(error);
-    auto output = openOutputFile(outputFilename, &error);
-    if (!output)
-      return fail(error);
-    if (failed(MlirOptMain(output->os(), std::move(file), registry, config)))
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    if (failed(MlirOptMain(os, std::move(file), registry, config)))
       return 1;
-    output->keep();
-    return 0;
+    return writeOutput(text);
   }
 
   compress::OnnxImportOptions options;
@@ -131,12 +156,9 @@ int main(int argc, char **argv) {
   if (failed(applyPassManagerCLOptions(pm)) || failed(config.setupPassPipeline(pm)) ||
       failed(pm.run(*module)))
     return 1;
-  std::string error;
-  auto output = openOutputFile(outputFilename, &error);
-  if (!output)
-    return fail(error);
-  module->print(output->os(), OpPrintingFlags());
-  output->os() << "\n";
-  output->keep();
-  return 0;
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os, OpPrintingFlags());
+  os << "\n";
+  return writeOutput(text);
 }
