@@ -178,6 +178,25 @@ std::string compress::cuda::deviceName(std::string &error) {
   return error.empty() ? name : "";
 }
 
+namespace {
+/// Copies `bytes` from the host into `device` through the pinned staging
+/// buffer, and waits: the host buffer (and the pinned one) may change once
+/// it returns.
+std::string copyToDevice(const DriverApi *cu, CUdeviceptr device, const void *host, size_t bytes) {
+  std::lock_guard<std::mutex> lock(state().copyMutex);
+  void *staging = pinnedBuffer(cu, bytes);
+  if (staging)
+    std::memcpy(staging, host, bytes);
+  std::string error;
+  if (bytes)
+    error = describe(cu->memcpyHtoDAsync(device, staging ? staging : host, bytes, state().stream),
+                     "cuMemcpyHtoDAsync");
+  if (error.empty())
+    error = describe(cu->streamSynchronize(state().stream), "cuStreamSynchronize");
+  return error;
+}
+} // namespace
+
 std::string compress::cuda::upload(void **device, const void *host, size_t bytes) {
   std::string error;
   const DriverApi *cu = start(error);
@@ -186,18 +205,8 @@ std::string compress::cuda::upload(void **device, const void *host, size_t bytes
   CUdeviceptr pointer = 0;
   error = describe(cu->memAllocAsync(&pointer, bytes ? bytes : 1, state().stream),
                    "cuMemAllocAsync(" + std::to_string(bytes) + " bytes)");
-  {
-    std::lock_guard<std::mutex> lock(state().copyMutex);
-    void *staging = error.empty() ? pinnedBuffer(cu, bytes) : nullptr;
-    if (staging)
-      std::memcpy(staging, host, bytes);
-    if (error.empty() && bytes)
-      error = describe(cu->memcpyHtoDAsync(pointer, staging ? staging : host, bytes, state().stream),
-                       "cuMemcpyHtoDAsync");
-    // The host buffer (and the pinned one) may change once we return.
-    if (error.empty())
-      error = describe(cu->streamSynchronize(state().stream), "cuStreamSynchronize");
-  }
+  if (error.empty())
+    error = copyToDevice(cu, pointer, host, bytes);
   *device = reinterpret_cast<void *>(pointer);
   if (error.empty()) {
     std::lock_guard<std::mutex> lock(state().mutex);
@@ -261,17 +270,7 @@ std::string compress::cuda::copyIn(void *device, const void *host, size_t bytes)
   const DriverApi *cu = start(error);
   if (!cu)
     return error;
-  std::lock_guard<std::mutex> lock(state().copyMutex);
-  void *staging = pinnedBuffer(cu, bytes);
-  if (staging)
-    std::memcpy(staging, host, bytes);
-  if (bytes)
-    error = describe(cu->memcpyHtoDAsync(reinterpret_cast<CUdeviceptr>(device),
-                                         staging ? staging : host, bytes, state().stream),
-                     "cuMemcpyHtoDAsync");
-  if (error.empty())
-    error = describe(cu->streamSynchronize(state().stream), "cuStreamSynchronize");
-  return error;
+  return copyToDevice(cu, reinterpret_cast<CUdeviceptr>(device), host, bytes);
 }
 
 std::string compress::cuda::beginCapture() {
