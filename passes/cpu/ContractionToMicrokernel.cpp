@@ -254,18 +254,23 @@ Value compress::bufferAddress(OpBuilder &b, Location loc, Value buffer, int64_t 
                                arith::MulIOp::create(b, loc, meta.getOffset(), bytes));
 }
 
+func::FuncOp compress::declareRuntimeFunction(ModuleOp module, StringRef symbol,
+                                              FunctionType type) {
+  if (auto callee = module.lookupSymbol<func::FuncOp>(symbol))
+    return callee;
+  OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+  auto callee = func::FuncOp::create(b, module.getLoc(), symbol, type);
+  callee.setPrivate();
+  return callee;
+}
+
 void compress::callRuntime(OpBuilder &b, Location loc, Operation *inModule, StringRef symbol,
                            ValueRange args) {
-  auto module = inModule->getParentOfType<ModuleOp>();
-  auto callee = module.lookupSymbol<func::FuncOp>(symbol);
-  if (!callee) {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(module.getBody());
-    SmallVector<Type> argTypes(args.size(), b.getIndexType());
-    callee = func::FuncOp::create(b, loc, symbol, b.getFunctionType(argTypes, {}));
-    callee.setPrivate();
-  }
-  func::CallOp::create(b, loc, callee, args);
+  SmallVector<Type> argTypes(args.size(), b.getIndexType());
+  func::CallOp::create(b, loc,
+                       declareRuntimeFunction(inModule->getParentOfType<ModuleOp>(), symbol,
+                                              b.getFunctionType(argTypes, {})),
+                       args);
 }
 
 void compress::replaceByRuntimeCall(PatternRewriter &rewriter, Operation *op, Value out,

@@ -4,6 +4,7 @@
 // compress.check_count to a call of compress_rt_check_count.
 #include "passes/cpu/IndexChecks.h"
 #include "passes/cpu/Passes.h"
+#include "passes/cpu/RuntimeCalls.h"
 
 #include "dialects/compress/IR/CompressOps.h"
 #include "lib/runtime/cpu/RunChecks.h"
@@ -30,13 +31,8 @@ void compress::lowerCountChecks(ModuleOp module, SmallVectorImpl<Attribute> &sit
     return;
   OpBuilder b(module.getContext());
   Type i64 = b.getI64Type();
-  auto callee = module.lookupSymbol<func::FuncOp>(compress::kCheckCountSymbol);
-  if (!callee) {
-    b.setInsertionPointToStart(module.getBody());
-    callee = func::FuncOp::create(b, module.getLoc(), compress::kCheckCountSymbol,
-                                  b.getFunctionType({i64, i64, i64}, {b.getI1Type()}));
-    callee.setPrivate();
-  }
+  func::FuncOp callee = compress::declareRuntimeFunction(
+      module, compress::kCheckCountSymbol, b.getFunctionType({i64, i64, i64}, {b.getI1Type()}));
   for (compress::CheckCountOp op : checks) {
     b.setInsertionPoint(op);
     Location loc = op.getLoc();
@@ -74,13 +70,8 @@ struct LowerIndexChecksPass : compress::impl::LowerIndexChecksPassBase<LowerInde
       return;
     OpBuilder b(module.getContext());
     Type i64 = b.getI64Type();
-    auto callee = module.lookupSymbol<func::FuncOp>(compress::kIndexOutOfRangeSymbol);
-    if (!callee) {
-      b.setInsertionPointToStart(module.getBody());
-      callee = func::FuncOp::create(b, module.getLoc(), compress::kIndexOutOfRangeSymbol,
-                                    b.getFunctionType({i64, i64, i64}, {}));
-      callee.setPrivate();
-    }
+    func::FuncOp callee = compress::declareRuntimeFunction(
+        module, compress::kIndexOutOfRangeSymbol, b.getFunctionType({i64, i64, i64}, {}));
     for (auto [number, op] : llvm::enumerate(checks)) {
       sites.push_back(op.getSiteAttr());
       b.setInsertionPoint(op);

@@ -4,6 +4,7 @@
 #ifndef COMPRESS_PASSES_CPU_RUNTIMECALLS_H
 #define COMPRESS_PASSES_CPU_RUNTIMECALLS_H
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -13,6 +14,11 @@ namespace compress {
 /// times `elementBytes`), as an index.
 mlir::Value bufferAddress(mlir::OpBuilder &b, mlir::Location loc, mlir::Value buffer,
                           int64_t elementBytes);
+
+/// The private declaration of the runtime function `symbol` in `module`,
+/// added (of `type`) on first use.
+mlir::func::FuncOp declareRuntimeFunction(mlir::ModuleOp module, llvm::StringRef symbol,
+                                          mlir::FunctionType type);
 
 /// Calls the runtime function `symbol` with index arguments, declaring it in
 /// the module on first use.

@@ -1,5 +1,6 @@
 // Small index buffers that host code reads stay in host memory: shapes the
 // host computes, and copies of small inputs the host loads from.
+#include "passes/cpu/RuntimeCalls.h"
 #include "passes/gpu/HostBuffers.h"
 #include "passes/gpu/Passes.h"
 
@@ -106,13 +107,8 @@ struct GpuHostShapesPass : compress::impl::GpuHostShapesPassBase<GpuHostShapesPa
     ModuleOp module = func->getParentOfType<ModuleOp>();
     OpBuilder b(&getContext());
     Type i64 = b.getI64Type();
-    auto callee = module.lookupSymbol<func::FuncOp>(kCopyToHostSymbol);
-    if (!callee) {
-      b.setInsertionPointToStart(module.getBody());
-      callee = func::FuncOp::create(b, module.getLoc(), kCopyToHostSymbol,
-                                    b.getFunctionType({i64, i64, i64}, {}));
-      callee.setPrivate();
-    }
+    func::FuncOp callee = compress::declareRuntimeFunction(
+        module, kCopyToHostSymbol, b.getFunctionType({i64, i64, i64}, {}));
     b.setInsertionPointToStart(&body);
     Location loc = argument.getLoc();
     Value copy = memref::AllocaOp::create(b, loc, type);
