@@ -30,7 +30,8 @@ void compress::registerAllCompressPasses() {
 llvm::ArrayRef<llvm::StringRef> compress::compressionPassNames() {
   // Each compression pass adds its flag here when it lands.
   static const llvm::StringRef names[] = {"compress-quantize", "compress-prune",
-                                          "compress-factorize"};
+                                          "compress-factorize", "compress-find-blocks",
+                                          "compress-drop-blocks"};
   return names;
 }
 

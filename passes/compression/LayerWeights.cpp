@@ -223,15 +223,32 @@ llvm::Error compress::writeReport(StringRef path, StringRef pass, llvm::json::Ar
                             {"bytes_after", bytesAfter}};
   llvm::json::Object doc{
       {"pass", pass}, {"layers", std::move(layers)}, {"totals", std::move(totals)}};
+  return writeJson(path, std::move(doc));
+}
+
+llvm::Error compress::writeJson(StringRef path, llvm::json::Value document) {
   StringRef folder = llvm::sys::path::parent_path(path);
   if (!folder.empty())
     if (std::error_code ec = llvm::sys::fs::create_directories(folder))
       return llvm::createStringError("cannot create '" + folder + "': " + ec.message());
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_Text);
-  if (ec)
-    return llvm::createStringError("cannot write report '" + path + "': " + ec.message());
-  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(doc))) << "\n";
+  auto temp = llvm::sys::fs::TempFile::create(path + ".tmp-%%%%%%");
+  if (!temp)
+    return llvm::createStringError("cannot write report '" + path +
+                                   "': " + llvm::toString(temp.takeError()));
+  {
+    llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
+    os << llvm::formatv("{0:2}", document) << "\n";
+    os.flush();
+    if (os.has_error()) {
+      std::string message = os.error().message();
+      os.clear_error();
+      llvm::consumeError(temp->discard());
+      return llvm::createStringError("cannot write report '" + path + "': " + message);
+    }
+  }
+  if (llvm::Error error = temp->keep(path))
+    return llvm::createStringError("cannot write report '" + path +
+                                   "': " + llvm::toString(std::move(error)));
   return llvm::Error::success();
 }
 

@@ -68,6 +68,10 @@ llvm::Expected<std::vector<float>> decompressedWeight(CompressibleLayer layer);
 llvm::Error writeReport(llvm::StringRef path, llvm::StringRef pass, llvm::json::Array layers,
                         int64_t bytesBefore, int64_t bytesAfter);
 
+/// Writes a JSON document to `path` (creating its folder) through a
+/// temporary file renamed into place: a failed write leaves `path` as it was.
+llvm::Error writeJson(llvm::StringRef path, llvm::json::Value document);
+
 /// A pass's `skip=` option: a regular expression; layers whose name it
 /// matches stay as they are.
 class SkipPattern {

@@ -274,4 +274,65 @@ def FactorizePass : Pass<"compress-factorize", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect", "::compress::CompressDialect"];
 }
 
+def FindBlocksPass : Pass<"compress-find-blocks", "::mlir::ModuleOp"> {
+  let summary = "Find the repeated blocks (transformer layers) of a model and measure their importance";
+  let description = [{
+    Finds the model's repeated blocks by structure: the residual stream is
+    the chain of values every path to the model's output passes through
+    (their post-dominators in @main); it cuts the model into segments, and
+    the blocks are the run of consecutive segments that repeats with the
+    same ops, types and attributes (weights apart) covering the most layers.
+    Each op of block `i` gets the attribute `compress.block = i`; ops
+    outside the blocks (embeddings, masks, rotary tables, the head) get
+    none. A model without repeated blocks gets a warning and is left as it
+    is.
+
+    With calibration data the report gives, per block, its Block Influence
+    (ShortGPT: 1 - the mean cosine similarity over tokens between the
+    hidden state it reads and the one it writes) and, with `removal`, what
+    removing the block alone changes (1 - the mean cosine similarity over
+    tokens of the hidden state after the last block, with and without it;
+    one compilation of the model per block).
+  }];
+  let options = [
+    Option<"removal", "removal", "bool", /*default=*/"false",
+           "With calibration data: also measure the change of removing each block alone">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "Where to write the JSON report (none when empty)">,
+  ];
+  let dependentDialects = ["::compress::CompressDialect"];
+}
+
+def DropBlocksPass : Pass<"compress-drop-blocks", "::mlir::ModuleOp"> {
+  let summary = "Remove whole repeated blocks, chosen by importance on calibration data or listed";
+  let description = [{
+    Removes `count` blocks (or `ratio` of them, rounded to the nearest
+    count) of those compress-find-blocks finds, the least important first
+    by `metric`: `influence` (Block Influence, ShortGPT) or `removal` (the
+    measured change of removing each block alone), both on the calibration
+    data the tool gives; or exactly the blocks `blocks` lists (indices from
+    0, no calibration needed). A removed block's output is replaced by its
+    input on the residual stream; the results of @main only it computed and
+    the arguments only it read (a key/value cache's present and past
+    tensors) leave the interface. The report lists each block with its
+    importance and whether it was dropped, the results and arguments
+    removed, and the blocks that remain.
+
+    Errors: none or more than one of `count`, `ratio` and `blocks`; a count
+    that leaves no block; a ratio outside (0, 1); an index out of range or
+    repeated; `metric` other than influence or removal, or no calibration
+    data for it; a model whose blocks cannot be found.
+  }];
+  let options = [
+    Option<"count", "count", "int64_t", /*default=*/"0", "Blocks to remove">,
+    Option<"ratio", "ratio", "double", /*default=*/"0", "Fraction of the blocks to remove">,
+    ListOption<"blocks", "blocks", "int64_t", "Indices of the blocks to remove">,
+    Option<"metric", "metric", "std::string", /*default=*/"\"influence\"",
+           "How blocks are ranked: influence or removal">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "Where to write the JSON report (none when empty)">,
+  ];
+  let dependentDialects = ["::compress::CompressDialect"];
+}
+
 #endif

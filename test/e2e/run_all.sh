@@ -57,5 +57,12 @@ if "$py" "$root/test/e2e/check_llama_block_cache.py" "$@"; then
 else
   failed=$((failed + 1))
 fi
+# compress-drop-blocks against onnxruntime on llama_block.py's models (the last of 3 blocks dropped = its 2-block
+# model, with and without a cache); seconds.
+if "$py" "$root/test/e2e/check_drop_blocks.py" "$@"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
