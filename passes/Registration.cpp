@@ -31,7 +31,7 @@ llvm::ArrayRef<llvm::StringRef> compress::compressionPassNames() {
   // Each compression pass adds its flag here when it lands.
   static const llvm::StringRef names[] = {"compress-quantize", "compress-prune",
                                           "compress-factorize", "compress-find-blocks",
-                                          "compress-drop-blocks"};
+                                          "compress-drop-blocks", "compress-share-blocks"};
   return names;
 }
 

@@ -47,6 +47,11 @@ def QuantizePass : Pass<"compress-quantize", "::mlir::ModuleOp"> {
     compress-prune's `method=sparsegpt bits=` prunes and quantizes in one
     sweep instead.
 
+    A weight several layers share (compress-share-blocks) is quantized
+    once, by the first of them (GPTQ: with that layer's statistics), and the
+    others asking for the same bits and group size use its codes: stored
+    once, as the float weight was.
+
     Every layer the pass cannot quantize (a convolution, an embedding, a
     weight that is not a float32 constant, a layer already compressed) gets
     a warning and a report entry saying why.
@@ -333,6 +338,52 @@ def DropBlocksPass : Pass<"compress-drop-blocks", "::mlir::ModuleOp"> {
            "Where to write the JSON report (none when empty)">,
   ];
   let dependentDialects = ["::compress::CompressDialect"];
+}
+
+def ShareBlocksPass : Pass<"compress-share-blocks", "::mlir::ModuleOp"> {
+  let summary = "Share one weight set across groups of neighbouring blocks, with per-block corrections (FoldGPT)";
+  let description = [{
+    Groups the blocks `first` to `last` (of those compress-find-blocks
+    finds) into runs of `group` neighbours; within a group every layer
+    position runs one shared weight, a single constant in the IR (stored
+    once in the weights file, quantized once by compress-quantize).
+
+    The shared weight (`merge=`): `least-squares` (the default) minimises
+    the group's output error on the calibration data,
+    sum_b ||X_b (W - W_b)^T||^2 over the group's blocks b, in closed form:
+    W = (sum_b W_b H_b) (sum_b H_b)^-1 with H_b = X_b^T X_b (1% of the mean
+    diagonal added); `mean` averages the weights; `first` keeps the first
+    block's. With `corrections=scales` (the default) each block's layer
+    gets a scale per output channel fitted in closed form on its
+    calibration inputs (the least-squares s_n of s_n (w_n . x) against
+    w_b,n . x), applied by an elementwise product after the shared layer;
+    `corrections=none` adds none.
+
+    Errors: a group smaller than 2; a range outside the model's blocks or
+    one `group` does not divide (unless `remainder=unshared` leaves the
+    last blocks as they are); a layer that is not a float32 linear layer
+    (share before quantizing); `merge=least-squares` or scales without
+    calibration data; a model whose blocks cannot be found. The report gives
+    each group, each position's layers and their relative output error on
+    the calibration data with the shared weight and with its scales, and
+    the bytes saved.
+  }];
+  let options = [
+    Option<"group", "group", "int64_t", /*default=*/"2", "Blocks per group">,
+    Option<"first", "first", "int64_t", /*default=*/"0", "First block shared">,
+    Option<"last", "last", "int64_t", /*default=*/"-1", "Last block shared (-1: the last block)">,
+    Option<"remainder", "remainder", "std::string", /*default=*/"\"error\"",
+           "When group does not divide the range: error, or unshared (the last blocks stay as "
+           "they are)">,
+    Option<"merge", "merge", "std::string", /*default=*/"\"least-squares\"",
+           "The shared weight: least-squares, mean or first">,
+    Option<"corrections", "corrections", "std::string", /*default=*/"\"scales\"",
+           "Per-block corrections: scales (per output channel) or none">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "Where to write the JSON report (none when empty)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect", "::compress::CompressDialect"];
 }
 
 #endif

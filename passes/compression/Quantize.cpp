@@ -189,6 +189,15 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
 
     llvm::json::Array layers;
     int64_t bytesBefore = 0, bytesAfter = 0;
+    // A weight several layers share (compress-share-blocks) is quantized
+    // once, by its first layer, and its codes shared likewise (when the
+    // others ask for the same bits and group size).
+    struct SharedCodes {
+      Value weight, scales, zeroPoints;
+      int64_t bits, group;
+      std::string firstLayer;
+    };
+    llvm::DenseMap<Value, SharedCodes> quantizedWeights;
     SmallVector<compress::CompressibleLayer> candidates;
     module.walk([&](compress::CompressibleLayer layer) { candidates.push_back(layer); });
     for (auto [index, layer] : llvm::enumerate(candidates)) {
@@ -225,6 +234,31 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
         }
       // A group size that does not divide K leaves a partial last group.
       int64_t group = layerGroup == 0 ? k : std::min(layerGroup, k);
+      // A weight already quantized the same way for another layer is
+      // reused; layers asking for other bits quantize their own copy.
+      auto shared = quantizedWeights.find(op.getWeight());
+      if (shared != quantizedWeights.end() && shared->second.bits == layerBitCount &&
+          shared->second.group == group) {
+        const SharedCodes &codes = shared->second;
+        OpBuilder b(op);
+        auto quantized = compress::QuantizedLinearOp::create(
+            b, op.getLoc(), op.getOutput().getType(), op.getInput(), codes.weight, codes.scales,
+            codes.zeroPoints, op.getBias(), layerBitCount, group, k, int8Activations);
+        op.replaceAllUsesWith(quantized.getResult());
+        compress::recordUncompressedWeight(quantized, op.getWeight());
+        Operation *floatWeight = op.getWeight().getDefiningOp();
+        op.erase();
+        if (floatWeight && floatWeight->use_empty())
+          floatWeight->erase();
+        layers.push_back(llvm::json::Object{{"name", name},
+                                            {"method", method},
+                                            {"bits", layerBitCount},
+                                            {"group_size", group},
+                                            {"shares_weight_of", codes.firstLayer},
+                                            {"bytes_before", 0},
+                                            {"bytes_after", 0}});
+        continue;
+      }
       compress::QuantizerConfig config{layerBitCount, group, symmetric};
       compress::QuantizedMatrix matrix;
       const compress::InputStatistics *statistics = nullptr;
@@ -273,11 +307,14 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
           op.getBias(), layerBitCount, group, k, int8Activations);
       op.replaceAllUsesWith(quantized.getResult());
       compress::recordUncompressedWeight(quantized, op.getWeight());
-      Operation *floatWeight = op.getWeight().getDefiningOp();
+      Value floatValue = op.getWeight();
+      Operation *floatWeight = floatValue.getDefiningOp();
       op.erase();
       // The float weight, now unused, must not reach the weights file.
       if (floatWeight && floatWeight->use_empty())
         floatWeight->erase();
+      else
+        quantizedWeights[floatValue] = {weight, scales, zeroPoints, layerBitCount, group, name};
 
       if (progress)
         llvm::errs() << "compress-quantize: [" << index + 1 << "/" << candidates.size() << "] "
