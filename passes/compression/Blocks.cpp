@@ -105,7 +105,8 @@ llvm::hash_code structureHash(Operation *op) {
 /// values: nodes are the arguments (0 .. A-1) and the ops (A ..).
 struct PostDominators {
   static constexpr int kSink = -1;
-  std::vector<int> ipdom, depth; // depth 0: unreachable from the result
+  Operation *target = nullptr;
+  std::vector<int> ipdom, depth; // depth 0: the node does not reach the result
 };
 
 class Discovery {
@@ -124,9 +125,11 @@ public:
 private:
   int numNodes() const { return int(body->getNumArguments() + ops.size()); }
   int nodeOf(Operation *op) const { return opNode.lookup(op); }
-  /// The chains of residual stream values from each argument to result
-  /// `r` (its post-dominators), earliest first.
-  std::vector<std::vector<Value>> chains(unsigned r);
+  /// The post-dominator tree of @main's result `r` over the activations.
+  std::optional<PostDominators> postDominators(unsigned r);
+  /// The chains of residual stream values from each argument to the tree's
+  /// result (their post-dominators), earliest first.
+  std::vector<std::vector<Value>> chains(const PostDominators &tree);
   /// Structure of each segment between consecutive chain values.
   std::vector<llvm::hash_code> segmentHashes(const std::vector<Value> &chain);
   /// A run of `count` blocks of `period` segments from segment `start`.
@@ -152,13 +155,14 @@ private:
   std::vector<int> level;            // per op: the latest chain value it depends on, or -1
 };
 
-std::vector<std::vector<Value>> Discovery::chains(unsigned r) {
+std::optional<PostDominators> Discovery::postDominators(unsigned r) {
   Value target = body->getTerminator()->getOperand(r);
   Operation *targetOp = target.getDefiningOp();
   if (!targetOp || targetOp->getBlock() != body || targetOp->getNumResults() != 1)
-    return {};
+    return std::nullopt;
   int n = numNodes(), args = int(body->getNumArguments());
-  std::vector<int> ipdom(n, PostDominators::kSink), depth(n, 0);
+  PostDominators tree{targetOp, std::vector<int>(n, PostDominators::kSink), std::vector<int>(n, 0)};
+  std::vector<int> &ipdom = tree.ipdom, &depth = tree.depth;
   auto lca = [&](int a, int b) {
     while (a != b) {
       if (a == PostDominators::kSink || b == PostDominators::kSink)
@@ -198,14 +202,19 @@ std::vector<std::vector<Value>> Discovery::chains(unsigned r) {
   }
   for (int a = 0; a < args; ++a)
     visit(a, ValueRange(nodeValues[a]));
+  return tree;
+}
+
+std::vector<std::vector<Value>> Discovery::chains(const PostDominators &tree) {
+  int args = int(body->getNumArguments());
   // The stream starts at an argument (token ids, hidden states, a cache
   // tensor): one chain from each argument that reaches the result.
   std::vector<std::vector<Value>> result;
   for (int start = 0; start < args; ++start) {
-    if (depth[start] == 0)
+    if (tree.depth[start] == 0)
       continue;
     std::vector<Value> values;
-    for (int node = start; node != PostDominators::kSink; node = ipdom[node]) {
+    for (int node = start; node != PostDominators::kSink; node = tree.ipdom[node]) {
       if (node < args) {
         values.push_back(nodeValues[node]);
         continue;
@@ -213,7 +222,7 @@ std::vector<std::vector<Value>> Discovery::chains(unsigned r) {
       Operation *op = ops[node - args];
       if (op->getNumResults() == 1)
         values.push_back(op->getResult(0));
-      if (op == targetOp)
+      if (op == tree.target)
         break;
     }
     result.push_back(std::move(values));
@@ -345,8 +354,21 @@ BlockStructure Discovery::run() {
   std::vector<Value> bestChain;
   unsigned bestResult = 0;
   unsigned numResults = body->getTerminator()->getNumOperands();
+  std::vector<std::optional<PostDominators>> trees;
   for (unsigned r = 0; r < numResults; ++r)
-    for (const std::vector<Value> &chain : chains(r)) {
+    trees.push_back(postDominators(r));
+  // A result that feeds another (a cache's present tensor feeding the
+  // logits) has a shorter stream: only the last results are followed.
+  auto feedsAnother = [&](unsigned r) {
+    return llvm::any_of(trees, [&](const std::optional<PostDominators> &other) {
+      return other && other->target != trees[r]->target &&
+             other->depth[nodeOf(trees[r]->target)] > 0;
+    });
+  };
+  for (unsigned r = 0; r < numResults; ++r) {
+    if (!trees[r] || feedsAnother(r))
+      continue;
+    for (const std::vector<Value> &chain : chains(*trees[r])) {
       if (chain.size() < 3)
         continue;
       std::optional<Repetition> found = bestRepetition(chain);
@@ -356,6 +378,7 @@ BlockStructure Discovery::run() {
         bestResult = r;
       }
     }
+  }
   BlockStructure structure;
   if (!best) {
     structure.reason = "the model has no repeated blocks";
