@@ -69,6 +69,8 @@ def main(argv=None) -> int:
     ap.add_argument("--fraction", type=float, default=0.2, help="fraction of the blocks dropped")
     ap.add_argument("--seeds", type=int, default=5, help="random choices")
     ap.add_argument("--removal", action="store_true", help="also rank by the measured removal change (slow)")
+    ap.add_argument("--importance-report", type=Path,
+                    help="rank by this compress-find-blocks report (same --calibration-sets) instead of measuring")
     ap.add_argument("--rows", help="comma-separated subset of: full, influence, removal, last, random, share")
     ap.add_argument("--share-first", type=int, default=5, help="first block shared")
     ap.add_argument("--share-last", type=int, default=24, help="last block shared")
@@ -89,13 +91,14 @@ def main(argv=None) -> int:
         rows = {"full": ("", None, [])}
         blocks = []
         if any(want(r) for r in ("influence", "removal", "last", "random")):
-            report = importance(model, calibration, args.removal, tmp / "blocks.json")
+            report = (json.loads(args.importance_report.read_text()) if args.importance_report
+                      else importance(model, calibration, args.removal, tmp / "blocks.json"))
             blocks = report["blocks"]
             n = len(blocks)
             drop = int(round(args.fraction * n))
             rank = lambda key: sorted(sorted(range(n), key=lambda b: blocks[b][key])[:drop])  # noqa: E731
             choices = {"influence": rank("influence")}
-            if args.removal:
+            if "removal" in blocks[0]:
                 choices["removal"] = rank("removal")
             choices["last"] = list(range(n - drop, n))
             for seed in range(args.seeds):
@@ -150,7 +153,7 @@ def main(argv=None) -> int:
     if blocks:
         print("\nper block: " + ", ".join(
             f"{b['index']}: {b['influence']:.4f}" + (f"/{b['removal']:.4f}" if "removal" in b else "")
-            for b in blocks) + " (influence" + ("/removal" if args.removal else "") + ")")
+            for b in blocks) + " (influence" + ("/removal" if "removal" in blocks[0] else "") + ")")
     if args.json:
         args.json.write_text(json.dumps({"blocks": blocks, "rows": results}, indent=1))
     return 0

@@ -117,6 +117,8 @@ public:
     for (Operation &op : body->without_terminator()) {
       opNode[&op] = int(ops.size()) + int(body->getNumArguments());
       ops.push_back(&op);
+      opInputs.push_back(topLevelInputs(&op, body));
+      opStructure.push_back(structureHash(&op));
     }
   }
 
@@ -150,6 +152,9 @@ private:
   mlir::Block *body;
   std::vector<Value> nodeValues;     // arguments
   std::vector<Operation *> ops;      // top-level ops but the terminator
+  // Per op, chain-independent: what it reads and its structure.
+  std::vector<SmallVector<Value>> opInputs;
+  std::vector<llvm::hash_code> opStructure;
   llvm::DenseMap<Operation *, int> opNode;
   llvm::DenseMap<Value, unsigned> chainIndex;
   std::vector<int> level;            // per op: the latest chain value it depends on, or -1
@@ -245,7 +250,7 @@ std::vector<llvm::hash_code> Discovery::segmentHashes(const std::vector<Value> &
     return def && def->getBlock() == body ? level[nodeOf(def) - body->getNumArguments()] : -1;
   };
   for (auto [i, op] : llvm::enumerate(ops)) {
-    SmallVector<Value> inputs = topLevelInputs(op, body);
+    const SmallVector<Value> &inputs = opInputs[i];
     // Only activations carry the stream: shape arithmetic on them (dims,
     // index casts, shape tensors) is a side computation.
     int l = -1;
@@ -256,7 +261,7 @@ std::vector<llvm::hash_code> Discovery::segmentHashes(const std::vector<Value> &
     if (l < 0 || l + 1 >= int(chain.size()))
       continue;
     localIndex[op] = segmentSize[l]++;
-    llvm::hash_code hash = structureHash(op);
+    llvm::hash_code hash = opStructure[i];
     for (Value v : inputs) {
       // Scalar sizes and offsets are shapes: static in one block, computed
       // in another when the tool left its inputs symbolic.
