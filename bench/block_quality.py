@@ -8,7 +8,8 @@ the full model.
 
 Sharing (compress-share-blocks, FoldGPT; rows share-*): groups of 2 over blocks --share-first..--share-last, the
 shared weights merged by least squares on the calibration windows, without (share-none) and with (share-scales)
-per-block output-channel scales; and merged as plain means without corrections (share-mean).
+per-block output-channel scales; and merged as plain means without and with the scales (share-mean,
+share-mean-scales).
 
     .venv/bin/python bench/block_quality.py --windows 16 --fraction 0.2 --seeds 5 --removal
     .venv/bin/python bench/block_quality.py --windows 4 --fraction 0.25 --latency --rows full,influence
@@ -109,6 +110,8 @@ def main(argv=None) -> int:
         rows["share-none"] = (f"compress-share-blocks{{{span} corrections=none}}", calibration, [])
         rows["share-scales"] = (f"compress-share-blocks{{{span} corrections=scales}}", calibration, [])
         rows["share-mean"] = (f"compress-share-blocks{{{span} merge=mean corrections=none}}", None, [])
+        rows["share-mean-scales"] = (f"compress-share-blocks{{{span} merge=mean corrections=scales}}", calibration,
+                                     [])
         rows = {k: v for k, v in rows.items() if want(k)}
         results, artifacts = {}, {}
         for name, (passes, row_calibration, chosen) in rows.items():

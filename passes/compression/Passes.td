@@ -352,8 +352,8 @@ def ShareBlocksPass : Pass<"compress-share-blocks", "::mlir::ModuleOp"> {
     the group's output error on the calibration data,
     sum_b ||X_b (W - W_b)^T||^2 over the group's blocks b, in closed form:
     W = (sum_b W_b H_b) (sum_b H_b)^-1 with H_b = X_b^T X_b (1% of the mean
-    diagonal added); `mean` averages the weights; `first` keeps the first
-    block's. With `corrections=scales` (the default) each block's layer
+    diagonal added; each group measured with the groups before it already
+    shared); `mean` averages the weights; `first` keeps the first block's. With `corrections=scales` (the default) each block's layer
     gets a scale per output channel fitted in closed form on its
     calibration inputs (the least-squares s_n of s_n (w_n . x) against
     w_b,n . x), applied by an elementwise product after the shared layer;

@@ -150,8 +150,7 @@ struct ShareBlocksPass : compress::impl::ShareBlocksPassBase<ShareBlocksPass> {
                   " need calibration data (--calibration); merge=mean or first with "
                   "corrections=none do not");
 
-    // Every member's weight and statistics, in the module's order (the
-    // calibration session measures layer after layer, before any change).
+    // Every member's weight, checked before anything changes.
     std::vector<std::vector<std::vector<Member>>> groups; // group, position, member
     for (int64_t g = first; g + group - 1 <= end; g += group) {
       size_t positions = structure->blocks[g].layers.size();
@@ -172,14 +171,6 @@ struct ShareBlocksPass : compress::impl::ShareBlocksPassBase<ShareBlocksPass> {
               byPosition[j].front().weight.rows() != m.weight.rows())
             return fail("layer '" + name + "' has another shape than '" +
                         byPosition[j].front().name + "'");
-          if (calibrated) {
-            auto statistics = calibration->inputStatistics(layer);
-            if (!statistics)
-              return fail("calibration of layer '" + name +
-                          "' failed: " + llvm::toString(statistics.takeError()));
-            m.hessian = Eigen::Map<const Matrix>(statistics->hessian.data(), statistics->features,
-                                                 statistics->features);
-          }
           byPosition[j].push_back(std::move(m));
         }
       groups.push_back(std::move(byPosition));
@@ -189,6 +180,19 @@ struct ShareBlocksPass : compress::impl::ShareBlocksPassBase<ShareBlocksPass> {
     llvm::json::Array entries;
     int64_t bytesBefore = 0, bytesAfter = 0;
     for (auto [g, byPosition] : llvm::enumerate(groups)) {
+      // The group's statistics, in the module's order, with the groups
+      // before it already shared: each group's merge and scales see the
+      // inputs the shared model gives it (as GPTQ measures layer by layer).
+      for (size_t b = 0; calibrated && b < size_t(group); ++b)
+        for (std::vector<Member> &members : byPosition) {
+          Member &m = members[b];
+          auto statistics = calibration->inputStatistics(cast<CompressibleLayer>(m.op.getOperation()));
+          if (!statistics)
+            return fail("calibration of layer '" + m.name +
+                        "' failed: " + llvm::toString(statistics.takeError()));
+          m.hessian = Eigen::Map<const Matrix>(statistics->hessian.data(), statistics->features,
+                                               statistics->features);
+        }
       llvm::json::Array positions;
       for (std::vector<Member> &members : byPosition) {
         Member &lead = members.front();
@@ -226,6 +230,8 @@ struct ShareBlocksPass : compress::impl::ShareBlocksPassBase<ShareBlocksPass> {
         }
         bytesAfter += int64_t(values.size()) * 4;
         positions.push_back(std::move(layers));
+        for (Member &m : members)
+          m.hessian = Matrix(); // the next group's statistics take their place
       }
       int64_t start = first + int64_t(g) * group;
       llvm::json::Array blocks;
