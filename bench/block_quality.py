@@ -6,10 +6,9 @@ change of removing each block alone (--removal), as the last blocks, or at rando
 it also times the prefill of one evaluation window (compiled artifacts, alternating runs, fastest of --runs) against
 the full model.
 
-Sharing (compress-share-blocks, FoldGPT; rows share-*): groups of 2 over blocks --share-first..--share-last, the
-shared weights merged by least squares on the calibration windows, without (share-none) and with (share-scales)
-per-block output-channel scales; and merged as plain means without and with the scales (share-mean,
-share-mean-scales).
+Sharing (compress-share-blocks, FoldGPT; rows share-MERGE-CORRECTIONS): groups of 2 over blocks
+--share-first..--share-last, the shared weights the mean of the group's or its least-squares merge on the
+calibration windows, without and with per-block output-channel scales fitted on them.
 
     .venv/bin/python bench/block_quality.py --windows 16 --fraction 0.2 --seeds 5 --removal
     .venv/bin/python bench/block_quality.py --windows 4 --fraction 0.25 --latency --rows full,influence
@@ -107,11 +106,11 @@ def main(argv=None) -> int:
                     np.random.default_rng(seed).choice(n, drop, replace=False).tolist())
             rows.update({k: (drop_passes(v), None, v) for k, v in choices.items()})
         span = f"first={args.share_first} last={args.share_last} group=2"
-        rows["share-none"] = (f"compress-share-blocks{{{span} corrections=none}}", calibration, [])
-        rows["share-scales"] = (f"compress-share-blocks{{{span} corrections=scales}}", calibration, [])
-        rows["share-mean"] = (f"compress-share-blocks{{{span} merge=mean corrections=none}}", None, [])
-        rows["share-mean-scales"] = (f"compress-share-blocks{{{span} merge=mean corrections=scales}}", calibration,
-                                     [])
+        for merge in ("mean", "least-squares"):
+            for corrections in ("none", "scales"):
+                rows[f"share-{merge}-{corrections}"] = (
+                    f"compress-share-blocks{{{span} merge={merge} corrections={corrections}}}",
+                    calibration if merge == "least-squares" or corrections == "scales" else None, [])
         rows = {k: v for k, v in rows.items() if want(k)}
         results, artifacts = {}, {}
         for name, (passes, row_calibration, chosen) in rows.items():

@@ -348,12 +348,15 @@ def ShareBlocksPass : Pass<"compress-share-blocks", "::mlir::ModuleOp"> {
     position runs one shared weight, a single constant in the IR (stored
     once in the weights file, quantized once by compress-quantize).
 
-    The shared weight (`merge=`): `least-squares` (the default) minimises
-    the group's output error on the calibration data,
+    The shared weight (`merge=`): `mean` (the default) averages the
+    group's weights; `least-squares` minimises the group's output error on
+    the calibration data,
     sum_b ||X_b (W - W_b)^T||^2 over the group's blocks b, in closed form:
     W = (sum_b W_b H_b) (sum_b H_b)^-1 with H_b = X_b^T X_b (1% of the mean
     diagonal added; each group measured with the groups before it already
-    shared); `mean` averages the weights; `first` keeps the first block's. With `corrections=scales` (the default) each block's layer
+    shared), which fits the calibration windows but generalises worse than
+    the mean on SmolLM2 (docs/benchmarks.md); `first` keeps the first
+    block's. With `corrections=scales` (the default) each block's layer
     gets a scale per output channel fitted in closed form on its
     calibration inputs (the least-squares s_n of s_n (w_n . x) against
     w_b,n . x), applied by an elementwise product after the shared layer;
@@ -375,8 +378,8 @@ def ShareBlocksPass : Pass<"compress-share-blocks", "::mlir::ModuleOp"> {
     Option<"remainder", "remainder", "std::string", /*default=*/"\"error\"",
            "When group does not divide the range: error, or unshared (the last blocks stay as "
            "they are)">,
-    Option<"merge", "merge", "std::string", /*default=*/"\"least-squares\"",
-           "The shared weight: least-squares, mean or first">,
+    Option<"merge", "merge", "std::string", /*default=*/"\"mean\"",
+           "The shared weight: mean, least-squares or first">,
     Option<"corrections", "corrections", "std::string", /*default=*/"\"scales\"",
            "Per-block corrections: scales (per output channel) or none">,
     Option<"report", "report", "std::string", /*default=*/"\"\"",

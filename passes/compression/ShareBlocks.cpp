@@ -145,10 +145,12 @@ struct ShareBlocksPass : compress::impl::ShareBlocksPassBase<ShareBlocksPass> {
 
     Calibration &calibration = getAnalysis<Calibration>();
     bool calibrated = merge == "least-squares" || corrections == "scales";
-    if (calibrated && !calibration.available())
-      return fail("merge=" + merge + " corrections=" + corrections +
-                  " need calibration data (--calibration); merge=mean or first with "
-                  "corrections=none do not");
+    if (merge == "least-squares" && !calibration.available())
+      return fail("merge=least-squares needs calibration data (--calibration); merge=mean and "
+                  "first do not");
+    if (corrections == "scales" && !calibration.available())
+      return fail("corrections=scales needs calibration data (--calibration); corrections=none "
+                  "does not");
 
     // Every member's weight, checked before anything changes.
     std::vector<std::vector<std::vector<Member>>> groups; // group, position, member

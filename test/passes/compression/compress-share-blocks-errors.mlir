@@ -7,6 +7,7 @@
 // RUN: not compress-opt %S/inputs/three_blocks.mlir --compress-share-blocks="last=1 merge=mean corrections=lora" 2>&1 | FileCheck %s --check-prefix=CORRECTIONS
 // RUN: not compress-opt %S/inputs/three_blocks.mlir --compress-share-blocks="last=1 remainder=drop" 2>&1 | FileCheck %s --check-prefix=REMAINDER
 // RUN: not compress-opt %S/inputs/three_blocks.mlir --compress-share-blocks="last=1" 2>&1 | FileCheck %s --check-prefix=CALIBRATION
+// RUN: not compress-opt %S/inputs/three_blocks.mlir --compress-share-blocks="last=1 merge=least-squares corrections=none" 2>&1 | FileCheck %s --check-prefix=LEASTSQUARES
 // RUN: not compress-opt %S/inputs/three_blocks.mlir --compress-quantize --compress-share-blocks="last=1 merge=mean corrections=none" 2>&1 | FileCheck %s --check-prefix=QUANTIZED
 // RUN: not compress-opt %s --compress-share-blocks="merge=mean corrections=none" 2>&1 | FileCheck %s --check-prefix=NOBLOCKS
 
@@ -21,7 +22,8 @@
 // MERGE: error: compress-share-blocks: merge='median' is not one of least-squares, mean, first
 // CORRECTIONS: error: compress-share-blocks: corrections='lora' is neither scales nor none
 // REMAINDER: error: compress-share-blocks: remainder='drop' is neither error nor unshared
-// CALIBRATION: error: compress-share-blocks: merge=least-squares corrections=scales need calibration data (--calibration); merge=mean or first with corrections=none do not
+// CALIBRATION: error: compress-share-blocks: corrections=scales needs calibration data (--calibration); corrections=none does not
+// LEASTSQUARES: error: compress-share-blocks: merge=least-squares needs calibration data (--calibration); merge=mean and first do not
 // QUANTIZED: error: compress-share-blocks: layer 'layers.0.fc' is not a linear layer with a float32 constant weight (share blocks before quantizing, pruning or factorizing them)
 // NOBLOCKS: error: compress-share-blocks: cannot find the model's blocks: the model has no repeated blocks
 
