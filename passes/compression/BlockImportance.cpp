@@ -3,7 +3,6 @@
 #include "passes/compression/BlockImportance.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/IRMapping.h"
 
 #include <cmath>
 

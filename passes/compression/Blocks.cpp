@@ -357,7 +357,6 @@ std::vector<RepeatedBlock> Discovery::blocksOf(const std::vector<Value> &chain,
 BlockStructure Discovery::run() {
   std::optional<Repetition> best;
   std::vector<Value> bestChain;
-  unsigned bestResult = 0;
   unsigned numResults = body->getTerminator()->getNumOperands();
   std::vector<std::optional<PostDominators>> trees;
   for (unsigned r = 0; r < numResults; ++r)
@@ -380,7 +379,6 @@ BlockStructure Discovery::run() {
       if (found && (!best || found->layers > best->layers)) {
         best = found;
         bestChain = chain;
-        bestResult = r;
       }
     }
   }
@@ -390,7 +388,6 @@ BlockStructure Discovery::run() {
     return structure;
   }
   structure.blocks = blocksOf(bestChain, *best);
-  structure.mainResult = bestResult;
   return structure;
 }
 

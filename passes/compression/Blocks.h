@@ -39,8 +39,6 @@ struct BlockStructure {
   std::vector<RepeatedBlock> blocks;
   /// Set when `blocks` is empty: what the search found instead.
   std::string reason;
-  /// The index of @main's result whose residual stream was followed.
-  unsigned mainResult = 0;
 };
 
 /// Finds the repeated blocks of `main`. Every block has the same op structure
