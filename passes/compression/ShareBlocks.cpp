@@ -13,6 +13,8 @@
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
 
+#include <optional>
+
 namespace compress {
 #define GEN_PASS_DEF_SHAREBLOCKSPASS
 #include "passes/compression/Passes.h.inc"
@@ -40,8 +42,19 @@ struct Member {
   Matrix hessian; // empty without calibration
 };
 
-/// The least-squares merge: W = (sum_b W_b H_b) (sum_b H_b + damp I)^-1.
-Matrix leastSquaresMerge(const std::vector<Member> &members) {
+/// The mean of the group's weights.
+Matrix meanMerge(const std::vector<Member> &members) {
+  Matrix mean = Matrix::Zero(members.front().weight.rows(), members.front().weight.cols());
+  for (const Member &m : members)
+    mean += m.weight / double(members.size());
+  return mean;
+}
+
+/// The least-squares merge, damped toward the mean W0:
+/// W = (sum_b W_b H_b + d W0) (sum_b H_b + d I)^-1, d a hundredth of the
+/// mean diagonal. Null when the calibration inputs are all zero (nothing to
+/// fit).
+std::optional<Matrix> leastSquaresMerge(const std::vector<Member> &members) {
   Eigen::Index k = members.front().weight.cols();
   Matrix gram = Matrix::Zero(k, k), moments = Matrix::Zero(members.front().weight.rows(), k);
   for (const Member &m : members) {
@@ -50,10 +63,11 @@ Matrix leastSquaresMerge(const std::vector<Member> &members) {
   }
   double damp = 0.01 * gram.diagonal().mean();
   if (!(damp > 0))
-    damp = 1e-8;
+    return std::nullopt;
   gram.diagonal().array() += damp;
+  moments += damp * meanMerge(members);
   // W gram = moments, gram symmetric: W^T = gram^-1 moments^T.
-  return gram.ldlt().solve(moments.transpose()).transpose();
+  return Matrix(gram.ldlt().solve(moments.transpose()).transpose());
 }
 
 /// ||X (W - W_b)^T||^2 / ||X W_b^T||^2 from H = X^T X.
@@ -65,12 +79,20 @@ double relativeOutputError(const Matrix &shared, const Eigen::VectorXd &scales, 
 }
 
 /// Per output channel n, the s_n minimising ||X (s_n w_n - w_b,n)||^2.
-Eigen::VectorXd fitScales(const Matrix &shared, const Member &m) {
+/// A channel no calibration input reaches (X w_n = 0) keeps s_n = 1, as
+/// every scale fits it equally; `unfitted` counts them.
+Eigen::VectorXd fitScales(const Matrix &shared, const Member &m, int64_t &unfitted) {
   Matrix projected = shared * m.hessian;
   Eigen::VectorXd scales(shared.rows());
+  unfitted = 0;
   for (Eigen::Index n = 0; n < shared.rows(); ++n) {
     double denominator = projected.row(n).dot(shared.row(n));
-    scales[n] = denominator > 0 ? projected.row(n).dot(m.weight.row(n)) / denominator : 1.0;
+    if (denominator > 0) {
+      scales[n] = projected.row(n).dot(m.weight.row(n)) / denominator;
+    } else {
+      scales[n] = 1.0;
+      ++unfitted;
+    }
   }
   return scales;
 }
@@ -198,12 +220,13 @@ struct ShareBlocksPass : compress::impl::ShareBlocksPassBase<ShareBlocksPass> {
       llvm::json::Array positions;
       for (std::vector<Member> &members : byPosition) {
         Member &lead = members.front();
-        Matrix shared = merge == "first" ? lead.weight : Matrix::Zero(lead.weight.rows(), lead.weight.cols());
-        if (merge == "mean") {
-          for (const Member &m : members)
-            shared += m.weight / double(members.size());
-        } else if (merge == "least-squares") {
-          shared = leastSquaresMerge(members);
+        Matrix shared = merge == "first" ? lead.weight : meanMerge(members);
+        bool zeroInputs = false;
+        if (merge == "least-squares") {
+          std::optional<Matrix> fitted = leastSquaresMerge(members);
+          zeroInputs = !fitted;
+          if (fitted)
+            shared = std::move(*fitted);
         }
         Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> stored =
             shared.cast<float>();
@@ -218,11 +241,16 @@ struct ShareBlocksPass : compress::impl::ShareBlocksPassBase<ShareBlocksPass> {
           if (old && old->use_empty())
             old->erase();
           llvm::json::Object entry{{"name", m.name}};
+          if (zeroInputs)
+            entry["merged_by"] = "mean: the group's calibration inputs are all zero";
           Eigen::VectorXd ones = Eigen::VectorXd::Ones(shared.rows());
           if (calibrated)
             entry["shared_output_error"] = relativeOutputError(shared, ones, m);
           if (corrections == "scales") {
-            Eigen::VectorXd scales = fitScales(shared, m);
+            int64_t unfitted = 0;
+            Eigen::VectorXd scales = fitScales(shared, m, unfitted);
+            if (unfitted)
+              entry["unfitted_channels"] = unfitted;
             entry["scaled_output_error"] = relativeOutputError(shared, scales, m);
             scaleOutput(m.op, scales, m.name + ".share_scales");
             bytesAfter += int64_t(scales.size()) * 4;
