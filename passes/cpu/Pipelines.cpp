@@ -12,7 +12,8 @@
 
 using namespace mlir;
 
-// Stages: our ops to linalg; constant quantized weights into the kernels'
+// Stages: block functions inlined; our ops and elementwise arith on tensors
+// to linalg; constant quantized weights into the kernels
 // tiles (before the weights leave the module, so the weights file holds the
 // tiles); convolutions as im2col products; fuse elementwise chains;
 // bufferize with identity-layout function boundaries; free temporaries;
@@ -21,7 +22,8 @@ using namespace mlir;
 // outer ones shared by OpenMP threads; LLVM, allocating through the
 // runtime's caching allocator.
 static const char kCpuLoweringHead[] =
-    "convert-compress-to-linalg,func.func(compress-cpu-tile-quantized-weights)";
+    "compress-inline-blocks,convert-compress-to-linalg,"
+    "func.func(convert-elementwise-to-linalg,compress-cpu-tile-quantized-weights)";
 static const char kCpuLoweringTail[] =
     "func.func(compress-cpu-conv-to-im2col),"
     "func.func(canonicalize,cse,compress-cpu-fuse-elementwise,canonicalize,"

@@ -28,7 +28,8 @@ using namespace mlir;
 // grid of kernels; kernel
 // outlining; device code to NVVM; host code to LLVM, its buffers allocated
 // on the device; kernels assembled by ptxas into a gpu.binary.
-static const char kCudaLoweringHead[] = "convert-compress-to-linalg";
+static const char kCudaLoweringHead[] =
+    "compress-inline-blocks,convert-compress-to-linalg,func.func(convert-elementwise-to-linalg)";
 static const char kCudaLoweringTail[] =
     "func.func(canonicalize,cse,compress-cpu-fuse-elementwise,canonicalize,"
     "compress-cpu-approximate-math),"
