@@ -396,6 +396,13 @@ BlockStructure Discovery::run() {
 BlockStructure compress::findBlocks(func::FuncOp main) {
   if (main.isExternal() || !llvm::hasSingleElement(main.getBody()))
     return BlockStructure{{}, "@main is not a single-block function"};
+  WalkResult outlined = main.walk([&](func::CallOp call) {
+    auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(call, call.getCalleeAttr());
+    return callee && callee->hasAttr(kBlockAttr) ? WalkResult::interrupt() : WalkResult::advance();
+  });
+  if (outlined.wasInterrupted())
+    return BlockStructure{{}, "its blocks are outlined as functions (compress-outline-blocks); "
+                              "inline them first (compress-inline-blocks)"};
   return Discovery(main).run();
 }
 

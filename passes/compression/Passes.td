@@ -340,6 +340,29 @@ def DropBlocksPass : Pass<"compress-drop-blocks", "::mlir::ModuleOp"> {
   let dependentDialects = ["::compress::CompressDialect"];
 }
 
+def OutlineBlocksPass : Pass<"compress-outline-blocks", "::mlir::ModuleOp"> {
+  let summary = "Make each repeated block a function with its weights as operands";
+  let description = [{
+    Moves the ops of each block compress-find-blocks finds into a private
+    function `@block_<i>` (attribute `compress.block = i`) whose operands
+    are the block's residual-stream input, then every other value it reads
+    from @main (its weights, masks, rotary tables, a key/value cache's past
+    tensors) in the order it first reads them, and whose results are its
+    output on the residual stream, then every other value @main reads from
+    it (a cache's present tensors). @main calls the functions in order.
+    Weights stay constants of @main, so a weight shared by several blocks
+    stays one value passed to each call. `compress-inline-blocks` (the
+    first step of every target's lowering) restores the flat model.
+
+    Compression passes work on the flat model: run them before this pass
+    (a layer whose weight is a function operand is not a constant to them).
+
+    Errors: a model whose blocks cannot be found; an op of @main outside a
+    block that reads a value of the block before the block's last op.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 def ShareBlocksPass : Pass<"compress-share-blocks", "::mlir::ModuleOp"> {
   let summary = "Share one weight set across groups of neighbouring blocks, with per-block corrections (FoldGPT)";
   let description = [{
@@ -352,15 +375,17 @@ def ShareBlocksPass : Pass<"compress-share-blocks", "::mlir::ModuleOp"> {
     group's weights; `least-squares` minimises the group's output error on
     the calibration data,
     sum_b ||X_b (W - W_b)^T||^2 over the group's blocks b, in closed form:
-    W = (sum_b W_b H_b) (sum_b H_b)^-1 with H_b = X_b^T X_b (1% of the mean
-    diagonal added; each group measured with the groups before it already
-    shared), which fits the calibration windows but generalises worse than
-    the mean on SmolLM2 (docs/benchmarks.md); `first` keeps the first
-    block's. With `corrections=scales` (the default) each block's layer
+    W = (sum_b W_b H_b + d W0) (sum_b H_b + d I)^-1 with H_b = X_b^T X_b,
+    damped toward the mean W0 by d, 1% of the mean diagonal (each group
+    measured with the groups before it already shared; the mean where the
+    calibration inputs are all zero, as the report says), which fits the
+    calibration windows but generalises worse than the mean on SmolLM2
+    (docs/benchmarks.md); `first` keeps the first block's. With `corrections=scales` (the default) each block's layer
     gets a scale per output channel fitted in closed form on its
     calibration inputs (the least-squares s_n of s_n (w_n . x) against
-    w_b,n . x), applied by an elementwise product after the shared layer;
-    `corrections=none` adds none.
+    w_b,n . x), applied by an elementwise product after the shared layer
+    (1 for a channel no calibration input reaches, counted in the report as
+    `unfitted_channels`); `corrections=none` adds none.
 
     Errors: a group smaller than 2; a range outside the model's blocks or
     one `group` does not divide (unless `remainder=unshared` leaves the

@@ -20,4 +20,17 @@ def ConvertCompressToLinalgPass : Pass<"convert-compress-to-linalg"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def InlineBlocksPass : Pass<"compress-inline-blocks", "::mlir::ModuleOp"> {
+  let summary = "Inline the block functions compress-outline-blocks made";
+  let description = [{
+    Replaces each call of a block function (a `func.func` with the
+    `compress.block` attribute) by a copy of its body, whose ops carry the
+    call's `compress.block` index, and erases the block functions no longer
+    called. Every target's lowering starts with it, so an outlined model
+    compiles as the flat one does; a model without block functions is left
+    as it is.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 #endif

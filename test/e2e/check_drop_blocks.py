@@ -2,7 +2,8 @@
 block from one seed, so its 3-block model without the last block is its 2-block model. compress-run on the 3-block
 model with `compress-drop-blocks{blocks=2}` must match onnxruntime on the 2-block model (without and with a key/value
 cache: the dropped block's past and present tensors leave the interface), and dropping block 1 instead must leave
-blocks 0 and 2's cache tensors."""
+blocks 0 and 2's cache tensors. The 3-block model outlined (compress-outline-blocks, one function per block) computes
+what the flat model does, bit for bit, and what onnxruntime does."""
 import argparse
 import json
 import subprocess
@@ -54,13 +55,26 @@ def main() -> int:
                                              kv_cache=kv), models[blocks], external_data=True)
             feeds2 = {"hidden": hidden, **({k: v for k, v in past.items() if not k.endswith(".2")} if kv else {})}
             feeds3 = {"hidden": hidden, **(past if kv else {})}
+            label = "with a cache" if kv else "without a cache"
+            full = ort.InferenceSession(str(models[3]))
+            names3 = [o.name for o in full.get_outputs()]
+            want3 = dict(zip(names3, full.run(names3, feeds3)))
+            flat = compress_run(args.compress_run, models[3], "compress-find-blocks", feeds3, tmp / f"flat{kv}")
+            outlined = compress_run(args.compress_run, models[3], "compress-outline-blocks", feeds3,
+                                    tmp / f"outlined{kv}")
+            if sorted(outlined) != sorted(names3):
+                failures.append(f"outlined, {label}: outputs {sorted(outlined)}, onnxruntime's {sorted(names3)}")
+            for name in set(outlined) & set(names3):
+                if not np.array_equal(outlined[name], flat[name]):
+                    failures.append(f"outlined, {label}: {name} differs from the flat model's")
+                if (err := rel_err(outlined[name], want3[name])) > 1e-5:
+                    failures.append(f"outlined, {label}: {name} relative error {err:.2e} against onnxruntime")
             session = ort.InferenceSession(str(models[2]))
             names = [o.name for o in session.get_outputs()]
             want = dict(zip(names, session.run(names, feeds2)))
             report = tmp / f"report{kv}.json"
             got = compress_run(args.compress_run, models[3], f"compress-drop-blocks{{blocks=2 report={report}}}",
                                feeds2, tmp / f"out{kv}")
-            label = "with a cache" if kv else "without a cache"
             if sorted(got) != sorted(want):
                 failures.append(f"{label}: outputs {sorted(got)}, the 2-block model's {sorted(want)}")
             for name in set(got) & set(want):
@@ -73,12 +87,9 @@ def main() -> int:
                 if sorted(doc["removed_arguments"]) != ["past_key.2", "past_value.2"]:
                     failures.append(f"removed arguments {doc['removed_arguments']}")
                 # Block 1 dropped: blocks 0 and 2 keep their cache tensors, which are the 3-block model's.
-                full = ort.InferenceSession(str(models[3]))
-                names3 = [o.name for o in full.get_outputs()]
                 feeds = {k: v for k, v in feeds3.items() if ".1" not in k}
                 got = compress_run(args.compress_run, models[3], "compress-drop-blocks{blocks=1}", feeds,
                                    tmp / "out_middle")
-                want3 = dict(zip(names3, full.run(names3, feeds3)))
                 expected = sorted(n for n in names3 if ".1" not in n)
                 if sorted(got) != expected:
                     failures.append(f"block 1 dropped: outputs {sorted(got)}, expected {expected}")
@@ -89,7 +100,8 @@ def main() -> int:
     for failure in failures:
         print("FAIL:", failure)
     print("compress-drop-blocks:", "failed" if failures else
-          "passed (last block dropped = 2-block model without and with a cache; interface of a middle drop)")
+          "passed (last block dropped = 2-block model without and with a cache; interface of a middle drop; "
+          "outlined blocks = flat model)")
     return 1 if failures else 0
 
 
