@@ -4,6 +4,8 @@
 
 #include "passes/compression/Blocks.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -59,7 +61,7 @@ LogicalResult hoistBefore(Value value, Operation *point, const OpSet &outlined) 
 }
 
 /// Whether `op` is a constant other than a weight (a float tensor of
-/// distinct values): scalars, splats, shapes. Functions get their own copy.
+/// distinct values): scalars, splats, shapes.
 bool isStructuralConstant(Operation *op) {
   if (!op->hasTrait<OpTrait::ConstantLike>() || op->getNumResults() != 1)
     return false;
@@ -68,6 +70,31 @@ bool isStructuralConstant(Operation *op) {
     return true;
   Attribute value;
   return matchPattern(op->getResult(0), m_Constant(&value)) && isa<SplatElementsAttr>(value);
+}
+
+/// Whether `op` only builds structure from structural ops: a structural
+/// constant, an empty tensor, a fill with a structural value, or a pure op
+/// with no float tensor result (shapes, scalars). Functions get their own
+/// copy instead of an operand (cheap to recompute; weights and float tables
+/// stay operands).
+bool isStructural(Operation *op, llvm::DenseMap<Operation *, bool> &memo) {
+  if (auto it = memo.find(op); it != memo.end())
+    return it->second;
+  bool structural = false;
+  if (isStructuralConstant(op) || isa<tensor::EmptyOp>(op)) {
+    structural = true;
+  } else if (isa<linalg::FillOp>(op) ||
+             (isMemoryEffectFree(op) && op->getNumRegions() == 0 &&
+              llvm::none_of(op->getResultTypes(), [](Type type) {
+                auto shaped = dyn_cast<ShapedType>(type);
+                return shaped && isa<FloatType>(shaped.getElementType());
+              }))) {
+    structural = llvm::all_of(op->getOperands(), [&](Value operand) {
+      Operation *def = operand.getDefiningOp();
+      return def && def->getBlock() == op->getBlock() && isStructural(def, memo);
+    });
+  }
+  return memo[op] = structural;
 }
 
 /// One block as the ops its function holds.
@@ -84,8 +111,9 @@ struct BlockOps {
 
 /// Collects `block`'s ops and the side ops it needs: those outside every
 /// block, pure, and computed (transitively) from the block's own values, so
-/// they cannot be operands of its function; and its structural constants,
-/// so that the function's operands are the stream, weights and side values.
+/// they cannot be operands of its function; and the structural ops it
+/// reads, so that the function's operands are the stream, weights and side
+/// values.
 BlockOps collectBlockOps(const RepeatedBlock &block, mlir::Block *body) {
   OpSet inBlock(block.ops.begin(), block.ops.end());
   // Ops computed from the block's values, in one program-order sweep.
@@ -99,12 +127,13 @@ BlockOps collectBlockOps(const RepeatedBlock &block, mlir::Block *body) {
         }
   BlockOps result;
   result.members = inBlock;
+  llvm::DenseMap<Operation *, bool> structural;
   SmallVector<Operation *> work(block.ops.begin(), block.ops.end());
   while (!work.empty()) {
     Operation *op = work.pop_back_val();
     for (Value v : readsFrom(op, body))
       if (Operation *def = definingOpIn(v, body);
-          def && (dependent.contains(def) || isStructuralConstant(def)) &&
+          def && (dependent.contains(def) || isStructural(def, structural)) &&
           result.members.insert(def).second)
         work.push_back(def);
   }

@@ -38,3 +38,39 @@
 
 // The block passes need the flat model and say so.
 // OUTLINED: warning: compress-find-blocks: its blocks are outlined as functions (compress-outline-blocks); inline them first (compress-inline-blocks); left as it is
+
+// RUN: compress-opt %s --compress-outline-blocks | FileCheck %s --check-prefix=STRUCTURAL
+
+// Structure shared by the blocks (an empty tensor, a fill of a scalar
+// constant, a splat) is copied into each function; only the stream and the
+// weights are operands.
+// STRUCTURAL-LABEL: func.func private @block_0
+// STRUCTURAL-SAME:    (%{{.*}}: tensor<2x4xf32>, %{{.*}}: tensor<4x4xf32>) -> tensor<2x4xf32>
+// STRUCTURAL:         tensor.empty() : tensor<2x4xf32>
+// STRUCTURAL:         linalg.fill
+// STRUCTURAL-LABEL: func.func private @block_1
+// STRUCTURAL-SAME:    (%{{.*}}: tensor<2x4xf32>, %{{.*}}: tensor<4x4xf32>) -> tensor<2x4xf32>
+// STRUCTURAL-LABEL: func.func @main
+// STRUCTURAL:         call @block_0
+// STRUCTURAL:         call @block_1
+module {
+  func.func @main(%x: tensor<2x4xf32> {compress.name = "x"}) -> (tensor<2x3xf32> {compress.name = "logits"}) {
+    %w0 = arith.constant dense<[[-0.73, 0.69, 0.53, -0.49], [-0.01, -0.10, 0.30, 0.58], [-0.81, -0.94, 0.67, -0.13], [0.52, -1.00, -0.11, 0.44]]> : tensor<4x4xf32>
+    %w1 = arith.constant dense<[[-0.54, 0.89, 0.80, -0.94], [-0.95, 0.08, 0.88, -0.24], [-0.57, -0.16, -0.94, -0.56], [-0.12, -0.01, -0.53, -0.54]]> : tensor<4x4xf32>
+    %zero = arith.constant 0.0 : f32
+    %half = arith.constant dense<0.5> : tensor<2x4xf32>
+    %empty = tensor.empty() : tensor<2x4xf32>
+    %zeros = linalg.fill ins(%zero : f32) outs(%empty : tensor<2x4xf32>) -> tensor<2x4xf32>
+    %y0 = compress.linear %x, %w0 : tensor<2x4xf32>, tensor<4x4xf32> -> tensor<2x4xf32>
+    %r0 = linalg.max ins(%y0, %zeros : tensor<2x4xf32>, tensor<2x4xf32>) outs(%empty : tensor<2x4xf32>) -> tensor<2x4xf32>
+    %s0 = arith.mulf %r0, %half : tensor<2x4xf32>
+    %h1 = arith.addf %x, %s0 : tensor<2x4xf32>
+    %y1 = compress.linear %h1, %w1 : tensor<2x4xf32>, tensor<4x4xf32> -> tensor<2x4xf32>
+    %r1 = linalg.max ins(%y1, %zeros : tensor<2x4xf32>, tensor<2x4xf32>) outs(%empty : tensor<2x4xf32>) -> tensor<2x4xf32>
+    %s1 = arith.mulf %r1, %half : tensor<2x4xf32>
+    %h2 = arith.addf %h1, %s1 : tensor<2x4xf32>
+    %head_w = arith.constant dense<[[1.0, 0.0, 0.0, 0.5], [0.0, 1.0, 0.0, 0.5], [0.0, 0.0, 1.0, 0.5]]> : tensor<3x4xf32>
+    %logits = compress.linear %h2, %head_w : tensor<2x4xf32>, tensor<3x4xf32> -> tensor<2x3xf32>
+    return %logits : tensor<2x3xf32>
+  }
+}
