@@ -1,8 +1,10 @@
-// Lowers the `compress` ops (dense, quantized, sparse and low-rank layers) to linalg on tensors.
+// Lowers the `compress` ops (dense, quantized, sparse and low-rank layers;
+// token routing, TokenOpsToLinalg.cpp) to linalg on tensors.
 #include "dialects/compress/IR/CompressOps.h"
 #include "passes/conversion/Passes.h"
 #include "passes/conversion/QuantizedLinearLoop.h"
 #include "passes/conversion/SparseLinearLoop.h"
+#include "passes/conversion/TokenOpsToLinalg.h"
 
 #include "lib/runtime/cpu/Contraction.h"
 
@@ -337,4 +339,5 @@ void compress::populateCompressToLinalgPatterns(
   patterns.add<LowerLinear, LowerQuantizedLinear, LowerSparseLinear, LowerLowRankLinear,
                LowerConv2D, LowerEmbedding>(
       patterns.getContext());
+  populateTokenOpsToLinalgPatterns(patterns);
 }

@@ -12,10 +12,15 @@ def ConvertCompressToLinalgPass : Pass<"convert-compress-to-linalg"> {
     contraction with each weight dequantised inside the loop body, `compress.conv2d` into a padded
     `linalg.conv_2d_nchw_fchw` (or `linalg.conv_2d_ngchw_gfchw` when grouped),
     and `compress.embedding` into a `linalg.generic` that gathers table rows.
+    The token-skip ops become a router's two reductions and compare, a
+    select, and the gather and scatter of kept rows (a scan of the keep mask
+    in `scf.for`).
     Targets then tile, vectorize or call microkernels on the linalg form.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::affine::AffineDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect"];
 }

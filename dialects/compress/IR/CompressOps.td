@@ -290,4 +290,6 @@ def Compress_CheckCountOp : Compress_Op<"check_count",
   let hasVerifier = 1;
 }
 
+include "dialects/compress/IR/TokenOps.td"
+
 #endif // COMPRESS_OPS_TD
