@@ -38,4 +38,26 @@ def InlineBlocksPass : Pass<"compress-inline-blocks", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
+def CompactTokensPass : Pass<"compress-compact-tokens", "::mlir::ModuleOp"> {
+  let summary = "Run the layers of routed blocks on the kept tokens only";
+  let description = [{
+    `compress.select_tokens` (a routed block's output, from
+    compress-token-skip) reads the block's result only at the tokens its
+    router keeps. That deadness flows backward through the ops that keep a
+    token's row to itself: linalg ops whose token dimension is a parallel
+    loop every operand indexes plainly (elementwise ops, norms, softmax,
+    transposes, the query side of attention products), reshapes and whole
+    slices along it, and row-wise layers (dense, quantized, sparse and
+    low-rank linear). It stops at anything else: the keys and values every
+    query reads stay whole, so skipped tokens still serve as keys and
+    values. Each layer whose output rows at skipped tokens are dead runs on
+    `compress.gather_tokens` of its input, and `compress.scatter_tokens`
+    puts its rows back (zeros at skipped tokens, which nothing reads). The
+    CPU target runs it before lowering, so a block's cost scales with the
+    tokens it keeps; routed outputs are the same as without it, bit for bit
+    (a layer's row does not depend on the other rows it runs with).
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 #endif

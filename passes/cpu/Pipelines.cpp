@@ -12,7 +12,8 @@
 
 using namespace mlir;
 
-// Stages: block functions inlined; our ops and elementwise arith on tensors
+// Stages: block functions inlined; routed blocks' layers on their kept
+// tokens; our ops and elementwise arith on tensors
 // to linalg; constant quantized weights into the kernels
 // tiles (before the weights leave the module, so the weights file holds the
 // tiles); convolutions as im2col products; fuse elementwise chains;
@@ -22,7 +23,7 @@ using namespace mlir;
 // outer ones shared by OpenMP threads; LLVM, allocating through the
 // runtime's caching allocator.
 static const char kCpuLoweringHead[] =
-    "compress-inline-blocks,convert-compress-to-linalg,"
+    "compress-inline-blocks,compress-compact-tokens,convert-compress-to-linalg,"
     "func.func(convert-elementwise-to-linalg,compress-cpu-tile-quantized-weights)";
 static const char kCpuLoweringTail[] =
     "func.func(compress-cpu-conv-to-im2col),"
