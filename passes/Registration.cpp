@@ -31,7 +31,8 @@ llvm::ArrayRef<llvm::StringRef> compress::compressionPassNames() {
   // Each compression pass adds its flag here when it lands.
   static const llvm::StringRef names[] = {"compress-quantize", "compress-prune",
                                           "compress-factorize", "compress-find-blocks",
-                                          "compress-drop-blocks", "compress-share-blocks"};
+                                          "compress-drop-blocks", "compress-share-blocks",
+                                          "compress-outline-blocks", "compress-token-skip"};
   return names;
 }
 

@@ -414,4 +414,67 @@ def ShareBlocksPass : Pass<"compress-share-blocks", "::mlir::ModuleOp"> {
                            "::mlir::tensor::TensorDialect", "::compress::CompressDialect"];
 }
 
+def TokenSkipPass : Pass<"compress-token-skip", "::mlir::ModuleOp"> {
+  let summary = "Per-token routers that let tokens skip blocks (FTP), fitted without training";
+  let description = [{
+    Puts a router before each of the blocks `first` to `last` (of those
+    compress-find-blocks finds; by default all but the first and the last):
+    `compress.route_tokens` decides per token whether the block runs
+    (w . x / rms(x) >= threshold), and `compress.select_tokens` takes the
+    block's output at kept tokens and its input at the others (a skipped
+    token passes through on the residual stream unchanged).
+
+    Routers (`router=`): `fitted` (the default) predicts each token's
+    relative update ||block(x) - x|| / ||x|| by least squares on the
+    normalised hidden state, measured on the calibration data; `random`
+    draws the weights from a Gaussian (`seed=`), the baseline at the same
+    skip rates. The schedule spreads `skip`, the fraction of the routed
+    blocks' tokens to skip, over the blocks: the tokens with the smallest
+    measured updates over all routed blocks are skipped, so a block that
+    changes its tokens little skips more; each block's threshold is the
+    quantile of its router's scores that skips its share of its calibration
+    tokens. `routers=FILE` instead reads trained routers from a .npy
+    [blocks, width + 1]: per routed block its weights, then its threshold
+    (no calibration needed). `skip=0` keeps every token (thresholds -inf):
+    outputs equal the unrouted model's.
+
+    Attention: by default a skipped token still serves as key and value
+    from its current hidden state (its key and value projections run, so a
+    causal model stays causal, and a decode step with a key/value cache
+    writes for a skipped token the cache entry a full prefill computes:
+    the router reads only the token itself). `skip-kv=true` also hides
+    skipped tokens from the block's queries: the block's additive attention
+    mask [.., T, T] gets -inf at their keys (models without a cache).
+
+    On the CPU target compress-compact-tokens runs each routed block's
+    query, output and MLP layers on the kept tokens only.
+
+    Errors: `skip` outside [0, 1); a block range outside the model's; a
+    routers file of another shape; fitting without calibration data; a model
+    without discoverable blocks; `skip-kv=true` on a model with a cache or
+    without one attention mask per block. The report gives per routed block
+    its calibration skip rate, its threshold, its tokens' mean relative
+    update and the correlation of the router's prediction with it.
+  }];
+  let options = [
+    Option<"skip", "skip", "double", /*default=*/"0.3",
+           "Fraction of the routed blocks' tokens to skip, in [0, 1)">,
+    Option<"first", "first", "int64_t", /*default=*/"1", "First routed block">,
+    Option<"last", "last", "int64_t", /*default=*/"-1",
+           "Last routed block (-1: the one before the last block)">,
+    Option<"router", "router", "std::string", /*default=*/"\"fitted\"",
+           "fitted (least squares on calibration data) or random (Gaussian weights)">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of router=random">,
+    Option<"routersFile", "routers", "std::string", /*default=*/"\"\"",
+           "A .npy of trained routers [blocks, width + 1] (weights, then threshold) instead of "
+           "fitting">,
+    Option<"skipKv", "skip-kv", "bool", /*default=*/"false",
+           "Skipped tokens no longer serve as keys and values in the blocks they skip">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "Where to write the JSON report (none when empty)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect", "::compress::CompressDialect"];
+}
+
 #endif

@@ -64,5 +64,12 @@ if "$py" "$root/test/e2e/check_drop_blocks.py" "$@"; then
 else
   failed=$((failed + 1))
 fi
+# compress-token-skip against routing written in ONNX and run by onnxruntime (skip-kv false and true, with a
+# cache), a decode step against the full prefill, skip=0 against the unrouted model; seconds.
+if "$py" "$root/test/e2e/check_token_skip.py" "$@"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,300 @@
+// compress-token-skip: per-token routers that let tokens skip blocks (FTP).
+#include "passes/compression/Passes.h"
+
+#include "passes/compression/Blocks.h"
+#include "passes/compression/Calibration.h"
+#include "passes/compression/LayerWeights.h"
+#include "passes/compression/TokenRouters.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
+#include <limits>
+#include <random>
+
+namespace compress {
+#define GEN_PASS_DEF_TOKENSKIPPASS
+#include "passes/compression/Passes.h.inc"
+} // namespace compress
+
+using namespace mlir;
+using namespace compress;
+
+namespace {
+
+/// One routed block's router: keep a token when weight . x / rms(x) >=
+/// threshold.
+struct Router {
+  std::vector<float> weight;
+  double threshold = -std::numeric_limits<double>::infinity();
+  llvm::json::Object report;
+};
+
+/// Whether `block` reads or writes @main's interface other than through the
+/// residual stream: a key/value cache's past and present tensors.
+bool hasCache(const RepeatedBlock &block) {
+  for (Operation *op : block.ops) {
+    for (Value operand : op->getOperands())
+      if (auto arg = dyn_cast<BlockArgument>(operand); arg && operand != block.input)
+        return true;
+    for (Value result : op->getResults())
+      for (Operation *user : result.getUsers())
+        if (isa<func::ReturnOp>(user) && result != block.output)
+          return true;
+  }
+  return false;
+}
+
+struct TokenSkipPass : compress::impl::TokenSkipPassBase<TokenSkipPass> {
+  using TokenSkipPassBase::TokenSkipPassBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (!(skip >= 0.0 && skip < 1.0))
+      return fail("skip=" + std::to_string(skip) + " is outside [0, 1)");
+    if (router != "fitted" && router != "random")
+      return fail("router='" + router + "' is neither fitted nor random");
+    FailureOr<BlockStructure> structure = requireBlocks(module, "compress-token-skip");
+    if (failed(structure))
+      return signalPassFailure();
+    int64_t n = int64_t(structure->blocks.size());
+    int64_t end = last < 0 ? n - 2 : last;
+    if (first < 0 || first > end || end >= n)
+      return fail("blocks " + std::to_string(first) + " to " + std::to_string(end) +
+                  " are not a range of the model's " + std::to_string(n) + " blocks");
+    std::vector<const RepeatedBlock *> routed;
+    for (int64_t b = first; b <= end; ++b)
+      routed.push_back(&structure->blocks[b]);
+    auto inputType = cast<RankedTensorType>(routed.front()->input.getType());
+    if (inputType.getRank() < 2 || ShapedType::isDynamic(inputType.getShape().back()) ||
+        !isa<FloatType>(inputType.getElementType()))
+      return fail("the blocks' hidden states are " + typeString(inputType) +
+                  ", not float [.., tokens, width] with a static width");
+    int64_t width = inputType.getShape().back();
+
+    std::vector<Router> routers(routed.size());
+    if (!routersFile.empty()) {
+      if (failed(loadRouters(routers, width)))
+        return signalPassFailure();
+    } else if (failed(fitRouters(routed, routers, width))) {
+      return signalPassFailure();
+    }
+    // Last block first: a block's input is then still the value the block
+    // before it computes, which that block's select replaces afterwards
+    // (in the router and select just inserted too).
+    for (size_t b = routed.size(); b-- > 0;)
+      if (failed(insertRouter(*routed[b], routers[b])))
+        return signalPassFailure();
+    llvm::json::Array entries;
+    for (auto [block, r] : llvm::zip(routed, routers)) {
+      r.report["block"] = int64_t(block->index);
+      r.report["threshold"] = std::isinf(r.threshold) ? llvm::json::Value(nullptr)
+                                                       : llvm::json::Value(r.threshold);
+      entries.push_back(std::move(r.report));
+    }
+    if (report.empty())
+      return;
+    llvm::json::Object doc{{"pass", "compress-token-skip"},
+                           {"skip", double(skip)},
+                           {"router", routersFile.empty() ? std::string(router) : std::string("file")},
+                           {"skip_kv", bool(skipKv)},
+                           {"blocks", std::move(entries)}};
+    if (llvm::Error error = writeJson(report, std::move(doc)))
+      fail(llvm::toString(std::move(error)));
+  }
+
+  /// Routers from the user's file: one row per routed block, the weight
+  /// then the threshold.
+  LogicalResult loadRouters(std::vector<Router> &routers, int64_t width) {
+    auto tensor = readNpy(routersFile);
+    if (!tensor) {
+      fail("cannot read routers='" + routersFile + "': " + llvm::toString(tensor.takeError()));
+      return failure();
+    }
+    std::vector<int64_t> expected{int64_t(routers.size()), width + 1};
+    if (tensor->shape != expected || (tensor->kind != ElementKind::F32 &&
+                                      tensor->kind != ElementKind::F64)) {
+      fail("routers='" + routersFile + "' holds " + elementName(tensor->kind) + " " +
+           tensor->shapeString() + "; expected float32 or float64 [" +
+           std::to_string(expected[0]) + "," + std::to_string(expected[1]) +
+           "]: per routed block its " + std::to_string(width) + " weights, then its threshold");
+      return failure();
+    }
+    for (size_t b = 0; b < routers.size(); ++b) {
+      auto at = [&](int64_t j) {
+        size_t i = b * size_t(width + 1) + size_t(j);
+        return tensor->kind == ElementKind::F32
+                   ? double(reinterpret_cast<const float *>(tensor->data.data())[i])
+                   : reinterpret_cast<const double *>(tensor->data.data())[i];
+      };
+      for (int64_t j = 0; j <= width; ++j)
+        if (std::isnan(at(j)) || (j < width && std::isinf(at(j)))) {
+          fail("routers='" + routersFile + "' row " + std::to_string(b) + " holds " +
+               (std::isnan(at(j)) ? "NaN" : "an infinite weight"));
+          return failure();
+        }
+      for (int64_t j = 0; j < width; ++j)
+        routers[b].weight.push_back(float(at(j)));
+      routers[b].threshold = at(width);
+    }
+    return success();
+  }
+
+  /// Routers fitted on calibration data: the schedule gives each block its
+  /// skip rate, its router (fitted or random) its scores, the rate's
+  /// quantile of the scores its threshold.
+  LogicalResult fitRouters(ArrayRef<const RepeatedBlock *> routed, std::vector<Router> &routers,
+                           int64_t width) {
+    Calibration &calibration = getAnalysis<Calibration>();
+    if (!calibration.available()) {
+      fail("fitting routers needs calibration data (--calibration), or give routers=FILE");
+      return failure();
+    }
+    SmallVector<Value> boundaries;
+    for (const RepeatedBlock *block : routed) {
+      boundaries.push_back(block->input);
+      boundaries.push_back(block->output);
+    }
+    std::vector<RouterSamples> samples(routed.size());
+    if (llvm::Error error = calibration->visitValues(
+            boundaries, [&](size_t, ArrayRef<HostTensor> states) -> llvm::Error {
+              for (size_t b = 0; b < routed.size(); ++b)
+                if (llvm::Error e = addSamples(samples[b], states[2 * b], states[2 * b + 1]))
+                  return e;
+              return llvm::Error::success();
+            })) {
+      fail("calibrating the routed blocks failed: " + llvm::toString(std::move(error)));
+      return failure();
+    }
+    std::vector<double> rates = scheduleSkipRates(samples, skip);
+    std::mt19937_64 random(seed);
+    std::normal_distribution<double> gaussian;
+    for (size_t b = 0; b < routed.size(); ++b) {
+      std::vector<double> weight;
+      double bias = 0;
+      if (router == "fitted") {
+        weight = fitUpdatePredictor(samples[b]);
+        bias = weight.back();
+        weight.pop_back();
+      } else {
+        for (int64_t j = 0; j < width; ++j)
+          weight.push_back(gaussian(random));
+      }
+      std::vector<double> s = scores(samples[b], weight);
+      routers[b].threshold = thresholdForRate(s, rates[b]);
+      routers[b].weight.assign(weight.begin(), weight.end());
+      int64_t kept = 0;
+      for (double v : s)
+        kept += v >= routers[b].threshold;
+      double mean = 0;
+      for (double u : samples[b].updates)
+        mean += u / double(samples[b].tokens());
+      std::vector<double> predicted(s);
+      for (double &v : predicted)
+        v += bias;
+      routers[b].report = llvm::json::Object{
+          {"skip_rate", 1.0 - double(kept) / double(std::max<int64_t>(1, samples[b].tokens()))},
+          {"mean_update", mean},
+          {"prediction_correlation", correlation(predicted, samples[b].updates)}};
+    }
+    return success();
+  }
+
+  /// Puts `r` before `block`: a router on the block's input, and a select
+  /// of the block's output at kept tokens and its input at the others.
+  LogicalResult insertRouter(const RepeatedBlock &block, const Router &r) {
+    OpBuilder b(block.ops.front());
+    Location loc = block.ops.front()->getLoc();
+    auto inputType = cast<RankedTensorType>(block.input.getType());
+    auto weightType = RankedTensorType::get({inputType.getShape().back()}, inputType.getElementType());
+    Value weight = makeConstant(b, loc, weightType, r.weight,
+                                "block." + std::to_string(block.index) + ".router");
+    auto keepType = RankedTensorType::get(inputType.getShape().drop_back(), b.getI1Type());
+    Value keep = RouteTokensOp::create(b, loc, keepType, block.input, weight,
+                                       b.getF64FloatAttr(r.threshold));
+    if (skipKv && failed(maskSkippedKeys(block, keep)))
+      return failure();
+    b.setInsertionPointAfter(block.ops.back());
+    auto select = SelectTokensOp::create(b, block.ops.back()->getLoc(), block.output.getType(), keep,
+                                         block.output, block.input);
+    Value(block.output).replaceAllUsesExcept(select.getResult(), select);
+    return success();
+  }
+
+  /// skip-kv=true: the block's additive attention mask [.., T, T] (a value
+  /// from outside the block) gets -inf at the keys of skipped tokens, in
+  /// this block only.
+  LogicalResult maskSkippedKeys(const RepeatedBlock &block, Value keep) {
+    std::string where = "skip-kv=true: block " + std::to_string(block.index);
+    if (hasCache(block)) {
+      fail(where + " has a key/value cache: a skipped token's cache entry would still serve "
+                   "later steps as a key; use skip-kv=false");
+      return failure();
+    }
+    auto keepType = cast<RankedTensorType>(keep.getType());
+    int64_t tokens = keepType.getShape().back();
+    llvm::DenseSet<Operation *> inBlock(block.ops.begin(), block.ops.end());
+    llvm::SetVector<Value> masks;
+    // Read as an input (not an init) of a linalg op, and not itself an
+    // empty or filled tensor.
+    for (Operation *op : block.ops)
+      for (Value v : isa<linalg::LinalgOp>(op) ? cast<linalg::LinalgOp>(op).getDpsInputs()
+                                               : OperandRange(op->getOperands().take_front(0))) {
+        Operation *def = v.getDefiningOp();
+        if (isa_and_nonnull<tensor::EmptyOp, linalg::FillOp>(def))
+          continue;
+        auto type = dyn_cast<RankedTensorType>(v.getType());
+        if ((def && inBlock.contains(def)) || v == block.input || !type || type.getRank() < 2 ||
+            !isa<FloatType>(type.getElementType()) || ShapedType::isDynamic(tokens) ||
+            type.getShape().back() != tokens || type.getShape().drop_back().back() != tokens)
+          continue;
+        masks.insert(v);
+      }
+    if (masks.size() != 1 || keepType.getRank() != 2 || keepType.getDimSize(0) != 1) {
+      fail(where + " has " + std::to_string(masks.size()) +
+           " float tensors [.., T, T] from outside it (T = " +
+           (ShapedType::isDynamic(tokens) ? std::string("dynamic") : std::to_string(tokens)) +
+           ") where one additive attention mask, one sequence, is needed");
+      return failure();
+    }
+    Value mask = masks.front();
+    auto maskType = cast<RankedTensorType>(mask.getType());
+    OpBuilder b(keep.getContext());
+    b.setInsertionPointAfterValue(keep);
+    Location loc = keep.getLoc();
+    unsigned rank = maskType.getRank();
+    MLIRContext *ctx = b.getContext();
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    AffineMap keyOfKeep = AffineMap::get(
+        rank, 0, {getAffineConstantExpr(0, ctx), getAffineDimExpr(rank - 1, ctx)}, ctx);
+    Value init = tensor::EmptyOp::create(b, loc, maskType.getShape(), maskType.getElementType());
+    Value minusInf = arith::ConstantOp::create(
+        b, loc, b.getFloatAttr(maskType.getElementType(), -std::numeric_limits<double>::infinity()));
+    auto masked = linalg::GenericOp::create(
+        b, loc, TypeRange{maskType}, ValueRange{mask, keep}, ValueRange{init},
+        ArrayRef<AffineMap>{identity, keyOfKeep, identity},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          linalg::YieldOp::create(b, l, arith::SelectOp::create(b, l, args[1], args[0], minusInf).getResult());
+        });
+    mask.replaceUsesWithIf(masked.getResult(0), [&](OpOperand &use) {
+      return inBlock.contains(use.getOwner());
+    });
+    return success();
+  }
+
+  static std::string typeString(Type type) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << type;
+    return text;
+  }
+
+  void fail(const std::string &message) {
+    getOperation().emitError() << "compress-token-skip: " << message;
+    signalPassFailure();
+  }
+};
+
+} // namespace
