@@ -236,21 +236,23 @@ struct TokenSkipPass : compress::impl::TokenSkipPassBase<TokenSkipPass> {
     int64_t tokens = keepType.getShape().back();
     llvm::DenseSet<Operation *> inBlock(block.ops.begin(), block.ops.end());
     llvm::SetVector<Value> masks;
-    // Read as an input (not an init) of a linalg op, and not itself an
-    // empty or filled tensor.
-    for (Operation *op : block.ops)
-      for (Value v : isa<linalg::LinalgOp>(op) ? cast<linalg::LinalgOp>(op).getDpsInputs()
-                                               : OperandRange(op->getOperands().take_front(0))) {
+    // Candidates: read from outside the block as an input (not an init) of
+    // a linalg op, not an empty or filled tensor, float [.., T, T].
+    for (Operation *op : block.ops) {
+      auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+      if (!linalgOp)
+        continue;
+      for (Value v : linalgOp.getDpsInputs()) {
         Operation *def = v.getDefiningOp();
-        if (isa_and_nonnull<tensor::EmptyOp, linalg::FillOp>(def))
-          continue;
         auto type = dyn_cast<RankedTensorType>(v.getType());
-        if ((def && inBlock.contains(def)) || v == block.input || !type || type.getRank() < 2 ||
-            !isa<FloatType>(type.getElementType()) || ShapedType::isDynamic(tokens) ||
-            type.getShape().back() != tokens || type.getShape().drop_back().back() != tokens)
+        if (isa_and_nonnull<tensor::EmptyOp, linalg::FillOp>(def) || (def && inBlock.contains(def)) ||
+            v == block.input || !type || type.getRank() < 2 || !isa<FloatType>(type.getElementType()) ||
+            ShapedType::isDynamic(tokens) || type.getShape().back() != tokens ||
+            type.getShape().drop_back().back() != tokens)
           continue;
         masks.insert(v);
       }
+    }
     if (masks.size() != 1 || keepType.getRank() != 2 || keepType.getDimSize(0) != 1) {
       fail(where + " has " + std::to_string(masks.size()) +
            " float tensors [.., T, T] from outside it (T = " +

@@ -8,12 +8,14 @@
 // attention, which every query reads, stays whole). A layer whose output
 // rows at skipped tokens are dead runs on the gathered kept rows, and a
 // scatter puts its rows back (zeros at the skipped tokens, which nothing
-// reads).
+// reads); elementwise ops between such layers (an MLP's activation) run on
+// the rows too, and a gather of a scatter is its rows.
 #include "passes/conversion/Passes.h"
 
 #include "dialects/compress/IR/CompressOps.h"
 
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
+#include "mlir/IR/IRMapping.h"
 
 namespace compress {
 #define GEN_PASS_DEF_COMPACTTOKENSPASS
@@ -211,13 +213,126 @@ private:
   llvm::DenseMap<Value, std::optional<DeadRows>> known;
 };
 
+/// Whether `op` is an elementwise generic that can run on rows [count, N]
+/// instead of [mask.., N]: all loops parallel, the output indexed by all of
+/// them in order and its init not read, no linalg.index, and every input
+/// either indexed like the output or only along the features (the last
+/// loop).
+bool isRowElementwise(linalg::GenericOp op) {
+  if (op->getNumResults() != 1 || op.getNumParallelLoops() != op.getNumLoops() ||
+      !op.getIndexingMapMatchingResult(op->getResult(0)).isIdentity() ||
+      op.payloadUsesValueFromOperand(op.getDpsInitOperand(0)) ||
+      !op.getBody()->getOps<linalg::IndexOp>().empty())
+    return false;
+  unsigned last = op.getNumLoops() - 1;
+  return llvm::all_of(op.getDpsInputOperands(), [&](OpOperand *input) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    return map.isIdentity() || llvm::all_of(map.getResults(), [&](AffineExpr e) {
+             auto dim = dyn_cast<AffineDimExpr>(e);
+             return dim ? dim.getPosition() == last : isa<AffineConstantExpr>(e);
+           });
+  });
+}
+
+/// Runs `op` (isRowElementwise, its skipped rows dead) on the rows of the
+/// kept tokens when each input indexed like the output is a scatter of
+/// `mask`: the scatters move after it, and a gather of the scatter's
+/// result by the same mask is its rows. Returns whether it did.
+bool sinkScatters(linalg::GenericOp op, Value mask) {
+  SmallVector<Value> inputs;
+  Value count;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    if (!op.getMatchingIndexingMap(input).isIdentity()) {
+      inputs.push_back(input->get());
+      continue;
+    }
+    auto scatter = input->get().getDefiningOp<ScatterTokensOp>();
+    if (!scatter || scatter.getKeep() != mask)
+      return false;
+    inputs.push_back(scatter.getRows());
+  }
+  auto type = cast<RankedTensorType>(op->getResult(0).getType());
+  MLIRContext *ctx = op->getContext();
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value rowsSource;
+  for (auto [input, operand] : llvm::zip(inputs, op.getDpsInputOperands()))
+    if (op.getMatchingIndexingMap(operand).isIdentity())
+      rowsSource = input;
+  if (!rowsSource)
+    return false;
+  count = tensor::DimOp::create(b, loc, rowsSource, 0);
+  unsigned last = op.getNumLoops() - 1;
+  SmallVector<AffineMap> maps;
+  for (OpOperand *operand : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(operand);
+    if (map.isIdentity()) {
+      maps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
+      continue;
+    }
+    SmallVector<AffineExpr> exprs;
+    for (AffineExpr e : map.getResults())
+      exprs.push_back(isa<AffineDimExpr>(e) && cast<AffineDimExpr>(e).getPosition() == last
+                          ? getAffineDimExpr(1, ctx)
+                          : e);
+    maps.push_back(AffineMap::get(2, 0, exprs, ctx));
+  }
+  maps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
+  auto rowsType = RankedTensorType::get({ShapedType::kDynamic, type.getShape().back()}, type.getElementType());
+  Value init = tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{count, b.getIndexAttr(type.getShape().back())},
+                                       type.getElementType());
+  auto rows = linalg::GenericOp::create(
+      b, loc, TypeRange{rowsType}, inputs, ValueRange{init}, maps,
+      SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel));
+  IRMapping mapping;
+  op.getRegion().cloneInto(&rows.getRegion(), mapping);
+  Value scattered = ScatterTokensOp::create(b, loc, type, rows.getResult(0), mask);
+  op->getResult(0).replaceAllUsesWith(scattered);
+  op->erase();
+  return true;
+}
+
+/// gather(scatter(rows, mask), mask) is rows; gathers of one value by one
+/// mask are one gather (a query, key and value, or gate and up, layer read
+/// the same rows); scatters nothing reads go.
+void cleanUp(Operation *root) {
+  llvm::DenseMap<std::pair<Value, Value>, GatherTokensOp> gathers;
+  root->walk([&](GatherTokensOp gather) {
+    auto scatter = gather.getInput().getDefiningOp<ScatterTokensOp>();
+    if (scatter && scatter.getKeep() == gather.getKeep() &&
+        scatter.getRows().getType() == gather.getRows().getType()) {
+      gather.getRows().replaceAllUsesWith(scatter.getRows());
+      gather->erase();
+      return;
+    }
+    auto [it, inserted] = gathers.try_emplace({gather.getInput(), gather.getKeep()}, gather);
+    if (!inserted && it->second->getBlock() == gather->getBlock() &&
+        it->second.getRows().getType() == gather.getRows().getType()) {
+      gather.getRows().replaceAllUsesWith(it->second.getRows());
+      gather->erase();
+    }
+  });
+  root->walk([](ScatterTokensOp scatter) {
+    if (scatter->use_empty())
+      scatter->erase();
+  });
+}
+
 struct CompactTokensPass : compress::impl::CompactTokensPassBase<CompactTokensPass> {
   void runOnOperation() override {
     SmallVector<std::pair<Operation *, Value>> layers;
+    SmallVector<std::pair<linalg::GenericOp, Value>> elementwise;
     getOperation()->walk([&](func::FuncOp func) {
       Compactor compactor;
       for (mlir::Block &block : func.getBody())
         for (Operation &op : llvm::reverse(block)) {
+          if (auto generic = dyn_cast<linalg::GenericOp>(op); generic && isRowElementwise(generic)) {
+            auto dead = compactor.deadRows(generic->getResult(0));
+            int64_t rank = cast<RankedTensorType>(generic->getResult(0).getType()).getRank();
+            if (dead && dead->axis + 1 < rank)
+              elementwise.emplace_back(generic, dead->mask);
+            continue;
+          }
           if (!isRowWiseLayer(&op))
             continue;
           auto dead = compactor.deadRows(op.getResult(0));
@@ -251,6 +366,11 @@ struct CompactTokensPass : compress::impl::CompactTokensPassBase<CompactTokensPa
       op->getResult(0).replaceAllUsesWith(scattered);
       op->erase();
     }
+    // Elementwise ops between compacted layers (an MLP's activation) run on
+    // the kept rows too, in program order so that scatters sink down chains.
+    for (auto [op, mask] : llvm::reverse(elementwise))
+      sinkScatters(op, mask);
+    cleanUp(getOperation());
   }
 };
 
