@@ -41,6 +41,7 @@ def main(argv=None) -> int:
     ap.add_argument("--calibration-sets", type=int, default=4, help="calibration windows")
     ap.add_argument("--skip", type=float, default=0.3, help="fraction of the routed blocks' tokens skipped")
     ap.add_argument("--seeds", type=int, default=5, help="random routers")
+    ap.add_argument("--schedule", default="updates", help="compress-token-skip's schedule= (updates, uniform)")
     ap.add_argument("--rows", help="comma-separated subset of: full, fitted, random, drop, none")
     ap.add_argument("--latency", action="store_true", help="also time one window's prefill per row")
     ap.add_argument("--runs", type=int, default=5, help="--latency: timed runs per row")
@@ -50,7 +51,7 @@ def main(argv=None) -> int:
     model = smollm2.fetch()["ids"]
     windows = austen.evaluation_windows(args.windows)
     tokens = windows.shape[1]
-    span = f"first={FIRST} last={LAST} skip={args.skip}"
+    span = f"first={FIRST} last={LAST} skip={args.skip} schedule={args.schedule}"
     dropped = int(round(args.skip * (LAST - FIRST + 1) * (1 - KV_SHARE)))
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -431,7 +431,8 @@ def TokenSkipPass : Pass<"compress-token-skip", "::mlir::ModuleOp"> {
     skip rates. The schedule spreads `skip`, the fraction of the routed
     blocks' tokens to skip, over the blocks: the tokens with the smallest
     measured updates over all routed blocks are skipped, so a block that
-    changes its tokens little skips more; each block's threshold is the
+    changes its tokens little skips more (`schedule=uniform`: `skip` in
+    every block); each block's threshold is the
     quantile of its router's scores that skips its share of its calibration
     tokens. `routers=FILE` instead reads trained routers from a .npy
     [blocks, width + 1]: per routed block its weights, then its threshold
@@ -465,6 +466,9 @@ def TokenSkipPass : Pass<"compress-token-skip", "::mlir::ModuleOp"> {
     Option<"router", "router", "std::string", /*default=*/"\"fitted\"",
            "fitted (least squares on calibration data) or random (Gaussian weights)">,
     Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of router=random">,
+    Option<"schedule", "schedule", "std::string", /*default=*/"\"updates\"",
+           "Per-block skip rates: updates (the tokens of smallest measured update over all "
+           "routed blocks skip) or uniform (skip in every block)">,
     Option<"routersFile", "routers", "std::string", /*default=*/"\"\"",
            "A .npy of trained routers [blocks, width + 1] (weights, then threshold) instead of "
            "fitting">,

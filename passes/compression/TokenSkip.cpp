@@ -55,6 +55,8 @@ struct TokenSkipPass : compress::impl::TokenSkipPassBase<TokenSkipPass> {
       return fail("skip=" + std::to_string(skip) + " is outside [0, 1)");
     if (router != "fitted" && router != "random")
       return fail("router='" + router + "' is neither fitted nor random");
+    if (schedule != "updates" && schedule != "uniform")
+      return fail("schedule='" + schedule + "' is neither updates nor uniform");
     FailureOr<BlockStructure> structure = requireBlocks(module, "compress-token-skip");
     if (failed(structure))
       return signalPassFailure();
@@ -167,7 +169,9 @@ struct TokenSkipPass : compress::impl::TokenSkipPassBase<TokenSkipPass> {
       fail("calibrating the routed blocks failed: " + llvm::toString(std::move(error)));
       return failure();
     }
-    std::vector<double> rates = scheduleSkipRates(samples, skip);
+    std::vector<double> rates = schedule == "updates"
+                                    ? scheduleSkipRates(samples, skip)
+                                    : std::vector<double>(samples.size(), double(skip));
     std::mt19937_64 random(seed);
     std::normal_distribution<double> gaussian;
     for (size_t b = 0; b < routed.size(); ++b) {
