@@ -434,7 +434,11 @@ def TokenSkipPass : Pass<"compress-token-skip", "::mlir::ModuleOp"> {
     changes its tokens little skips more (`schedule=uniform`: `skip` in
     every block); each block's threshold is the
     quantile of its router's scores that skips its share of its calibration
-    tokens. `routers=FILE` instead reads trained routers from a .npy
+    tokens. With `fit=sequential` (the default) each block's router is
+    fitted on the hidden states the routers before it leave (one
+    calibration run per routed block; on SmolLM2 this beats fitting every
+    router on the unrouted model, docs/benchmarks.md); `fit=once` measures
+    every block once, on the unrouted model. `routers=FILE` instead reads trained routers from a .npy
     [blocks, width + 1]: per routed block its weights, then its threshold
     (no calibration needed). `skip=0` keeps every token (thresholds -inf):
     outputs equal the unrouted model's.
@@ -466,6 +470,9 @@ def TokenSkipPass : Pass<"compress-token-skip", "::mlir::ModuleOp"> {
     Option<"router", "router", "std::string", /*default=*/"\"fitted\"",
            "fitted (least squares on calibration data) or random (Gaussian weights)">,
     Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of router=random">,
+    Option<"fit", "fit", "std::string", /*default=*/"\"sequential\"",
+           "sequential (each block measured with the routers before it in place, one "
+           "calibration run per routed block) or once (every block on the unrouted model)">,
     Option<"schedule", "schedule", "std::string", /*default=*/"\"updates\"",
            "Per-block skip rates: updates (the tokens of smallest measured update over all "
            "routed blocks skip) or uniform (skip in every block)">,

@@ -33,10 +33,10 @@ struct Router {
 
 /// Whether `block` reads or writes @main's interface other than through the
 /// residual stream: a key/value cache's past and present tensors.
-bool hasCache(const RepeatedBlock &block) {
+bool hasCache(const RepeatedBlock &block, Value input) {
   for (Operation *op : block.ops) {
     for (Value operand : op->getOperands())
-      if (auto arg = dyn_cast<BlockArgument>(operand); arg && operand != block.input)
+      if (auto arg = dyn_cast<BlockArgument>(operand); arg && operand != input)
         return true;
     for (Value result : op->getResults())
       for (Operation *user : result.getUsers())
@@ -57,6 +57,8 @@ struct TokenSkipPass : compress::impl::TokenSkipPassBase<TokenSkipPass> {
       return fail("router='" + router + "' is neither fitted nor random");
     if (schedule != "updates" && schedule != "uniform")
       return fail("schedule='" + schedule + "' is neither updates nor uniform");
+    if (fit != "sequential" && fit != "once")
+      return fail("fit='" + fit + "' is neither sequential nor once");
     FailureOr<BlockStructure> structure = requireBlocks(module, "compress-token-skip");
     if (failed(structure))
       return signalPassFailure();
@@ -79,15 +81,17 @@ struct TokenSkipPass : compress::impl::TokenSkipPassBase<TokenSkipPass> {
     if (!routersFile.empty()) {
       if (failed(loadRouters(routers, width)))
         return signalPassFailure();
-    } else if (failed(fitRouters(routed, routers, width))) {
+      // Block b + 1 reads block b's select once it is in place.
+      Value input = routed.front()->input;
+      for (size_t b = 0; b < routed.size(); ++b) {
+        FailureOr<Value> select = insertRouter(*routed[b], input, routers[b]);
+        if (failed(select))
+          return signalPassFailure();
+        input = *select;
+      }
+    } else if (failed(fitAndInsertRouters(routed, routers, width))) {
       return signalPassFailure();
     }
-    // Last block first: a block's input is then still the value the block
-    // before it computes, which that block's select replaces afterwards
-    // (in the router and select just inserted too).
-    for (size_t b = routed.size(); b-- > 0;)
-      if (failed(insertRouter(*routed[b], routers[b])))
-        return signalPassFailure();
     llvm::json::Array entries;
     for (auto [block, r] : llvm::zip(routed, routers)) {
       r.report["block"] = int64_t(block->index);
@@ -143,95 +147,115 @@ struct TokenSkipPass : compress::impl::TokenSkipPassBase<TokenSkipPass> {
     return success();
   }
 
-  /// Routers fitted on calibration data: the schedule gives each block its
-  /// skip rate, its router (fitted or random) its scores, the rate's
-  /// quantile of the scores its threshold.
-  LogicalResult fitRouters(ArrayRef<const RepeatedBlock *> routed, std::vector<Router> &routers,
-                           int64_t width) {
+  /// Routers fitted on calibration data and put in place block after
+  /// block: the schedule gives each block its skip rate (from the unrouted
+  /// model's updates), its router (fitted or random) its scores, the rate's
+  /// quantile of the scores its threshold. With fit=sequential each block
+  /// is measured with the routers before it in place (as GPTQ measures
+  /// layer after layer): one calibration run per routed block.
+  LogicalResult fitAndInsertRouters(ArrayRef<const RepeatedBlock *> routed,
+                                    std::vector<Router> &routers, int64_t width) {
     Calibration &calibration = getAnalysis<Calibration>();
     if (!calibration.available()) {
       fail("fitting routers needs calibration data (--calibration), or give routers=FILE");
       return failure();
     }
+    auto measure = [&](ArrayRef<Value> boundaries, std::vector<RouterSamples> &samples) {
+      samples.assign(boundaries.size() / 2, RouterSamples());
+      if (llvm::Error error = calibration->visitValues(
+              boundaries, [&](size_t, ArrayRef<HostTensor> states) -> llvm::Error {
+                for (size_t b = 0; b < samples.size(); ++b)
+                  if (llvm::Error e = addSamples(samples[b], states[2 * b], states[2 * b + 1]))
+                    return e;
+                return llvm::Error::success();
+              })) {
+        fail("calibrating the routed blocks failed: " + llvm::toString(std::move(error)));
+        return failure();
+      }
+      return success();
+    };
     SmallVector<Value> boundaries;
     for (const RepeatedBlock *block : routed) {
       boundaries.push_back(block->input);
       boundaries.push_back(block->output);
     }
-    std::vector<RouterSamples> samples(routed.size());
-    if (llvm::Error error = calibration->visitValues(
-            boundaries, [&](size_t, ArrayRef<HostTensor> states) -> llvm::Error {
-              for (size_t b = 0; b < routed.size(); ++b)
-                if (llvm::Error e = addSamples(samples[b], states[2 * b], states[2 * b + 1]))
-                  return e;
-              return llvm::Error::success();
-            })) {
-      fail("calibrating the routed blocks failed: " + llvm::toString(std::move(error)));
+    std::vector<RouterSamples> unrouted;
+    if (failed(measure(boundaries, unrouted)))
       return failure();
-    }
     std::vector<double> rates = schedule == "updates"
-                                    ? scheduleSkipRates(samples, skip)
-                                    : std::vector<double>(samples.size(), double(skip));
+                                    ? scheduleSkipRates(unrouted, skip)
+                                    : std::vector<double>(unrouted.size(), double(skip));
     std::mt19937_64 random(seed);
     std::normal_distribution<double> gaussian;
+    Value input = routed.front()->input;
     for (size_t b = 0; b < routed.size(); ++b) {
+      std::vector<RouterSamples> current;
+      if (fit == "sequential" && b > 0 && failed(measure({input, routed[b]->output}, current)))
+        return failure();
+      const RouterSamples &samples = current.empty() ? unrouted[b] : current.front();
       std::vector<double> weight;
       double bias = 0;
       if (router == "fitted") {
-        weight = fitUpdatePredictor(samples[b]);
+        weight = fitUpdatePredictor(samples);
         bias = weight.back();
         weight.pop_back();
       } else {
         for (int64_t j = 0; j < width; ++j)
           weight.push_back(gaussian(random));
       }
-      std::vector<double> s = scores(samples[b], weight);
-      routers[b].threshold = thresholdForRate(s, rates[b]);
-      routers[b].weight.assign(weight.begin(), weight.end());
+      std::vector<double> s = scores(samples, weight);
+      Router &r = routers[b];
+      r.threshold = thresholdForRate(s, rates[b]);
+      r.weight.assign(weight.begin(), weight.end());
       int64_t kept = 0;
       for (double v : s)
-        kept += v >= routers[b].threshold;
+        kept += v >= r.threshold;
       double mean = 0;
-      for (double u : samples[b].updates)
-        mean += u / double(samples[b].tokens());
+      for (double u : samples.updates)
+        mean += u / double(samples.tokens());
       std::vector<double> predicted(s);
       for (double &v : predicted)
         v += bias;
-      routers[b].report = llvm::json::Object{
-          {"skip_rate", 1.0 - double(kept) / double(std::max<int64_t>(1, samples[b].tokens()))},
+      r.report = llvm::json::Object{
+          {"skip_rate", 1.0 - double(kept) / double(std::max<int64_t>(1, samples.tokens()))},
           {"mean_update", mean},
-          {"prediction_correlation", correlation(predicted, samples[b].updates)}};
+          {"prediction_correlation", correlation(predicted, samples.updates)}};
+      FailureOr<Value> select = insertRouter(*routed[b], input, r);
+      if (failed(select))
+        return failure();
+      input = *select;
     }
     return success();
   }
 
-  /// Puts `r` before `block`: a router on the block's input, and a select
-  /// of the block's output at kept tokens and its input at the others.
-  LogicalResult insertRouter(const RepeatedBlock &block, const Router &r) {
+  /// Puts `r` before `block`: a router on the block's input `input` (the
+  /// routed block before it leaves a select there), and a select of the
+  /// block's output at kept tokens and its input at the others, returned.
+  FailureOr<Value> insertRouter(const RepeatedBlock &block, Value input, const Router &r) {
     OpBuilder b(block.ops.front());
     Location loc = block.ops.front()->getLoc();
-    auto inputType = cast<RankedTensorType>(block.input.getType());
+    auto inputType = cast<RankedTensorType>(input.getType());
     auto weightType = RankedTensorType::get({inputType.getShape().back()}, inputType.getElementType());
     Value weight = makeConstant(b, loc, weightType, r.weight,
                                 "block." + std::to_string(block.index) + ".router");
     auto keepType = RankedTensorType::get(inputType.getShape().drop_back(), b.getI1Type());
-    Value keep = RouteTokensOp::create(b, loc, keepType, block.input, weight,
+    Value keep = RouteTokensOp::create(b, loc, keepType, input, weight,
                                        b.getF64FloatAttr(r.threshold));
-    if (skipKv && failed(maskSkippedKeys(block, keep)))
+    if (skipKv && failed(maskSkippedKeys(block, input, keep)))
       return failure();
     b.setInsertionPointAfter(block.ops.back());
     auto select = SelectTokensOp::create(b, block.ops.back()->getLoc(), block.output.getType(), keep,
-                                         block.output, block.input);
+                                         block.output, input);
     Value(block.output).replaceAllUsesExcept(select.getResult(), select);
-    return success();
+    return select.getResult();
   }
 
   /// skip-kv=true: the block's additive attention mask [.., T, T] (a value
   /// from outside the block) gets -inf at the keys of skipped tokens, in
   /// this block only.
-  LogicalResult maskSkippedKeys(const RepeatedBlock &block, Value keep) {
+  LogicalResult maskSkippedKeys(const RepeatedBlock &block, Value input, Value keep) {
     std::string where = "skip-kv=true: block " + std::to_string(block.index);
-    if (hasCache(block)) {
+    if (hasCache(block, input)) {
       fail(where + " has a key/value cache: a skipped token's cache entry would still serve "
                    "later steps as a key; use skip-kv=false");
       return failure();
@@ -250,7 +274,7 @@ struct TokenSkipPass : compress::impl::TokenSkipPassBase<TokenSkipPass> {
         Operation *def = v.getDefiningOp();
         auto type = dyn_cast<RankedTensorType>(v.getType());
         if (isa_and_nonnull<tensor::EmptyOp, linalg::FillOp>(def) || (def && inBlock.contains(def)) ||
-            v == block.input || !type || type.getRank() < 2 || !isa<FloatType>(type.getElementType()) ||
+            v == input || !type || type.getRank() < 2 || !isa<FloatType>(type.getElementType()) ||
             ShapedType::isDynamic(tokens) || type.getShape().back() != tokens ||
             type.getShape().drop_back().back() != tokens)
           continue;

@@ -3,6 +3,7 @@
 // RUN: not compress-opt %S/inputs/three_blocks.mlir --compress-token-skip="first=0 last=3" 2>&1 | FileCheck %s --check-prefix=RANGE
 // RUN: not compress-opt %S/inputs/three_blocks.mlir --compress-token-skip="router=learned" 2>&1 | FileCheck %s --check-prefix=ROUTER
 // RUN: not compress-opt %S/inputs/three_blocks.mlir --compress-token-skip="schedule=greedy" 2>&1 | FileCheck %s --check-prefix=SCHEDULE
+// RUN: not compress-opt %S/inputs/three_blocks.mlir --compress-token-skip="fit=twice" 2>&1 | FileCheck %s --check-prefix=FIT
 // RUN: not compress-opt %S/inputs/three_blocks.mlir --compress-token-skip 2>&1 | FileCheck %s --check-prefix=CALIBRATION
 // RUN: %python -c "import numpy as np; np.save('%t.wrong.npy', np.zeros((2, 4), np.float32)); np.save('%t.nan.npy', np.full((1, 5), np.nan, np.float32))"
 // RUN: not compress-opt %S/inputs/three_blocks.mlir --compress-token-skip="routers=%t.wrong.npy" 2>&1 | FileCheck %s --check-prefix=SHAPE
@@ -17,6 +18,7 @@
 // RANGE: error: compress-token-skip: blocks 0 to 3 are not a range of the model's 3 blocks
 // ROUTER: error: compress-token-skip: router='learned' is neither fitted nor random
 // SCHEDULE: error: compress-token-skip: schedule='greedy' is neither updates nor uniform
+// FIT: error: compress-token-skip: fit='twice' is neither sequential nor once
 // CALIBRATION: error: compress-token-skip: fitting routers needs calibration data (--calibration), or give routers=FILE
 // SHAPE: error: compress-token-skip: routers='{{.*}}.wrong.npy' holds float32 [2,4]; expected float32 or float64 [1,5]: per routed block its 4 weights, then its threshold
 // NAN: error: compress-token-skip: routers='{{.*}}.nan.npy' row 0 holds NaN
