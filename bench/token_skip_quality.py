@@ -3,7 +3,8 @@ on the Jane Austen protocol (python/compress_models/austen.py; calibration windo
 evaluation windows of Pride and Prejudice), with CPU prefill latency of the routed blocks.
 
 Rows: the full model; routers fitted by least squares skipping --skip of the routed blocks' tokens (blocks 1 to 28,
-all but the first and last); random routers at the same per-block rates (--seeds seeds); and dropping whole blocks
+all but the first and last; --fit sequential or once); random routers at the same per-block rates (--seeds seeds,
+thresholds on the unrouted model); and dropping whole blocks
 by Block Influence for the same compute saved (a skipped token still runs its key and value projections, so a
 skipped token-block saves 1 - kv_share of a block's linear work: round(skip x 28 x (1 - kv_share)) blocks).
 
@@ -42,6 +43,7 @@ def main(argv=None) -> int:
     ap.add_argument("--skip", type=float, default=0.3, help="fraction of the routed blocks' tokens skipped")
     ap.add_argument("--seeds", type=int, default=5, help="random routers")
     ap.add_argument("--schedule", default="updates", help="compress-token-skip's schedule= (updates, uniform)")
+    ap.add_argument("--fit", default="sequential", help="the fitted row's fit= (sequential, once); random rows: once")
     ap.add_argument("--rows", help="comma-separated subset of: full, fitted, random, drop, none")
     ap.add_argument("--latency", action="store_true", help="also time one window's prefill per row")
     ap.add_argument("--runs", type=int, default=5, help="--latency: timed runs per row")
@@ -61,12 +63,13 @@ def main(argv=None) -> int:
         wanted = args.rows.split(",") if args.rows else None
         want = lambda row: wanted is None or row in wanted or row.split("-")[0] in wanted  # noqa: E731
         rows = {"full": ("", None, None),
-                "fitted": (f"compress-token-skip{{{span} report={tmp / 'fitted.json'}}}", calibration,
-                           tmp / "fitted.json")}
+                "fitted": (f"compress-token-skip{{{span} fit={args.fit} report={tmp / 'fitted.json'}}}",
+                           calibration, tmp / "fitted.json")}
         for seed in range(args.seeds):
             report = tmp / f"random-{seed}.json"
-            rows[f"random-{seed}"] = (f"compress-token-skip{{{span} router=random seed={seed} report={report}}}",
-                                      calibration, report)
+            rows[f"random-{seed}"] = (
+                f"compress-token-skip{{{span} router=random seed={seed} fit=once report={report}}}", calibration,
+                report)
         if want("drop"):
             blocks = importance(model, calibration, False, tmp / "blocks.json")["blocks"]
             chosen = sorted(sorted(range(len(blocks)), key=lambda b: blocks[b]["influence"])[:dropped])
