@@ -18,7 +18,6 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT / "bench"))
-from block_quality import compile_row, drop_passes, importance, log  # noqa: E402
+from block_quality import artifact_perplexity, compile_row, drop_passes, fastest_prefill, importance, log  # noqa: E402
 from compress_models import austen, smollm2  # noqa: E402
-from llm_quality import window_nll  # noqa: E402
 
 BLOCKS, FIRST, LAST = 30, 1, 28
 # SmolLM2-135M: hidden 576, 3 key/value heads of 64, MLP 1536. Per token, the key and value projections are
@@ -79,9 +77,7 @@ def main(argv=None) -> int:
         artifacts = {}
         for name, (passes, row_calibration, report) in rows.items():
             art, seconds = compile_row(model, passes, row_calibration, tmp / name, tokens)
-            nll = np.concatenate([window_nll(art.run({"input_ids": w[None]}, ["logits"])["logits"], w[None])
-                                  for w in windows])
-            ppl, se = austen.perplexity(nll)
+            ppl, se = artifact_perplexity(art, windows)
             results[name] = {"passes": passes, "perplexity": ppl, "standard_error": se, "compile_s": seconds}
             if report:
                 routed = json.loads(report.read_text())["blocks"]
@@ -93,23 +89,15 @@ def main(argv=None) -> int:
             else:
                 art.close()
         if args.latency:
-            ids = {"input_ids": windows[0][None]}
-            times = {name: [] for name in artifacts}
-            for art in artifacts.values():
-                art.run(ids, ["logits"])  # warm-up
-            for _ in range(args.runs):
-                for name, art in artifacts.items():
-                    start = time.perf_counter()
-                    art.run(ids, ["logits"])
-                    times[name].append(time.perf_counter() - start)
+            fastest = fastest_prefill(artifacts, windows[0], args.runs)
             for name in artifacts:
-                results[name]["prefill_ms"] = 1e3 * min(times[name])
-            if "none" in times:
-                base = min(times["none"])
+                results[name]["prefill_ms"] = 1e3 * fastest[name]
+            if "none" in fastest and "full" in fastest:
+                base = fastest["none"]
                 for name in artifacts:
-                    if name != "none" and "full" in times:
-                        results[name]["blocks_ms"] = 1e3 * (min(times[name]) - base)
-                        results[name]["blocks_ratio"] = (min(times[name]) - base) / (min(times["full"]) - base)
+                    if name != "none":
+                        results[name]["blocks_ms"] = 1e3 * (fastest[name] - base)
+                        results[name]["blocks_ratio"] = (fastest[name] - base) / (fastest["full"] - base)
     print(f"SmolLM2-135M; {args.windows} evaluation windows of {tokens} tokens (Pride and Prejudice), "
           f"{args.calibration_sets} calibration windows (Sense and Sensibility); skip {args.skip} of blocks "
           f"{FIRST}-{LAST}'s tokens; drop row: {dropped} blocks\n")
