@@ -4,8 +4,8 @@ whether the block's output or its input goes on (Where), at the per-block rates 
 
 Rules: `oracle` keeps the tokens whose measured relative update ||block(x) - x|| / ||x|| is above the rate's
 quantile (it needs the block's output, so it saves nothing: the bound a router predicting updates could reach);
-`linear` is compress-token-skip's fitted router (least squares of the update on x / rms(x), on the unrouted
-calibration states, fit=once); `sequential` the same fitted block after block with the routers before it in place
+`linear` is compress-token-skip's fitted router (least squares of ln(update) on x / rms(x) and ln(rms(x)), on the
+unrouted calibration states, fit=once); `sequential` the same fitted block after block with the routers before it in place
 (fit=sequential); `randw` a router with Gaussian weights; `randmask` a random keep mask.
 
     .venv/bin/python bench/token_skip_study.py --windows 4 --schedules updates,uniform \\
@@ -40,7 +40,7 @@ class Study:
         self.options.intra_op_num_threads = 2
         x, y = self.states(self.base, range(BLOCKS))
         self.updates = {b: self.update(x[b], y[b]) for b in range(BLOCKS)}
-        self.features = {b: self.normalise(x[b]) for b in range(BLOCKS)}
+        self.inputs = {b: self.features(x[b]) for b in range(BLOCKS)}
 
     def session(self, model):
         return ort.InferenceSession(model.SerializeToString(), self.options, providers=["CPUExecutionProvider"])
@@ -66,15 +66,18 @@ class Study:
         return np.linalg.norm(y - x, axis=1) / np.linalg.norm(x, axis=1)
 
     @staticmethod
-    def normalise(x):
-        return x / np.sqrt((x ** 2).mean(1, keepdims=True) + 1e-6)
+    def features(x):
+        """compress.route_tokens' features: x / rms(x) and ln(rms(x))."""
+        rms = np.sqrt((x ** 2).mean(1, keepdims=True) + 1e-6)
+        return np.concatenate([x / rms, np.log(rms)], 1)
 
     @staticmethod
     def fit(features, updates):
+        """compress-token-skip's fit: least squares of ln(update) (ridge 1e-3), the constant left out."""
         a = np.concatenate([features, np.ones((len(features), 1))], 1)
         gram = a.T @ a
         gram[np.diag_indices_from(gram)] += 1e-3 * np.diag(gram).mean()
-        return np.linalg.solve(gram, a.T @ updates)[:-1]
+        return np.linalg.solve(gram, a.T @ np.log(np.maximum(updates, 1e-12)))[:-1]
 
     def rates(self, skip, schedule):
         routed = range(FIRST, LAST + 1)
@@ -89,7 +92,7 @@ class Study:
         return np.sort(scores)[int(round(rate * len(scores)))] if rate > 0 else -np.inf
 
     def routed(self, decisions: dict) -> onnx.ModelProto:
-        """The model with decisions[b] = ("router", w, threshold) | ("oracle", threshold) | ("mask", keep)."""
+        """The model with decisions[b] = ("router", [w, s], threshold) | ("oracle", threshold) | ("mask", keep)."""
         m = onnx.ModelProto()
         m.CopyFrom(self.base)
         g, nodes = m.graph, []
@@ -100,7 +103,8 @@ class Study:
                     n.output[list(n.output).index(y)] = p + "raw"
             const = lambda name, value: g.initializer.append(numpy_helper.from_array(value, p + name))  # noqa: E731
             if decision[0] == "router":
-                const("w", decision[1].astype(np.float32).reshape(-1, 1))
+                const("w", decision[1][:-1].astype(np.float32).reshape(-1, 1))
+                const("s", np.array(decision[1][-1], np.float32))
                 const("t", np.array(decision[2], np.float32))
                 const("two", np.array(2.0, np.float32))
                 const("eps", np.array(1e-6, np.float32))
@@ -109,8 +113,11 @@ class Study:
                           helper.make_node("Add", [p + "ms", p + "eps"], [p + "mse"]),
                           helper.make_node("Sqrt", [p + "mse"], [p + "rms"]),
                           helper.make_node("MatMul", [x, p + "w"], [p + "dot"]),
-                          helper.make_node("Div", [p + "dot", p + "rms"], [p + "s"]),
-                          helper.make_node("GreaterOrEqual", [p + "s", p + "t"], [p + "keep"])]
+                          helper.make_node("Div", [p + "dot", p + "rms"], [p + "direction"]),
+                          helper.make_node("Log", [p + "rms"], [p + "log_rms"]),
+                          helper.make_node("Mul", [p + "log_rms", p + "s"], [p + "scale"]),
+                          helper.make_node("Add", [p + "direction", p + "scale"], [p + "score"]),
+                          helper.make_node("GreaterOrEqual", [p + "score", p + "t"], [p + "keep"])]
             elif decision[0] == "oracle":
                 const("t", np.array(decision[1], np.float32))
                 nodes += [helper.make_node("Sub", [p + "raw", x], [p + "d"]),
@@ -139,13 +146,14 @@ class Study:
             if rule == "oracle":
                 out[b] = ("oracle", np.quantile(self.updates[b], rate) if rate > 0 else -np.inf)
             elif rule in ("linear", "randw"):
-                w = self.fit(self.features[b], self.updates[b]) if rule == "linear" else rng.standard_normal(576)
-                out[b] = ("router", w, self.threshold(self.features[b] @ w, rate))
+                w = (self.fit(self.inputs[b], self.updates[b]) if rule == "linear"
+                     else np.append(rng.standard_normal(576), 0.0))
+                out[b] = ("router", w, self.threshold(self.inputs[b] @ w, rate))
             elif rule == "randmask":
                 out[b] = ("mask", rng.random((1, self.evaluation.shape[1], 1)) >= rate)
             elif rule == "sequential":  # each block fitted with the routers before it in place
                 x, y = self.states(self.routed(out), [b])
-                f, u = self.normalise(x[b]), self.update(x[b], y[b])
+                f, u = self.features(x[b]), self.update(x[b], y[b])
                 w = self.fit(f, u)
                 out[b] = ("router", w, self.threshold(f @ w, rate))
         return out

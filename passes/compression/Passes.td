@@ -420,13 +420,14 @@ def TokenSkipPass : Pass<"compress-token-skip", "::mlir::ModuleOp"> {
     Puts a router before each of the blocks `first` to `last` (of those
     compress-find-blocks finds; by default all but the first and the last):
     `compress.route_tokens` decides per token whether the block runs
-    (w . x / rms(x) >= threshold), and `compress.select_tokens` takes the
+    (w . x / rms(x) + s * ln(rms(x)) >= threshold), and `compress.select_tokens` takes the
     block's output at kept tokens and its input at the others (a skipped
     token passes through on the residual stream unchanged).
 
-    Routers (`router=`): `fitted` (the default) predicts each token's
-    relative update ||block(x) - x|| / ||x|| by least squares on the
-    normalised hidden state, measured on the calibration data; `random`
+    Routers (`router=`): `fitted` (the default) predicts the logarithm of
+    each token's relative update ||block(x) - x|| / ||x|| by least squares
+    on the normalised hidden state and the logarithm of its scale, measured
+    on the calibration data; `random`
     draws the weights from a Gaussian (`seed=`), the baseline at the same
     skip rates. The schedule spreads `skip`, the fraction of the routed
     blocks' tokens to skip, over the blocks: the tokens with the smallest
@@ -438,9 +439,10 @@ def TokenSkipPass : Pass<"compress-token-skip", "::mlir::ModuleOp"> {
     fitted on the hidden states the routers before it leave (one
     calibration run per routed block; on SmolLM2 this beats fitting every
     router on the unrouted model, docs/benchmarks.md); `fit=once` measures
-    every block once, on the unrouted model. `routers=FILE` instead reads trained routers from a .npy
-    [blocks, width + 1]: per routed block its weights, then its threshold
-    (no calibration needed). `skip=0` keeps every token (thresholds -inf):
+    every block once, on the unrouted model. `routers=FILE` instead reads
+    trained routers from a .npy [blocks, width + 1] (per routed block its
+    weights, then its threshold) or [blocks, width + 2] (the weights, the
+    scale weight s, the threshold); no calibration needed. `skip=0` keeps every token (thresholds -inf):
     outputs equal the unrouted model's.
 
     Attention: by default a skipped token still serves as key and value
@@ -459,7 +461,7 @@ def TokenSkipPass : Pass<"compress-token-skip", "::mlir::ModuleOp"> {
     without discoverable blocks; `skip-kv=true` on a model with a cache or
     without one attention mask per block. The report gives per routed block
     its calibration skip rate, its threshold, its tokens' mean relative
-    update and the correlation of the router's prediction with it.
+    update and the correlation of the router's score with its logarithm.
   }];
   let options = [
     Option<"skip", "skip", "double", /*default=*/"0.3",
@@ -477,8 +479,8 @@ def TokenSkipPass : Pass<"compress-token-skip", "::mlir::ModuleOp"> {
            "Per-block skip rates: updates (the tokens of smallest measured update over all "
            "routed blocks skip) or uniform (skip in every block)">,
     Option<"routersFile", "routers", "std::string", /*default=*/"\"\"",
-           "A .npy of trained routers [blocks, width + 1] (weights, then threshold) instead of "
-           "fitting">,
+           "A .npy of trained routers [blocks, width + 1] (weights, threshold) or [blocks, "
+           "width + 2] (weights, scale weight, threshold) instead of fitting">,
     Option<"skipKv", "skip-kv", "bool", /*default=*/"false",
            "Skipped tokens no longer serve as keys and values in the blocks they skip">,
     Option<"report", "report", "std::string", /*default=*/"\"\"",

@@ -35,33 +35,42 @@ llvm::Error compress::addSamples(RouterSamples &samples, const HostTensor &input
     double rms = std::sqrt(squares / double(width) + 1e-6);
     for (int64_t j = 0; j < width; ++j)
       samples.features.push_back(float(xt[j] / rms));
+    samples.logRms.push_back(std::log(rms));
     samples.updates.push_back(squares > 0 ? std::sqrt(change / squares) : 0.0);
   }
   return llvm::Error::success();
 }
 
-std::vector<double> compress::fitUpdatePredictor(const RouterSamples &samples) {
+std::vector<double> compress::logUpdates(const RouterSamples &samples) {
+  std::vector<double> result;
+  for (double u : samples.updates)
+    result.push_back(std::log(std::max(u, 1e-12)));
+  return result;
+}
+
+RouterWeights compress::fitUpdatePredictor(const RouterSamples &samples) {
   int64_t n = samples.tokens(), d = samples.width;
   Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> f(
       samples.features.data(), n, d);
-  Eigen::MatrixXd design(n, d + 1);
+  Eigen::MatrixXd design(n, d + 2);
   design.leftCols(d) = f.cast<double>();
-  design.col(d).setOnes();
-  Eigen::Map<const Eigen::VectorXd> u(samples.updates.data(), n);
+  design.col(d) = Eigen::Map<const Eigen::VectorXd>(samples.logRms.data(), n);
+  design.col(d + 1).setOnes();
+  std::vector<double> target = logUpdates(samples);
+  Eigen::Map<const Eigen::VectorXd> u(target.data(), n);
   Eigen::MatrixXd gram = design.transpose() * design;
   double ridge = 1e-3 * gram.diagonal().mean();
   gram.diagonal().array() += ridge > 0 ? ridge : 1.0;
   Eigen::VectorXd beta = gram.ldlt().solve(design.transpose() * u);
-  return std::vector<double>(beta.data(), beta.data() + beta.size());
+  return {std::vector<double>(beta.data(), beta.data() + d), beta(d)};
 }
 
-std::vector<double> compress::scores(const RouterSamples &samples,
-                                     const std::vector<double> &weight) {
+std::vector<double> compress::scores(const RouterSamples &samples, const RouterWeights &router) {
   std::vector<double> result(samples.tokens());
   for (int64_t t = 0; t < samples.tokens(); ++t) {
-    double s = 0;
+    double s = router.scaleWeight * samples.logRms[t];
     for (int64_t j = 0; j < samples.width; ++j)
-      s += weight[j] * samples.features[t * samples.width + j];
+      s += router.weight[j] * samples.features[t * samples.width + j];
     result[t] = s;
   }
   return result;

@@ -1,6 +1,6 @@
 // Token-skip routers fitted without training (compress-token-skip): each
-// routed block's router predicts, from a token's normalised hidden state,
-// how much the block changes it, and a schedule spreads a global skip target
+// routed block's router predicts, from a token's normalised hidden state and
+// its scale, how much the block changes it, and a schedule spreads a global skip target
 // over the blocks by how much they change their tokens.
 #ifndef COMPRESS_PASSES_COMPRESSION_TOKENROUTERS_H
 #define COMPRESS_PASSES_COMPRESSION_TOKENROUTERS_H
@@ -20,6 +20,8 @@ struct RouterSamples {
   /// Per token (row-major, tokens x width): x / rms(x), the router's
   /// features (rms(x) = sqrt(mean(x^2) + 1e-6), as compress.route_tokens).
   std::vector<float> features;
+  /// Per token: ln(rms(x)), the router's scale feature.
+  std::vector<double> logRms;
   /// Per token: ||block(x) - x|| / ||x||, the relative size of its update.
   std::vector<double> updates;
 
@@ -30,12 +32,25 @@ struct RouterSamples {
 /// hidden states, float32 [..., width].
 llvm::Error addSamples(RouterSamples &samples, const HostTensor &input, const HostTensor &output);
 
-/// The least-squares fit of the updates on the features and a constant
-/// (ridge 1e-3 of the mean diagonal): width weights, then the bias.
-std::vector<double> fitUpdatePredictor(const RouterSamples &samples);
+/// A router's linear score: weight . x / rms(x) + scaleWeight * ln(rms(x)).
+struct RouterWeights {
+  std::vector<double> weight;
+  double scaleWeight = 0;
+};
 
-/// Per token, weight . features.
-std::vector<double> scores(const RouterSamples &samples, const std::vector<double> &weight);
+/// The least-squares fit of ln(update) on the features, the scale feature
+/// and a constant (ridge 1e-3 of the mean diagonal); the constant is left
+/// out, as the threshold on the score absorbs it. Relative updates span
+/// orders of magnitude across tokens (the first tokens of a sequence carry
+/// large residual streams): in logs the fit ranks tokens by ratio, which is
+/// what the threshold cuts on.
+RouterWeights fitUpdatePredictor(const RouterSamples &samples);
+
+/// Per token, the router's score.
+std::vector<double> scores(const RouterSamples &samples, const RouterWeights &router);
+
+/// Per token, ln(update) (updates of 0 at ln(1e-12)).
+std::vector<double> logUpdates(const RouterSamples &samples);
 
 /// Per block, the fraction of its calibration tokens to skip so that `skip`
 /// of all the blocks' tokens are skipped, those with the smallest updates

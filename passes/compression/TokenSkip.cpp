@@ -23,10 +23,11 @@ using namespace compress;
 
 namespace {
 
-/// One routed block's router: keep a token when weight . x / rms(x) >=
-/// threshold.
+/// One routed block's router: keep a token when weight . x / rms(x) +
+/// scaleWeight * ln(rms(x)) >= threshold.
 struct Router {
   std::vector<float> weight;
+  double scaleWeight = 0;
   double threshold = -std::numeric_limits<double>::infinity();
   llvm::json::Object report;
 };
@@ -110,39 +111,44 @@ struct TokenSkipPass : compress::impl::TokenSkipPassBase<TokenSkipPass> {
       fail(llvm::toString(std::move(error)));
   }
 
-  /// Routers from the user's file: one row per routed block, the weight
-  /// then the threshold.
+  /// Routers from the user's file: one row per routed block, the weights,
+  /// optionally the scale weight, then the threshold.
   LogicalResult loadRouters(std::vector<Router> &routers, int64_t width) {
     auto tensor = readNpy(routersFile);
     if (!tensor) {
       fail("cannot read routers='" + routersFile + "': " + llvm::toString(tensor.takeError()));
       return failure();
     }
-    std::vector<int64_t> expected{int64_t(routers.size()), width + 1};
-    if (tensor->shape != expected || (tensor->kind != ElementKind::F32 &&
-                                      tensor->kind != ElementKind::F64)) {
+    int64_t rows = int64_t(routers.size());
+    const auto &shape = tensor->shape;
+    if (shape.size() != 2 || shape[0] != rows || (shape[1] != width + 1 && shape[1] != width + 2) ||
+        (tensor->kind != ElementKind::F32 && tensor->kind != ElementKind::F64)) {
       fail("routers='" + routersFile + "' holds " + elementName(tensor->kind) + " " +
-           tensor->shapeString() + "; expected float32 or float64 [" +
-           std::to_string(expected[0]) + "," + std::to_string(expected[1]) +
-           "]: per routed block its " + std::to_string(width) + " weights, then its threshold");
+           tensor->shapeString() + "; expected float32 or float64 [" + std::to_string(rows) + "," +
+           std::to_string(width + 1) + "] (per routed block its " + std::to_string(width) +
+           " weights, then its threshold) or [" + std::to_string(rows) + "," +
+           std::to_string(width + 2) + "] (the weights, the scale weight, the threshold)");
       return failure();
     }
-    for (size_t b = 0; b < routers.size(); ++b) {
+    int64_t columns = shape[1];
+    for (int64_t b = 0; b < rows; ++b) {
       auto at = [&](int64_t j) {
-        size_t i = b * size_t(width + 1) + size_t(j);
+        size_t i = size_t(b * columns + j);
         return tensor->kind == ElementKind::F32
                    ? double(reinterpret_cast<const float *>(tensor->data.data())[i])
                    : reinterpret_cast<const double *>(tensor->data.data())[i];
       };
-      for (int64_t j = 0; j <= width; ++j)
-        if (std::isnan(at(j)) || (j < width && std::isinf(at(j)))) {
+      for (int64_t j = 0; j < columns; ++j)
+        if (std::isnan(at(j)) || (j < columns - 1 && std::isinf(at(j)))) {
           fail("routers='" + routersFile + "' row " + std::to_string(b) + " holds " +
                (std::isnan(at(j)) ? "NaN" : "an infinite weight"));
           return failure();
         }
       for (int64_t j = 0; j < width; ++j)
         routers[b].weight.push_back(float(at(j)));
-      routers[b].threshold = at(width);
+      if (columns == width + 2)
+        routers[b].scaleWeight = at(width);
+      routers[b].threshold = at(columns - 1);
     }
     return success();
   }
@@ -193,33 +199,28 @@ struct TokenSkipPass : compress::impl::TokenSkipPassBase<TokenSkipPass> {
       if (fit == "sequential" && b > 0 && failed(measure({input, routed[b]->output}, current)))
         return failure();
       const RouterSamples &samples = current.empty() ? unrouted[b] : current.front();
-      std::vector<double> weight;
-      double bias = 0;
+      RouterWeights weights;
       if (router == "fitted") {
-        weight = fitUpdatePredictor(samples);
-        bias = weight.back();
-        weight.pop_back();
+        weights = fitUpdatePredictor(samples);
       } else {
         for (int64_t j = 0; j < width; ++j)
-          weight.push_back(gaussian(random));
+          weights.weight.push_back(gaussian(random));
       }
-      std::vector<double> s = scores(samples, weight);
+      std::vector<double> s = scores(samples, weights);
       Router &r = routers[b];
       r.threshold = thresholdForRate(s, rates[b]);
-      r.weight.assign(weight.begin(), weight.end());
+      r.weight.assign(weights.weight.begin(), weights.weight.end());
+      r.scaleWeight = weights.scaleWeight;
       int64_t kept = 0;
       for (double v : s)
         kept += v >= r.threshold;
       double mean = 0;
       for (double u : samples.updates)
         mean += u / double(samples.tokens());
-      std::vector<double> predicted(s);
-      for (double &v : predicted)
-        v += bias;
       r.report = llvm::json::Object{
           {"skip_rate", 1.0 - double(kept) / double(std::max<int64_t>(1, samples.tokens()))},
           {"mean_update", mean},
-          {"prediction_correlation", correlation(predicted, samples.updates)}};
+          {"prediction_correlation", correlation(s, logUpdates(samples))}};
       FailureOr<Value> select = insertRouter(*routed[b], input, r);
       if (failed(select))
         return failure();
@@ -240,7 +241,8 @@ struct TokenSkipPass : compress::impl::TokenSkipPassBase<TokenSkipPass> {
                                 "block." + std::to_string(block.index) + ".router");
     auto keepType = RankedTensorType::get(inputType.getShape().drop_back(), b.getI1Type());
     Value keep = RouteTokensOp::create(b, loc, keepType, input, weight,
-                                       b.getF64FloatAttr(r.threshold));
+                                       b.getF64FloatAttr(r.threshold),
+                                       b.getF64FloatAttr(r.scaleWeight));
     if (skipKv && failed(maskSkippedKeys(block, input, keep)))
       return failure();
     b.setInsertionPointAfter(block.ops.back());

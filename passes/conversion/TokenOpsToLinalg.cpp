@@ -79,7 +79,8 @@ std::pair<Value, Value> listKept(OpBuilder &b, Location loc, Value mask) {
   return {loop.getResult(0), loop.getResult(1)};
 }
 
-/// keep = w . x / sqrt(mean(x^2) + 1e-6) >= threshold, per token.
+/// keep = w . x / rms + scale_weight * ln(rms) >= threshold per token, with
+/// rms = sqrt(mean(x^2) + 1e-6).
 struct LowerRouteTokens : OpRewritePattern<RouteTokensOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RouteTokensOp op, PatternRewriter &b) const override {
@@ -116,6 +117,11 @@ struct LowerRouteTokens : OpRewritePattern<RouteTokensOp> {
     Value epsilon = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 1e-6));
     Value threshold =
         arith::ConstantOp::create(b, loc, b.getFloatAttr(element, op.getThreshold().convertToDouble()));
+    double scaleWeight = op.getScaleWeight().convertToDouble();
+    Value scaleWeightValue =
+        scaleWeight != 0.0
+            ? arith::ConstantOp::create(b, loc, b.getFloatAttr(element, scaleWeight)).getResult()
+            : Value();
     AffineMap tokens = AffineMap::getMultiDimIdentityMap(rank - 1, ctx);
     Value keepInit = tensor::EmptyOp::create(b, loc, sizes, keepType.getElementType());
     auto decide = linalg::GenericOp::create(
@@ -126,6 +132,11 @@ struct LowerRouteTokens : OpRewritePattern<RouteTokensOp> {
           Value meanSquare = arith::DivFOp::create(b, l, args[1], width);
           Value rms = math::SqrtOp::create(b, l, arith::AddFOp::create(b, l, meanSquare, epsilon));
           Value score = arith::DivFOp::create(b, l, args[0], rms);
+          if (scaleWeightValue) {
+            Value logRms = math::LogOp::create(b, l, rms);
+            score = arith::AddFOp::create(
+                b, l, score, arith::MulFOp::create(b, l, scaleWeightValue, logRms));
+          }
           Value keep = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGE, score, threshold);
           linalg::YieldOp::create(b, l, keep);
         });

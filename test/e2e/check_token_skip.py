@@ -1,5 +1,5 @@
 """Checks compress-token-skip against onnxruntime on llama_block.py stacks with routing written in ONNX: before
-each routed block, score = x . w / sqrt(mean(x^2) + 1e-6) and keep = score >= threshold (the routers come from a
+each routed block, score = x . w / rms + s * ln(rms) with rms = sqrt(mean(x^2) + 1e-6) and keep = score >= threshold (the routers come from a
 file, routers=), the block's output replaced by Where(keep, output, input); with skip-kv=true the block's attention
 mask also gets -inf at the keys of skipped tokens. compress-run runs the unrouted ONNX with the pass (on the CPU,
 compress-compact-tokens runs the query, output and MLP layers on the kept tokens only) and must match:
@@ -38,7 +38,7 @@ def block_ends(model: onnx.ModelProto) -> list[str]:
 
 
 def route_in_onnx(model: onnx.ModelProto, routers: np.ndarray, skip_kv: bool) -> onnx.ModelProto:
-    """`model` with a router before each block (routers[i] = weights, threshold), all blocks routed."""
+    """`model` with a router before each block (routers[i] = weights, scale weight, threshold), all blocks routed."""
     model = onnx.ModelProto.FromString(model.SerializeToString())
     graph = model.graph
     ends = block_ends(model)
@@ -47,7 +47,8 @@ def route_in_onnx(model: onnx.ModelProto, routers: np.ndarray, skip_kv: bool) ->
     for i, (start, end) in enumerate(zip(starts, ends)):
         p = f"/route{i}/"
         graph.initializer.extend([
-            numpy_helper.from_array(routers[i, :-1].astype(np.float32).reshape(-1, 1), p + "w"),
+            numpy_helper.from_array(routers[i, :-2].astype(np.float32).reshape(-1, 1), p + "w"),
+            numpy_helper.from_array(np.array(routers[i, -2], np.float32), p + "s"),
             numpy_helper.from_array(np.array(routers[i, -1], np.float32), p + "threshold"),
             numpy_helper.from_array(np.array(2.0, np.float32), p + "two"),
             numpy_helper.from_array(np.array(1e-6, np.float32), p + "eps"),
@@ -61,7 +62,10 @@ def route_in_onnx(model: onnx.ModelProto, routers: np.ndarray, skip_kv: bool) ->
             helper.make_node("Add", [p + "ms", p + "eps"], [p + "ms_eps"]),
             helper.make_node("Sqrt", [p + "ms_eps"], [p + "rms"]),
             helper.make_node("MatMul", [start, p + "w"], [p + "dot"]),
-            helper.make_node("Div", [p + "dot", p + "rms"], [p + "score"]),
+            helper.make_node("Div", [p + "dot", p + "rms"], [p + "direction"]),
+            helper.make_node("Log", [p + "rms"], [p + "log_rms"]),
+            helper.make_node("Mul", [p + "log_rms", p + "s"], [p + "scale"]),
+            helper.make_node("Add", [p + "direction", p + "scale"], [p + "score"]),
             helper.make_node("GreaterOrEqual", [p + "score", p + "threshold"], [p + "keep"]),  # [1, T, 1]
         ]
         if skip_kv:  # the mask Add of the block (scores / sqrt(d) + mask) gets -inf at skipped keys
@@ -125,7 +129,7 @@ def main() -> int:
     hidden = rng.standard_normal((1, TOKENS, HIDDEN), dtype=np.float32)
     past = {f"past_{kind}.{i}": rng.standard_normal((1, HEADS, PAST, HIDDEN // HEADS), dtype=np.float32)
             for i in range(BLOCKS) for kind in ("key", "value")}
-    routers = np.concatenate([rng.standard_normal((BLOCKS, HIDDEN)), np.zeros((BLOCKS, 1))], axis=1)
+    routers = np.concatenate([rng.standard_normal((BLOCKS, HIDDEN + 1)), np.zeros((BLOCKS, 1))], axis=1)
     failures, notes = [], []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -143,7 +147,8 @@ def main() -> int:
         chain = [hidden] + [states[e] for e in block_ends(plain)]
         for i in range(BLOCKS):
             x = chain[i][0].astype(np.float64)
-            score = x @ routers[i, :-1] / np.sqrt((x * x).mean(1) + 1e-6)
+            rms = np.sqrt((x * x).mean(1) + 1e-6)
+            score = x @ routers[i, :-2] / rms + routers[i, -2] * np.log(rms)
             routers[i, -1] = float(np.median(score))
         np.save(tmp / "routers.npy", routers)
         passes = f"compress-token-skip{{first=0 last={BLOCKS - 1} routers={tmp / 'routers.npy'}}}"

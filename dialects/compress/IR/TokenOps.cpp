@@ -43,6 +43,8 @@ LogicalResult RouteTokensOp::verify() {
            << input.getShape().back() << ", got " << weight;
   if (std::isnan(getThreshold().convertToDouble()))
     return emitOpError("expects a threshold that is not NaN");
+  if (!std::isfinite(getScaleWeight().convertToDouble()))
+    return emitOpError("expects a finite scale_weight");
   return verifyKeep(*this, cast<RankedTensorType>(getKeep().getType()), input, "input");
 }
 

@@ -8,18 +8,21 @@ def Compress_RouteTokensOp : Compress_Op<"route_tokens", [Pure]> {
   let summary = "Per-token decision of a token-skip router: does the block run?";
   let description = [{
     For each token x (a row of `input` [.., T, D]) decides whether the block
-    after the router runs on it: keep = w . x / rms(x) >= threshold, with
-    rms(x) = sqrt(mean(x^2) + 1e-6) (the score is invariant to the scale of
-    the residual stream) and w the `weight` [D]. The decision of one token
+    after the router runs on it:
+    keep = w . x / rms(x) + scale_weight * ln(rms(x)) >= threshold, with
+    rms(x) = sqrt(mean(x^2) + 1e-6) and w the `weight` [D]. The first term
+    reads the token's direction, the second its scale on the residual
+    stream (a block's update is relative to it). The decision of one token
     reads only that token, so routing stays causal and a decode step
     decides as a full prefill does. A threshold of -inf keeps every token.
 
     ```mlir
-    %keep = compress.route_tokens %x, %w {threshold = 0.25 : f64}
+    %keep = compress.route_tokens %x, %w {threshold = 0.25 : f64, scale_weight = -1.5 : f64}
         : tensor<1x512x576xf32>, tensor<576xf32> -> tensor<1x512xi1>
     ```
   }];
-  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight, F64Attr:$threshold);
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight, F64Attr:$threshold,
+                       DefaultValuedAttr<F64Attr, "0.0">:$scale_weight);
   let results = (outs AnyRankedTensor:$keep);
   let assemblyFormat = [{
     $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($keep)

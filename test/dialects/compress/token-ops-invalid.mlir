@@ -48,6 +48,14 @@ func.func @route_nan_threshold(%x: tensor<1x6x4xf32>, %w: tensor<4xf32>) -> tens
 
 // -----
 
+func.func @route_infinite_scale_weight(%x: tensor<1x6x4xf32>, %w: tensor<4xf32>) -> tensor<1x6xi1> {
+  // expected-error @+1 {{expects a finite scale_weight}}
+  %0 = compress.route_tokens %x, %w {threshold = 0.0 : f64, scale_weight = 0x7FF0000000000000 : f64} : tensor<1x6x4xf32>, tensor<4xf32> -> tensor<1x6xi1>
+  return %0 : tensor<1x6xi1>
+}
+
+// -----
+
 func.func @select_types(%k: tensor<1x6xi1>, %a: tensor<1x6x4xf32>, %b: tensor<1x6x3xf32>) -> tensor<1x6x4xf32> {
   // expected-error @+1 {{expects the routed and skipped values to have the result's type 'tensor<1x6x4xf32>'}}
   %0 = compress.select_tokens %k, %a, %b : tensor<1x6xi1>, tensor<1x6x4xf32>, tensor<1x6x3xf32> -> tensor<1x6x4xf32>

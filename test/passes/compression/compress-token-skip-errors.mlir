@@ -20,7 +20,7 @@
 // SCHEDULE: error: compress-token-skip: schedule='greedy' is neither updates nor uniform
 // FIT: error: compress-token-skip: fit='twice' is neither sequential nor once
 // CALIBRATION: error: compress-token-skip: fitting routers needs calibration data (--calibration), or give routers=FILE
-// SHAPE: error: compress-token-skip: routers='{{.*}}.wrong.npy' holds float32 [2,4]; expected float32 or float64 [1,5]: per routed block its 4 weights, then its threshold
+// SHAPE: error: compress-token-skip: routers='{{.*}}.wrong.npy' holds float32 [2,4]; expected float32 or float64 [1,5] (per routed block its 4 weights, then its threshold) or [1,6] (the weights, the scale weight, the threshold)
 // NAN: error: compress-token-skip: routers='{{.*}}.nan.npy' row 0 holds NaN
 // MISSING: error: compress-token-skip: cannot read routers='{{.*}}.missing.npy':
 // KVCACHE: error: compress-token-skip: skip-kv=true: block 1 has a key/value cache: a skipped token's cache entry would still serve later steps as a key; use skip-kv=false
