@@ -4,6 +4,7 @@
 #include "lib/aot/Artifact.h"
 
 #include "lib/engine/CpuEngine.h"
+#include "lib/support/AtomicOutput.h"
 #include "passes/conversion/Passes.h"
 #include "passes/cpu/Passes.h"
 #include "passes/cpu/IndexChecks.h"
@@ -20,7 +21,6 @@
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
-#include "llvm/ADT/ScopeExit.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -156,15 +156,6 @@ static std::string headerSource(llvm::StringRef name) {
          name.str() + "_model;\n\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
 }
 
-static llvm::Error writeFile(llvm::StringRef path, llvm::StringRef contents) {
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec);
-  if (ec)
-    return aotError("cannot write '" + path + "': " + ec.message());
-  os << contents;
-  return llvm::Error::success();
-}
-
 /// Runs a tool found on PATH; its output goes to stderr only on failure.
 static llvm::Error runTool(llvm::StringRef tool, llvm::ArrayRef<std::string> args) {
   auto program = llvm::sys::findProgramByName(tool);
@@ -222,15 +213,17 @@ static llvm::Error emitObject(ModuleOp module, llvm::StringRef path, llvm::Strin
   llvmModule->setDataLayout((*tm)->createDataLayout());
   if (llvm::Error e = makeOptimizingTransformer(3, 0, tm->get())(llvmModule.get()))
     return e;
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
-  if (ec)
-    return aotError("cannot write '" + path + "': " + ec.message());
-  llvm::legacy::PassManager pm;
-  if ((*tm)->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::ObjectFile))
-    return aotError("the target cannot emit object files");
-  pm.run(*llvmModule);
-  return llvm::Error::success();
+  auto file = AtomicFile::create(path);
+  if (!file)
+    return file.takeError();
+  {
+    // Gone before the file closes: the emitter holds its stream.
+    llvm::legacy::PassManager pm;
+    if ((*tm)->addPassesToEmitFile(pm, file->os(), nullptr, llvm::CodeGenFileType::ObjectFile))
+      return aotError("the target cannot emit object files");
+    pm.run(*llvmModule);
+  }
+  return file->commit();
 }
 
 ArtifactRecipe compress::cpuArtifactRecipe() {
@@ -253,19 +246,13 @@ llvm::Error compress::compileArtifact(ModuleOp module, const AotOptions &options
   if (!signature)
     return signature.takeError();
 
-  // Build in a scratch folder beside the destination; move in only on success.
-  llvm::SmallString<256> scratch;
-  llvm::StringRef parent = llvm::sys::path::parent_path(options.outputDir);
-  if (std::error_code ec = llvm::sys::fs::createUniqueDirectory(
-          (parent.empty() ? llvm::Twine(".") : llvm::Twine(parent)) + "/.compress-compile",
-          scratch))
-    return aotError("cannot create a scratch folder: " + ec.message());
-  llvm::scope_exit cleanup([&] { llvm::sys::fs::remove_directories(scratch); });
-  auto inScratch = [&](const llvm::Twine &file) {
-    llvm::SmallString<256> p(scratch);
-    llvm::sys::path::append(p, file);
-    return std::string(p);
-  };
+  // Every file is made in a staging folder beside the destination, which
+  // gets them only once all are made: a failure at any step leaves no
+  // artifact, or an existing one as it was.
+  auto staging = StagingFolder::create(options.outputDir);
+  if (!staging)
+    return staging.takeError();
+  auto inStaging = [&](const llvm::Twine &file) { return staging->file(file); };
   std::string name = options.name;
 
   MLIRContext *ctx = module.getContext();
@@ -277,7 +264,7 @@ llvm::Error compress::compileArtifact(ModuleOp module, const AotOptions &options
   });
   PassManager pm(ctx);
   ExternalizeWeightsPassOptions weights;
-  weights.weightsFile = inScratch(name + ".weights");
+  weights.weightsFile = inStaging(name + ".weights");
   if (failed(recipe.buildPipeline(pm, weights)))
     return aotError("internal error: invalid lowering pipeline");
   if (failed(pm.run(module)))
@@ -294,54 +281,45 @@ llvm::Error compress::compileArtifact(ModuleOp module, const AotOptions &options
     if (!fn || failed(symbols.rename(fn, to)))
       return aotError("internal error: no '" + from + "' after lowering");
   }
-  if (llvm::Error e = emitObject(module, inScratch(name + ".o"), name))
+  if (llvm::Error e = emitObject(module, inStaging(name + ".o"), name))
     return e;
 
   auto glue = glueSource(*signature, name, weightsBytes, indexSitesOf(module),
                          recipe.deviceMemorySymbol);
   if (!glue)
     return glue.takeError();
-  if (llvm::Error e = writeFile(inScratch(name + ".h"), headerSource(name)))
+  if (llvm::Error e = writeFileAtomically(inStaging(name + ".h"), headerSource(name)))
     return e;
-  if (llvm::Error e = writeFile(inScratch(name + "_model.c"), *glue))
+  if (llvm::Error e = writeFileAtomically(inStaging(name + "_model.c"), *glue))
     return e;
   if (std::error_code ec = llvm::sys::fs::copy_file(COMPRESS_RUNTIME_HEADER,
-                                                    inScratch("compress_runtime.h")))
+                                                    inStaging("compress_runtime.h")))
     return aotError("cannot copy compress_runtime.h: " + ec.message());
   std::vector<std::string> archives;
   for (const std::string &archive : recipe.runtimeArchives) {
-    archives.push_back(inScratch(llvm::sys::path::filename(archive)));
+    archives.push_back(inStaging(llvm::sys::path::filename(archive)));
     if (std::error_code ec = llvm::sys::fs::copy_file(archive, archives.back()))
       return aotError("cannot copy the runtime library '" + archive + "': " + ec.message());
   }
-  if (llvm::Error e = runTool("cc", {"-O2", "-fPIC", "-c", inScratch(name + "_model.c"),
-                                     "-I", std::string(scratch), "-o",
-                                     inScratch(name + "_model.o")}))
+  if (llvm::Error e = runTool("cc", {"-O2", "-fPIC", "-c", inStaging(name + "_model.c"),
+                                     "-I", staging->path().str(), "-o",
+                                     inStaging(name + "_model.o")}))
     return e;
-  if (llvm::Error e = runTool("ar", {"rcs", inScratch("lib" + name + ".a"), inScratch(name + ".o"),
-                                     inScratch(name + "_model.o")}))
+  if (llvm::Error e = runTool("ar", {"rcs", inStaging("lib" + name + ".a"), inStaging(name + ".o"),
+                                     inStaging(name + "_model.o")}))
     return e;
   // The session API must be exported even though the model code does not
   // call it: the runtime archives go in whole.
-  std::vector<std::string> link = {"-shared", "-o", inScratch("lib" + name + ".so"),
-                                   inScratch(name + ".o"), inScratch(name + "_model.o")};
+  std::vector<std::string> link = {"-shared", "-o", inStaging("lib" + name + ".so"),
+                                   inStaging(name + ".o"), inStaging(name + "_model.o")};
   link.push_back("-Wl,--whole-archive");
   link.insert(link.end(), archives.begin(), archives.end());
   link.push_back("-Wl,--no-whole-archive");
   link.insert(link.end(), recipe.linkFlags.begin(), recipe.linkFlags.end());
   if (llvm::Error e = runTool("c++", link))
     return e;
-  llvm::sys::fs::remove(inScratch(name + ".o"));
-  llvm::sys::fs::remove(inScratch(name + "_model.o"));
+  staging->remove(name + ".o");
+  staging->remove(name + "_model.o");
 
-  if (std::error_code ec = llvm::sys::fs::create_directories(options.outputDir))
-    return aotError("cannot create '" + options.outputDir + "': " + ec.message());
-  std::error_code ec;
-  for (llvm::sys::fs::directory_iterator it(scratch, ec), end; it != end && !ec; it.increment(ec)) {
-    llvm::SmallString<256> target(options.outputDir);
-    llvm::sys::path::append(target, llvm::sys::path::filename(it->path()));
-    if (std::error_code mv = llvm::sys::fs::rename(it->path(), target))
-      return aotError("cannot move '" + it->path() + "' into place: " + mv.message());
-  }
-  return llvm::Error::success();
+  return staging->commit();
 }

@@ -3,9 +3,10 @@
 #ifndef COMPRESS_LIB_SUPPORT_HOSTTENSOR_H
 #define COMPRESS_LIB_SUPPORT_HOSTTENSOR_H
 
+#include "lib/support/AtomicOutput.h"
+
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
-#include "llvm/Support/FileSystem.h"
 
 #include <cstdint>
 #include <string>
@@ -41,11 +42,10 @@ llvm::Expected<HostTensor> readNpy(llvm::StringRef path);
 /// `path`, renamed into place once whole (a failed write leaves `path` as it
 /// was).
 llvm::Error writeNpy(llvm::StringRef path, const HostTensor &tensor);
-/// Writes `tensor` as writeNpy() does but leaves it in the returned
-/// temporary file beside `path`, for the caller to keep() at `path` (with
-/// other outputs, once all are written) or discard().
-llvm::Expected<llvm::sys::fs::TempFile> writeNpyTemp(llvm::StringRef path,
-                                                     const HostTensor &tensor);
+/// Writes `tensor` as writeNpy() does but leaves it, closed, in the
+/// returned temporary file beside `path`, for the caller to commit() (with
+/// other outputs, once all are written: PendingOutputs) or drop.
+llvm::Expected<AtomicFile> writeNpyTemp(llvm::StringRef path, const HostTensor &tensor);
 
 /// An array of a .npz archive, named as numpy.load names it.
 struct NamedTensor {

@@ -139,8 +139,7 @@ llvm::Expected<HostTensor> compress::readNpy(StringRef path) {
   return tensor;
 }
 
-llvm::Expected<llvm::sys::fs::TempFile> compress::writeNpyTemp(StringRef path,
-                                                               const HostTensor &tensor) {
+llvm::Expected<AtomicFile> compress::writeNpyTemp(StringRef path, const HostTensor &tensor) {
   std::string dims;
   for (int64_t d : tensor.shape)
     dims += std::to_string(d) + ",";
@@ -152,28 +151,20 @@ llvm::Expected<llvm::sys::fs::TempFile> compress::writeNpyTemp(StringRef path,
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  auto temp = llvm::sys::fs::TempFile::create(path + "-%%%%%%.tmp");
-  if (!temp)
-    return npyError(path, llvm::toString(temp.takeError()));
-  llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
-  os << "\x93NUMPY" << char(1) << char(0) << char(header.size() & 0xff)
-     << char(header.size() >> 8) << header;
-  os.write(reinterpret_cast<const char *>(tensor.data.data()), tensor.data.size());
-  os.flush();
-  if (os.has_error()) {
-    std::string message = os.error().message();
-    os.clear_error();
-    llvm::consumeError(temp->discard());
-    return npyError(path, message);
-  }
-  return std::move(*temp);
+  auto file = AtomicFile::create(path);
+  if (!file)
+    return file.takeError();
+  file->os() << "\x93NUMPY" << char(1) << char(0) << char(header.size() & 0xff)
+             << char(header.size() >> 8) << header;
+  file->os().write(reinterpret_cast<const char *>(tensor.data.data()), tensor.data.size());
+  if (llvm::Error e = file->close())
+    return std::move(e);
+  return std::move(*file);
 }
 
 llvm::Error compress::writeNpy(StringRef path, const HostTensor &tensor) {
-  auto temp = writeNpyTemp(path, tensor);
-  if (!temp)
-    return temp.takeError();
-  if (llvm::Error e = temp->keep(path))
-    return npyError(path, llvm::toString(std::move(e)));
-  return llvm::Error::success();
+  auto file = writeNpyTemp(path, tensor);
+  if (!file)
+    return file.takeError();
+  return file->commit();
 }

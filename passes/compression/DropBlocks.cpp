@@ -97,7 +97,7 @@ struct DropBlocksPass : compress::impl::DropBlocksPassBase<DropBlocksPass> {
                            {"remaining", std::move(remaining)},
                            {"removed_results", llvm::json::Array(dropped.results)},
                            {"removed_arguments", llvm::json::Array(dropped.arguments)}};
-    if (llvm::Error error = writeJson(report, std::move(doc)))
+    if (llvm::Error error = writeJson(&getContext(), report, std::move(doc)))
       fail(llvm::toString(std::move(error)));
   }
 

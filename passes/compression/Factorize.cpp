@@ -548,8 +548,8 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
               int64_t bytesAfter) {
     if (report.empty())
       return;
-    if (llvm::Error e = writeReport(report, "compress-factorize", std::move(layers), bytesBefore,
-                                    bytesAfter)) {
+    if (llvm::Error e = writeReport(&getContext(), report, "compress-factorize",
+                                    std::move(layers), bytesBefore, bytesAfter)) {
       module.emitError("compress-factorize: ") << llvm::toString(std::move(e));
       signalPassFailure();
     }

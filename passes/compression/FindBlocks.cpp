@@ -71,7 +71,7 @@ struct FindBlocksPass : compress::impl::FindBlocksPassBase<FindBlocksPass> {
   void writeReportIfAsked(llvm::json::Object doc) {
     if (report.empty())
       return;
-    if (llvm::Error error = writeJson(report, std::move(doc)))
+    if (llvm::Error error = writeJson(&getContext(), report, std::move(doc)))
       fail(llvm::toString(std::move(error)));
   }
 };

@@ -212,8 +212,9 @@ llvm::Expected<std::vector<float>> compress::decompressedWeight(CompressibleLaye
   return w;
 }
 
-llvm::Error compress::writeReport(StringRef path, StringRef pass, llvm::json::Array layers,
-                                  int64_t bytesBefore, int64_t bytesAfter) {
+llvm::Error compress::writeReport(MLIRContext *context, StringRef path, StringRef pass,
+                                  llvm::json::Array layers, int64_t bytesBefore,
+                                  int64_t bytesAfter) {
   int64_t rewritten = llvm::count_if(layers, [](const llvm::json::Value &layer) {
     return !layer.getAsObject()->get("skipped");
   });
@@ -223,33 +224,26 @@ llvm::Error compress::writeReport(StringRef path, StringRef pass, llvm::json::Ar
                             {"bytes_after", bytesAfter}};
   llvm::json::Object doc{
       {"pass", pass}, {"layers", std::move(layers)}, {"totals", std::move(totals)}};
-  return writeJson(path, std::move(doc));
+  return writeJson(context, path, std::move(doc));
 }
 
-llvm::Error compress::writeJson(StringRef path, llvm::json::Value document) {
+llvm::Error compress::writeJson(MLIRContext *context, StringRef path,
+                                llvm::json::Value document) {
   StringRef folder = llvm::sys::path::parent_path(path);
   if (!folder.empty())
     if (std::error_code ec = llvm::sys::fs::create_directories(folder))
       return llvm::createStringError("cannot create '" + folder + "': " + ec.message());
-  auto temp = llvm::sys::fs::TempFile::create(path + ".tmp-%%%%%%");
-  if (!temp)
-    return llvm::createStringError("cannot write report '" + path +
-                                   "': " + llvm::toString(temp.takeError()));
-  {
-    llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
-    os << llvm::formatv("{0:2}", document) << "\n";
-    os.flush();
-    if (os.has_error()) {
-      std::string message = os.error().message();
-      os.clear_error();
-      llvm::consumeError(temp->discard());
-      return llvm::createStringError("cannot write report '" + path + "': " + message);
-    }
-  }
-  if (llvm::Error error = temp->keep(path))
-    return llvm::createStringError("cannot write report '" + path +
-                                   "': " + llvm::toString(std::move(error)));
-  return llvm::Error::success();
+  auto file = AtomicFile::create(path);
+  if (!file)
+    return file.takeError();
+  file->os() << llvm::formatv("{0:2}", document) << "\n";
+  if (PendingOutputs *pending = context->getOrLoadDialect<CompressDialect>()->pendingOutputs)
+    return pending->add(std::move(*file));
+  return file->commit();
+}
+
+void compress::setPendingOutputs(MLIRContext *context, PendingOutputs *outputs) {
+  context->getOrLoadDialect<CompressDialect>()->pendingOutputs = outputs;
 }
 
 FailureOr<SkipPattern> SkipPattern::parse(ModuleOp module, llvm::StringRef pass,

@@ -4,6 +4,7 @@
 #define COMPRESS_PASSES_COMPRESSION_LAYERWEIGHTS_H
 
 #include "dialects/compress/IR/CompressOps.h"
+#include "lib/support/AtomicOutput.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
@@ -65,12 +66,19 @@ llvm::Expected<std::vector<float>> decompressedWeight(CompressibleLayer layer);
 /// format compression passes share: {"pass", "layers", "totals"}, the
 /// totals counting the layers rewritten (entries without "skipped"), those
 /// skipped, and the bytes before and after.
-llvm::Error writeReport(llvm::StringRef path, llvm::StringRef pass, llvm::json::Array layers,
-                        int64_t bytesBefore, int64_t bytesAfter);
+llvm::Error writeReport(mlir::MLIRContext *context, llvm::StringRef path, llvm::StringRef pass,
+                        llvm::json::Array layers, int64_t bytesBefore, int64_t bytesAfter);
 
 /// Writes a JSON document to `path` (creating its folder) through a
-/// temporary file renamed into place: a failed write leaves `path` as it was.
-llvm::Error writeJson(llvm::StringRef path, llvm::json::Value document);
+/// temporary file beside it. The file goes into place with the context's
+/// pending outputs when the running tool attached them (once its whole run
+/// succeeded), else at once; until then `path` stays as it was.
+llvm::Error writeJson(mlir::MLIRContext *context, llvm::StringRef path,
+                      llvm::json::Value document);
+
+/// Attaches the running tool's pending outputs to `context` (null: none):
+/// reports written by passes wait in them for the tool to commit.
+void setPendingOutputs(mlir::MLIRContext *context, PendingOutputs *outputs);
 
 /// A pass's `skip=` option: a regular expression; layers whose name it
 /// matches stay as they are.

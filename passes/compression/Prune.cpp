@@ -545,8 +545,8 @@ struct PrunePass : compress::impl::PrunePassBase<PrunePass> {
               int64_t bytesAfter) {
     if (report.empty())
       return;
-    if (llvm::Error e =
-            writeReport(report, "compress-prune", std::move(layers), bytesBefore, bytesAfter)) {
+    if (llvm::Error e = writeReport(&getContext(), report, "compress-prune", std::move(layers),
+                                    bytesBefore, bytesAfter)) {
       module.emitError("compress-prune: ") << llvm::toString(std::move(e));
       signalPassFailure();
     }

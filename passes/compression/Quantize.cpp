@@ -346,8 +346,8 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
     }
     if (report.empty())
       return;
-    if (llvm::Error e = compress::writeReport(report, "compress-quantize", std::move(layers),
-                                              bytesBefore, bytesAfter)) {
+    if (llvm::Error e = compress::writeReport(&getContext(), report, "compress-quantize",
+                                              std::move(layers), bytesBefore, bytesAfter)) {
       module.emitError("compress-quantize: ") << llvm::toString(std::move(e));
       return signalPassFailure();
     }

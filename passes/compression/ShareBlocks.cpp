@@ -278,7 +278,7 @@ struct ShareBlocksPass : compress::impl::ShareBlocksPassBase<ShareBlocksPass> {
                            {"groups", std::move(entries)},
                            {"totals", llvm::json::Object{{"bytes_before", bytesBefore},
                                                          {"bytes_after", bytesAfter}}}};
-    if (llvm::Error error = writeJson(report, std::move(doc)))
+    if (llvm::Error error = writeJson(&getContext(), report, std::move(doc)))
       fail(llvm::toString(std::move(error)));
   }
 

@@ -107,7 +107,7 @@ struct TokenSkipPass : compress::impl::TokenSkipPassBase<TokenSkipPass> {
                            {"router", routersFile.empty() ? std::string(router) : std::string("file")},
                            {"skip_kv", bool(skipKv)},
                            {"blocks", std::move(entries)}};
-    if (llvm::Error error = writeJson(report, std::move(doc)))
+    if (llvm::Error error = writeJson(&getContext(), report, std::move(doc)))
       fail(llvm::toString(std::move(error)));
   }
 

@@ -1,14 +1,13 @@
 // Moves the large constants of @main into a weights buffer argument, so that
 // compiled code reads its weights from a file instead of carrying them.
+#include "lib/support/AtomicOutput.h"
 #include "passes/cpu/ConstantBytes.h"
 #include "passes/cpu/Passes.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MathExtras.h"
-#include "llvm/Support/raw_ostream.h"
 
 namespace compress {
 #define GEN_PASS_DEF_EXTERNALIZEWEIGHTSPASS
@@ -63,14 +62,16 @@ struct ExternalizeWeightsPass
         constants.push_back(op);
     });
 
-    std::unique_ptr<llvm::raw_fd_ostream> file;
+    // Beside its destination until whole: a failure leaves an existing
+    // weights file as it was.
+    std::optional<compress::AtomicFile> file;
     if (!weightsFile.empty()) {
-      std::error_code ec;
-      file = std::make_unique<llvm::raw_fd_ostream>(weightsFile, ec, llvm::sys::fs::OF_None);
-      if (ec) {
-        module.emitError("cannot write '") << weightsFile << "': " << ec.message();
+      auto created = compress::AtomicFile::create(weightsFile);
+      if (!created) {
+        module.emitError(llvm::toString(created.takeError()));
         return signalPassFailure();
       }
+      file.emplace(std::move(*created));
     }
     SmallVector<Attribute> layout;
     uint64_t offset = 0;
@@ -84,8 +85,8 @@ struct ExternalizeWeightsPass
         continue;
       uint64_t start = llvm::alignTo(offset, kWeightAlignment);
       if (file) {
-        file->write_zeros(start - offset);
-        file->write(bytes->data(), bytes->size());
+        file->os().write_zeros(start - offset);
+        file->os().write(bytes->data(), bytes->size());
       }
       offset = start + bytes->size();
       std::string name = weightName(op, index);
@@ -103,13 +104,11 @@ struct ExternalizeWeightsPass
       op.replaceAllUsesWith(tensor.getResult());
       op.erase();
     }
-    if (file) {
-      file->close();
-      if (file->has_error()) {
-        module.emitError("cannot write '") << weightsFile << "'";
+    if (file)
+      if (llvm::Error e = file->commit()) {
+        module.emitError(llvm::toString(std::move(e)));
         return signalPassFailure();
       }
-    }
     module->setAttr("compress.weights_layout",
                     DictionaryAttr::get(ctx, {b.getNamedAttr("weights", b.getArrayAttr(layout)),
                                               b.getNamedAttr("total_bytes", b.getI64IntegerAttr(offset))}));

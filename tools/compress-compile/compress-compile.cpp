@@ -3,7 +3,9 @@
 #include "lib/aot/Artifact.h"
 #include "lib/driver/LoadModel.h"
 #include "lib/driver/ToolOptions.h"
+#include "lib/support/AtomicOutput.h"
 #include "lib/target/Target.h"
+#include "passes/compression/LayerWeights.h"
 
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
@@ -48,7 +50,11 @@ int main(int argc, char **argv) {
   OnnxImportOptions options;
   if (llvm::Error e = inputShapes.apply(options))
     return fail(llvm::toString(std::move(e)));
+  // The passes' reports go into place once the artifact is in place: a
+  // failed run leaves existing ones as they were.
+  PendingOutputs reports;
   auto context = createToolContext();
+  setPendingOutputs(context.get(), &reports);
   auto module = loadModel(*context, modelPath, options);
   if (!module)
     return fail(llvm::toString(module.takeError()));
@@ -60,6 +66,8 @@ int main(int argc, char **argv) {
     return fail(llvm::toString(std::move(e)));
   const Target &backend = llvm::cantFail(lookupTarget(target.target)); // checked above
   if (llvm::Error e = backend.packageArtifact(**module, {name, outputDir, target.gpuPrecision}))
+    return fail(llvm::toString(std::move(e)));
+  if (llvm::Error e = reports.commitAll())
     return fail(llvm::toString(std::move(e)));
   return 0;
 }

@@ -4,7 +4,9 @@
 #include "lib/calibration/Calibrator.h"
 #include "lib/driver/ToolOptions.h"
 #include "lib/importer/onnx/Importer.h"
+#include "lib/support/AtomicOutput.h"
 #include "passes/Registration.h"
+#include "passes/compression/LayerWeights.h"
 #include "passes/gpu/Pipelines.h"
 
 #include "mlir/Debug/Counter.h"
@@ -18,7 +20,6 @@
 #include "mlir/Support/Timing.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
@@ -43,30 +44,22 @@ static int fail(const llvm::Twine &message) {
   return 1;
 }
 
-/// Writes the finished output: to stdout ("-"), or to a temporary file beside
-/// `outputFilename` renamed into place once whole, so that a failed or
-/// interrupted run leaves an existing file as it was.
-static int writeOutput(llvm::StringRef text) {
+/// Writes the finished output, to stdout ("-") or beside `outputFilename`,
+/// and puts it in place with the passes' reports: only a run that succeeded
+/// replaces existing files.
+static int writeOutput(llvm::StringRef text, compress::PendingOutputs &pending) {
   if (outputFilename == "-") {
     llvm::outs() << text;
-    return 0;
+  } else {
+    auto file = compress::AtomicFile::create(outputFilename);
+    if (!file)
+      return fail(llvm::toString(file.takeError()));
+    file->os() << text;
+    if (llvm::Error e = pending.add(std::move(*file)))
+      return fail(llvm::toString(std::move(e)));
   }
-  auto temp = llvm::sys::fs::TempFile::create(outputFilename + "-%%%%%%.tmp");
-  if (!temp)
-    return fail("cannot write '" + outputFilename + "': " + llvm::toString(temp.takeError()));
-  {
-    llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
-    os << text;
-    os.flush();
-    if (os.has_error()) {
-      std::string message = os.error().message();
-      os.clear_error();
-      llvm::consumeError(temp->discard());
-      return fail("cannot write '" + outputFilename + "': " + message);
-    }
-  }
-  if (llvm::Error e = temp->keep(outputFilename))
-    return fail("cannot write '" + outputFilename + "': " + llvm::toString(std::move(e)));
+  if (llvm::Error e = pending.commitAll())
+    return fail(llvm::toString(std::move(e)));
   return 0;
 }
 
@@ -102,6 +95,7 @@ int main(int argc, char **argv) {
   // lower, too). Calibration data, read against the module once a pass asks
   // for it, lives as long as them.
   std::unique_ptr<compress::Calibrator> calibrator;
+  compress::PendingOutputs pending;
   if (!compression.calibration.empty())
     calibrator = compress::Calibrator::fromFolder(compression.calibration);
   MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
@@ -119,6 +113,7 @@ int main(int argc, char **argv) {
     if (failed(upstream.setupPassPipeline(pm)))
       return failure();
     compress::setCalibrationSource(pm.getContext(), calibrator.get());
+    compress::setPendingOutputs(pm.getContext(), &pending);
     return success();
   });
 
@@ -133,7 +128,7 @@ int main(int argc, char **argv) {
     llvm::raw_string_ostream os(text);
     if (failed(MlirOptMain(os, std::move(file), registry, config)))
       return 1;
-    return writeOutput(text);
+    return writeOutput(text, pending);
   }
 
   compress::OnnxImportOptions options;
@@ -160,5 +155,5 @@ int main(int argc, char **argv) {
   llvm::raw_string_ostream os(text);
   module->print(os, OpPrintingFlags());
   os << "\n";
-  return writeOutput(text);
+  return writeOutput(text, pending);
 }

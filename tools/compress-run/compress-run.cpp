@@ -5,7 +5,8 @@
 #include "lib/driver/ToolOptions.h"
 #include "lib/engine/CpuEngine.h"
 #include "lib/importer/onnx/Importer.h"
-
+#include "lib/support/AtomicOutput.h"
+#include "passes/compression/LayerWeights.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
@@ -128,7 +129,11 @@ int main(int argc, char **argv) {
       return fail("input '" + name + "' given twice");
   }
 
+  // The outputs and the passes' reports go into place together, once all
+  // are written; a failed run leaves every existing one as it was.
+  PendingOutputs pending;
   auto context = createToolContext();
+  setPendingOutputs(context.get(), &pending);
 
   Runnable model;
   std::unique_ptr<CpuEngine> engine;
@@ -218,35 +223,19 @@ int main(int argc, char **argv) {
   }
   if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
     return fail("cannot create '" + outputDir + "': " + ec.message());
-  // Every output goes to a temporary file first and into place only when all
-  // are written: a failed run leaves the folder as it was.
-  std::vector<llvm::sys::fs::TempFile> written;
-  std::vector<std::string> paths;
-  auto discardAll = [&] {
-    for (llvm::sys::fs::TempFile &temp : written)
-      llvm::consumeError(temp.discard());
-  };
   for (size_t i = 0; i < outputs->size(); ++i) {
     llvm::SmallString<256> path(outputDir);
     llvm::sys::path::append(path, outputFileName(model.outputs()[i].name));
-    if (llvm::sys::fs::is_directory(path)) {
-      discardAll();
+    if (llvm::sys::fs::is_directory(path))
       return fail("cannot write output '" + model.outputs()[i].name + "': '" + path.str().str() +
                   "' is a directory");
-    }
-    auto temp = writeNpyTemp(path, (*outputs)[i]);
-    if (!temp) {
-      discardAll();
-      return fail(llvm::toString(temp.takeError()));
-    }
-    written.push_back(std::move(*temp));
-    paths.push_back(path.str().str());
+    auto file = writeNpyTemp(path, (*outputs)[i]);
+    if (!file)
+      return fail(llvm::toString(file.takeError()));
+    if (llvm::Error e = pending.add(std::move(*file)))
+      return fail(llvm::toString(std::move(e)));
   }
-  for (size_t i = 0; i < written.size(); ++i)
-    if (llvm::Error e = written[i].keep(paths[i])) {
-      for (size_t j = i + 1; j < written.size(); ++j)
-        llvm::consumeError(written[j].discard());
-      return fail("cannot write '" + paths[i] + "': " + llvm::toString(std::move(e)));
-    }
+  if (llvm::Error e = pending.commitAll())
+    return fail(llvm::toString(std::move(e)));
   return 0;
 }

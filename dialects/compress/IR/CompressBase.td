@@ -36,6 +36,10 @@ def Compress_Dialect : Dialect {
     /// Calibration data the running tool offers compression passes, per
     /// context (see passes/compression/Calibration.h); null without.
     CalibrationSource *calibrationSource = nullptr;
+    /// Where passes' reports wait until the running tool's run succeeded,
+    /// per context (see setPendingOutputs in
+    /// passes/compression/LayerWeights.h); null: written at once.
+    PendingOutputs *pendingOutputs = nullptr;
     /// The float weight each layer compressed during this tool's run stood
     /// for, keyed by the compressed op (see recordUncompressedWeight in
     /// passes/compression/LayerWeights.h): what error compensation fits.

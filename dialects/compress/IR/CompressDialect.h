@@ -7,6 +7,7 @@
 
 namespace compress {
 class CalibrationSource;
+class PendingOutputs;
 } // namespace compress
 
 #include "dialects/compress/IR/CompressDialect.h.inc"
