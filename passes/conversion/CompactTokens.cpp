@@ -339,14 +339,21 @@ struct CompactTokensPass : compress::impl::CompactTokensPassBase<CompactTokensPa
           if (!dead)
             continue;
           // The layer's input rows are the mask's tokens, the mask defined
-          // before the layer.
+          // before the layer. Otherwise the layer stays on all rows: correct,
+          // only slower, but said.
           auto inputType = cast<RankedTensorType>(op.getOperand(0).getType());
           auto maskType = cast<RankedTensorType>(dead->mask.getType());
-          if (inputType.getShape().drop_back() != maskType.getShape())
+          if (inputType.getShape().drop_back() != maskType.getShape()) {
+            op.emitWarning("compress-compact-tokens: left on all rows: the rows of its input ")
+                << inputType << " are not the tokens of the routing mask " << maskType;
             continue;
+          }
           Operation *maskDef = dead->mask.getDefiningOp();
-          if (maskDef && (maskDef->getBlock() != &block || !maskDef->isBeforeInBlock(&op)))
+          if (maskDef && (maskDef->getBlock() != &block || !maskDef->isBeforeInBlock(&op))) {
+            op.emitWarning("compress-compact-tokens: left on all rows: the routing mask is "
+                           "computed after it");
             continue;
+          }
           layers.emplace_back(&op, dead->mask);
         }
     });
