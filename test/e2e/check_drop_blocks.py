@@ -6,7 +6,6 @@ blocks 0 and 2's cache tensors. The 3-block model outlined (compress-outline-blo
 what the flat model does, bit for bit, and what onnxruntime does."""
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -19,21 +18,13 @@ sys.path.insert(0, str(ROOT / "python"))
 from compress_models import llama_block  # noqa: E402
 from compress_models.minilm import save  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from e2e_tools import compress_run, rel_err  # noqa: E402
+
 HIDDEN, HEADS, INTERMEDIATE = 64, 4, 96
 TOKENS, PAST = 5, 6
 
 
-def rel_err(got: np.ndarray, want: np.ndarray) -> float:
-    return float(np.linalg.norm(got.astype(np.float64) - want) / np.linalg.norm(want))
-
-
-def compress_run(tool: Path, model: Path, passes: str, feeds: dict, out: Path) -> dict:
-    inputs = []
-    for name, value in feeds.items():
-        np.save(out.parent / f"{name}.npy", value)
-        inputs.append(f"--input={name}={out.parent / f'{name}.npy'}")
-    subprocess.run([str(tool), str(model), f"--passes={passes}", *inputs, "--output-dir", str(out)], check=True)
-    return {p.stem: np.load(p) for p in out.glob("*.npy")}
 
 
 def main() -> int:

@@ -16,12 +16,12 @@ sys.path.insert(0, str(ROOT / "python"))
 from compress_models import llama_block  # noqa: E402
 from compress_models.minilm import save  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from e2e_tools import rel_err  # noqa: E402
+
 BLOCKS, HIDDEN, HEADS, INTERMEDIATE = 2, 64, 4, 128
 PAST = 7
 
-
-def rel_err(got: np.ndarray, want: np.ndarray) -> float:
-    return float(np.linalg.norm(got.astype(np.float64) - want) / np.linalg.norm(want))
 
 
 def main() -> int:

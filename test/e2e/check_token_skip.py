@@ -9,7 +9,6 @@ compress-compact-tokens runs the query, output and MLP layers on the kept tokens
 - skip=0 (routers fitted on calibration data, thresholds -inf) equals the unrouted model bit for bit."""
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
 from compress_models import llama_block  # noqa: E402
 from compress_models.minilm import save  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from e2e_tools import compress_run, rel_err  # noqa: E402
 
 HIDDEN, HEADS, INTERMEDIATE, BLOCKS = 64, 4, 96, 3
 TOKENS, PAST = 12, 5
@@ -98,27 +100,12 @@ def route_in_onnx(model: onnx.ModelProto, routers: np.ndarray, skip_kv: bool) ->
     return model
 
 
-def compress_run(tool: Path, model: Path, passes: str, feeds: dict, out: Path, calibration: Path | None = None):
-    out.mkdir(parents=True)
-    inputs = []
-    for name, value in feeds.items():
-        np.save(out / f"in_{name}.npy", value)
-        inputs.append(f"--input={name}={out / f'in_{name}.npy'}")
-    extra = [f"--calibration={calibration}"] if calibration else []
-    cmd = [str(tool), str(model), *([f"--passes={passes}"] if passes else []), *extra, *inputs,
-           "--output-dir", str(out / "out")]
-    subprocess.run(cmd, check=True)
-    return {p.stem: np.load(p) for p in (out / "out").glob("*.npy")}
-
 
 def ort_run(model: onnx.ModelProto, feeds: dict) -> dict:
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     return dict(zip(names, session.run(names, feeds)))
 
-
-def rel_err(got: np.ndarray, want: np.ndarray) -> float:
-    return float(np.linalg.norm(got.astype(np.float64) - want) / max(np.linalg.norm(want), 1e-30))
 
 
 def main() -> int:
