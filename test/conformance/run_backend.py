@@ -257,6 +257,7 @@ def main(argv=None) -> int:
     ap.add_argument("--write-allowlist", type=Path, nargs="?", const=DEFAULT_ALLOWLIST,
                     help="with --all (implied): rewrite the allowlist with exactly the passing cases")
     ap.add_argument("--write-docs", type=Path, metavar="OPS_MD", help="with --all (implied): write the ops table")
+    ap.add_argument("--filter", metavar="REGEX", help="only the selected cases whose name matches REGEX (re.search)")
     ap.add_argument("--compress-run", type=Path, default=ROOT / "build" / "bin" / "compress-run")
     ap.add_argument("--compress-opt", type=Path, default=ROOT / "build" / "bin" / "compress-opt")
     ap.add_argument("--data", type=Path, default=DATA, help="libonnx-testdata data directory")
@@ -265,6 +266,8 @@ def main(argv=None) -> int:
     ap.add_argument("--work-dir", type=Path, help="keep inputs and outputs here (default: a temporary directory)")
     args = ap.parse_args(argv)
     run_all = args.all or args.write_allowlist or args.write_docs
+    if args.filter and (args.write_allowlist or args.write_docs):
+        ap.error("--write-allowlist and --write-docs need the whole suite; they do not combine with --filter")
     if run_all and args.allowlist:
         ap.error("--write-allowlist and --write-docs run the whole suite; they do not combine with --allowlist")
 
@@ -292,6 +295,10 @@ def main(argv=None) -> int:
             unknown += [Result(Case("allow-list", allowlist, set(), -1, [], []), "failed", p)
                         for p in check_allowlist.check(allowlist, check_allowlist.BASELINE,
                                                        check_allowlist.REGRESSIONS)]
+
+    if args.filter:
+        selected = [c for c in selected if re.search(args.filter, c.name)]
+        print(f"{len(selected)} of them match {args.filter!r}")
 
     with tempfile.TemporaryDirectory(prefix="compress-backend-") as tmp:
         work = args.work_dir or Path(tmp)

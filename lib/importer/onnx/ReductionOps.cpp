@@ -1,5 +1,5 @@
 // Reductions and normalisations: Reduce*, ArgMax/ArgMin, Softmax, LogSoftmax,
-// LayerNormalization.
+// LayerNormalization, and the running sum CumSum.
 #include "lib/importer/onnx/Builders.h"
 
 using namespace compress;
@@ -483,6 +483,63 @@ LogicalResult importLayerNormalization(NodeContext &ctx) {
   return success();
 }
 
+/// CumSum as one linalg.generic: output element i along the axis sums the
+/// input elements j with j <= i (j < i exclusive; j >= i, j > i reversed),
+/// with j a reduction dimension. Quadratic in the axis length, but linalg on
+/// tensors has no scan, and this form goes through every lowering unchanged.
+LogicalResult importCumSum(NodeContext &ctx) {
+  Value x = ctx.input(0);
+  if (!x)
+    return failure();
+  bool exclusive = ctx.intAttr("exclusive", 0) != 0;
+  bool reverse = ctx.intAttr("reverse", 0) != 0;
+  auto axisValues = ctx.requireConstInts(1, "axis");
+  if (failed(axisValues))
+    return failure();
+  if (axisValues->size() != 1)
+    return ctx.error() << "axis must be a scalar, but it has " << axisValues->size()
+                       << " elements";
+  int64_t rank = rankOf(x);
+  if (rank == 0)
+    return ctx.error() << "expects an input of rank >= 1";
+  auto axis = normalizeAxis(ctx, axisValues->front(), rank);
+  if (failed(axis))
+    return failure();
+  OpBuilder &b = ctx.b;
+  MLIRContext *mctx = b.getContext();
+  Type elem = elemOf(x);
+  Value empty = emptyTensor(b, ctx.loc, mixedSizes(b, ctx.loc, x), elem);
+  Value zero = arith::ConstantOp::create(b, ctx.loc, scalarAttr(b, elem, 0));
+  Value acc = linalg::FillOp::create(b, ctx.loc, zero, empty).getResult(0);
+  SmallVector<AffineExpr> inExprs, outExprs;
+  for (int64_t d = 0; d < rank; ++d) {
+    inExprs.push_back(getAffineDimExpr(d == *axis ? rank : d, mctx));
+    outExprs.push_back(getAffineDimExpr(d, mctx));
+  }
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  iterators.push_back(utils::IteratorType::reduction);
+  SmallVector<AffineMap> maps = {AffineMap::get(rank + 1, 0, inExprs, mctx),
+                                 AffineMap::get(rank + 1, 0, outExprs, mctx)};
+  arith::CmpIPredicate keepIf =
+      reverse ? (exclusive ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::uge)
+              : (exclusive ? arith::CmpIPredicate::ult : arith::CmpIPredicate::ule);
+  bool isUnsigned = ctx.isUnsigned(0);
+  Value out = linalg::GenericOp::create(
+                  b, ctx.loc, TypeRange{acc.getType()}, ValueRange{x}, ValueRange{acc}, maps,
+                  iterators,
+                  [&](OpBuilder &nb, Location l, ValueRange args) {
+                    Value i = linalg::IndexOp::create(nb, l, *axis);
+                    Value j = linalg::IndexOp::create(nb, l, rank);
+                    Value keep = arith::CmpIOp::create(nb, l, keepIf, j, i);
+                    Value zeroElem = scalarConstant(nb, l, args[0].getType(), 0);
+                    Value term = arith::SelectOp::create(nb, l, keep, args[0], zeroElem);
+                    linalg::YieldOp::create(nb, l, addScalars(nb, l, args[1], term, isUnsigned));
+                  })
+                  .getResult(0);
+  ctx.setOutput(0, out, isUnsigned);
+  return success();
+}
+
 } // namespace
 
 void compress::appendReductionOps(llvm::SmallVectorImpl<OpTableEntry> &t) {
@@ -509,6 +566,7 @@ void compress::appendReductionOps(llvm::SmallVectorImpl<OpTableEntry> &t) {
       {"LogSoftmax", 1, 12, importSoftmaxCoerced<true>},
       {"LogSoftmax", 13, kMax, importSoftmax<true>},
       {"LayerNormalization", 17, kMax, importLayerNormalization},
+      {"CumSum", 11, kMax, importCumSum},
   });
 #undef REDUCE_ROWS
 }
