@@ -1,6 +1,7 @@
 // Shape and data-movement ONNX ops: Reshape, Transpose, Concat, Slice, Split,
 // Squeeze, Unsqueeze, Expand, Shape, Size, ConstantOfShape, Range, Constant,
-// Gather, GatherElements, Pad, Flatten, Tile, Trilu. Small integer tensors
+// Gather, GatherElements, Pad, Flatten, Tile, Trilu, DepthToSpace,
+// SpaceToDepth. Small integer tensors
 // fold at import, so shape subgraphs leave no run-time code when shapes are
 // static.
 #include "lib/importer/onnx/Builders.h"
@@ -1300,6 +1301,80 @@ LogicalResult importTrilu(NodeContext &ctx) {
   return success();
 }
 
+/// `size` times or divided by `k`, folded when `size` is static.
+OpFoldResult scaleSize(OpBuilder &b, Location loc, OpFoldResult size, int64_t k,
+                       bool divide) {
+  if (std::optional<int64_t> c = getConstantIntValue(size))
+    return b.getIndexAttr(divide ? *c / k : *c * k);
+  Value v = indexValue(b, loc, size);
+  Value kv = arith::ConstantIndexOp::create(b, loc, k);
+  if (divide)
+    return arith::DivUIOp::create(b, loc, v, kv).getResult();
+  return arith::MulIOp::create(b, loc, v, kv).getResult();
+}
+
+/// DepthToSpace and SpaceToDepth on [N, C, H, W] as reshape, transpose,
+/// reshape (the formulas of the ONNX spec). The channel count must be static.
+template <bool ToSpace>
+LogicalResult importDepthSpace(NodeContext &ctx) {
+  Value x = ctx.input(0);
+  if (!x)
+    return failure();
+  int64_t bs = ctx.intAttr("blocksize", 0);
+  bool crd = false;
+  if (ToSpace) {
+    std::string mode = ctx.stringAttr("mode", "DCR");
+    if (mode != "DCR" && mode != "CRD")
+      return ctx.error() << "unsupported mode '" << mode << "' (expected DCR or CRD)";
+    crd = mode == "CRD";
+  }
+  auto type = ctx.inputType(0);
+  if (type.getRank() != 4)
+    return ctx.error() << "expects an input of rank 4 ([N, C, H, W]), got rank "
+                       << type.getRank();
+  if (bs <= 0)
+    return ctx.error() << "blocksize must be positive, got " << bs;
+  int64_t c = type.getDimSize(1);
+  if (ShapedType::isDynamic(c))
+    return ctx.error() << "unsupported dynamic channel count";
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  SmallVector<OpFoldResult> in = mixedSizes(b, loc, x);
+  OpFoldResult n = in[0], h = in[2], w = in[3];
+  auto idx = [&](int64_t v) -> OpFoldResult { return b.getIndexAttr(v); };
+  auto checkDivisible = [&](int64_t d, int64_t k, StringRef what) -> LogicalResult {
+    if (!type.isDynamicDim(d) && type.getDimSize(d) % k != 0)
+      return ctx.error() << what << " " << type.getDimSize(d) << " is not divisible by " << k;
+    return success();
+  };
+  SmallVector<OpFoldResult> split, merged;
+  SmallVector<int64_t> perm;
+  if (ToSpace) {
+    if (failed(checkDivisible(1, bs * bs, "channel count")))
+      return failure();
+    int64_t c2 = c / (bs * bs);
+    if (crd) {
+      split = {n, idx(c2), idx(bs), idx(bs), h, w};
+      perm = {0, 1, 4, 2, 5, 3};
+    } else {
+      split = {n, idx(bs), idx(bs), idx(c2), h, w};
+      perm = {0, 3, 4, 1, 5, 2};
+    }
+    merged = {n, idx(c2), scaleSize(b, loc, h, bs, false), scaleSize(b, loc, w, bs, false)};
+  } else {
+    if (failed(checkDivisible(2, bs, "height")) || failed(checkDivisible(3, bs, "width")))
+      return failure();
+    OpFoldResult h2 = scaleSize(b, loc, h, bs, true), w2 = scaleSize(b, loc, w, bs, true);
+    split = {n, idx(c), h2, idx(bs), w2, idx(bs)};
+    perm = {0, 3, 5, 1, 2, 4};
+    merged = {n, idx(c * bs * bs), h2, w2};
+  }
+  Value y = reshapeTensor(b, loc, x, split);
+  y = transposeTensor(b, loc, y, perm);
+  ctx.setOutput(0, reshapeTensor(b, loc, y, merged), ctx.isUnsigned(0));
+  return success();
+}
+
 } // namespace
 
 void compress::appendShapeOps(llvm::SmallVectorImpl<OpTableEntry> &t) {
@@ -1324,5 +1399,7 @@ void compress::appendShapeOps(llvm::SmallVectorImpl<OpTableEntry> &t) {
       {"GatherElements", 11, kMax, importGatherElements},
       {"Pad", 2, kMax, importPad},
       {"Trilu", 14, kMax, importTrilu},
+      {"DepthToSpace", 1, kMax, importDepthSpace<true>},
+      {"SpaceToDepth", 1, kMax, importDepthSpace<false>},
   });
 }
