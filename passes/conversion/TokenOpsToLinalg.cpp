@@ -36,16 +36,20 @@ AffineMap dropLast(MLIRContext *ctx, unsigned n) {
   return AffineMap::getMultiDimIdentityMap(n, ctx).getMajorSubMap(n - 1);
 }
 
+/// How [.., X] of `rank` dimensions folds into rows [R, X].
+SmallVector<ReassociationIndices> rowsAndFeatures(int64_t rank) {
+  ReassociationIndices rows, features{rank - 1};
+  for (int64_t i = 0; i + 1 < rank; ++i)
+    rows.push_back(i);
+  return {rows, features};
+}
+
 /// `value` [.., X] as rows [R, X], or as is when already rank 2.
 Value collapseToRows(OpBuilder &b, Location loc, Value value) {
   auto type = cast<RankedTensorType>(value.getType());
   if (type.getRank() == 2)
     return value;
-  ReassociationIndices rows, features{type.getRank() - 1};
-  for (int64_t i = 0; i + 1 < type.getRank(); ++i)
-    rows.push_back(i);
-  return tensor::CollapseShapeOp::create(b, loc, value,
-                                         ArrayRef<ReassociationIndices>{rows, features});
+  return tensor::CollapseShapeOp::create(b, loc, value, rowsAndFeatures(type.getRank()));
 }
 
 /// `keep` [..] as one dimension [R].
@@ -234,14 +238,11 @@ struct LowerScatterTokens : OpRewritePattern<ScatterTokensOp> {
         });
     Value result = loop.getResult(0);
     if (type.getRank() != 2) {
-      ReassociationIndices rows, features{type.getRank() - 1};
-      for (int64_t i = 0; i + 1 < type.getRank(); ++i)
-        rows.push_back(i);
       SmallVector<OpFoldResult> shape =
           leadingSizes(b, loc, op.getKeep(), type.getRank() - 1);
       shape.push_back(width);
-      result = tensor::ExpandShapeOp::create(b, loc, type, result,
-                                             ArrayRef<ReassociationIndices>{rows, features}, shape);
+      result = tensor::ExpandShapeOp::create(b, loc, type, result, rowsAndFeatures(type.getRank()),
+                                             shape);
     } else if (result.getType() != type) {
       result = tensor::CastOp::create(b, loc, type, result);
     }
