@@ -1314,7 +1314,8 @@ OpFoldResult scaleSize(OpBuilder &b, Location loc, OpFoldResult size, int64_t k,
 }
 
 /// DepthToSpace and SpaceToDepth on [N, C, H, W] as reshape, transpose,
-/// reshape (the formulas of the ONNX spec). The channel count must be static.
+/// reshape (the formulas of the ONNX spec). The channel count must be static;
+/// a dynamic height or width is checked at run time (compress.check_count).
 template <bool ToSpace>
 LogicalResult importDepthSpace(NodeContext &ctx) {
   Value x = ctx.input(0);
@@ -1365,6 +1366,22 @@ LogicalResult importDepthSpace(NodeContext &ctx) {
     if (failed(checkDivisible(2, bs, "height")) || failed(checkDivisible(3, bs, "width")))
       return failure();
     OpFoldResult h2 = scaleSize(b, loc, h, bs, true), w2 = scaleSize(b, loc, w, bs, true);
+    if (type.isDynamicDim(2) || type.isDynamicDim(3)) {
+      // A height or width known only at run time must divide too: the split
+      // would drop the rows and columns past the last whole block (its shape
+      // holds fewer elements than the input, so it stays in bounds until the
+      // run fails naming the node).
+      auto times = [&](Value acc, OpFoldResult s) -> Value {
+        return arith::MulIOp::create(b, loc, acc, indexValue(b, loc, s));
+      };
+      Value nc = times(indexValue(b, loc, n), idx(c));
+      Value total = times(times(nc, h), w);
+      Value count = times(times(times(times(nc, h2), idx(bs)), w2), idx(bs));
+      std::string site = ctx.siteName() +
+                         ", whose height and width must be multiples of the blocksize " +
+                         std::to_string(bs);
+      CheckCountOp::create(b, loc, b.getI1Type(), count, total, b.getStringAttr(site));
+    }
     split = {n, idx(c), h2, idx(bs), w2, idx(bs)};
     perm = {0, 3, 5, 1, 2, 4};
     merged = {n, idx(c * bs * bs), h2, w2};
