@@ -1,6 +1,6 @@
 // Shape and data-movement ONNX ops: Reshape, Transpose, Concat, Slice, Split,
 // Squeeze, Unsqueeze, Expand, Shape, Size, ConstantOfShape, Range, Constant,
-// Gather, GatherElements, Pad, Flatten, Tile, Trilu, DepthToSpace,
+// Gather, GatherElements, Scatter, ScatterElements, Pad, Flatten, Tile, Trilu, DepthToSpace,
 // SpaceToDepth. Small integer tensors
 // fold at import, so shape subgraphs leave no run-time code when shapes are
 // static.
@@ -1261,6 +1261,77 @@ LogicalResult importGatherElements(NodeContext &ctx) {
   return success();
 }
 
+/// ScatterElements (and Scatter, its name before opset 11) as one
+/// linalg.generic over the output and the updates: each output element folds
+/// in, in order, every update whose checked index lands on it (reduction
+/// none keeps the last). It costs output size times update count, which
+/// keeps it in linalg (no loop-carried tensor) for the small tables it meets.
+LogicalResult importScatterElements(NodeContext &ctx) {
+  auto dataType = ctx.inputType(0), indicesType = ctx.inputType(1);
+  int64_t rank = dataType.getRank();
+  auto axis = normalizeAxis(ctx, ctx.intAttr("axis", 0), rank);
+  if (failed(axis))
+    return failure();
+  if (indicesType.getRank() != rank || ctx.inputType(2).getRank() != rank)
+    return ctx.error() << "indices and updates must have the data's rank " << rank;
+  std::string reduction = ctx.stringAttr("reduction", "none");
+  Type elem = dataType.getElementType();
+  bool isFloat = isa<FloatType>(elem);
+  if (reduction != "none" && reduction != "add" && reduction != "mul" && reduction != "max" &&
+      reduction != "min")
+    return ctx.error() << "unsupported reduction '" << reduction
+                       << "' (expected none, add, mul, max or min)";
+  Value data = ctx.input(0), indices = ctx.input(1), updates = ctx.input(2);
+  if (!data || !indices || !updates)
+    return failure();
+  OpBuilder &b = ctx.b;
+  MLIRContext *mctx = b.getContext();
+  bool unsignedElems = ctx.isUnsigned(0);
+  AffineMap outMap = AffineMap::getMultiDimIdentityMap(2 * rank, mctx).getMajorSubMap(rank);
+  SmallVector<AffineExpr> updExprs;
+  for (int64_t d = 0; d < rank; ++d)
+    updExprs.push_back(getAffineDimExpr(rank + d, mctx));
+  AffineMap updMap = AffineMap::get(2 * rank, 0, updExprs, mctx);
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  iterators.append(rank, utils::IteratorType::reduction);
+  std::string site = ctx.siteName();
+  Value out = linalg::GenericOp::create(
+                  b, ctx.loc, TypeRange{data.getType()}, ValueRange{indices, updates},
+                  ValueRange{data}, SmallVector<AffineMap>{updMap, updMap, outMap}, iterators,
+                  [&](OpBuilder &nb, Location l, ValueRange args) {
+                    Value i = arith::IndexCastOp::create(nb, l, nb.getIndexType(), args[0]);
+                    Value n = tensor::DimOp::create(nb, l, data, *axis);
+                    i = CheckIndexOp::create(nb, l, nb.getIndexType(), i, n, site);
+                    Value hit = arith::ConstantIntOp::create(nb, l, nb.getI1Type(), 1);
+                    for (int64_t d = 0; d < rank; ++d) {
+                      Value o = linalg::IndexOp::create(nb, l, d);
+                      Value at = d == *axis ? i : linalg::IndexOp::create(nb, l, rank + d).getResult();
+                      hit = arith::AndIOp::create(
+                          nb, l, hit, arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, o, at));
+                    }
+                    Value acc = args[2], u = args[1], v = u;
+                    if (reduction == "add")
+                      v = isFloat ? arith::AddFOp::create(nb, l, acc, u).getResult()
+                                  : arith::AddIOp::create(nb, l, acc, u).getResult();
+                    else if (reduction == "mul")
+                      v = isFloat ? arith::MulFOp::create(nb, l, acc, u).getResult()
+                                  : arith::MulIOp::create(nb, l, acc, u).getResult();
+                    else if (reduction == "max")
+                      v = isFloat ? arith::MaximumFOp::create(nb, l, acc, u).getResult()
+                          : unsignedElems ? arith::MaxUIOp::create(nb, l, acc, u).getResult()
+                                          : arith::MaxSIOp::create(nb, l, acc, u).getResult();
+                    else if (reduction == "min")
+                      v = isFloat ? arith::MinimumFOp::create(nb, l, acc, u).getResult()
+                          : unsignedElems ? arith::MinUIOp::create(nb, l, acc, u).getResult()
+                                          : arith::MinSIOp::create(nb, l, acc, u).getResult();
+                    linalg::YieldOp::create(nb, l,
+                                            arith::SelectOp::create(nb, l, hit, v, acc).getResult());
+                  })
+                  .getResult(0);
+  ctx.setOutput(0, out, unsignedElems);
+  return success();
+}
+
 LogicalResult importTrilu(NodeContext &ctx) {
   Value x = ctx.input(0);
   if (!x)
@@ -1414,6 +1485,8 @@ void compress::appendShapeOps(llvm::SmallVectorImpl<OpTableEntry> &t) {
       {"Range", 11, kMax, importRange},
       {"Gather", 1, kMax, importGather},
       {"GatherElements", 11, kMax, importGatherElements},
+      {"Scatter", 9, 10, importScatterElements},
+      {"ScatterElements", 11, kMax, importScatterElements},
       {"Pad", 2, kMax, importPad},
       {"Trilu", 14, kMax, importTrilu},
       {"DepthToSpace", 1, kMax, importDepthSpace<true>},
