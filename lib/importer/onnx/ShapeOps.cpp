@@ -1,6 +1,6 @@
 // Shape and data-movement ONNX ops: Reshape, Transpose, Concat, Slice, Split,
 // Squeeze, Unsqueeze, Expand, Shape, Size, ConstantOfShape, Range, Constant,
-// Gather, GatherElements, Scatter, ScatterElements, Pad, Flatten, Tile, Trilu, DepthToSpace,
+// Gather, GatherElements, GatherND, Scatter, ScatterElements, Pad, Flatten, Tile, Trilu, DepthToSpace,
 // SpaceToDepth. Small integer tensors
 // fold at import, so shape subgraphs leave no run-time code when shapes are
 // static.
@@ -1261,6 +1261,61 @@ LogicalResult importGatherElements(NodeContext &ctx) {
   return success();
 }
 
+/// GatherND: output [indices' leading dims..., data's dims past the batch
+/// and the k indexed ones] as a linalg.generic that reads each of the k
+/// indices of its row, checks it against its data dimension and reads data.
+LogicalResult importGatherND(NodeContext &ctx) {
+  auto dataType = ctx.inputType(0), indicesType = ctx.inputType(1);
+  int64_t r = dataType.getRank(), q = indicesType.getRank();
+  int64_t batch = ctx.intAttr("batch_dims", 0);
+  if (q < 1 || r < 1)
+    return ctx.error() << "data and indices must have rank >= 1";
+  int64_t k = indicesType.getDimSize(q - 1);
+  if (ShapedType::isDynamic(k))
+    return ctx.error() << "unsupported dynamic last dimension of indices";
+  if (batch < 0 || batch >= std::min(r, q) || batch + k > r)
+    return ctx.error() << "batch_dims " << batch << " with " << k
+                       << " indices per row does not fit data of rank " << r
+                       << " and indices of rank " << q;
+  Value data = ctx.input(0), indices = ctx.input(1);
+  if (!data || !indices)
+    return failure();
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  SmallVector<OpFoldResult> dataSizes = mixedSizes(b, loc, data);
+  SmallVector<OpFoldResult> sizes = mixedSizes(b, loc, indices);
+  sizes.pop_back();
+  sizes.append(dataSizes.begin() + batch + k, dataSizes.end());
+  int64_t rank = sizes.size();
+  Value init = emptyTensor(b, loc, sizes, dataType.getElementType());
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  std::string site = ctx.siteName();
+  Value out = linalg::GenericOp::create(
+                  b, loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
+                  SmallVector<AffineMap>{id}, iterators,
+                  [&](OpBuilder &nb, Location l, ValueRange) {
+                    SmallVector<Value> row, at;
+                    for (int64_t d = 0; d < q - 1; ++d)
+                      row.push_back(linalg::IndexOp::create(nb, l, d));
+                    at.append(row.begin(), row.begin() + batch);
+                    row.push_back(Value());
+                    for (int64_t m = 0; m < k; ++m) {
+                      row.back() = arith::ConstantIndexOp::create(nb, l, m);
+                      Value i = tensor::ExtractOp::create(nb, l, indices, row);
+                      i = arith::IndexCastOp::create(nb, l, nb.getIndexType(), i);
+                      Value n = tensor::DimOp::create(nb, l, data, batch + m);
+                      at.push_back(CheckIndexOp::create(nb, l, nb.getIndexType(), i, n, site));
+                    }
+                    for (int64_t d = q - 1; d < rank; ++d)
+                      at.push_back(linalg::IndexOp::create(nb, l, d));
+                    linalg::YieldOp::create(nb, l, tensor::ExtractOp::create(nb, l, data, at).getResult());
+                  })
+                  .getResult(0);
+  ctx.setOutput(0, out, ctx.isUnsigned(0));
+  return success();
+}
+
 /// ScatterElements (and Scatter, its name before opset 11) as one
 /// linalg.generic over the output and the updates: each output element folds
 /// in, in order, every update whose checked index lands on it (reduction
@@ -1485,6 +1540,7 @@ void compress::appendShapeOps(llvm::SmallVectorImpl<OpTableEntry> &t) {
       {"Range", 11, kMax, importRange},
       {"Gather", 1, kMax, importGather},
       {"GatherElements", 11, kMax, importGatherElements},
+      {"GatherND", 11, kMax, importGatherND},
       {"Scatter", 9, 10, importScatterElements},
       {"ScatterElements", 11, kMax, importScatterElements},
       {"Pad", 2, kMax, importPad},
