@@ -1,6 +1,6 @@
 // Shape and data-movement ONNX ops: Reshape, Transpose, Concat, Slice, Split,
 // Squeeze, Unsqueeze, Expand, Shape, Size, ConstantOfShape, Range, Constant,
-// Gather, GatherElements, GatherND, Scatter, ScatterElements, Pad, Flatten, Tile, Trilu, DepthToSpace,
+// Gather, GatherElements, GatherND, Scatter, ScatterElements, ScatterND, Pad, Flatten, Tile, Trilu, DepthToSpace,
 // SpaceToDepth. Small integer tensors
 // fold at import, so shape subgraphs leave no run-time code when shapes are
 // static.
@@ -1316,6 +1316,38 @@ LogicalResult importGatherND(NodeContext &ctx) {
   return success();
 }
 
+/// The reduction attribute of ScatterElements and ScatterND.
+FailureOr<std::string> scatterReduction(NodeContext &ctx) {
+  std::string reduction = ctx.stringAttr("reduction", "none");
+  if (reduction != "none" && reduction != "add" && reduction != "mul" && reduction != "max" &&
+      reduction != "min")
+    return ctx.error() << "unsupported reduction '" << reduction
+                       << "' (expected none, add, mul, max or min)",
+           failure();
+  return reduction;
+}
+
+/// An update `u` folded into the element `acc` by a scatter's reduction.
+Value scatterCombine(OpBuilder &b, Location l, StringRef reduction, bool isUnsigned, Value acc,
+                     Value u) {
+  bool isFloat = isa<FloatType>(acc.getType());
+  if (reduction == "add")
+    return isFloat ? arith::AddFOp::create(b, l, acc, u).getResult()
+                   : arith::AddIOp::create(b, l, acc, u).getResult();
+  if (reduction == "mul")
+    return isFloat ? arith::MulFOp::create(b, l, acc, u).getResult()
+                   : arith::MulIOp::create(b, l, acc, u).getResult();
+  if (reduction == "max")
+    return isFloat      ? arith::MaximumFOp::create(b, l, acc, u).getResult()
+           : isUnsigned ? arith::MaxUIOp::create(b, l, acc, u).getResult()
+                        : arith::MaxSIOp::create(b, l, acc, u).getResult();
+  if (reduction == "min")
+    return isFloat      ? arith::MinimumFOp::create(b, l, acc, u).getResult()
+           : isUnsigned ? arith::MinUIOp::create(b, l, acc, u).getResult()
+                        : arith::MinSIOp::create(b, l, acc, u).getResult();
+  return u;
+}
+
 /// ScatterElements (and Scatter, its name before opset 11) as one
 /// linalg.generic over the output and the updates: each output element folds
 /// in, in order, every update whose checked index lands on it (reduction
@@ -1329,13 +1361,9 @@ LogicalResult importScatterElements(NodeContext &ctx) {
     return failure();
   if (indicesType.getRank() != rank || ctx.inputType(2).getRank() != rank)
     return ctx.error() << "indices and updates must have the data's rank " << rank;
-  std::string reduction = ctx.stringAttr("reduction", "none");
-  Type elem = dataType.getElementType();
-  bool isFloat = isa<FloatType>(elem);
-  if (reduction != "none" && reduction != "add" && reduction != "mul" && reduction != "max" &&
-      reduction != "min")
-    return ctx.error() << "unsupported reduction '" << reduction
-                       << "' (expected none, add, mul, max or min)";
+  FailureOr<std::string> reduction = scatterReduction(ctx);
+  if (failed(reduction))
+    return failure();
   Value data = ctx.input(0), indices = ctx.input(1), updates = ctx.input(2);
   if (!data || !indices || !updates)
     return failure();
@@ -1364,21 +1392,73 @@ LogicalResult importScatterElements(NodeContext &ctx) {
                       hit = arith::AndIOp::create(
                           nb, l, hit, arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, o, at));
                     }
-                    Value acc = args[2], u = args[1], v = u;
-                    if (reduction == "add")
-                      v = isFloat ? arith::AddFOp::create(nb, l, acc, u).getResult()
-                                  : arith::AddIOp::create(nb, l, acc, u).getResult();
-                    else if (reduction == "mul")
-                      v = isFloat ? arith::MulFOp::create(nb, l, acc, u).getResult()
-                                  : arith::MulIOp::create(nb, l, acc, u).getResult();
-                    else if (reduction == "max")
-                      v = isFloat ? arith::MaximumFOp::create(nb, l, acc, u).getResult()
-                          : unsignedElems ? arith::MaxUIOp::create(nb, l, acc, u).getResult()
-                                          : arith::MaxSIOp::create(nb, l, acc, u).getResult();
-                    else if (reduction == "min")
-                      v = isFloat ? arith::MinimumFOp::create(nb, l, acc, u).getResult()
-                          : unsignedElems ? arith::MinUIOp::create(nb, l, acc, u).getResult()
-                                          : arith::MinSIOp::create(nb, l, acc, u).getResult();
+                    Value acc = args[2];
+                    Value v = scatterCombine(nb, l, *reduction, unsignedElems, acc, args[1]);
+                    linalg::YieldOp::create(nb, l,
+                                            arith::SelectOp::create(nb, l, hit, v, acc).getResult());
+                  })
+                  .getResult(0);
+  ctx.setOutput(0, out, unsignedElems);
+  return success();
+}
+
+/// ScatterND as ScatterElements is built: each output element folds in, in
+/// order, every update row whose k checked indices name it (output size
+/// times update rows).
+LogicalResult importScatterND(NodeContext &ctx) {
+  auto dataType = ctx.inputType(0), indicesType = ctx.inputType(1);
+  int64_t r = dataType.getRank(), q = indicesType.getRank();
+  if (q < 1 || r < 1)
+    return ctx.error() << "data and indices must have rank >= 1";
+  int64_t k = indicesType.getDimSize(q - 1);
+  if (ShapedType::isDynamic(k))
+    return ctx.error() << "unsupported dynamic last dimension of indices";
+  if (k > r)
+    return ctx.error() << k << " indices per row do not fit data of rank " << r;
+  if (ctx.inputType(2).getRank() != q - 1 + r - k)
+    return ctx.error() << "updates must have rank " << q - 1 + r - k << ", got "
+                       << ctx.inputType(2).getRank();
+  FailureOr<std::string> reduction = scatterReduction(ctx);
+  if (failed(reduction))
+    return failure();
+  Value data = ctx.input(0), indices = ctx.input(1), updates = ctx.input(2);
+  if (!data || !indices || !updates)
+    return failure();
+  OpBuilder &b = ctx.b;
+  MLIRContext *mctx = b.getContext();
+  bool unsignedElems = ctx.isUnsigned(0);
+  int64_t loops = r + q - 1;
+  AffineMap outMap = AffineMap::getMultiDimIdentityMap(loops, mctx).getMajorSubMap(r);
+  SmallVector<AffineExpr> updExprs;
+  for (int64_t d = 0; d < q - 1; ++d)
+    updExprs.push_back(getAffineDimExpr(r + d, mctx));
+  for (int64_t d = k; d < r; ++d)
+    updExprs.push_back(getAffineDimExpr(d, mctx));
+  AffineMap updMap = AffineMap::get(loops, 0, updExprs, mctx);
+  SmallVector<utils::IteratorType> iterators(r, utils::IteratorType::parallel);
+  iterators.append(q - 1, utils::IteratorType::reduction);
+  std::string site = ctx.siteName();
+  Value out = linalg::GenericOp::create(
+                  b, ctx.loc, TypeRange{data.getType()}, ValueRange{updates}, ValueRange{data},
+                  SmallVector<AffineMap>{updMap, outMap}, iterators,
+                  [&](OpBuilder &nb, Location l, ValueRange args) {
+                    SmallVector<Value> row;
+                    for (int64_t d = 0; d < q - 1; ++d)
+                      row.push_back(linalg::IndexOp::create(nb, l, r + d));
+                    row.push_back(Value());
+                    Value hit = arith::ConstantIntOp::create(nb, l, nb.getI1Type(), 1);
+                    for (int64_t m = 0; m < k; ++m) {
+                      row.back() = arith::ConstantIndexOp::create(nb, l, m);
+                      Value i = tensor::ExtractOp::create(nb, l, indices, row);
+                      i = arith::IndexCastOp::create(nb, l, nb.getIndexType(), i);
+                      Value n = tensor::DimOp::create(nb, l, data, m);
+                      i = CheckIndexOp::create(nb, l, nb.getIndexType(), i, n, site);
+                      Value o = linalg::IndexOp::create(nb, l, m);
+                      hit = arith::AndIOp::create(
+                          nb, l, hit, arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, o, i));
+                    }
+                    Value acc = args[1];
+                    Value v = scatterCombine(nb, l, *reduction, unsignedElems, acc, args[0]);
                     linalg::YieldOp::create(nb, l,
                                             arith::SelectOp::create(nb, l, hit, v, acc).getResult());
                   })
@@ -1543,6 +1623,7 @@ void compress::appendShapeOps(llvm::SmallVectorImpl<OpTableEntry> &t) {
       {"GatherND", 11, kMax, importGatherND},
       {"Scatter", 9, 10, importScatterElements},
       {"ScatterElements", 11, kMax, importScatterElements},
+      {"ScatterND", 11, kMax, importScatterND},
       {"Pad", 2, kMax, importPad},
       {"Trilu", 14, kMax, importTrilu},
       {"DepthToSpace", 1, kMax, importDepthSpace<true>},
