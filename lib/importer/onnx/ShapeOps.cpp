@@ -915,8 +915,10 @@ LogicalResult importGather(NodeContext &ctx) {
   // Fold index picks from known shape vectors.
   if (ctx.constInts(0) && ctx.constInts(1) && dataType.getRank() == 1) {
     auto data = *ctx.constInts(0);
+    // A named copy: a range-for over *temporary would outlive the optional.
+    auto picks = *ctx.constInts(1);
     SmallVector<int64_t> out;
-    for (int64_t i : *ctx.constInts(1)) {
+    for (int64_t i : picks) {
       int64_t at = i < 0 ? i + int64_t(data.size()) : i;
       if (at < 0 || at >= int64_t(data.size()))
         return ctx.error() << "index " << i << " is out of range for " << data.size();
