@@ -1240,6 +1240,7 @@ LogicalResult importGatherElements(NodeContext &ctx) {
   Value init = emptyTensor(b, ctx.loc, mixedSizes(b, ctx.loc, indices), dataType.getElementType());
   AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
   SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  std::string site = ctx.siteName();
   Value out = linalg::GenericOp::create(
                   b, ctx.loc, TypeRange{init.getType()}, ValueRange{indices}, ValueRange{init},
                   SmallVector<AffineMap>{id, id}, iterators,
@@ -1247,12 +1248,9 @@ LogicalResult importGatherElements(NodeContext &ctx) {
                     Value i = unsignedIndices
                                   ? arith::IndexCastUIOp::create(nb, l, nb.getIndexType(), args[0]).getResult()
                                   : arith::IndexCastOp::create(nb, l, nb.getIndexType(), args[0]).getResult();
-                    if (!unsignedIndices) {
-                      Value n = tensor::DimOp::create(nb, l, data, *axis);
-                      Value zero = arith::ConstantIndexOp::create(nb, l, 0);
-                      Value neg = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, i, zero);
-                      i = arith::SelectOp::create(nb, l, neg, arith::AddIOp::create(nb, l, i, n), i);
-                    }
+                    // Negative indices count from the end; others out of range fail the run.
+                    Value n = tensor::DimOp::create(nb, l, data, *axis);
+                    i = CheckIndexOp::create(nb, l, nb.getIndexType(), i, n, site);
                     SmallVector<Value> idx;
                     for (int64_t d = 0; d < rank; ++d)
                       idx.push_back(d == *axis ? i : linalg::IndexOp::create(nb, l, d).getResult());
