@@ -76,26 +76,25 @@ TEST(AtomicOutput, CommitOntoAFolderFailsAndCleansUp) {
 TEST(AtomicOutput, PendingOutputsGoInTogetherOrNotAtAll) {
   TempFolder dir;
   write(dir / "a", "old a");
-  {
-    PendingOutputs pending;
+  // "new a" and "new b", written and held by `pending`.
+  auto addNew = [&](PendingOutputs &pending) {
     for (const char *name : {"a", "b"}) {
       auto file = AtomicFile::create(dir / name);
       ASSERT_TRUE(bool(file));
       file->os() << "new " << name;
       ASSERT_FALSE(bool(pending.add(std::move(*file))));
     }
+  };
+  {
+    PendingOutputs pending;
+    addNew(pending);
     // Dropped: the run failed.
   }
   EXPECT_EQ(listing(dir.path), std::vector<std::string>{"a"});
   EXPECT_EQ(contents(dir / "a"), "old a");
 
   PendingOutputs pending;
-  for (const char *name : {"a", "b"}) {
-    auto file = AtomicFile::create(dir / name);
-    ASSERT_TRUE(bool(file));
-    file->os() << "new " << name;
-    ASSERT_FALSE(bool(pending.add(std::move(*file))));
-  }
+  addNew(pending);
   ASSERT_FALSE(bool(pending.commitAll()));
   EXPECT_EQ(listing(dir.path), (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(contents(dir / "a"), "new a");

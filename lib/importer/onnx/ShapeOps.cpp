@@ -1327,6 +1327,13 @@ FailureOr<std::string> scatterReduction(NodeContext &ctx) {
   return reduction;
 }
 
+/// `hit` and whether the output position `at` equals the index `i`: one
+/// more coordinate of a scatter's update matching the output element.
+Value andIndexMatches(OpBuilder &b, Location l, Value hit, Value at, Value i) {
+  return arith::AndIOp::create(b, l, hit,
+                               arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, at, i));
+}
+
 /// An update `u` folded into the element `acc` by a scatter's reduction.
 Value scatterCombine(OpBuilder &b, Location l, StringRef reduction, bool isUnsigned, Value acc,
                      Value u) {
@@ -1346,6 +1353,13 @@ Value scatterCombine(OpBuilder &b, Location l, StringRef reduction, bool isUnsig
            : isUnsigned ? arith::MinUIOp::create(b, l, acc, u).getResult()
                         : arith::MinSIOp::create(b, l, acc, u).getResult();
   return u;
+}
+
+/// Yields from a scatter's body: `acc` with `u` folded in where `hit`.
+void yieldScatterFold(OpBuilder &b, Location l, StringRef reduction, bool isUnsigned, Value hit,
+                      Value acc, Value u) {
+  Value folded = scatterCombine(b, l, reduction, isUnsigned, acc, u);
+  linalg::YieldOp::create(b, l, arith::SelectOp::create(b, l, hit, folded, acc).getResult());
 }
 
 /// ScatterElements (and Scatter, its name before opset 11) as one
@@ -1389,13 +1403,9 @@ LogicalResult importScatterElements(NodeContext &ctx) {
                     for (int64_t d = 0; d < rank; ++d) {
                       Value o = linalg::IndexOp::create(nb, l, d);
                       Value at = d == *axis ? i : linalg::IndexOp::create(nb, l, rank + d).getResult();
-                      hit = arith::AndIOp::create(
-                          nb, l, hit, arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, o, at));
+                      hit = andIndexMatches(nb, l, hit, o, at);
                     }
-                    Value acc = args[2];
-                    Value v = scatterCombine(nb, l, *reduction, unsignedElems, acc, args[1]);
-                    linalg::YieldOp::create(nb, l,
-                                            arith::SelectOp::create(nb, l, hit, v, acc).getResult());
+                    yieldScatterFold(nb, l, *reduction, unsignedElems, hit, args[2], args[1]);
                   })
                   .getResult(0);
   ctx.setOutput(0, out, unsignedElems);
@@ -1454,13 +1464,9 @@ LogicalResult importScatterND(NodeContext &ctx) {
                       Value n = tensor::DimOp::create(nb, l, data, m);
                       i = CheckIndexOp::create(nb, l, nb.getIndexType(), i, n, site);
                       Value o = linalg::IndexOp::create(nb, l, m);
-                      hit = arith::AndIOp::create(
-                          nb, l, hit, arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, o, i));
+                      hit = andIndexMatches(nb, l, hit, o, i);
                     }
-                    Value acc = args[1];
-                    Value v = scatterCombine(nb, l, *reduction, unsignedElems, acc, args[0]);
-                    linalg::YieldOp::create(nb, l,
-                                            arith::SelectOp::create(nb, l, hit, v, acc).getResult());
+                    yieldScatterFold(nb, l, *reduction, unsignedElems, hit, args[1], args[0]);
                   })
                   .getResult(0);
   ctx.setOutput(0, out, unsignedElems);
