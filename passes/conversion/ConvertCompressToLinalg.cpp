@@ -324,9 +324,10 @@ struct LowerEmbedding : OpRewritePattern<EmbeddingOp> {
 
 struct ConvertCompressToLinalgPass
     : compress::impl::ConvertCompressToLinalgPassBase<ConvertCompressToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    populateCompressToLinalgPatterns(patterns);
+    populateCompressToLinalgPatterns(patterns, parallelTokenLists);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }
@@ -334,10 +335,10 @@ struct ConvertCompressToLinalgPass
 
 } // namespace
 
-void compress::populateCompressToLinalgPatterns(
-    RewritePatternSet &patterns) {
+void compress::populateCompressToLinalgPatterns(RewritePatternSet &patterns,
+                                                bool parallelTokenLists) {
   patterns.add<LowerLinear, LowerQuantizedLinear, LowerSparseLinear, LowerLowRankLinear,
                LowerConv2D, LowerEmbedding>(
       patterns.getContext());
-  populateTokenOpsToLinalgPatterns(patterns);
+  populateTokenOpsToLinalgPatterns(patterns, parallelTokenLists);
 }

@@ -17,8 +17,11 @@ namespace compress {
 #define GEN_PASS_DECL
 #include "passes/conversion/Passes.h.inc"
 
-/// Patterns that rewrite compress.linear / conv2d / embedding into linalg.
-void populateCompressToLinalgPatterns(mlir::RewritePatternSet &patterns);
+/// Patterns that rewrite compress.linear / conv2d / embedding and the token
+/// routing ops into linalg (`parallelTokenLists`: see
+/// populateTokenOpsToLinalgPatterns).
+void populateCompressToLinalgPatterns(mlir::RewritePatternSet &patterns,
+                                      bool parallelTokenLists = false);
 
 #define GEN_PASS_REGISTRATION
 #include "passes/conversion/Passes.h.inc"

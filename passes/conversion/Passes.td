@@ -14,9 +14,15 @@ def ConvertCompressToLinalgPass : Pass<"convert-compress-to-linalg"> {
     and `compress.embedding` into a `linalg.generic` that gathers table rows.
     The token-skip ops become a router's two reductions and compare, a
     select, and the gather and scatter of kept rows (a scan of the keep mask
-    in `scf.for`).
+    in `scf.for`, or with `parallel-token-lists` linalg reductions and a
+    parallel select, which a GPU target runs as kernels).
     Targets then tile, vectorize or call microkernels on the linalg form.
   }];
+  let options = [
+    Option<"parallelTokenLists", "parallel-token-lists", "bool", /*default=*/"false",
+           "List kept tokens with linalg reductions (quadratic in the tokens, "
+           "all parallel) instead of a sequential scan">
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::affine::AffineDialect",
                            "::mlir::math::MathDialect",

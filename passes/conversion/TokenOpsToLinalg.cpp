@@ -1,11 +1,15 @@
 // Lowers the token-skip routing ops to linalg, tensor and scf on tensors.
 //
 // The router is two reductions over a token's features and a compare; the
-// merge a select. Gather and scatter list the kept rows with a branch-free
-// scan (the scan writes each token's index at the current count and bumps
-// the count if the token is kept, so the first `count` entries are the kept
-// tokens in order), then copy rows: a generic that loads through the list,
-// and a loop of row inserts into zeros.
+// merge a select. Gather and scatter list the kept rows, then copy rows: a
+// generic that loads through the list, and a loop of row inserts into zeros.
+// The list comes from a branch-free scan (the scan writes each token's index
+// at the current count and bumps the count if the token is kept, so the first
+// `count` entries are the kept tokens in order), one pass on one thread: what
+// a CPU wants. With parallel lists (a GPU) every step is a linalg op that
+// becomes a kernel: running counts as a reduction per token, the list as a
+// reduction per slot (both quadratic in the tokens: 512 tokens are 262,144
+// compare-adds, microseconds on a GPU), and the scatter a select per element.
 #include "passes/conversion/TokenOpsToLinalg.h"
 
 #include "dialects/compress/IR/CompressOps.h"
@@ -81,6 +85,69 @@ std::pair<Value, Value> listKept(OpBuilder &b, Location loc, Value mask) {
         scf::YieldOp::create(b, loc, ValueRange{next, list});
       });
   return {loop.getResult(0), loop.getResult(1)};
+}
+
+/// The kept tokens of `mask` [R] in linalg ops only. `running` [R] counts
+/// the kept tokens up to and including each (a kept token t is row
+/// running[t] - 1 of the compacted rows); `kept` [R] holds in its first
+/// `count` = running[R - 1] entries the kept tokens in order (each entry the
+/// one t with mask[t] and running[t] = j + 1; zero past count).
+struct ParallelKept {
+  Value count, kept, running;
+};
+
+ParallelKept listKeptInParallel(OpBuilder &b, Location loc, Value mask) {
+  MLIRContext *ctx = b.getContext();
+  Type i32 = b.getI32Type();
+  Value rows = tensor::DimOp::create(b, loc, mask, 0);
+  Value zero = arith::ConstantIntOp::create(b, loc, i32, 0);
+  Value zeros = linalg::FillOp::create(
+                    b, loc, zero, tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{rows}, i32).getResult())
+                    .getResult(0);
+  AffineMap first = AffineMap::get(2, 0, getAffineDimExpr(0, ctx));
+  AffineMap second = AffineMap::get(2, 0, getAffineDimExpr(1, ctx));
+  SmallVector<utils::IteratorType> iterators{utils::IteratorType::parallel,
+                                             utils::IteratorType::reduction};
+  // running[t] = sum over s <= t of mask[s].
+  auto running = linalg::GenericOp::create(
+      b, loc, TypeRange{zeros.getType()}, ValueRange{mask}, ValueRange{zeros},
+      ArrayRef<AffineMap>{second, first}, iterators,
+      [&](OpBuilder &b, Location l, ValueRange args) {
+        Value t = linalg::IndexOp::create(b, l, 0);
+        Value s = linalg::IndexOp::create(b, l, 1);
+        Value upTo = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ule, s, t);
+        Value counted = arith::AndIOp::create(b, l, upTo, args[0]);
+        Value step = arith::ExtUIOp::create(b, l, i32, counted);
+        linalg::YieldOp::create(b, l, arith::AddIOp::create(b, l, args[1], step).getResult());
+      });
+  // kept[j] = sum over t of (mask[t] and running[t] == j + 1 ? t : 0).
+  auto kept = linalg::GenericOp::create(
+      b, loc, TypeRange{zeros.getType()}, ValueRange{mask, running.getResult(0)}, ValueRange{zeros},
+      ArrayRef<AffineMap>{second, second, first}, iterators,
+      [&](OpBuilder &b, Location l, ValueRange args) {
+        Value j = arith::IndexCastOp::create(b, l, i32, linalg::IndexOp::create(b, l, 0));
+        Value t = arith::IndexCastOp::create(b, l, i32, linalg::IndexOp::create(b, l, 1));
+        Value slot = arith::AddIOp::create(b, l, j, arith::ConstantIntOp::create(b, l, i32, 1));
+        Value here = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, args[1], slot);
+        Value hit = arith::AndIOp::create(b, l, here, args[0]);
+        Value term = arith::SelectOp::create(b, l, hit, t, arith::ConstantIntOp::create(b, l, i32, 0));
+        linalg::YieldOp::create(b, l, arith::AddIOp::create(b, l, args[2], term).getResult());
+      });
+  // count = sum of mask: a reduction of its own, defined for no tokens too.
+  Value scalarZero =
+      linalg::FillOp::create(b, loc, zero, tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{}, i32).getResult())
+          .getResult(0);
+  auto total = linalg::GenericOp::create(
+      b, loc, TypeRange{scalarZero.getType()}, ValueRange{mask}, ValueRange{scalarZero},
+      ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(1, ctx), AffineMap::get(1, 0, ctx)},
+      SmallVector<utils::IteratorType>{utils::IteratorType::reduction},
+      [&](OpBuilder &b, Location l, ValueRange args) {
+        Value step = arith::ExtUIOp::create(b, l, i32, args[0]);
+        linalg::YieldOp::create(b, l, arith::AddIOp::create(b, l, args[1], step).getResult());
+      });
+  Value count = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(), tensor::ExtractOp::create(b, loc, total.getResult(0), ValueRange{}));
+  return {count, kept.getResult(0), running.getResult(0)};
 }
 
 /// keep = w . x / rms + scale_weight * ln(rms) >= threshold per token, with
@@ -174,12 +241,21 @@ struct LowerSelectTokens : OpRewritePattern<SelectTokensOp> {
 
 /// rows[j, d] = input[kept_j, d].
 struct LowerGatherTokens : OpRewritePattern<GatherTokensOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LowerGatherTokens(MLIRContext *ctx, bool parallelLists)
+      : OpRewritePattern(ctx), parallelLists(parallelLists) {}
   LogicalResult matchAndRewrite(GatherTokensOp op, PatternRewriter &b) const override {
     Location loc = op.getLoc();
     auto rowsType = cast<RankedTensorType>(op.getRows().getType());
     Value input = collapseToRows(b, loc, op.getInput());
-    auto [count, kept] = listKept(b, loc, collapseMask(b, loc, op.getKeep()));
+    Value mask = collapseMask(b, loc, op.getKeep());
+    Value count, kept;
+    if (parallelLists) {
+      ParallelKept listed = listKeptInParallel(b, loc, mask);
+      count = listed.count;
+      kept = listed.kept;
+    } else {
+      std::tie(count, kept) = listKept(b, loc, mask);
+    }
     OpFoldResult width = tensor::getMixedSize(b, loc, input, 1);
     Value init = tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{count, width},
                                          rowsType.getElementType());
@@ -189,10 +265,12 @@ struct LowerGatherTokens : OpRewritePattern<GatherTokensOp> {
         b, loc, TypeRange{dynamicRows}, ValueRange{}, ValueRange{init},
         ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, b.getContext())},
         SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
-        [&, kept = kept](OpBuilder &b, Location l, ValueRange) {
+        [&](OpBuilder &b, Location l, ValueRange) {
           Value j = linalg::IndexOp::create(b, l, 0);
           Value d = linalg::IndexOp::create(b, l, 1);
           Value row = tensor::ExtractOp::create(b, l, kept, ValueRange{j});
+          if (!row.getType().isIndex())
+            row = arith::IndexCastOp::create(b, l, b.getIndexType(), row);
           linalg::YieldOp::create(b, l,
                                   tensor::ExtractOp::create(b, l, input, ValueRange{row, d}).getResult());
         });
@@ -202,25 +280,75 @@ struct LowerGatherTokens : OpRewritePattern<GatherTokensOp> {
     b.replaceOp(op, rows);
     return success();
   }
+
+private:
+  bool parallelLists;
 };
 
 /// result[kept_j, n] = rows[j, n]; zeros at the other tokens.
 struct LowerScatterTokens : OpRewritePattern<ScatterTokensOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LowerScatterTokens(MLIRContext *ctx, bool parallelLists)
+      : OpRewritePattern(ctx), parallelLists(parallelLists) {}
   LogicalResult matchAndRewrite(ScatterTokensOp op, PatternRewriter &b) const override {
     Location loc = op.getLoc();
     auto type = cast<RankedTensorType>(op.getResult().getType());
     Value mask = collapseMask(b, loc, op.getKeep());
-    auto [count, kept] = listKept(b, loc, mask);
     OpFoldResult tokens = tensor::getMixedSize(b, loc, mask, 0);
     OpFoldResult width = tensor::getMixedSize(b, loc, op.getRows(), 1);
     Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(type.getElementType()));
-    Value zeros = linalg::FillOp::create(
-                      b, loc, zero,
-                      tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{tokens, width},
-                                              type.getElementType())
-                          .getResult())
-                      .getResult(0);
+    Value empty = tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{tokens, width},
+                                          type.getElementType());
+    Value result = parallelLists ? selectRows(b, loc, op, mask, empty, zero)
+                                 : insertRows(b, loc, op, mask, empty, zero, width);
+    if (type.getRank() != 2) {
+      SmallVector<OpFoldResult> shape =
+          leadingSizes(b, loc, op.getKeep(), type.getRank() - 1);
+      shape.push_back(width);
+      result = tensor::ExpandShapeOp::create(b, loc, type, result, rowsAndFeatures(type.getRank()),
+                                             shape);
+    } else if (result.getType() != type) {
+      result = tensor::CastOp::create(b, loc, type, result);
+    }
+    b.replaceOp(op, result);
+    return success();
+  }
+
+private:
+  /// result[t, n] = mask[t] ? rows[running[t] - 1, n] : 0, element by
+  /// element (a skipped token reads no row: there may be none).
+  static Value selectRows(OpBuilder &b, Location loc, ScatterTokensOp op, Value mask, Value empty,
+                          Value zero) {
+    MLIRContext *ctx = b.getContext();
+    ParallelKept listed = listKeptInParallel(b, loc, mask);
+    AffineMap token = AffineMap::get(2, 0, getAffineDimExpr(0, ctx));
+    auto select = linalg::GenericOp::create(
+        b, loc, TypeRange{empty.getType()}, ValueRange{mask, listed.running}, ValueRange{empty},
+        ArrayRef<AffineMap>{token, token, AffineMap::getMultiDimIdentityMap(2, ctx)},
+        SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Type element = zero.getType();
+          Value n = linalg::IndexOp::create(b, l, 1);
+          auto read = scf::IfOp::create(
+              b, l, args[0],
+              [&](OpBuilder &b, Location l) {
+                Value running = arith::IndexCastOp::create(b, l, b.getIndexType(), args[1]);
+                Value row = arith::SubIOp::create(b, l, running, arith::ConstantIndexOp::create(b, l, 1));
+                scf::YieldOp::create(
+                    b, l, tensor::ExtractOp::create(b, l, op.getRows(), ValueRange{row, n}).getResult());
+              },
+              [&](OpBuilder &b, Location l) {
+                scf::YieldOp::create(b, l, arith::ConstantOp::create(b, l, b.getZeroAttr(element)).getResult());
+              });
+          linalg::YieldOp::create(b, l, read.getResult(0));
+        });
+    return select.getResult(0);
+  }
+
+  /// Zeros, then the kept rows inserted one by one.
+  static Value insertRows(OpBuilder &b, Location loc, ScatterTokensOp op, Value mask, Value empty,
+                          Value zero, OpFoldResult width) {
+    auto [count, kept] = listKept(b, loc, mask);
+    Value zeros = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
     Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
     Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
     OpFoldResult one = b.getIndexAttr(1);
@@ -236,24 +364,15 @@ struct LowerScatterTokens : OpRewritePattern<ScatterTokensOp> {
               ArrayRef<OpFoldResult>{one, width}, ArrayRef<OpFoldResult>{one, one});
           scf::YieldOp::create(b, l, placed);
         });
-    Value result = loop.getResult(0);
-    if (type.getRank() != 2) {
-      SmallVector<OpFoldResult> shape =
-          leadingSizes(b, loc, op.getKeep(), type.getRank() - 1);
-      shape.push_back(width);
-      result = tensor::ExpandShapeOp::create(b, loc, type, result, rowsAndFeatures(type.getRank()),
-                                             shape);
-    } else if (result.getType() != type) {
-      result = tensor::CastOp::create(b, loc, type, result);
-    }
-    b.replaceOp(op, result);
-    return success();
+    return loop.getResult(0);
   }
+
+  bool parallelLists;
 };
 
 } // namespace
 
-void compress::populateTokenOpsToLinalgPatterns(RewritePatternSet &patterns) {
-  patterns.add<LowerRouteTokens, LowerSelectTokens, LowerGatherTokens, LowerScatterTokens>(
-      patterns.getContext());
+void compress::populateTokenOpsToLinalgPatterns(RewritePatternSet &patterns, bool parallelLists) {
+  patterns.add<LowerRouteTokens, LowerSelectTokens>(patterns.getContext());
+  patterns.add<LowerGatherTokens, LowerScatterTokens>(patterns.getContext(), parallelLists);
 }

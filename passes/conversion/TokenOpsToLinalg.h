@@ -7,7 +7,10 @@
 
 namespace compress {
 
-void populateTokenOpsToLinalgPatterns(mlir::RewritePatternSet &patterns);
+/// `parallelLists`: list the kept tokens with linalg reductions and scatter
+/// with a parallel select (for targets that run linalg ops as kernels)
+/// instead of a sequential scan and a loop of row inserts.
+void populateTokenOpsToLinalgPatterns(mlir::RewritePatternSet &patterns, bool parallelLists);
 
 } // namespace compress
 

@@ -1,10 +1,12 @@
 // Small index buffers that host code reads stay in host memory: shapes the
-// host computes, and copies of small inputs the host loads from.
+// host computes, copies of small inputs the host loads from, and copies of
+// single elements kernels computed that size the host's work.
 #include "passes/cpu/RuntimeCalls.h"
 #include "passes/gpu/HostBuffers.h"
 #include "passes/gpu/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace compress {
@@ -89,6 +91,57 @@ struct GpuHostShapesPass : compress::impl::GpuHostShapesPassBase<GpuHostShapesPa
     }
     for (BlockArgument argument : func.getArguments())
       copyReadInputToHost(func, argument);
+    for (auto load : llvm::make_early_inc_range(body.getOps<memref::LoadOp>()))
+      if (!compress::isHostBuffer(load.getMemRef()) && sizesHostWork(load.getResult(), body))
+        readElementOnHost(func, load);
+  }
+
+  /// Whether host code uses `value` (through top-level pure ops): as an
+  /// allocation's size, a loop's bounds, a view's sizes, or a call's
+  /// operand.
+  static bool sizesHostWork(Value value, Block &body) {
+    return llvm::any_of(value.getUsers(), [&](Operation *user) {
+      if (!isTopLevel(user, body))
+        return false;
+      if (isa<memref::AllocOp, memref::AllocaOp, scf::ParallelOp, scf::ForOp, func::CallOp,
+              ViewLikeOpInterface>(user))
+        return true;
+      return isMemoryEffectFree(user) && user->getNumRegions() == 0 &&
+             llvm::any_of(user->getResults(), [&](Value r) { return sizesHostWork(r, body); });
+    });
+  }
+
+  /// A top-level load of device memory whose value host code needs (the
+  /// number of tokens a router kept, which sizes the compacted rows) reads
+  /// a host copy of its one element, made at that point (the copy waits for
+  /// the kernels before it).
+  void readElementOnHost(func::FuncOp func, memref::LoadOp load) {
+    Type element = load.getType();
+    unsigned bits = element.isIndex() ? 64 : element.getIntOrFloatBitWidth();
+    if (bits % 8 != 0)
+      return; // i1: left to compress-gpu-map-loops, which says where.
+    ModuleOp module = func->getParentOfType<ModuleOp>();
+    OpBuilder b(load);
+    Type i64 = b.getI64Type();
+    Location loc = load.getLoc();
+    func::FuncOp callee = compress::declareRuntimeFunction(
+        module, kCopyToHostSymbol, b.getFunctionType({i64, i64, i64}, {}));
+    Value buffer = load.getMemRef();
+    auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, buffer);
+    Value linear = metadata.getOffset();
+    for (auto [index, stride] : llvm::zip(load.getIndices(), metadata.getStrides()))
+      linear = arith::AddIOp::create(b, loc, linear, arith::MulIOp::create(b, loc, index, stride));
+    Value bytes = arith::ConstantIndexOp::create(b, loc, bits / 8);
+    Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer);
+    Value device = arith::AddIOp::create(b, loc, base, arith::MulIOp::create(b, loc, linear, bytes));
+    Value copy = memref::AllocaOp::create(b, loc, MemRefType::get({}, element));
+    Value host = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, copy);
+    auto toI64 = [&](Value index) { return arith::IndexCastOp::create(b, loc, i64, index).getResult(); };
+    func::CallOp::create(b, loc, callee, ValueRange{toI64(host), toI64(device), toI64(bytes)});
+    b.setInsertionPoint(load);
+    auto hostLoad = memref::LoadOp::create(b, loc, copy, ValueRange{});
+    load.getResult().replaceAllUsesWith(hostLoad.getResult());
+    load.erase();
   }
 
   /// Host loads of a small input read a host copy made on entry.

@@ -147,7 +147,12 @@ def GpuHostShapesPass : Pass<"compress-gpu-host-shapes", "::mlir::func::FuncOp">
     - an input of at most `max-elements` elements that the host loads from
       (a shape given as a graph input) is copied to a host buffer on entry
       by `compress_cuda_copy_to_host(host, device, bytes)`, and the host's
-      loads read the copy.
+      loads read the copy;
+    - one element of a device buffer that host code needs (a count a kernel
+      computed, such as the number of tokens a router kept, that sizes an
+      allocation or a loop) is copied to a host buffer by the same call
+      just before the host reads it (the copy waits for the kernels before
+      it; a model with such a read is not recorded as a CUDA graph).
     compress-gpu-map-loops leaves loads and stores of host buffers on the host.
   }];
   let options = [

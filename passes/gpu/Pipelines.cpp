@@ -17,7 +17,8 @@
 
 using namespace mlir;
 
-// Stages: our ops to linalg; fuse elementwise chains; polynomial exp, erf,
+// Stages: routed blocks' layers on their kept tokens; our ops to linalg
+// (kept tokens listed by kernels, not a host scan); fuse elementwise chains; polynomial exp, erf,
 // tanh and log (no libdevice needed); bufferize and free temporaries; copies
 // of filled buffers to fills (which fold into what follows them); transposed
 // copies read in place; float
@@ -29,7 +30,8 @@ using namespace mlir;
 // outlining; device code to NVVM; host code to LLVM, its buffers allocated
 // on the device; kernels assembled by ptxas into a gpu.binary.
 static const char kCudaLoweringHead[] =
-    "compress-inline-blocks,convert-compress-to-linalg,func.func(convert-elementwise-to-linalg)";
+    "compress-inline-blocks,compress-compact-tokens,"
+    "convert-compress-to-linalg{parallel-token-lists=true},func.func(convert-elementwise-to-linalg)";
 static const char kCudaLoweringTail[] =
     "func.func(canonicalize,cse,compress-cpu-fuse-elementwise,canonicalize,"
     "compress-cpu-approximate-math),"

@@ -73,3 +73,33 @@ func.func @scalar_through_view(%a: memref<?x?xf32>) -> i64 {
   memref.dealloc %dims : memref<2xi64>
   return %y : i64
 }
+
+// -----
+
+// Tests that one element a kernel wrote (the number of tokens a router kept)
+// that sizes an allocation is read from a host copy of that element made
+// just before the read, at its offset in the buffer, while a device value
+// that host code does not need is left to the device.
+// CHECK-LABEL: func.func @device_count
+// CHECK-SAME: (%[[COUNTS:.*]]: memref<16xi32>, %[[OTHER:.*]]: memref<16xi32>)
+// CHECK: %[[BASE:.*]], %[[OFFSET:.*]], %{{.*}}, %[[STRIDE:.*]] = memref.extract_strided_metadata %[[COUNTS]]
+// CHECK: %[[SCALED:.*]] = arith.muli %c2, %[[STRIDE]]
+// CHECK: %[[LINEAR:.*]] = arith.addi %[[OFFSET]], %[[SCALED]]
+// CHECK: %[[BYTES:.*]] = arith.constant 4 : index
+// CHECK: %[[FROM:.*]] = memref.extract_aligned_pointer_as_index %[[COUNTS]]
+// CHECK: %[[COPY:.*]] = memref.alloca() : memref<i32>
+// CHECK: call @compress_cuda_copy_to_host(
+// CHECK: %[[N:.*]] = memref.load %[[COPY]][]
+// CHECK: %[[ROWS:.*]] = arith.index_cast %[[N]]
+// CHECK: memref.alloc(%[[ROWS]])
+// CHECK: memref.load %[[OTHER]][%c2]
+func.func @device_count(%counts: memref<16xi32>, %other: memref<16xi32>) -> memref<?xf32> {
+  %c0 = arith.constant 0 : index
+  %c2 = arith.constant 2 : index
+  %n = memref.load %counts[%c2] : memref<16xi32>
+  %rows = arith.index_cast %n : i32 to index
+  %buffer = memref.alloc(%rows) : memref<?xf32>
+  %m = memref.load %other[%c2] : memref<16xi32>
+  memref.store %m, %other[%c0] : memref<16xi32>
+  return %buffer : memref<?xf32>
+}
