@@ -7,8 +7,8 @@ Usage: gpu_models_build.py OUT_DIR KEY[@dynamic]=PATH.onnx ... (KEY as in
 compare_with_onnxruntime.py's --model-key; @dynamic compiles for the model's
 symbolic shapes instead of the inputs' shapes)
 With --passes the models are compressed first (as compress-compile --passes
-does) and the reference is the same compressed model run on the CPU by
-compress-run; --gpu-precision picks the CUDA target's precision, --tag names
+does, with --calibration's sets where given) and the reference is the same
+compressed model run on the CPU by compress-run; --gpu-precision picks the CUDA target's precision, --tag names
 the cases apart, --threshold sets their bound, --input makes the inputs of a
 model without a key (NAME=DTYPE:D0xD1..., as compare_with_onnxruntime.py)."""
 import argparse
@@ -35,6 +35,8 @@ def build(out: Path, key: str, model_path: Path, dynamic: bool, args: argparse.N
     case = out / "cases" / f"model_{key}{'-dynamic' if dynamic else ''}{args.tag}"
     case.mkdir(parents=True, exist_ok=True)
     compression = [f"--passes={args.passes}"] if args.passes else []
+    if args.passes and args.calibration:
+        compression.append(f"--calibration={args.calibration.resolve()}")
     with tempfile.TemporaryDirectory() as tmp:
         flags = [f"--gpu-precision={args.gpu_precision}", *compression]
         for name, value in inputs.items():
@@ -66,6 +68,7 @@ def main() -> int:
     ap.add_argument("out", type=Path)
     ap.add_argument("models", nargs="+", metavar="KEY[@dynamic]=PATH")
     ap.add_argument("--passes", default="", help="compression passes (compress-compile --passes)")
+    ap.add_argument("--calibration", type=Path, help="calibration sets for the passes (compress-compile --calibration)")
     ap.add_argument("--gpu-precision", default="f32", choices=["f32", "f16"])
     ap.add_argument("--tag", default="", help="suffix of the cases' names")
     ap.add_argument("--threshold", type=float, default=THRESHOLD, help="largest relative error that passes")

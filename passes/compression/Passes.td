@@ -453,8 +453,8 @@ def TokenSkipPass : Pass<"compress-token-skip", "::mlir::ModuleOp"> {
     skipped tokens from the block's queries: the block's additive attention
     mask [.., T, T] gets -inf at their keys (models without a cache).
 
-    On the CPU target compress-compact-tokens runs each routed block's
-    query, output and MLP layers on the kept tokens only.
+    On the CPU and CUDA targets compress-compact-tokens runs each routed
+    block's query, output and MLP layers on the kept tokens only.
 
     Errors: `skip` outside [0, 1); a block range outside the model's; a
     routers file of another shape; fitting without calibration data; a model
