@@ -112,6 +112,7 @@ void appendReductionOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendLinearOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendNNOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendResizeOps(llvm::SmallVectorImpl<OpTableEntry> &table);
+void appendSortOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 
 /// The whole table, built once.
 llvm::ArrayRef<OpTableEntry> opTable();

@@ -12,6 +12,7 @@ llvm::ArrayRef<OpTableEntry> compress::opTable() {
     appendLinearOps(t);
     appendNNOps(t);
     appendResizeOps(t);
+    appendSortOps(t);
     return t;
   }();
   return table;
