@@ -13,6 +13,7 @@ llvm::ArrayRef<OpTableEntry> compress::opTable() {
     appendNNOps(t);
     appendResizeOps(t);
     appendSortOps(t);
+    appendNormalizationOps(t);
     return t;
   }();
   return table;
