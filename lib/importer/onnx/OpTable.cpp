@@ -14,6 +14,7 @@ llvm::ArrayRef<OpTableEntry> compress::opTable() {
     appendResizeOps(t);
     appendSortOps(t);
     appendNormalizationOps(t);
+    appendEinsumOps(t);
     return t;
   }();
   return table;
