@@ -335,8 +335,22 @@ CpuEngine::run(llvm::ArrayRef<HostTensor> inputs) {
   {
     RunLock lock;
     takeIndexError(); // none may be left over from a failed call
-    if (llvm::Error e = engine->invokePacked("_mlir_ciface_main", args))
-      return std::move(e);
+    auto main = engine->lookupPacked("_mlir_ciface_main");
+    if (!main)
+      return main.takeError();
+    struct Call {
+      void (*main)(void **);
+      void **args;
+    } call{*main, args.data()};
+    size_t failed = runCatchingOutOfMemory(
+        [](void *context) {
+          auto *call = static_cast<Call *>(context);
+          call->main(call->args);
+        },
+        &call);
+    if (failed)
+      return engineError("out of memory: the model asked for a buffer of " + llvm::Twine(failed) +
+                         " bytes");
     if (device)
       if (llvm::Error e = device->finishRun())
         return engineError("the run on the device failed: " + llvm::toString(std::move(e)));

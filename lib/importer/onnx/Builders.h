@@ -12,6 +12,11 @@
 
 namespace compress {
 
+/// Integer tensors of at most this many elements are kept as values at import
+/// (shapes, indices) so that what depends on them folds; larger ones are
+/// built as IR (a tiny file may ask for a Range of 2^40 elements).
+inline constexpr int64_t kMaxFoldedInts = 4096;
+
 /// Builds the scalar result of an elementwise op from its scalar operands.
 using ScalarFn = llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location,
                                                 mlir::ValueRange)>;

@@ -1,5 +1,6 @@
 // Imports an ONNX graph into func.func @main, node by node through the op table.
 #include "lib/importer/onnx/Importer.h"
+#include "lib/importer/onnx/Builders.h"
 #include "lib/importer/onnx/NodeContext.h"
 
 #include "dialects/compress/IR/CompressDialect.h"
@@ -20,7 +21,6 @@ using llvm::SmallVector;
 using llvm::StringRef;
 
 // Integer constants up to this many elements keep their contents for folding.
-static constexpr int64_t kMaxFoldedInts = 4096;
 // Constants up to this many bytes are inline `dense<>`; larger ones are
 // `dense_resource` blobs, which passes do not copy.
 static constexpr size_t kMaxInlineBytes = 256;
@@ -188,6 +188,20 @@ FailureOr<Value> GraphImporter::materialize(StringRef name, Location loc) {
   return v.value;
 }
 
+/// The bytes of `type`'s static dimensions (a dynamic one counts as 1), as a
+/// double: dimensions read from a file may overflow any integer product.
+static double staticBytes(RankedTensorType type) {
+  double bytes = std::max(1u, type.getElementTypeBitWidth() / 8);
+  for (int64_t d : type.getShape())
+    if (!ShapedType::isDynamic(d))
+      bytes *= double(d);
+  return bytes;
+}
+
+/// A tensor larger than a process can address (x86-64 user space, 128 TiB)
+/// is a malformed or hostile file, not a big model: refused where it appears.
+static bool fitsInMemory(RankedTensorType type) { return staticBytes(type) <= double(int64_t(1) << 47); }
+
 LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   MLIRContext *ctx = builder.getContext();
   std::string name = nodeDisplayName(node);
@@ -220,6 +234,10 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
                   << maxSeen << ")";
   }
   NodeContext context(*this, node, opset, loc);
+  // An empty name leaves an optional input out; the first input of every op
+  // we import is required (handlers read its type before anything else).
+  if (node.input_size() > 0 && node.input(0).empty())
+    return fail() << "input 0 is required but not given";
   for (unsigned i = 0; i < context.numInputs(); ++i)
     if (context.hasInput(i) && !values.count(node.input(i)))
       return fail() << "input '" << node.input(i) << "' is not defined";
@@ -228,10 +246,18 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   for (const auto &a : node.attribute())
     if (!context.usedAttrs().contains(a.name()))
       return fail() << "unsupported attribute '" << a.name() << "'";
-  for (unsigned i = 0; i < context.numOutputs(); ++i)
-    if (context.hasOutput(i) && !values.count(node.output(i)))
+  for (unsigned i = 0; i < context.numOutputs(); ++i) {
+    if (!context.hasOutput(i))
+      continue;
+    auto it = values.find(node.output(i));
+    if (it == values.end())
       return fail() << "unsupported output " << i << " ('" << node.output(i)
                     << "')";
+    if (!fitsInMemory(it->second.type))
+      return fail() << "output '" << node.output(i) << "' of type " << it->second.type
+                    << " would take " << staticBytes(it->second.type)
+                    << " bytes, more than a process can address";
+  }
   return success();
 }
 
@@ -281,11 +307,19 @@ graphInputType(MLIRContext *ctx, const onnx::ValueInfoProto &info,
     if (!tt.has_shape())
       return emitError(loc) << "graph input '" << info.name()
                             << "' has no rank: give its shape";
-    for (const auto &d : tt.shape().dim())
-      shape.push_back(d.has_dim_value() && d.dim_value() >= 0 ? d.dim_value()
-                                                            : ShapedType::kDynamic);
+    for (const auto &d : tt.shape().dim()) {
+      if (d.has_dim_value() && d.dim_value() < 0)
+        return emitError(loc) << "graph input '" << info.name() << "' has dimension "
+                              << shape.size() << " of size " << d.dim_value();
+      shape.push_back(d.has_dim_value() ? d.dim_value() : ShapedType::kDynamic);
+    }
   }
-  return RankedTensorType::get(shape, elemType);
+  auto type = RankedTensorType::get(shape, elemType);
+  if (!fitsInMemory(type))
+    return emitError(loc) << "graph input '" << info.name() << "' of type " << type
+                          << " would take " << staticBytes(type)
+                          << " bytes, more than a process can address";
+  return type;
 }
 
 OwningOpRef<ModuleOp> compress::importOnnxFile(MLIRContext &context,

@@ -33,6 +33,10 @@ bool NodeContext::hasInput(unsigned i) const {
 }
 
 Value NodeContext::input(unsigned i) {
+  if (!hasInput(i)) {
+    error() << "input " << i << " is required but not given";
+    return Value();
+  }
   FailureOr<Value> v = importer.materialize(node.input(i), loc);
   return succeeded(v) ? *v : Value();
 }

@@ -118,6 +118,15 @@ readRawTensorBytes(StringRef directory, const onnx::TensorProto &t) {
       return std::move(e);
     llvm::SmallString<256> file(directory);
     llvm::sys::path::append(file, location);
+    // The location's text stays inside the folder (checked above); its
+    // symbolic links must too.
+    llvm::SmallString<256> realDirectory, realFile;
+    if (!llvm::sys::fs::real_path(directory, realDirectory) &&
+        !llvm::sys::fs::real_path(file, realFile) &&
+        !StringRef(realFile).starts_with((realDirectory + "/").str()))
+      return llvm::createStringError(label + ": external data location '" + location +
+                                     "' leaves the model's folder (through a symbolic link, to '" +
+                                     realFile.str() + "')");
     auto buffer = llvm::MemoryBuffer::getFileSlice(
         file, length < 0 ? bytes : uint64_t(length), offset, false);
     if (!buffer)
@@ -209,14 +218,20 @@ readRawTensorBytes(StringRef directory, const onnx::TensorProto &t) {
 // output of an earlier node: a truncated or hand-broken file fails here.
 static llvm::Error validateGraph(StringRef path, const onnx::GraphProto &graph,
                                  llvm::StringSet<> defined) {
-  for (const auto &input : graph.input())
+  // Values this graph defines: each once (SSA), though an initializer may
+  // also be listed as an input (older exporters do).
+  llvm::StringSet<> local;
+  for (const auto &input : graph.input()) {
     defined.insert(input.name());
+    local.insert(input.name());
+  }
   for (const auto &init : graph.initializer()) {
     if (elementCount(init) < 0)
       return modelError(path, "initializer '" + init.name() + "' has invalid dims");
     if (llvm::Error e = checkExternalLocation(init))
       return modelError(path, llvm::toString(std::move(e)));
     defined.insert(init.name());
+    local.insert(init.name());
   }
   for (const auto &node : graph.node()) {
     for (const auto &in : node.input())
@@ -229,9 +244,15 @@ static llvm::Error validateGraph(StringRef path, const onnx::GraphProto &graph,
       if (attr.has_g())
         if (llvm::Error e = validateGraph(path, attr.g(), defined))
           return e;
-    for (const auto &out : node.output())
-      if (!out.empty())
-        defined.insert(out);
+    for (const auto &out : node.output()) {
+      if (out.empty())
+        continue;
+      if (!local.insert(out).second)
+        return modelError(path, "node '" + node.name() + "' (" + node.op_type() + ") writes '" +
+                                    out + "', which the graph already defines (values are "
+                                    "defined once)");
+      defined.insert(out);
+    }
   }
   for (const auto &out : graph.output())
     if (!defined.contains(out.name()))

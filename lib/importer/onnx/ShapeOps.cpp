@@ -882,16 +882,32 @@ LogicalResult importRange(NodeContext &ctx) {
     return ctx.error() << "unsupported Range with bounds computed at run time";
   if ((*delta)[0] == 0)
     return ctx.error() << "delta is 0";
-  int64_t n = std::max<int64_t>(
-      0, int64_t(std::ceil(((*limit)[0] - (*start)[0]) / (*delta)[0])));
+  double count = std::ceil(((*limit)[0] - (*start)[0]) / (*delta)[0]);
+  // The element count as a double first: bounds of 1e300 must not wrap.
+  if (!(count < double(int64_t(1) << 62)))
+    return ctx.error() << "bounds give " << count << " elements";
+  int64_t n = std::max<int64_t>(0, int64_t(count));
+  OpBuilder &b = ctx.b;
   if (isa<IntegerType>(elem)) {
-    SmallVector<int64_t> out;
-    for (int64_t i = 0; i < n; ++i)
-      out.push_back(int64_t((*start)[0]) + i * int64_t((*delta)[0]));
-    ctx.setOutputInts(0, out, {n}, elem);
+    int64_t s = int64_t((*start)[0]), d = int64_t((*delta)[0]);
+    if (n <= kMaxFoldedInts) {
+      SmallVector<int64_t> out;
+      for (int64_t i = 0; i < n; ++i)
+        out.push_back(s + i * d);
+      ctx.setOutputInts(0, out, {n}, elem);
+      return success();
+    }
+    Value out = generateTensor(
+        b, ctx.loc, {b.getIndexAttr(n)}, elem, [&](OpBuilder &nb, Location l, ValueRange ivs) {
+          Value i = arith::IndexCastOp::create(nb, l, nb.getI64Type(), ivs[0]);
+          Value v = arith::AddIOp::create(
+              nb, l, arith::ConstantIntOp::create(nb, l, nb.getI64Type(), s),
+              arith::MulIOp::create(nb, l, i, arith::ConstantIntOp::create(nb, l, nb.getI64Type(), d)));
+          return elem.getIntOrFloatBitWidth() < 64 ? arith::TruncIOp::create(nb, l, elem, v).getResult() : v;
+        });
+    ctx.setOutput(0, out);
     return success();
   }
-  OpBuilder &b = ctx.b;
   double s = (*start)[0], d = (*delta)[0];
   Value out = generateTensor(
       b, ctx.loc, {b.getIndexAttr(n)}, elem, [&](OpBuilder &nb, Location l, ValueRange ivs) {

@@ -3,11 +3,15 @@
 // fresh pages (and take their page faults) for every large temporary.
 #include "lib/runtime/cpu/Allocator.h"
 
+#include <csetjmp>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
+
+extern "C" int omp_in_parallel(void); // the OpenMP runtime compiled code runs on
 
 namespace {
 
@@ -28,7 +32,32 @@ Cache &cache() {
 
 size_t sizeClass(size_t bytes) { return (bytes + kGranule - 1) / kGranule * kGranule; }
 
+/// Where runCatchingOutOfMemory() waits on this thread, and what failed.
+thread_local std::jmp_buf *outOfMemoryJump = nullptr;
+thread_local size_t failedBytes = 0;
+
+[[noreturn]] void outOfMemory(size_t bytes) {
+  if (outOfMemoryJump && !omp_in_parallel()) {
+    failedBytes = bytes;
+    std::longjmp(*outOfMemoryJump, 1);
+  }
+  std::fprintf(stderr, "compress runtime: out of memory: compiled code asked for %zu bytes\n", bytes);
+  std::_Exit(1);
+}
+
 } // namespace
+
+size_t compress::runCatchingOutOfMemory(void (*body)(void *), void *context) {
+  std::jmp_buf here;
+  std::jmp_buf *outer = outOfMemoryJump;
+  failedBytes = 0;
+  if (setjmp(here) == 0) {
+    outOfMemoryJump = &here;
+    body(context);
+  }
+  outOfMemoryJump = outer;
+  return failedBytes;
+}
 
 extern "C" {
 
@@ -46,9 +75,9 @@ void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t bytes) {
       return static_cast<char *>(block) + kHeader;
     }
   }
-  void *block = aligned_alloc(kHeader, kHeader + size);
+  void *block = size + kHeader < size ? nullptr : aligned_alloc(kHeader, kHeader + size);
   if (!block)
-    return nullptr;
+    outOfMemory(bytes);
   *static_cast<size_t *>(block) = size;
   return static_cast<char *>(block) + kHeader;
 }

@@ -16,4 +16,17 @@ void compress_rt_release_cached_memory(void);
 void memrefCopy(int64_t elementSize, void *source, void *destination);
 }
 
+namespace compress {
+
+/// Calls `body(context)`, compiled code, so that an allocation it cannot get
+/// (a model whose buffers exceed the machine's memory) ends the call instead
+/// of the process: returns the bytes the failed allocation asked for, or 0
+/// when `body` returned. The allocator jumps back here (longjmp: compiled
+/// code holds no destructors); buffers the call had allocated are lost. An
+/// allocation that fails inside a parallel region, or outside such a call,
+/// ends the process with a message.
+size_t runCatchingOutOfMemory(void (*body)(void *), void *context);
+
+} // namespace compress
+
 #endif

@@ -353,10 +353,25 @@ int compress_session_run(compress_session *s) {
     s->lastDeviceInputs = deviceInputs;
     if (!sameRun)
       s->dropGraph();
+    // Compiled code, with an allocation it cannot get ending the call.
+    struct Call {
+      const compress_model *model;
+      void *results, *weights;
+      void **inputs;
+    } call{m, results.data(), weights.words.data(), inputPointers.data()};
+    auto invoke = [&]() {
+      return compress::runCatchingOutOfMemory(
+          [](void *context) {
+            auto *c = static_cast<Call *>(context);
+            c->model->invoke(c->results, c->weights, c->inputs);
+          },
+          &call);
+    };
+    size_t outOfMemory = 0;
     if (s->graphs && sameRun && !s->graph) {
       void *graph = nullptr;
       if (!device->capture_begin()) {
-        m->invoke(results.data(), weights.words.data(), inputPointers.data());
+        outOfMemory = invoke();
         device->capture_end(&graph);
       }
       // A run that cannot be recorded never will be.
@@ -369,10 +384,13 @@ int compress_session_run(compress_session *s) {
       results = s->graphResults;
       deviceError = device->replay(s->graph);
     } else {
-      m->invoke(results.data(), weights.words.data(), inputPointers.data());
+      outOfMemory = invoke();
       deviceError = device ? device->finish_run() : nullptr;
     }
     indexError = compress::takeIndexError();
+    if (outOfMemory)
+      return fail("out of memory: the model asked for a buffer of " + std::to_string(outOfMemory) +
+                  " bytes");
     if (deviceError)
       return fail(std::string("the run on the ") + device->kind + " device failed: " +
                   deviceError);
