@@ -241,7 +241,14 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   for (unsigned i = 0; i < context.numInputs(); ++i)
     if (context.hasInput(i) && !values.count(node.input(i)))
       return fail() << "input '" << node.input(i) << "' is not defined";
-  if (failed(match->handler(context)))
+  // A handler may report an error and still return (an input it needed was
+  // missing): the node fails all the same.
+  bool errorSeen = false;
+  ScopedDiagnosticHandler seen(ctx, [&](Diagnostic &diagnostic) {
+    errorSeen |= diagnostic.getSeverity() == DiagnosticSeverity::Error;
+    return failure(); // and on to the tool's handler
+  });
+  if (failed(match->handler(context)) || errorSeen)
     return failure();
   for (const auto &a : node.attribute())
     if (!context.usedAttrs().contains(a.name()))

@@ -41,12 +41,16 @@ Value NodeContext::input(unsigned i) {
   return succeeded(v) ? *v : Value();
 }
 
+// A missing input (past the node's inputs, or left out by an empty name) has
+// no type: null, which handlers test with hasInput() first.
 RankedTensorType NodeContext::inputType(unsigned i) {
-  return importer.values[node.input(i)].type;
+  auto it = hasInput(i) ? importer.values.find(node.input(i)) : importer.values.end();
+  return it == importer.values.end() ? RankedTensorType() : it->second.type;
 }
 
 bool NodeContext::isUnsigned(unsigned i) {
-  return importer.values[node.input(i)].isUnsigned;
+  auto it = hasInput(i) ? importer.values.find(node.input(i)) : importer.values.end();
+  return it != importer.values.end() && it->second.isUnsigned;
 }
 
 std::optional<SmallVector<int64_t>> NodeContext::constInts(unsigned i) {
