@@ -115,6 +115,7 @@ void appendResizeOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendSortOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendNormalizationOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendEinsumOps(llvm::SmallVectorImpl<OpTableEntry> &table);
+void appendRecurrentOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 
 /// The whole table, built once.
 llvm::ArrayRef<OpTableEntry> opTable();

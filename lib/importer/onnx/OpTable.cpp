@@ -15,6 +15,7 @@ llvm::ArrayRef<OpTableEntry> compress::opTable() {
     appendSortOps(t);
     appendNormalizationOps(t);
     appendEinsumOps(t);
+    appendRecurrentOps(t);
     return t;
   }();
   return table;
