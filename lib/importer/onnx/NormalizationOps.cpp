@@ -102,6 +102,8 @@ FailureOr<Value> perChannel(NodeContext &ctx, unsigned input, StringRef what, in
 /// Checks X: floating point, rank >= 2, a static channel count; and that
 /// scale and bias have its element type.
 FailureOr<int64_t> channelCount(NodeContext &ctx) {
+  if (!ctx.hasInput(0))
+    return ctx.error() << "missing input 0 (X)", failure();
   RankedTensorType t = ctx.inputType(0);
   if (!isa<FloatType>(t.getElementType()))
     return ctx.error() << "unsupported non-floating-point input of type " << t.getElementType(),

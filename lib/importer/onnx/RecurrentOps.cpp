@@ -327,7 +327,10 @@ LogicalResult importRecurrent(NodeContext &ctx) {
     return failure();
   layer.acts = *acts;
 
-  // Shapes.
+  // Shapes. X, W and R are required (an absent one is reported by input()).
+  Value x = ctx.input(0), w = ctx.input(1), r = ctx.input(2);
+  if (!x || !w || !r)
+    return failure();
   RankedTensorType xType = ctx.inputType(0), wType = ctx.inputType(1), rType = ctx.inputType(2);
   layer.elem = xType.getElementType();
   if (!isa<FloatType>(layer.elem))
@@ -395,9 +398,6 @@ LogicalResult importRecurrent(NodeContext &ctx) {
     return ctx.error() << "unsupported sequence length " << T << ": the sequence is unrolled at "
                        << "import, up to " << kMaxSteps << " steps";
 
-  Value x = ctx.input(0), w = ctx.input(1), r = ctx.input(2);
-  if (!x || !w || !r)
-    return failure();
   auto bias = optionalInput(ctx, 3), lens = optionalInput(ctx, 4), h0 = optionalInput(ctx, 5);
   FailureOr<Value> c0 = Value(), peep = Value();
   if (C == Cell::LSTM) {
