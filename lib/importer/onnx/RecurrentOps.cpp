@@ -1,7 +1,9 @@
 // The recurrent layers RNN, GRU and LSTM: forward, reverse and
 // bidirectional; activations from the ONNX list (with their alpha and
-// beta); clip; initial states; sequence_lens (forward direction); layout 1
-// (batch first); LSTM peepholes; GRU linear_before_reset.
+// beta); clip; initial states; sequence_lens (backwards, each sequence
+// starts at its own end); layout 1 (batch first); LSTM peepholes; GRU
+// linear_before_reset. Not taken: LSTM input_forget, dynamic sequence
+// lengths, opset 1.
 //
 // The sequence is unrolled at import: its length must be static (it is in
 // exported models, where the length is fixed by the export or the model
@@ -415,15 +417,15 @@ LogicalResult importRecurrent(NodeContext &ctx) {
   }
   layer.batch = mixedSizes(b, loc, x)[1];
   // sequence_lens: lengths equal to T everywhere (a constant) change
-  // nothing; others are taken in the forward direction only, where steps
-  // past a batch entry's length keep its state and give zeros.
+  // nothing. Otherwise step s of batch entry b is valid when s < len[b]:
+  // past its length an entry keeps its state and gives zeros. Backwards,
+  // entry b starts at its own last element, len[b] - 1 (see stepInput).
   if (*lens) {
     std::optional<SmallVector<int64_t>> known = ctx.constInts(4);
     if (known && llvm::all_of(*known, [&](int64_t n) { return n == T; }))
       *lens = Value();
-    else if (dir != "forward")
-      return ctx.error() << "unsupported 'sequence_lens' with direction '" << dir
-                         << "' (only forward)";
+    else if (!isa<IntegerType>(ctx.inputType(4).getElementType()))
+      return ctx.error() << "input 'sequence_lens' must hold integers";
   }
   for (Value v : {*bias, *h0, *c0, *peep})
     if (v && cast<RankedTensorType>(v.getType()).getElementType() != layer.elem)
@@ -477,15 +479,51 @@ LogicalResult importRecurrent(NodeContext &ctx) {
                                   .getResult()
                             : rd;
     Value rbGates = rb && gruSplit ? layer.range(rb, 0, 2 * H) : rb;
+    // Backwards with lengths, each entry starts at its own end: its steps
+    // are gathered from XW and its outputs, kept in step order, put back.
+    bool perEntry = reverse && *lens;
+    Value byStep = perEntry ? zeros({b.getIndexAttr(T), layer.batch, hSize}) : Value();
+    // The element entry b reads at step s backwards: len[b] - 1 - s with
+    // len[b] at most T, 0 when negative.
+    auto lastStepOf = [&](OpBuilder &nb, Location l, Value lenElem, int64_t s) {
+      Type i64 = nb.getI64Type();
+      Value len = castScalar(nb, l, lenElem, i64, false, false);
+      len = arith::MinSIOp::create(nb, l, len, scalarConstant(nb, l, i64, T));
+      Value at = arith::SubIOp::create(nb, l, len, scalarConstant(nb, l, i64, s + 1));
+      at = arith::MaxSIOp::create(nb, l, at, scalarConstant(nb, l, i64, 0));
+      return arith::IndexCastOp::create(nb, l, nb.getIndexType(), at).getResult();
+    };
     for (int64_t s = 0; s < T; ++s) {
       int64_t t = reverse ? T - 1 - s : s;
       auto stepType = RankedTensorType::get(
           {cast<RankedTensorType>(xw.getType()).getDimSize(1), G * H}, elem);
-      Value xwt = tensor::ExtractSliceOp::create(
-          b, loc, stepType, xw,
-          ArrayRef<OpFoldResult>{b.getIndexAttr(t), b.getIndexAttr(0), b.getIndexAttr(0)},
-          ArrayRef<OpFoldResult>{b.getIndexAttr(1), layer.batch, b.getIndexAttr(G * H)},
-          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1), b.getIndexAttr(1)});
+      Value xwt;
+      if (perEntry) {
+        // Backwards with lengths: entry b reads element len[b] - 1 - s
+        // (lengths past T count as T; a negative position is an invalid
+        // step, whose result is discarded: it reads element 0).
+        Value init = emptyTensor(b, loc, {layer.batch, b.getIndexAttr(G * H)}, elem);
+        MLIRContext *mctx = b.getContext();
+        AffineExpr d0 = getAffineDimExpr(0, mctx);
+        xwt = linalg::GenericOp::create(
+                  b, loc, TypeRange{init.getType()}, ValueRange{*lens}, ValueRange{init},
+                  SmallVector<AffineMap>{AffineMap::get(2, 0, {d0}, mctx),
+                                         AffineMap::getMultiDimIdentityMap(2, mctx)},
+                  SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+                  [&](OpBuilder &nb, Location l, ValueRange a) {
+                    Value at = lastStepOf(nb, l, a[0], s);
+                    Value e = linalg::IndexOp::create(nb, l, 0), n = linalg::IndexOp::create(nb, l, 1);
+                    linalg::YieldOp::create(
+                        nb, l, tensor::ExtractOp::create(nb, l, xw, ValueRange{at, e, n}).getResult());
+                  })
+                  .getResult(0);
+      } else {
+        xwt = tensor::ExtractSliceOp::create(
+            b, loc, stepType, xw,
+            ArrayRef<OpFoldResult>{b.getIndexAttr(t), b.getIndexAttr(0), b.getIndexAttr(0)},
+            ArrayRef<OpFoldResult>{b.getIndexAttr(1), layer.batch, b.getIndexAttr(G * H)},
+            ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1), b.getIndexAttr(1)});
+      }
       Value xg = layer.byGate(xwt, G);
       Value hr = layer.contract(h, rGates, rbGates);
       Value hg = layer.byGate(hr, gruSplit ? 2 : G);
@@ -498,7 +536,7 @@ LogicalResult importRecurrent(NodeContext &ctx) {
           return next;
         Value len = castScalar(nb, l, a[3], nb.getI64Type(), false, false);
         Value valid = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt,
-                                            scalarConstant(nb, l, nb.getI64Type(), t), len);
+                                            scalarConstant(nb, l, nb.getI64Type(), s), len);
         return arith::SelectOp::create(nb, l, valid, next, prev).getResult();
       };
       int64_t own = common.size();
@@ -604,7 +642,43 @@ LogicalResult importRecurrent(NodeContext &ctx) {
       h = hNext;
       if (cNext)
         c = cNext;
-      y = insert(y, yt, {b.getIndexAttr(t), b.getIndexAttr(d)});
+      if (perEntry)
+        byStep = insert(byStep, yt, {b.getIndexAttr(s)});
+      else
+        y = insert(y, yt, {b.getIndexAttr(t), b.getIndexAttr(d)});
+    }
+    if (perEntry) {
+      // Y[t, b] = byStep[len[b] - 1 - t, b] for t < len[b], else 0.
+      Value init = emptyTensor(b, loc, {b.getIndexAttr(T), layer.batch, hSize}, elem);
+      MLIRContext *mctx = b.getContext();
+      AffineExpr d1 = getAffineDimExpr(1, mctx);
+      Value yd = linalg::GenericOp::create(
+                     b, loc, TypeRange{init.getType()}, ValueRange{*lens}, ValueRange{init},
+                     SmallVector<AffineMap>{AffineMap::get(3, 0, {d1}, mctx),
+                                            AffineMap::getMultiDimIdentityMap(3, mctx)},
+                     SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+                     [&](OpBuilder &nb, Location l, ValueRange a) {
+                       Value t = linalg::IndexOp::create(nb, l, 0);
+                       Value t64 = arith::IndexCastOp::create(nb, l, nb.getI64Type(), t);
+                       Value len = castScalar(nb, l, a[0], nb.getI64Type(), false, false);
+                       len = arith::MinSIOp::create(nb, l, len, scalarConstant(nb, l, nb.getI64Type(), T));
+                       Value valid = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, t64, len);
+                       Value from = arith::SubIOp::create(
+                           nb, l, arith::SubIOp::create(nb, l, len, scalarConstant(nb, l, nb.getI64Type(), 1)), t64);
+                       from = arith::MaxSIOp::create(nb, l, from, scalarConstant(nb, l, nb.getI64Type(), 0));
+                       Value at = arith::IndexCastOp::create(nb, l, nb.getIndexType(), from);
+                       Value v = tensor::ExtractOp::create(
+                           nb, l, byStep,
+                           ValueRange{at, linalg::IndexOp::create(nb, l, 1), linalg::IndexOp::create(nb, l, 2)});
+                       Value zero = scalarConstant(nb, l, elem, 0);
+                       linalg::YieldOp::create(nb, l, arith::SelectOp::create(nb, l, valid, v, zero).getResult());
+                     })
+                     .getResult(0);
+      SmallVector<OpFoldResult> at = {b.getIndexAttr(0), b.getIndexAttr(d), b.getIndexAttr(0),
+                                      b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {b.getIndexAttr(T), b.getIndexAttr(1), layer.batch, hSize};
+      SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+      y = tensor::InsertSliceOp::create(b, loc, yd, y, at, sizes, strides);
     }
     yh = insert(yh, h, {b.getIndexAttr(d)});
     yc = insert(yc, c, {b.getIndexAttr(d)});
