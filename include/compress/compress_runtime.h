@@ -74,7 +74,15 @@ typedef struct compress_model {
   const char *const *index_sites;
   /* NULL: the code works in host memory (CPU artifacts). */
   const compress_device_memory *device;
+  /* The weights file's identity: a hash of its `weights_bytes` of weights,
+   * also in its last COMPRESS_WEIGHTS_TRAILER_BYTES (the magic, then the
+   * hash, little-endian), which a session checks before it maps the file. */
+  uint64_t weights_hash;
 } compress_model;
+
+/* A weights file ends with this magic and the 8-byte hash of its weights. */
+#define COMPRESS_WEIGHTS_MAGIC "CMPRWGT1"
+#define COMPRESS_WEIGHTS_TRAILER_BYTES 16
 
 typedef struct compress_session compress_session;
 

@@ -3,6 +3,8 @@
 // describes the model, link with the target's runtime.
 #include "lib/aot/Artifact.h"
 
+#include "compress/compress_runtime.h"
+
 #include "lib/engine/CpuEngine.h"
 #include "lib/support/AtomicOutput.h"
 #include "passes/conversion/Passes.h"
@@ -22,6 +24,8 @@
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/xxhash.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
@@ -81,8 +85,35 @@ static std::string cString(llvm::StringRef s) {
 
 /// The C source that describes the model to the runtime and forwards to
 /// the compiled entry point.
+/// Ends the weights file at `path` (its first `weightsBytes` the weights)
+/// with the trailer a session checks: the magic and a hash of the weights.
+/// Returns the hash (never 0).
+static llvm::Expected<uint64_t> sealWeightsFile(llvm::StringRef path, uint64_t weightsBytes) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer)
+    return aotError("cannot read the weights file '" + path + "': " + buffer.getError().message());
+  if ((*buffer)->getBufferSize() != weightsBytes)
+    return aotError("internal error: the weights file has " +
+                    llvm::Twine((*buffer)->getBufferSize()) + " bytes, its layout " +
+                    llvm::Twine(weightsBytes));
+  uint64_t hash = llvm::xxh3_64bits(llvm::arrayRefFromStringRef((*buffer)->getBuffer()));
+  hash += hash == 0;
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_Append);
+  if (ec)
+    return aotError("cannot write the weights file '" + path + "': " + ec.message());
+  os.write(COMPRESS_WEIGHTS_MAGIC, 8);
+  for (int i = 0; i < 8; ++i)
+    os << char((hash >> (8 * i)) & 0xff);
+  os.close();
+  if (os.has_error())
+    return aotError("cannot write the weights file '" + path + "': " + os.error().message());
+  return hash;
+}
+
 static llvm::Expected<std::string> glueSource(const EntrySignature &sig, llvm::StringRef name,
-                                              uint64_t weightsBytes,
+                                              uint64_t weightsBytes, uint64_t weightsHash,
                                               llvm::ArrayRef<std::string> indexSites,
                                               llvm::StringRef deviceMemory) {
   std::string s;
@@ -143,7 +174,8 @@ static llvm::Expected<std::string> glueSource(const EntrySignature &sig, llvm::S
      << "  " << cString(name) << ", " << sig.inputs.size() << ", inputs, "
      << sig.outputs.size() << ", outputs, " << weightsBytes << "ULL, invoke, "
      << indexSites.size() << ", index_sites, "
-     << (deviceMemory.empty() ? std::string("NULL") : "&" + deviceMemory.str()) << "};\n";
+     << (deviceMemory.empty() ? std::string("NULL") : "&" + deviceMemory.str()) << ", "
+     << weightsHash << "ULL};\n";
   return s;
 }
 
@@ -271,6 +303,13 @@ llvm::Error compress::compileArtifact(ModuleOp module, const AotOptions &options
     return aotError("lowering failed: " + diagnostics);
   auto layout = module->getAttrOfType<DictionaryAttr>("compress.weights_layout");
   uint64_t weightsBytes = layout ? layout.getAs<IntegerAttr>("total_bytes").getInt() : 0;
+  uint64_t weightsHash = 0;
+  if (weightsBytes > 0) {
+    auto sealed = sealWeightsFile(inStaging(name + ".weights"), weightsBytes);
+    if (!sealed)
+      return sealed.takeError();
+    weightsHash = *sealed;
+  }
 
   // Entry points get the model's name, so that several models link together.
   SymbolTable symbols(module);
@@ -284,7 +323,7 @@ llvm::Error compress::compileArtifact(ModuleOp module, const AotOptions &options
   if (llvm::Error e = emitObject(module, inStaging(name + ".o"), name))
     return e;
 
-  auto glue = glueSource(*signature, name, weightsBytes, indexSitesOf(module),
+  auto glue = glueSource(*signature, name, weightsBytes, weightsHash, indexSitesOf(module),
                          recipe.deviceMemorySymbol);
   if (!glue)
     return glue.takeError();

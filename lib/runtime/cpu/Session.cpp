@@ -194,22 +194,40 @@ compress_session *compress_session_create(const compress_model *model,
       delete session;
       return nullptr;
     }
-    if (uint64_t(st.st_size) != model->weights_bytes) {
-      fail(std::string("weights file '") + weightsPath + "' has " +
-           std::to_string(st.st_size) + " bytes, model '" + model->name + "' needs " +
-           std::to_string(model->weights_bytes));
+    // The file must be this artifact's: its size, then the hash its trailer
+    // carries (a file of another build of the model may have the same size).
+    uint64_t expected = model->weights_bytes + COMPRESS_WEIGHTS_TRAILER_BYTES;
+    std::string mismatch;
+    unsigned char trailer[COMPRESS_WEIGHTS_TRAILER_BYTES];
+    if (uint64_t(st.st_size) != expected) {
+      mismatch = "has " + std::to_string(st.st_size) + " bytes, model '" + model->name +
+                 "' needs " + std::to_string(expected);
+    } else if (pread(fd, trailer, sizeof(trailer), off_t(model->weights_bytes)) !=
+                   ssize_t(sizeof(trailer)) ||
+               memcmp(trailer, COMPRESS_WEIGHTS_MAGIC, 8) != 0) {
+      mismatch = "is not a weights file of compress-compile (no trailer)";
+    } else {
+      uint64_t hash = 0;
+      for (int i = 7; i >= 0; --i)
+        hash = (hash << 8) | trailer[8 + i];
+      if (hash != model->weights_hash)
+        mismatch = "belongs to another build of model '" + std::string(model->name) +
+                   "' (its weights differ from the ones this artifact was compiled with)";
+    }
+    if (!mismatch.empty()) {
+      fail(std::string("weights file '") + weightsPath + "' " + mismatch);
       close(fd);
       delete session;
       return nullptr;
     }
-    session->weights = mmap(nullptr, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    session->weights = mmap(nullptr, model->weights_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (session->weights == MAP_FAILED) {
       fail(std::string("cannot map weights file '") + weightsPath + "': " + strerror(errno));
       delete session;
       return nullptr;
     }
-    session->weightsBytes = st.st_size;
+    session->weightsBytes = model->weights_bytes;
     if (model->device) {
       if (const char *error = model->device->upload(&session->deviceWeights, session->weights,
                                                     session->weightsBytes)) {
