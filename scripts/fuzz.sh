@@ -6,7 +6,9 @@
 # script then exits non-zero. Keep each reproducer in
 # test/fuzz/regressions/TARGET/ (the lit suite replays them).
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (TARGET: onnx-import, npy,
-# dialect-parse; default all; SECONDS default 60)
+# dialect-parse; default all; SECONDS default 60). With FUZZ_RUNS=N each
+# target instead runs its corpus and N inputs from seed 1: the same work every
+# time (what CI runs, so that its result does not depend on luck).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
@@ -50,8 +52,13 @@ status=0
 for target in "${targets[@]}"; do
   seed "$target"
   mkdir -p "$build/crashes/$target"
-  echo "== fuzz-$target: ${seconds} s from $(ls "$corpus/$target" | wc -l) inputs"
-  "$build/bin/fuzz-$target" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=3072 \
+  echo "== fuzz-$target: ${FUZZ_RUNS:+$FUZZ_RUNS runs, not }${seconds} s, from $(ls "$corpus/$target" | wc -l) inputs"
+  if [ -n "${FUZZ_RUNS:-}" ]; then
+    budget=(-runs="$FUZZ_RUNS" -seed=1)
+  else
+    budget=(-max_total_time="$seconds")
+  fi
+  "$build/bin/fuzz-$target" "${budget[@]}" -timeout=20 -rss_limit_mb=3072 \
     -malloc_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build/crashes/$target/" \
     "$corpus/$target" 2>&1 | grep -E "^(#[0-9]+[[:space:]]+(INITED|DONE)|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written|    #[0-9]+ 0x)" || true
   if [ -n "$(ls -A "$build/crashes/$target")" ]; then

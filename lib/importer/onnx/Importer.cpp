@@ -188,6 +188,29 @@ FailureOr<Value> GraphImporter::materialize(StringRef name, Location loc) {
   return v.value;
 }
 
+/// Which inputs a version of an ONNX op requires (from the onnx package's
+/// schemas, gen_input_arity.py).
+struct InputArity {
+  const char *op;
+  int64_t since;
+  /// One letter per formal input: r required, o optional, v variadic.
+  const char *pattern;
+  int minInputs, maxInputs;
+};
+constexpr InputArity kInputArities[] = {
+#include "lib/importer/onnx/InputArity.inc"
+};
+
+/// The arity of `op` at `opset` (its latest version at or before it), or
+/// null for an op the schemas lack.
+static const InputArity *inputArity(StringRef op, int64_t opset) {
+  const InputArity *found = nullptr;
+  for (const InputArity &a : kInputArities)
+    if (op == a.op && a.since <= opset && (!found || a.since > found->since))
+      found = &a;
+  return found;
+}
+
 /// The bytes of `type`'s static dimensions (a dynamic one counts as 1), as a
 /// double: dimensions read from a file may overflow any integer product.
 static double staticBytes(RankedTensorType type) {
@@ -234,10 +257,18 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
                   << maxSeen << ")";
   }
   NodeContext context(*this, node, opset, loc);
-  // An empty name leaves an optional input out; the first input of every op
-  // we import is required (handlers read its type before anything else).
-  if (node.input_size() > 0 && node.input(0).empty())
-    return fail() << "input 0 is required but not given";
+  // Handlers read the inputs their op requires without asking: the node
+  // must have them (an empty name leaves an optional input out).
+  if (const InputArity *arity = inputArity(node.op_type(), opset)) {
+    int given = node.input_size();
+    if (given < arity->minInputs)
+      return fail() << "needs at least " << arity->minInputs << " inputs, has " << given;
+    if (arity->maxInputs >= 0 && given > arity->maxInputs)
+      return fail() << "takes at most " << arity->maxInputs << " inputs, has " << given;
+    for (int i = 0; i < given && arity->pattern[i]; ++i)
+      if (arity->pattern[i] == 'r' && node.input(i).empty())
+        return fail() << "input " << i << " is required but not given";
+  }
   for (unsigned i = 0; i < context.numInputs(); ++i)
     if (context.hasInput(i) && !values.count(node.input(i)))
       return fail() << "input '" << node.input(i) << "' is not defined";
