@@ -261,10 +261,11 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   // must have them (an empty name leaves an optional input out).
   if (const InputArity *arity = inputArity(node.op_type(), opset)) {
     int given = node.input_size();
+    auto inputs = [](int n) { return std::to_string(n) + (n == 1 ? " input" : " inputs"); };
     if (given < arity->minInputs)
-      return fail() << "needs at least " << arity->minInputs << " inputs, has " << given;
+      return fail() << "needs at least " << inputs(arity->minInputs) << ", has " << given;
     if (arity->maxInputs >= 0 && given > arity->maxInputs)
-      return fail() << "takes at most " << arity->maxInputs << " inputs, has " << given;
+      return fail() << "takes at most " << inputs(arity->maxInputs) << ", has " << given;
     for (int i = 0; i < given && arity->pattern[i]; ++i)
       if (arity->pattern[i] == 'r' && node.input(i).empty())
         return fail() << "input " << i << " is required but not given";
