@@ -340,3 +340,25 @@ FailureOr<int64_t> compress::normalizeAxis(NodeContext &ctx, int64_t axis,
   }
   return axis < 0 ? axis + rank : axis;
 }
+
+Value compress::reducedCount(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> axes,
+                             Type type) {
+  auto t = cast<RankedTensorType>(input.getType());
+  int64_t staticCount = 1;
+  Value dynamicCount;
+  for (int64_t a : axes) {
+    if (!t.isDynamicDim(a)) {
+      staticCount *= t.getDimSize(a);
+      continue;
+    }
+    Value d = tensor::DimOp::create(b, loc, input, a);
+    dynamicCount = dynamicCount ? arith::MulIOp::create(b, loc, dynamicCount, d).getResult() : d;
+  }
+  if (!dynamicCount)
+    return scalarConstant(b, loc, type, double(staticCount));
+  Value n = arith::IndexCastOp::create(b, loc, b.getI64Type(), dynamicCount);
+  if (staticCount != 1)
+    n = arith::MulIOp::create(b, loc, n,
+                              scalarConstant(b, loc, b.getI64Type(), double(staticCount)));
+  return castScalar(b, loc, n, type, /*fromUnsigned=*/false, /*toUnsigned=*/false);
+}

@@ -82,6 +82,11 @@ mlir::Value castScalar(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,
 /// A scalar constant of `type` (float or integer).
 mlir::Value scalarConstant(mlir::OpBuilder &b, mlir::Location loc, mlir::Type type,
                            double value);
+
+/// The number of elements along `axes` of `input`, as a scalar of `type`
+/// (folded to a constant when those dimensions are static).
+mlir::Value reducedCount(mlir::OpBuilder &b, mlir::Location loc, mlir::Value input,
+                         llvm::ArrayRef<int64_t> axes, mlir::Type type);
 mlir::TypedAttr scalarAttr(mlir::OpBuilder &b, mlir::Type type, double value);
 
 /// The most negative / positive value of a type (-inf / +inf for floats).

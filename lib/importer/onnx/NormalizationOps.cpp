@@ -19,28 +19,6 @@ namespace {
 
 Type elemOf(Value v) { return cast<ShapedType>(v.getType()).getElementType(); }
 
-/// The number of elements along the (trailing) `axes` of `input`, as a
-/// scalar of the float type `type`.
-Value elementCount(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> axes,
-                   Type type) {
-  auto t = cast<RankedTensorType>(input.getType());
-  int64_t known = 1;
-  Value count;
-  for (int64_t a : axes) {
-    if (!t.isDynamicDim(a)) {
-      known *= t.getDimSize(a);
-      continue;
-    }
-    Value d = tensor::DimOp::create(b, loc, input, a);
-    count = count ? arith::MulIOp::create(b, loc, count, d).getResult() : d;
-  }
-  if (!count)
-    return scalarConstant(b, loc, type, double(known));
-  Value n = arith::IndexCastOp::create(b, loc, b.getI64Type(), count);
-  n = castScalar(b, loc, n, type, false, false);
-  return arith::MulFOp::create(b, loc, n, scalarConstant(b, loc, type, double(known)));
-}
-
 /// (x - mean) / sqrt(var + epsilon) with the statistics over dimensions
 /// `first`.. of `x`, computed in `stash` and returned in x's element type.
 FailureOr<Value> normalizeTrailing(NodeContext &ctx, Value x, int64_t first, double epsilon,
@@ -55,7 +33,7 @@ FailureOr<Value> normalizeTrailing(NodeContext &ctx, Value x, int64_t first, dou
     xs = mapTensor(b, loc, x, stash, [&](OpBuilder &nb, Location l, ValueRange a) {
       return castScalar(nb, l, a[0], stash, false, false);
     });
-  Value count = elementCount(b, loc, xs, axes, stash);
+  Value count = reducedCount(b, loc, xs, axes, stash);
   auto meanOf = [&](Value v, bool square) {
     Value sum = reduceAxes(b, loc, v, axes, /*keepDims=*/true, scalarAttr(b, stash, 0),
                            [square](OpBuilder &nb, Location l, ValueRange a) {

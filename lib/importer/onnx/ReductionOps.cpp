@@ -18,30 +18,6 @@ Value absS(OpBuilder &b, Location l, Value x, bool u) {
   return u ? x : math::AbsIOp::create(b, l, x).getResult();
 }
 
-/// The number of elements along `axes` of `input`, as a scalar of `type`
-/// (folded to a constant when those dimensions are static).
-Value reducedCount(OpBuilder &b, Location loc, Value input,
-                   ArrayRef<int64_t> axes, Type type) {
-  auto t = cast<RankedTensorType>(input.getType());
-  int64_t staticCount = 1;
-  Value dynamicCount;
-  for (int64_t a : axes) {
-    if (!t.isDynamicDim(a)) {
-      staticCount *= t.getDimSize(a);
-      continue;
-    }
-    Value d = tensor::DimOp::create(b, loc, input, a);
-    dynamicCount = dynamicCount ? arith::MulIOp::create(b, loc, dynamicCount, d).getResult() : d;
-  }
-  if (!dynamicCount)
-    return scalarConstant(b, loc, type, double(staticCount));
-  Value n = arith::IndexCastOp::create(b, loc, b.getI64Type(), dynamicCount);
-  if (staticCount != 1)
-    n = arith::MulIOp::create(b, loc, n,
-                              scalarConstant(b, loc, b.getI64Type(), double(staticCount)));
-  return castScalar(b, loc, n, type, /*fromUnsigned=*/false, /*toUnsigned=*/false);
-}
-
 /// `reduced` (the result of a reduction of `input` over `axes` without
 /// keepdims) reshaped to the keepdims shape, or the other way round.
 Value withKeptDims(OpBuilder &b, Location loc, Value input, Value reduced,
