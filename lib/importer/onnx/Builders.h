@@ -48,6 +48,12 @@ mlir::Value reduceAxes(mlir::OpBuilder &b, mlir::Location loc, mlir::Value input
                        llvm::ArrayRef<int64_t> axes, bool keepDims,
                        mlir::TypedAttr init, ScalarFn combine);
 
+/// Softmax (or, with `log`, LogSoftmax) of a floating-point `x` normalised
+/// over `axes`; subtracts the maximum before exponentiating. Reports a
+/// non-float input as an error of the node.
+mlir::FailureOr<mlir::Value> softmax(NodeContext &ctx, mlir::Value x,
+                                     llvm::ArrayRef<int64_t> axes, bool log);
+
 /// Permutes dimensions: result dim i is input dim perm[i].
 mlir::Value transposeTensor(mlir::OpBuilder &b, mlir::Location loc,
                             mlir::Value input, llvm::ArrayRef<int64_t> perm);

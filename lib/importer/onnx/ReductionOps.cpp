@@ -309,42 +309,8 @@ LogicalResult importArgExtremum(NodeContext &ctx) {
   return success();
 }
 
-/// Softmax and LogSoftmax over `axes` (trailing, contiguous): subtracts the
-/// maximum before exponentiating.
-template <bool Log>
-LogicalResult softmaxOver(NodeContext &ctx, Value x, ArrayRef<int64_t> axes) {
-  OpBuilder &b = ctx.b;
-  Location loc = ctx.loc;
-  Type elem = elemOf(x);
-  if (!isFloat(elem))
-    return ctx.error() << "unsupported non-floating-point input of type " << elem;
-  // maxnumf (NaN-ignoring) vectorises where maximumf does not; a NaN in the
-  // row still makes every output of the row NaN through its exp and sum.
-  Value m = reduceAxes(b, loc, x, axes, /*keepDims=*/true, lowestAttr(b, elem, false),
-                       [](OpBuilder &nb, Location l, ValueRange a) {
-                         return arith::MaxNumFOp::create(nb, l, a[0], a[1]).getResult();
-                       });
-  auto shifted = broadcastMap(ctx, {x, m}, elem, [](OpBuilder &nb, Location l, ValueRange a) {
-    return arith::SubFOp::create(nb, l, a[0], a[1]).getResult();
-  });
-  if (failed(shifted))
-    return failure();
-  Value e = mapTensor(b, loc, *shifted, elem, [](OpBuilder &nb, Location l, ValueRange a) {
-    return math::ExpOp::create(nb, l, a[0]).getResult();
-  });
-  Value s = reduceAxes(b, loc, e, axes, /*keepDims=*/true, scalarAttr(b, elem, 0),
-                       [](OpBuilder &nb, Location l, ValueRange a) {
-                         return arith::AddFOp::create(nb, l, a[0], a[1]).getResult();
-                       });
-  FailureOr<Value> y;
-  if (Log)
-    y = broadcastMap(ctx, {*shifted, s}, elem, [](OpBuilder &nb, Location l, ValueRange a) {
-      return arith::SubFOp::create(nb, l, a[0], math::LogOp::create(nb, l, a[1])).getResult();
-    });
-  else
-    y = broadcastMap(ctx, {e, s}, elem, [](OpBuilder &nb, Location l, ValueRange a) {
-      return arith::DivFOp::create(nb, l, a[0], a[1]).getResult();
-    });
+/// Sets the (Log)Softmax node's output.
+LogicalResult setSoftmax(NodeContext &ctx, FailureOr<Value> y) {
   if (failed(y))
     return failure();
   ctx.setOutput(0, *y);
@@ -362,7 +328,7 @@ LogicalResult importSoftmax(NodeContext &ctx) {
   auto axis = normalizeAxis(ctx, ctx.intAttr("axis", -1), rankOf(x));
   if (failed(axis))
     return failure();
-  return softmaxOver<Log>(ctx, x, {*axis});
+  return setSoftmax(ctx, softmax(ctx, x, {*axis}, Log));
 }
 
 /// Opsets 1 to 12: the input is coerced to 2-D [prod(d0..d(axis-1)),
@@ -378,7 +344,7 @@ LogicalResult importSoftmaxCoerced(NodeContext &ctx) {
   auto axis = normalizeAxis(ctx, ctx.intAttr("axis", 1), rank);
   if (failed(axis))
     return failure();
-  return softmaxOver<Log>(ctx, x, llvm::to_vector(llvm::seq<int64_t>(*axis, rank)));
+  return setSoftmax(ctx, softmax(ctx, x, llvm::to_vector(llvm::seq<int64_t>(*axis, rank)), Log));
 }
 
 /// LayerNormalization (opset 17): statistics over dims axis.. in the stash
@@ -517,6 +483,39 @@ LogicalResult importCumSum(NodeContext &ctx) {
 }
 
 } // namespace
+
+FailureOr<Value> compress::softmax(NodeContext &ctx, Value x, ArrayRef<int64_t> axes, bool log) {
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Type elem = elemOf(x);
+  if (!isFloat(elem))
+    return ctx.error() << "unsupported non-floating-point input of type " << elem, failure();
+  // maxnumf (NaN-ignoring) vectorises where maximumf does not; a NaN in the
+  // row still makes every output of the row NaN through its exp and sum.
+  Value m = reduceAxes(b, loc, x, axes, /*keepDims=*/true, lowestAttr(b, elem, false),
+                       [](OpBuilder &nb, Location l, ValueRange a) {
+                         return arith::MaxNumFOp::create(nb, l, a[0], a[1]).getResult();
+                       });
+  auto shifted = broadcastMap(ctx, {x, m}, elem, [](OpBuilder &nb, Location l, ValueRange a) {
+    return arith::SubFOp::create(nb, l, a[0], a[1]).getResult();
+  });
+  if (failed(shifted))
+    return failure();
+  Value e = mapTensor(b, loc, *shifted, elem, [](OpBuilder &nb, Location l, ValueRange a) {
+    return math::ExpOp::create(nb, l, a[0]).getResult();
+  });
+  Value s = reduceAxes(b, loc, e, axes, /*keepDims=*/true, scalarAttr(b, elem, 0),
+                       [](OpBuilder &nb, Location l, ValueRange a) {
+                         return arith::AddFOp::create(nb, l, a[0], a[1]).getResult();
+                       });
+  if (log)
+    return broadcastMap(ctx, {*shifted, s}, elem, [](OpBuilder &nb, Location l, ValueRange a) {
+      return arith::SubFOp::create(nb, l, a[0], math::LogOp::create(nb, l, a[1])).getResult();
+    });
+  return broadcastMap(ctx, {e, s}, elem, [](OpBuilder &nb, Location l, ValueRange a) {
+    return arith::DivFOp::create(nb, l, a[0], a[1]).getResult();
+  });
+}
 
 void compress::appendReductionOps(llvm::SmallVectorImpl<OpTableEntry> &t) {
   constexpr int64_t kMax = 21;
