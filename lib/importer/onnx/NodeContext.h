@@ -116,6 +116,7 @@ void appendSortOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendNormalizationOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendEinsumOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendRecurrentOps(llvm::SmallVectorImpl<OpTableEntry> &table);
+void appendLossOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 
 /// The whole table, built once.
 llvm::ArrayRef<OpTableEntry> opTable();

@@ -16,6 +16,7 @@ llvm::ArrayRef<OpTableEntry> compress::opTable() {
     appendNormalizationOps(t);
     appendEinsumOps(t);
     appendRecurrentOps(t);
+    appendLossOps(t);
     return t;
   }();
   return table;
