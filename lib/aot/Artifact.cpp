@@ -23,8 +23,8 @@
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/IR/LegacyPassManager.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/xxhash.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -83,21 +83,45 @@ static std::string cString(llvm::StringRef s) {
   return out + "\"";
 }
 
-/// The C source that describes the model to the runtime and forwards to
-/// the compiled entry point.
 /// Ends the weights file at `path` (its first `weightsBytes` the weights)
 /// with the trailer a session checks: the magic and a hash of the weights.
-/// Returns the hash (never 0).
+/// Returns the hash (never 0): xxh3 of the xxh3 of each 64 MiB of the file,
+/// read a piece at a time so that memory does not grow with the model.
 static llvm::Expected<uint64_t> sealWeightsFile(llvm::StringRef path, uint64_t weightsBytes) {
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (!buffer)
-    return aotError("cannot read the weights file '" + path + "': " + buffer.getError().message());
-  if ((*buffer)->getBufferSize() != weightsBytes)
-    return aotError("internal error: the weights file has " +
-                    llvm::Twine((*buffer)->getBufferSize()) + " bytes, its layout " +
-                    llvm::Twine(weightsBytes));
-  uint64_t hash = llvm::xxh3_64bits(llvm::arrayRefFromStringRef((*buffer)->getBuffer()));
+  constexpr size_t kPiece = size_t(64) << 20;
+  auto file = llvm::sys::fs::openNativeFileForRead(path);
+  if (!file)
+    return aotError("cannot read the weights file '" + path +
+                    "': " + llvm::toString(file.takeError()));
+  llvm::scope_exit closeFile([&] { llvm::sys::fs::closeFile(*file); });
+  std::vector<char> piece(kPiece);
+  std::vector<uint64_t> pieceHashes;
+  uint64_t total = 0;
+  for (;;) {
+    size_t filled = 0;
+    while (filled < piece.size()) {
+      llvm::Expected<size_t> read = llvm::sys::fs::readNativeFile(
+          *file, llvm::MutableArrayRef<char>(piece).drop_front(filled));
+      if (!read)
+        return aotError("cannot read the weights file '" + path +
+                        "': " + llvm::toString(read.takeError()));
+      if (*read == 0)
+        break;
+      filled += *read;
+    }
+    if (filled == 0)
+      break;
+    total += filled;
+    pieceHashes.push_back(llvm::xxh3_64bits(
+        llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(piece.data()), filled)));
+    if (filled < piece.size())
+      break;
+  }
+  if (total != weightsBytes)
+    return aotError("internal error: the weights file has " + llvm::Twine(total) +
+                    " bytes, its layout " + llvm::Twine(weightsBytes));
+  uint64_t hash = llvm::xxh3_64bits(llvm::ArrayRef<uint8_t>(
+      reinterpret_cast<const uint8_t *>(pieceHashes.data()), pieceHashes.size() * 8));
   hash += hash == 0;
   std::error_code ec;
   llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_Append);
@@ -112,6 +136,8 @@ static llvm::Expected<uint64_t> sealWeightsFile(llvm::StringRef path, uint64_t w
   return hash;
 }
 
+/// The C source that describes the model to the runtime and forwards to
+/// the compiled entry point.
 static llvm::Expected<std::string> glueSource(const EntrySignature &sig, llvm::StringRef name,
                                               uint64_t weightsBytes, uint64_t weightsHash,
                                               llvm::ArrayRef<std::string> indexSites,

@@ -7,12 +7,17 @@
 #include "lib/target/cuda/CudaTarget.h"
 #include "passes/Registration.h"
 
+#include "dialects/compress/IR/WeightStore.h"
+
 #include "mlir/Pass/PassRegistry.h"
 
+#include "llvm/ADT/SmallString.h"
 #include "llvm/Config/llvm-config.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <unistd.h>
 
 using namespace compress;
 namespace cl = llvm::cl;
@@ -43,6 +48,22 @@ llvm::Error TargetOptions::check() const {
     return llvm::createStringError("--gpu-precision=" + gpuPrecision +
                                    " needs --target=cuda (the " + target +
                                    " target computes in f32)");
+  return llvm::Error::success();
+}
+
+llvm::Error WeightMemoryOption::attach(mlir::MLIRContext &context) const {
+  if (limitMiB < -1)
+    return llvm::createStringError("bad --weight-memory-limit " +
+                                   llvm::Twine(limitMiB.getValue()) +
+                                   ": expected 0 or more MiB");
+  uint64_t budget = limitMiB >= 0 ? uint64_t(limitMiB.getValue()) << 20
+                                  : uint64_t(sysconf(_SC_PHYS_PAGES)) *
+                                        uint64_t(sysconf(_SC_PAGESIZE)) / 4;
+  llvm::SmallString<256> directory;
+  llvm::sys::path::system_temp_directory(/*ErasedOnReboot=*/true, directory);
+  auto store = std::make_shared<WeightStore>();
+  store->enableSpilling(directory, budget, /*minBytes=*/size_t(1) << 20);
+  setWeightStore(&context, std::move(store));
   return llvm::Error::success();
 }
 

@@ -10,6 +10,10 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Error.h"
 
+namespace mlir {
+class MLIRContext;
+} // namespace mlir
+
 namespace compress {
 
 /// The category of every CompressIR option.
@@ -58,6 +62,22 @@ struct TargetOptions {
   /// Fails naming the flag when the target is unknown, threads negative or
   /// the precision unknown or not the target's.
   llvm::Error check() const;
+};
+
+/// --weight-memory-limit MiB: how much of the weights a tool makes (a
+/// transposed weight at import, a pass's compressed weight) stays in memory.
+struct WeightMemoryOption {
+  llvm::cl::opt<int64_t> limitMiB{
+      "weight-memory-limit", llvm::cl::cat(toolOptionCategory()), llvm::cl::init(-1),
+      llvm::cl::desc("MiB of new weights (transposed at import, compressed by a pass) kept in "
+                     "memory; further weights of 1 MiB or more go to a temporary file in "
+                     "$TMPDIR, mapped back, so that models larger than memory compress layer by "
+                     "layer (default: a quarter of physical memory; 0: spill every large weight)"),
+      llvm::cl::value_desc("MiB")};
+  /// Attaches a weight store (dialects/compress/IR/WeightStore.h) to
+  /// `context`: external data mapped rather than copied, new weights
+  /// spilled past the limit. Fails naming the flag when it is bad.
+  llvm::Error attach(mlir::MLIRContext &context) const;
 };
 
 /// Parses the command line of a tool (after registering the built-in

@@ -3,6 +3,8 @@
 
 #include "passes/cpu/ConstantBytes.h"
 
+#include "dialects/compress/IR/WeightStore.h"
+
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
 
@@ -29,6 +31,9 @@ std::optional<std::vector<float>> compress::constantFloats(Value v) {
     ArrayRef<char> data = blob->getData();
     std::vector<float> out(data.size() / 4);
     memcpy(out.data(), data.data(), out.size() * 4);
+    // The caller works on the copy: a weight mapped from a file leaves
+    // memory again (a model larger than memory passes one layer at a time).
+    releaseWeightPages(v.getContext(), data);
     return out;
   }
   if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
@@ -46,7 +51,7 @@ Value compress::makeConstant(OpBuilder &b, Location loc, RankedTensorType type, 
     attr = DenseElementsAttr::getFromRawBuffer(type, bytes);
   else
     attr = DenseResourceElementsAttr::get(
-        type, key, HeapAsmResourceBlob::allocateAndCopyWithAlign(bytes, 4));
+        type, key, makeWeightBlob(b.getContext(), bytes, 4));
   return arith::ConstantOp::create(b, loc, attr);
 }
 
@@ -99,6 +104,7 @@ std::optional<std::vector<float>> compress::uncompressedWeight(CompressibleLayer
     return std::nullopt;
   std::vector<float> out(bytes->size() / 4);
   memcpy(out.data(), bytes->data(), out.size() * 4);
+  releaseWeightPages(layer->getContext(), *bytes);
   return out;
 }
 

@@ -4,6 +4,8 @@
 #include "passes/cpu/ConstantBytes.h"
 #include "passes/cpu/Passes.h"
 
+#include "dialects/compress/IR/WeightStore.h"
+
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
@@ -88,6 +90,8 @@ struct ExternalizeWeightsPass
         file->os().write_zeros(start - offset);
         file->os().write(bytes->data(), bytes->size());
       }
+      // Written: a weight mapped from a file leaves memory again.
+      compress::releaseWeightPages(ctx, *bytes);
       offset = start + bytes->size();
       std::string name = weightName(op, index);
       layout.push_back(DictionaryAttr::get(

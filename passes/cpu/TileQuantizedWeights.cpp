@@ -5,6 +5,8 @@
 #include "passes/cpu/ConstantBytes.h"
 #include "passes/cpu/Passes.h"
 
+#include "dialects/compress/IR/WeightStore.h"
+
 #include "lib/runtime/cpu/Contraction.h"
 #include "lib/runtime/cpu/QuantizedLayout.h"
 
@@ -32,14 +34,17 @@ std::optional<std::vector<char>> constantOperand(Value v) {
   std::optional<ArrayRef<char>> bytes = constantBytes(attr, storage);
   if (!bytes)
     return std::nullopt;
-  return std::vector<char>(bytes->begin(), bytes->end());
+  std::vector<char> copy(bytes->begin(), bytes->end());
+  // Tiling works on the copy: a spilled weight leaves memory again.
+  releaseWeightPages(v.getContext(), *bytes);
+  return copy;
 }
 
 /// A constant of `type` holding `bytes`, kept as a blob named `key`.
 Value makeConstant(OpBuilder &b, Location loc, RankedTensorType type, ArrayRef<char> bytes,
                    StringRef key) {
   auto attr = DenseResourceElementsAttr::get(
-      type, key, HeapAsmResourceBlob::allocateAndCopyWithAlign(bytes, 64));
+      type, key, makeWeightBlob(b.getContext(), bytes, 64));
   return arith::ConstantOp::create(b, loc, attr);
 }
 

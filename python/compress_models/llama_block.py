@@ -56,7 +56,8 @@ class _ScopedBuilder(GraphBuilder):
 
 
 def build_model(seed: int = SEED, blocks: int = 1, hidden: int = HIDDEN, heads: int = HEADS,
-                intermediate: int = INTERMEDIATE, kv_cache: bool = False) -> onnx.ModelProto:
+                intermediate: int = INTERMEDIATE, kv_cache: bool = False, vocab: int = 0,
+                builder: "_ScopedBuilder | None" = None) -> onnx.ModelProto:
     """The checked model: input `hidden` float [1, sequence, hidden], output `output` of the same shape.
 
     `blocks` decoder blocks are chained on the residual stream: block i reads block i-1's output. Block i's weights
@@ -67,14 +68,18 @@ def build_model(seed: int = SEED, blocks: int = 1, hidden: int = HIDDEN, heads: 
 
     Weights are normal with variance 1 / fan_in (so each projection keeps activations of order one), RMSNorm
     scales are 1 + N(0, 0.1^2). Projections are MatMul by [in, out] initializers, as torch.onnx exports a Linear
-    without bias. `kv_cache` adds the cache inputs and outputs (module docstring); the weights are the same."""
+    without bias. `kv_cache` adds the cache inputs and outputs (module docstring); the weights are the same.
+    With `vocab`, the model is a whole language model as Llama's: input `input_ids` int64 [1, sequence] looked up
+    in model.embed_tokens ([vocab, hidden], drawn after the blocks), the blocks, a final RMSNorm and lm_head
+    ([hidden, vocab]) to output `logits` [1, sequence, vocab]. `builder` (a _ScopedBuilder) may store the
+    initializers elsewhere (llama_scale.py writes them to external data as they are drawn)."""
     if blocks < 1:
         raise ValueError(f"blocks must be at least 1, got {blocks}")
     if hidden % heads or (hidden // heads) % 2:
         raise ValueError(f"hidden {hidden} must be heads {heads} times an even head dimension")
     head_dim = hidden // heads
     rng = np.random.default_rng(seed)
-    g = _ScopedBuilder()
+    g = builder if builder is not None else _ScopedBuilder()
     f32, i64 = np.float32, np.int64
     prefix = PREFIX
 
@@ -156,24 +161,42 @@ def build_model(seed: int = SEED, blocks: int = 1, hidden: int = HIDDEN, heads: 
         up = g.op("MatMul", h, weight("mlp.up_proj", hidden, intermediate))
         act = g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), up)
         down = g.op("MatMul", act, weight("mlp.down_proj", intermediate, hidden))
-        if not last:
+        if not last or vocab:
             return g.op("Add", x, down)
         g.nodes.append(helper.make_node("Add", [x, down], ["output"], name=g.scope + "/Add_output"))
         return "output"
 
     stream = "hidden"
+    if vocab:
+        # The table is drawn after the blocks (below); its node reads it by name.
+        g.nodes.insert(0, helper.make_node("Gather", ["model.embed_tokens.weight", "input_ids"], ["hidden"],
+                                           name="/model/embed_tokens/Gather"))
     for i in range(blocks):
         prefix = f"model.layers.{i}."
         if blocks > 1:
             g.scope = f"/model/layers.{i}"
         stream = block(stream, i == 0, i == blocks - 1, i)
+    if vocab:
+        g.scope, prefix = "/model", "model."
+        embed = (rng.standard_normal((vocab, hidden), dtype=f32) * f32(0.02)).astype(f32)
+        g.const("model.embed_tokens.weight", embed)
+        del embed
+        normed = rms_norm(stream, "norm")
+        prefix = ""
+        g.nodes.append(helper.make_node("MatMul", [normed, weight("lm_head", hidden, vocab)], ["logits"],
+                                        name="/lm_head/MatMul"))
 
     default = (blocks, hidden, heads, intermediate) == (1, HIDDEN, HEADS, INTERMEDIATE)
     name = "llama-7b-decoder-block" if default else f"llama-decoder-{blocks}x{hidden}-h{heads}-i{intermediate}"
     if kv_cache:
         name += "-kv-cache"
-    inputs = [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [1, "sequence", hidden])]
-    outputs = [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, "sequence", hidden])]
+    if vocab:
+        name += f"-v{vocab}"
+        inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, "sequence"])]
+        outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, "sequence", vocab])]
+    else:
+        inputs = [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [1, "sequence", hidden])]
+        outputs = [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, "sequence", hidden])]
     for i in range(blocks if kv_cache else 0):
         for kind in ("key", "value"):
             inputs.append(helper.make_tensor_value_info(f"past_{kind}.{i}", TensorProto.FLOAT,
@@ -185,7 +208,7 @@ def build_model(seed: int = SEED, blocks: int = 1, hidden: int = HIDDEN, heads: 
                               producer_name="compressir.llama_block", ir_version=IR_VERSION)
     # The default block's weights are about 810 MB, under protobuf's 2 GB limit, so the in-memory model can be
     # checked whole; a larger stack is checked from its saved file (main) instead.
-    if weight_bytes(model) < CHECK_IN_MEMORY_BYTES:
+    if builder is None and weight_bytes(model) < CHECK_IN_MEMORY_BYTES:
         onnx.checker.check_model(model, full_check=True)
     return model
 
@@ -209,9 +232,11 @@ def main(argv=None) -> int:
     ap.add_argument("--intermediate", type=int, default=INTERMEDIATE, help="SwiGLU MLP intermediate size")
     ap.add_argument("--kv-cache", action="store_true",
                     help="decode with a key/value cache: past_key.i / past_value.i in, present_key.i / present_value.i out")
+    ap.add_argument("--vocab", type=int, default=0,
+                    help="make a language model: token ids in, an embedding table and lm_head of this vocabulary")
     ap.add_argument("--list-ops", action="store_true", help="print the op types and opset of the written model")
     args = ap.parse_args(argv)
-    model = build_model(args.seed, args.blocks, args.hidden, args.heads, args.intermediate, args.kv_cache)
+    model = build_model(args.seed, args.blocks, args.hidden, args.heads, args.intermediate, args.kv_cache, args.vocab)
     checked = weight_bytes(model) < CHECK_IN_MEMORY_BYTES
     save(model, args.output, external_data=True)
     if not checked:

@@ -31,6 +31,7 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   InputShapeOption inputShapes;
   CompressionOptions compression;
+  WeightMemoryOption weightMemory;
   TargetOptions target;
   parseToolCommandLine(argc, argv, "CompressIR ahead-of-time compiler\n");
   if (llvm::Error e = target.check())
@@ -54,6 +55,8 @@ int main(int argc, char **argv) {
   // failed run leaves existing ones as they were.
   PendingOutputs reports;
   auto context = createToolContext();
+  if (llvm::Error e = weightMemory.attach(*context))
+    return fail(llvm::toString(std::move(e)));
   setPendingOutputs(context.get(), &reports);
   auto module = loadModel(*context, modelPath, options);
   if (!module)

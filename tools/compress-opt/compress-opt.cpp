@@ -81,6 +81,7 @@ int main(int argc, char **argv) {
   tracing::DebugCounter::registerCLOptions();
   compress::InputShapeOption inputShapes;
   compress::CompressionOptions compression;
+  compress::WeightMemoryOption weightMemory;
   compress::parseToolCommandLine(argc, argv, "CompressIR optimizer driver\n");
   if (printSupportedOps) {
     for (const compress::SupportedOnnxOp &op : compress::supportedOnnxOps())
@@ -135,6 +136,8 @@ int main(int argc, char **argv) {
   if (llvm::Error e = inputShapes.apply(options))
     return fail(llvm::toString(std::move(e)));
   MLIRContext context(registry);
+  if (llvm::Error e = weightMemory.attach(context))
+    return fail(llvm::toString(std::move(e)));
   // One line per diagnostic, without the location prefix: messages name the
   // node.
   ScopedDiagnosticHandler handler(&context, [](Diagnostic &d) {

@@ -110,6 +110,7 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   InputShapeOption inputShapes;
   CompressionOptions compression;
+  WeightMemoryOption weightMemory;
   TargetOptions target;
   parseToolCommandLine(argc, argv, "CompressIR CPU runner\n");
   if (llvm::Error e = target.check())
@@ -133,6 +134,8 @@ int main(int argc, char **argv) {
   // are written; a failed run leaves every existing one as it was.
   PendingOutputs pending;
   auto context = createToolContext();
+  if (llvm::Error e = weightMemory.attach(*context))
+    return fail(llvm::toString(std::move(e)));
   setPendingOutputs(context.get(), &pending);
 
   Runnable model;

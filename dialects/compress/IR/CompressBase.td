@@ -49,6 +49,9 @@ def Compress_Dialect : Dialect {
       ::mlir::ElementsAttr weight;
     };
     ::llvm::DenseMap<::mlir::Operation *, UncompressedWeight> uncompressedWeights;
+    /// Where large weight blobs live (dialects/compress/IR/WeightStore.h),
+    /// per context; null: on the heap.
+    std::shared_ptr<WeightStore> weightStore;
   }];
 }
 

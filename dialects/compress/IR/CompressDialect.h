@@ -5,9 +5,12 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Dialect.h"
 
+#include <memory>
+
 namespace compress {
 class CalibrationSource;
 class PendingOutputs;
+class WeightStore;
 } // namespace compress
 
 #include "dialects/compress/IR/CompressDialect.h.inc"

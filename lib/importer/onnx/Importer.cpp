@@ -4,6 +4,7 @@
 #include "lib/importer/onnx/NodeContext.h"
 
 #include "dialects/compress/IR/CompressDialect.h"
+#include "dialects/compress/IR/WeightStore.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -129,12 +130,26 @@ llvm::Error GraphImporter::registerConstant(StringRef name,
   return llvm::Error::success();
 }
 
+/// The blob name of a constant key: characters outside [A-Za-z0-9_.] become
+/// '_' (the resource manager makes equal names unique).
+static std::string blobName(StringRef key) {
+  std::string name = key.str();
+  for (char &c : name)
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.')
+      c = '_';
+  return name;
+}
+
+static size_t elementAlignment(RankedTensorType type) {
+  return std::max<size_t>(type.getElementType().getIntOrFloatBitWidth() / 8, 1);
+}
+
 Value GraphImporter::createConstant(StringRef key, RankedTensorType type,
                                     llvm::ArrayRef<char> bytes, Location loc) {
   if (Value cached = constantsByKey.lookup(key))
     if (cached.getType() == type)
       return cached;
-  Attribute attr;
+  TypedAttr attr;
   if (type.getElementType().isInteger(1)) {
     SmallVector<bool> bits;
     for (char c : bytes)
@@ -143,24 +158,42 @@ Value GraphImporter::createConstant(StringRef key, RankedTensorType type,
   } else if (bytes.size() <= kMaxInlineBytes) {
     attr = DenseElementsAttr::getFromRawBuffer(type, bytes);
   } else {
-    size_t align = type.getElementType().getIntOrFloatBitWidth() / 8;
-    AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
-        bytes, std::max<size_t>(align, 1));
-    std::string name = key.str();
-    for (char &c : name)
-      if (!isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.')
-        c = '_';
-    attr = DenseResourceElementsAttr::get(type, name, std::move(blob));
+    attr = DenseResourceElementsAttr::get(
+        type, blobName(key),
+        makeWeightBlob(builder.getContext(), bytes, elementAlignment(type)));
   }
+  return createConstant(key, attr, loc);
+}
+
+Value GraphImporter::createConstant(StringRef key, TypedAttr attr, Location loc) {
   OpBuilder::InsertionGuard guard(builder);
   // Constants go to the top of the function so that every node sees them.
   Block *body = builder.getInsertionBlock();
   builder.setInsertionPointToStart(body);
-  Value c = arith::ConstantOp::create(builder, loc, cast<TypedAttr>(attr));
+  Value c = arith::ConstantOp::create(builder, loc, attr);
   // Only the cache needs the exact key: blob names are made unique by the
   // resource manager when two keys sanitise to the same name.
   constantsByKey[key] = c;
   return c;
+}
+
+llvm::Expected<llvm::ArrayRef<char>> GraphImporter::weightBytes(const onnx::TensorProto &tensor,
+                                                                std::vector<char> &storage) {
+  if (getWeightStore(builder.getContext())) {
+    auto view = mapTensorBytes(model, tensor);
+    if (!view)
+      return view.takeError();
+    if (*view) {
+      llvm::ArrayRef<char> bytes = (*view)->bytes;
+      mapped[tensor.name()] = std::move(**view);
+      return bytes;
+    }
+  }
+  auto read = readTensorBytes(model, tensor);
+  if (!read)
+    return read.takeError();
+  storage = std::move(*read);
+  return llvm::ArrayRef<char>(storage);
 }
 
 FailureOr<Value> GraphImporter::materialize(StringRef name, Location loc) {
@@ -178,13 +211,31 @@ FailureOr<Value> GraphImporter::materialize(StringRef name, Location loc) {
     bytes.resize(v.ints->size() * size);
     for (size_t k = 0; k < v.ints->size(); ++k)
       memcpy(bytes.data() + k * size, &(*v.ints)[k], size); // little-endian
-  } else {
-    auto read = readTensorBytes(model, *v.initializer);
-    if (!read)
-      return emitError(loc) << llvm::toString(read.takeError());
-    bytes = std::move(*read);
+    v.value = createConstant(name, v.type, bytes, loc);
+    return v.value;
   }
-  v.value = createConstant(name, v.type, bytes, loc);
+  llvm::Expected<llvm::ArrayRef<char>> data = weightBytes(*v.initializer, bytes);
+  if (!data)
+    return emitError(loc) << llvm::toString(data.takeError());
+  // A mapped view large enough for a blob becomes one as it is, aligned for
+  // its elements (the file's offsets usually are); the blob keeps the file
+  // mapped. Anything else is copied.
+  auto view = mapped.find(v.initializer->name());
+  if (view != mapped.end() && data->size() > kMaxInlineBytes &&
+      !v.type.getElementType().isInteger(1) &&
+      uintptr_t(data->data()) % elementAlignment(v.type) == 0 &&
+      !constantsByKey.lookup(name)) {
+    MLIRContext *ctx = builder.getContext();
+    AsmResourceBlob blob = getWeightStore(ctx)->viewBlob(*data, elementAlignment(v.type),
+                                                         std::move(view->second.mapping));
+    mapped.erase(view);
+    v.value = createConstant(
+        name, DenseResourceElementsAttr::get(v.type, blobName(name), std::move(blob)), loc);
+  } else {
+    v.value = createConstant(name, v.type, *data, loc);
+  }
+  // The NaN check read every page: they come back from the file when used.
+  releaseWeightPages(builder.getContext(), *data);
   return v.value;
 }
 

@@ -4,6 +4,7 @@
 #include "lib/importer/onnx/Builders.h"
 
 #include "dialects/compress/IR/CompressOps.h"
+#include "dialects/compress/IR/WeightStore.h"
 
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 
@@ -31,26 +32,41 @@ std::string floatKey(float value) {
 Value linearWeight(NodeContext &ctx, unsigned input, bool transposeFromKN,
                    float alpha) {
   auto type = ctx.inputType(input);
-  std::optional<std::vector<char>> bytes = ctx.constBytes(input);
-  if (!bytes)
+  std::string key = ctx.node.input(input) + (transposeFromKN ? "|nk" : "");
+  if (alpha != 1.0f)
+    key += "|alpha=" + floatKey(alpha);
+  auto nk = transposeFromKN ? RankedTensorType::get({type.getDimSize(1), type.getDimSize(0)},
+                                                    type.getElementType())
+                            : type;
+  if (!transposeFromKN && alpha == 1.0f)
+    return ctx.input(input);
+  const onnx::TensorProto *tensor = ctx.constTensor(input);
+  std::vector<char> storage;
+  if (!tensor)
     return Value();
+  llvm::Expected<llvm::ArrayRef<char>> bytes = ctx.importer.weightBytes(*tensor, storage);
+  if (!bytes) {
+    ctx.error() << llvm::toString(bytes.takeError());
+    return Value();
+  }
   int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
   const float *src = reinterpret_cast<const float *>(bytes->data());
   std::vector<char> out(bytes->size());
   float *dst = reinterpret_cast<float *>(out.data());
   if (transposeFromKN) {
-    for (int64_t k = 0; k < rows; ++k)
-      for (int64_t n = 0; n < cols; ++n)
-        dst[n * rows + k] = alpha * src[k * cols + n];
+    // In tiles, so that both sides stream through the cache.
+    constexpr int64_t kTile = 64;
+    for (int64_t k0 = 0; k0 < rows; k0 += kTile)
+      for (int64_t n0 = 0; n0 < cols; n0 += kTile)
+        for (int64_t k = k0; k < std::min(rows, k0 + kTile); ++k)
+          for (int64_t n = n0; n < std::min(cols, n0 + kTile); ++n)
+            dst[n * rows + k] = alpha * src[k * cols + n];
   } else {
     for (int64_t i = 0; i < rows * cols; ++i)
       dst[i] = alpha * src[i];
   }
-  auto nk = transposeFromKN ? RankedTensorType::get({cols, rows}, type.getElementType())
-                            : type;
-  std::string key = ctx.node.input(input) + (transposeFromKN ? "|nk" : "");
-  if (alpha != 1.0f)
-    key += "|alpha=" + floatKey(alpha);
+  // A model larger than memory passes through one weight at a time.
+  releaseWeightPages(ctx.b.getContext(), *bytes);
   return ctx.importer.createConstant(key, nk, out, ctx.loc);
 }
 

@@ -117,6 +117,8 @@ void appendNormalizationOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendEinsumOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendRecurrentOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendLossOps(llvm::SmallVectorImpl<OpTableEntry> &table);
+void appendOneHotOps(llvm::SmallVectorImpl<OpTableEntry> &table);
+void appendShrinkBitShiftOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 
 /// The whole table, built once.
 llvm::ArrayRef<OpTableEntry> opTable();
@@ -149,13 +151,25 @@ public:
   /// characters outside [A-Za-z0-9_.] replaced by '_'.
   mlir::Value createConstant(llvm::StringRef key, mlir::RankedTensorType type,
                              llvm::ArrayRef<char> bytes, mlir::Location loc);
+  /// The bytes of a float or integer initializer too large to be inlined,
+  /// without a copy where they can be mapped: a view of its external-data
+  /// file when the context has a weight store, else a copy in `storage`.
+  /// Done with them, hand them to releaseWeightPages.
+  llvm::Expected<llvm::ArrayRef<char>> weightBytes(const onnx::TensorProto &tensor,
+                                                  std::vector<char> &storage);
   mlir::LogicalResult importNode(const onnx::NodeProto &node);
   /// Records an initializer or Constant tensor under `name`; small integer
   /// tensors also keep their contents for folding.
   llvm::Error registerConstant(llvm::StringRef name, const onnx::TensorProto &tensor);
 
 private:
+  /// The constant for `key` (see createConstant) holding `attr`.
+  mlir::Value createConstant(llvm::StringRef key, mlir::TypedAttr attr, mlir::Location loc);
+
   llvm::StringMap<mlir::Value> constantsByKey;
+  /// Views of mapped external data by initializer name: what weightBytes
+  /// gave, kept until the blob made of them takes over the mapping.
+  llvm::StringMap<MappedTensorBytes> mapped;
 };
 
 } // namespace compress

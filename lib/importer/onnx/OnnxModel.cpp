@@ -88,57 +88,92 @@ static std::string tensorLabel(const onnx::TensorProto &t) {
   return t.name().empty() ? "the tensor" : "tensor '" + t.name() + "'";
 }
 
-static llvm::Expected<std::vector<char>>
-readRawTensorBytes(StringRef directory, const onnx::TensorProto &t) {
-  const std::string label = tensorLabel(t);
+namespace {
+/// Where an external tensor's bytes are: checked to stay inside the
+/// model's folder and to fit in the file.
+struct ExternalSlice {
+  std::string file;
+  uint64_t offset;
+  size_t bytes;
+};
+} // namespace
+
+/// The bytes a tensor's dims and type need, or an error naming the tensor.
+static llvm::Expected<size_t> tensorByteSize(const onnx::TensorProto &t) {
   size_t elemSize = onnxElementSize(t.data_type());
   if (elemSize == 0)
-    return llvm::createStringError(label + " has unsupported type " +
+    return llvm::createStringError(tensorLabel(t) + " has unsupported type " +
                                    onnxTypeName(t.data_type()));
   int64_t count = elementCount(t);
   if (count < 0)
-    return llvm::createStringError(label + " has invalid dims");
-  size_t bytes = size_t(count) * elemSize;
+    return llvm::createStringError(tensorLabel(t) + " has invalid dims");
+  return size_t(count) * elemSize;
+}
+
+static llvm::Expected<ExternalSlice> locateExternalData(StringRef directory,
+                                                        const onnx::TensorProto &t,
+                                                        size_t bytes) {
+  const std::string label = tensorLabel(t);
+  std::string location;
+  int64_t offset = 0, length = -1;
+  for (const auto &kv : t.external_data()) {
+    if (kv.key() == "location")
+      location = kv.value();
+    else if (kv.key() == "offset")
+      offset = std::strtoll(kv.value().c_str(), nullptr, 10);
+    else if (kv.key() == "length")
+      length = std::strtoll(kv.value().c_str(), nullptr, 10);
+  }
+  if (llvm::Error e = checkExternalLocation(t))
+    return std::move(e);
+  llvm::SmallString<256> file(directory);
+  llvm::sys::path::append(file, location);
+  // The location's text stays inside the folder (checked above); its
+  // symbolic links must too.
+  llvm::SmallString<256> realDirectory, realFile;
+  if (!llvm::sys::fs::real_path(directory, realDirectory) &&
+      !llvm::sys::fs::real_path(file, realFile) &&
+      !StringRef(realFile).starts_with((realDirectory + "/").str()))
+    return llvm::createStringError(label + ": external data location '" + location +
+                                   "' leaves the model's folder (through a symbolic link, to '" +
+                                   realFile.str() + "')");
+  uint64_t fileBytes = 0;
+  if (std::error_code ec = llvm::sys::fs::file_size(file, fileBytes))
+    return llvm::createStringError(label + ": cannot read external data '" + file.str() +
+                                   "': " + ec.message());
+  if (offset < 0 || uint64_t(offset) > fileBytes)
+    return llvm::createStringError(label + ": external data offset " + llvm::Twine(offset) +
+                                   " lies outside '" + file.str() + "' (" +
+                                   llvm::Twine(fileBytes) + " bytes)");
+  uint64_t available = fileBytes - uint64_t(offset);
+  uint64_t have = length < 0 ? std::min<uint64_t>(available, bytes) : uint64_t(length);
+  if (have != bytes || have > available)
+    return llvm::createStringError(label + ": external data has " +
+                                   llvm::Twine(std::min(have, available)) +
+                                   " bytes, its shape needs " + llvm::Twine(bytes));
+  return ExternalSlice{file.str().str(), uint64_t(offset), bytes};
+}
+
+static llvm::Expected<std::vector<char>>
+readRawTensorBytes(StringRef directory, const onnx::TensorProto &t) {
+  const std::string label = tensorLabel(t);
+  auto size = tensorByteSize(t);
+  if (!size)
+    return size.takeError();
+  size_t bytes = *size;
+  int64_t count = elementCount(t);
   // Sized only once the data is known to fill it: dims alone may ask for
   // terabytes.
   std::vector<char> out;
 
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
-    std::string location;
-    int64_t offset = 0, length = -1;
-    for (const auto &kv : t.external_data()) {
-      if (kv.key() == "location")
-        location = kv.value();
-      else if (kv.key() == "offset")
-        offset = std::strtoll(kv.value().c_str(), nullptr, 10);
-      else if (kv.key() == "length")
-        length = std::strtoll(kv.value().c_str(), nullptr, 10);
-    }
-    if (llvm::Error e = checkExternalLocation(t))
-      return std::move(e);
-    llvm::SmallString<256> file(directory);
-    llvm::sys::path::append(file, location);
-    // The location's text stays inside the folder (checked above); its
-    // symbolic links must too.
-    llvm::SmallString<256> realDirectory, realFile;
-    if (!llvm::sys::fs::real_path(directory, realDirectory) &&
-        !llvm::sys::fs::real_path(file, realFile) &&
-        !StringRef(realFile).starts_with((realDirectory + "/").str()))
-      return llvm::createStringError(label + ": external data location '" + location +
-                                     "' leaves the model's folder (through a symbolic link, to '" +
-                                     realFile.str() + "')");
-    auto buffer = llvm::MemoryBuffer::getFileSlice(
-        file, length < 0 ? bytes : uint64_t(length), offset, false);
-    if (!buffer)
-      return llvm::createStringError(label +
-                                     ": cannot read external data '" +
-                                     file.str() + "': " +
-                                     buffer.getError().message());
-    if ((*buffer)->getBufferSize() != bytes || (length >= 0 && size_t(length) != bytes))
-      return llvm::createStringError(label + ": external data has " +
-                                     llvm::Twine((*buffer)->getBufferSize()) +
-                                     " bytes, its shape needs " +
-                                     llvm::Twine(bytes));
+    auto slice = locateExternalData(directory, t, bytes);
+    if (!slice)
+      return slice.takeError();
+    auto buffer = llvm::MemoryBuffer::getFileSlice(slice->file, bytes, slice->offset, false);
+    if (!buffer || (*buffer)->getBufferSize() != bytes)
+      return llvm::createStringError(label + ": cannot read external data '" + slice->file +
+                                     "'" + (buffer ? "" : ": " + buffer.getError().message()));
     out.resize(bytes);
     memcpy(out.data(), (*buffer)->getBufferStart(), bytes);
     return out;
@@ -296,7 +331,7 @@ compress::loadOnnxModel(StringRef path) {
 
 // The index of the first NaN among `count` floats of type T, or -1.
 template <typename T>
-static int64_t firstNaN(const std::vector<char> &bytes) {
+static int64_t firstNaN(llvm::ArrayRef<char> bytes) {
   for (size_t i = 0; i < bytes.size() / sizeof(T); ++i) {
     T v;
     memcpy(&v, bytes.data() + i * sizeof(T), sizeof(T));
@@ -311,18 +346,57 @@ compress::readTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
   return readTensorBytes(model.directory, t);
 }
 
+/// Refuses a tensor holding NaN: a NaN weight poisons every output it
+/// reaches, and every statistic a compression pass takes.
+static llvm::Error checkNoNaN(const onnx::TensorProto &t, llvm::ArrayRef<char> bytes) {
+  int64_t nan = t.data_type() == onnx::TensorProto::FLOAT    ? firstNaN<float>(bytes)
+                : t.data_type() == onnx::TensorProto::DOUBLE ? firstNaN<double>(bytes)
+                                                             : -1;
+  if (nan >= 0)
+    return llvm::createStringError(tensorLabel(t) + " holds NaN (element " +
+                                   llvm::Twine(nan) + ")");
+  return llvm::Error::success();
+}
+
 llvm::Expected<std::vector<char>>
 compress::readTensorBytes(StringRef directory, const onnx::TensorProto &t) {
   auto bytes = readRawTensorBytes(directory, t);
   if (!bytes)
     return bytes.takeError();
-  // A NaN weight poisons every output it reaches, and every statistic a
-  // compression pass takes: refuse it where it enters.
-  int64_t nan = t.data_type() == onnx::TensorProto::FLOAT    ? firstNaN<float>(*bytes)
-                : t.data_type() == onnx::TensorProto::DOUBLE ? firstNaN<double>(*bytes)
-                                                             : -1;
-  if (nan >= 0)
-    return llvm::createStringError(tensorLabel(t) + " holds NaN (element " +
-                                   llvm::Twine(nan) + ")");
+  if (llvm::Error e = checkNoNaN(t, *bytes))
+    return std::move(e);
   return bytes;
+}
+
+llvm::Expected<std::optional<MappedTensorBytes>>
+compress::mapTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
+  if (t.data_location() != onnx::TensorProto::EXTERNAL)
+    return std::nullopt;
+  auto size = tensorByteSize(t);
+  if (!size)
+    return size.takeError();
+  auto slice = locateExternalData(model.directory, t, *size);
+  if (!slice)
+    return slice.takeError();
+  std::shared_ptr<llvm::sys::fs::mapped_file_region> &region = model.mappedFiles[slice->file];
+  if (!region) {
+    uint64_t fileBytes = 0;
+    llvm::Expected<llvm::sys::fs::file_t> file = llvm::sys::fs::openNativeFileForRead(slice->file);
+    if (!file || llvm::sys::fs::file_size(slice->file, fileBytes))
+      return llvm::createStringError(tensorLabel(t) + ": cannot read external data '" +
+                                     slice->file + "'" +
+                                     (file ? "" : ": " + llvm::toString(file.takeError())));
+    std::error_code ec;
+    auto mapped = std::make_shared<llvm::sys::fs::mapped_file_region>(
+        *file, llvm::sys::fs::mapped_file_region::readonly, size_t(fileBytes), 0, ec);
+    llvm::sys::fs::closeFile(*file);
+    if (ec)
+      return llvm::createStringError(tensorLabel(t) + ": cannot map external data '" +
+                                     slice->file + "': " + ec.message());
+    region = std::move(mapped);
+  }
+  llvm::ArrayRef<char> bytes(region->const_data() + slice->offset, slice->bytes);
+  if (llvm::Error e = checkNoNaN(t, bytes))
+    return std::move(e);
+  return MappedTensorBytes{bytes, region};
 }

@@ -4,10 +4,13 @@
 
 #include "onnx.pb.h"
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/FileSystem.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace compress {
@@ -19,6 +22,9 @@ struct OnnxModel {
   std::string path;
   /// Opset version per domain ("" for the default ai.onnx domain).
   llvm::StringMap<int64_t> opsets;
+
+  /// External data files mapped so far (mapTensorBytes), by path.
+  mutable llvm::StringMap<std::shared_ptr<llvm::sys::fs::mapped_file_region>> mappedFiles;
 
   /// The opset a node of `domain` runs under, or -1 when not imported.
   int64_t opsetFor(llvm::StringRef domain) const;
@@ -38,6 +44,18 @@ llvm::Expected<std::vector<char>> readTensorBytes(const OnnxModel &model,
 /// TensorProto file), whose external data lies in `directory`.
 llvm::Expected<std::vector<char>> readTensorBytes(llvm::StringRef directory,
                                                   const onnx::TensorProto &t);
+
+/// An external tensor's bytes, mapped read-only from its file instead of
+/// copied.
+struct MappedTensorBytes {
+  llvm::ArrayRef<char> bytes;
+  /// Keeps the file mapped while anything views the bytes.
+  std::shared_ptr<const void> mapping;
+};
+/// The bytes of a tensor stored as external data, mapped, with the checks
+/// of readTensorBytes; nullopt when its data is in the model file.
+llvm::Expected<std::optional<MappedTensorBytes>> mapTensorBytes(const OnnxModel &model,
+                                                                const onnx::TensorProto &t);
 
 /// Size in bytes of one element of an ONNX data type, 0 when unsupported.
 size_t onnxElementSize(int32_t dataType);
