@@ -17,6 +17,7 @@ llvm::ArrayRef<OpTableEntry> compress::opTable() {
     appendEinsumOps(t);
     appendRecurrentOps(t);
     appendLossOps(t);
+    appendOneHotOps(t);
     return t;
   }();
   return table;
