@@ -18,6 +18,7 @@ llvm::ArrayRef<OpTableEntry> compress::opTable() {
     appendRecurrentOps(t);
     appendLossOps(t);
     appendOneHotOps(t);
+    appendShrinkBitShiftOps(t);
     return t;
   }();
   return table;
