@@ -9,6 +9,9 @@
 // channel (or per group). The variance is the mean of squared differences
 // from the mean (two passes, as numpy's var and the ONNX reference compute
 // it), not E[x^2] - E[x]^2, which cancels badly.
+//
+// Also MeanVarianceNormalization (the same statistics over listed axes) and
+// LRN (each element over the squares of its neighbouring channels).
 #include "lib/importer/onnx/Builders.h"
 
 using namespace compress;
@@ -19,15 +22,14 @@ namespace {
 
 Type elemOf(Value v) { return cast<ShapedType>(v.getType()).getElementType(); }
 
-/// (x - mean) / sqrt(var + epsilon) with the statistics over dimensions
-/// `first`.. of `x`, computed in `stash` and returned in x's element type.
-FailureOr<Value> normalizeTrailing(NodeContext &ctx, Value x, int64_t first, double epsilon,
-                                   Type stash) {
+/// (x - mean) / sqrt(var + epsilon) with the statistics over the (sorted)
+/// `axes` of `x`, computed in `stash` and returned in x's element type; with
+/// `epsilonOnDeviation`, (x - mean) / (sqrt(var) + epsilon) instead.
+FailureOr<Value> normalizeOver(NodeContext &ctx, Value x, ArrayRef<int64_t> axes, double epsilon,
+                               Type stash, bool epsilonOnDeviation = false) {
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
   Type elem = elemOf(x);
-  int64_t rank = cast<RankedTensorType>(x.getType()).getRank();
-  SmallVector<int64_t> axes = llvm::to_vector(llvm::seq<int64_t>(first, rank));
   Value xs = x;
   if (stash != elem)
     xs = mapTensor(b, loc, x, stash, [&](OpBuilder &nb, Location l, ValueRange a) {
@@ -54,7 +56,9 @@ FailureOr<Value> normalizeTrailing(NodeContext &ctx, Value x, int64_t first, dou
   Value var = meanOf(*diff, true);
   return broadcastMap(ctx, {*diff, var}, elem, [&](OpBuilder &nb, Location l, ValueRange a) {
     Value eps = scalarConstant(nb, l, stash, epsilon);
-    Value sd = math::SqrtOp::create(nb, l, arith::AddFOp::create(nb, l, a[1], eps));
+    Value sd = epsilonOnDeviation
+                   ? arith::AddFOp::create(nb, l, math::SqrtOp::create(nb, l, a[1]), eps).getResult()
+                   : math::SqrtOp::create(nb, l, arith::AddFOp::create(nb, l, a[1], eps)).getResult();
     return castScalar(nb, l, arith::DivFOp::create(nb, l, a[0], sd), elem, false, false);
   });
 }
@@ -123,7 +127,8 @@ LogicalResult importInstanceNormalization(NodeContext &ctx) {
   auto bias = perChannel(ctx, 2, "B", *c, "channel", rank - 2);
   if (failed(scale) || failed(bias))
     return failure();
-  auto normalized = normalizeTrailing(ctx, x, 2, epsilon, elemOf(x));
+  auto normalized = normalizeOver(ctx, x, llvm::to_vector(llvm::seq<int64_t>(2, rank)), epsilon,
+                                  elemOf(x));
   if (failed(normalized))
     return failure();
   auto y = scaleAndShift(ctx, *normalized, *scale, *bias);
@@ -166,7 +171,8 @@ LogicalResult importGroupNormalization(NodeContext &ctx) {
   SmallVector<OpFoldResult> grouped = {sizes[0], b.getIndexAttr(groups),
                                        b.getIndexAttr(*c / groups)};
   grouped.append(sizes.begin() + 2, sizes.end());
-  auto normalized = normalizeTrailing(ctx, reshapeTensor(b, loc, x, grouped), 2, epsilon, stash);
+  auto normalized = normalizeOver(ctx, reshapeTensor(b, loc, x, grouped),
+                                  llvm::to_vector(llvm::seq<int64_t>(2, rank + 1)), epsilon, stash);
   if (failed(normalized))
     return failure();
   FailureOr<Value> y;
@@ -193,6 +199,100 @@ LogicalResult importGroupNormalization(NodeContext &ctx) {
   return success();
 }
 
+/// MeanVarianceNormalization (opsets 9-21): (x - mean) / (sqrt(var) + 1e-9)
+/// over `axes`; the epsilon and where it is added are the op's ONNX
+/// function's, the variance is two-pass like the ops above (the function's
+/// E[x^2] - E[x]^2 can even go negative).
+LogicalResult importMeanVarianceNormalization(NodeContext &ctx) {
+  RankedTensorType t = ctx.inputType(0);
+  if (!isa<FloatType>(t.getElementType()))
+    return ctx.error() << "unsupported non-floating-point input of type " << t.getElementType();
+  SmallVector<int64_t> axes;
+  for (int64_t a : ctx.intsAttr("axes").value_or(SmallVector<int64_t>{0, 2, 3})) {
+    FailureOr<int64_t> axis = normalizeAxis(ctx, a, t.getRank());
+    if (failed(axis))
+      return failure();
+    if (llvm::is_contained(axes, *axis))
+      return ctx.error() << "axis " << a << " is listed twice in 'axes'";
+    axes.push_back(*axis);
+  }
+  llvm::sort(axes);
+  Value x = ctx.input(0);
+  if (!x)
+    return failure();
+  auto y = normalizeOver(ctx, x, axes, 1e-9, t.getElementType(), /*epsilonOnDeviation=*/true);
+  if (failed(y))
+    return failure();
+  ctx.setOutput(0, *y);
+  return success();
+}
+
+/// LRN (opsets 1-21): x / (bias + alpha / size * s)^beta, with s the sum of
+/// the squares of channels c - floor((size - 1) / 2) .. c + ceil((size - 1) /
+/// 2) that exist. The sum is a linalg.generic whose extra reduction
+/// dimension walks the window (an empty tensor of `size` gives its extent).
+LogicalResult importLRN(NodeContext &ctx) {
+  RankedTensorType t = ctx.inputType(0);
+  Type elem = t.getElementType();
+  if (!isa<FloatType>(elem))
+    return ctx.error() << "unsupported non-floating-point input of type " << elem;
+  if (t.getRank() < 2)
+    return ctx.error() << "expects an input of rank >= 2 ([N, C, ...]), but it is " << t;
+  if (!ctx.hasAttr("size"))
+    return ctx.error() << "missing attribute 'size'";
+  int64_t size = ctx.intAttr("size", 0);
+  if (size < 1)
+    return ctx.error() << "attribute 'size' must be at least 1, but it is " << size;
+  double alpha = ctx.floatAttr("alpha", 1e-4f), beta = ctx.floatAttr("beta", 0.75f),
+         bias = ctx.floatAttr("bias", 1.0f);
+  Value x = ctx.input(0);
+  if (!x)
+    return failure();
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  MLIRContext *mctx = b.getContext();
+  int64_t rank = t.getRank();
+  int64_t before = (size - 1) / 2;
+  Value window = emptyTensor(b, loc, {b.getIndexAttr(size)}, elem);
+  Value zeros = linalg::FillOp::create(b, loc, scalarConstant(b, loc, elem, 0.0),
+                                       emptyTensor(b, loc, mixedSizes(b, loc, x), elem))
+                    .getResult(0);
+  AffineMap out = AffineMap::getMultiDimIdentityMap(rank + 1, mctx).getMajorSubMap(rank);
+  AffineMap along = AffineMap::get(rank + 1, 0, {getAffineDimExpr(rank, mctx)}, mctx);
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  iterators.push_back(utils::IteratorType::reduction);
+  Value squares =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{zeros.getType()}, ValueRange{window}, ValueRange{zeros},
+          SmallVector<AffineMap>{along, out}, iterators,
+          [&](OpBuilder &nb, Location l, ValueRange a) {
+            SmallVector<Value> at;
+            for (int64_t d = 0; d < rank; ++d)
+              at.push_back(linalg::IndexOp::create(nb, l, d));
+            Value c = arith::AddIOp::create(nb, l, at[1], linalg::IndexOp::create(nb, l, rank));
+            c = arith::SubIOp::create(nb, l, c, arith::ConstantIndexOp::create(nb, l, before));
+            // c is unsigned-compared: a channel below 0 wraps above C.
+            Value inside = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, c,
+                                                 tensor::DimOp::create(nb, l, x, 1));
+            at[1] = arith::SelectOp::create(nb, l, inside, c, arith::ConstantIndexOp::create(nb, l, 0));
+            Value v = tensor::ExtractOp::create(nb, l, x, at);
+            Value sq = arith::SelectOp::create(nb, l, inside, arith::MulFOp::create(nb, l, v, v),
+                                               scalarConstant(nb, l, elem, 0.0));
+            linalg::YieldOp::create(nb, l, arith::AddFOp::create(nb, l, a[1], sq).getResult());
+          })
+          .getResult(0);
+  auto y = broadcastMap(ctx, {x, squares}, elem, [&](OpBuilder &nb, Location l, ValueRange a) {
+    Value scaled = arith::MulFOp::create(nb, l, a[1], scalarConstant(nb, l, elem, alpha / size));
+    Value base = arith::AddFOp::create(nb, l, scaled, scalarConstant(nb, l, elem, bias));
+    Value denom = math::PowFOp::create(nb, l, base, scalarConstant(nb, l, elem, beta));
+    return arith::DivFOp::create(nb, l, a[0], denom).getResult();
+  });
+  if (failed(y))
+    return failure();
+  ctx.setOutput(0, *y);
+  return success();
+}
+
 } // namespace
 
 void compress::appendNormalizationOps(llvm::SmallVectorImpl<OpTableEntry> &t) {
@@ -202,5 +302,7 @@ void compress::appendNormalizationOps(llvm::SmallVectorImpl<OpTableEntry> &t) {
       {"InstanceNormalization", 6, kMax, importInstanceNormalization},
       {"GroupNormalization", 18, 20, importGroupNormalization<false>},
       {"GroupNormalization", 21, kMax, importGroupNormalization<true>},
+      {"MeanVarianceNormalization", 9, kMax, importMeanVarianceNormalization},
+      {"LRN", 1, kMax, importLRN},
   });
 }
