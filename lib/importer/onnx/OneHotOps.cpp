@@ -234,7 +234,7 @@ void compress::appendOneHotOps(llvm::SmallVectorImpl<OpTableEntry> &t) {
   t.append({
       {"Hardmax", 1, 12, importHardmax<true>},
       {"Hardmax", 13, kMax, importHardmax<false>},
-      // Opset 11 only allows a negative axis.
+      // Opset 11 only documents negative axes, which opset 9 already took.
       {"OneHot", 9, kMax, importOneHot},
       {"EyeLike", 9, kMax, importEyeLike},
   });
