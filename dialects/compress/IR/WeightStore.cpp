@@ -103,14 +103,16 @@ AsmResourceBlob WeightStore::copyBlob(llvm::ArrayRef<char> bytes, size_t align,
   return HeapAsmResourceBlob::allocateAndCopyWithAlign(bytes, align);
 }
 
-AsmResourceBlob WeightStore::viewBlob(llvm::ArrayRef<char> bytes, size_t align,
-                                      std::shared_ptr<const void> mapping) {
-  addRegion(bytes.begin(), bytes.end());
+void WeightStore::adoptMapping(llvm::ArrayRef<char> region,
+                               std::shared_ptr<const void> mapping) {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (regions.try_emplace(region.begin(), region.end()).second)
+    adoptedMappings.push_back(std::move(mapping));
+}
+
+AsmResourceBlob WeightStore::viewBlob(llvm::ArrayRef<char> bytes, size_t align) {
   return UnmanagedAsmResourceBlob::allocateWithAlign(
-      bytes, align,
-      [self = shared_from_this(), mapping = std::move(mapping)](void *data, size_t, size_t) {
-        self->removeRegion(static_cast<const char *>(data));
-      });
+      bytes, align, [self = shared_from_this()](void *, size_t, size_t) {});
 }
 
 void WeightStore::release(llvm::ArrayRef<char> bytes) {

@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace compress {
 
@@ -45,10 +46,13 @@ public:
   /// says why (once).
   mlir::AsmResourceBlob copyBlob(llvm::ArrayRef<char> bytes, size_t align,
                                  std::string *warning = nullptr);
-  /// A blob viewing `bytes` of a read-only file mapping that `mapping`
-  /// keeps alive, which release() may drop pages of.
-  mlir::AsmResourceBlob viewBlob(llvm::ArrayRef<char> bytes, size_t align,
-                                 std::shared_ptr<const void> mapping);
+  /// Registers a read-only file mapping (all of it), which release() may
+  /// then drop pages of; `mapping` keeps it mapped as long as the store
+  /// lives, so that its addresses never come to mean other memory.
+  void adoptMapping(llvm::ArrayRef<char> region, std::shared_ptr<const void> mapping);
+  /// A blob viewing `bytes` of an adopted mapping (kept as long as the
+  /// blob, through the store).
+  mlir::AsmResourceBlob viewBlob(llvm::ArrayRef<char> bytes, size_t align);
   /// Drops the resident pages of `bytes` when they lie in a file mapping of
   /// this store; anything else (heap blobs, inline constants) is left alone.
   void release(llvm::ArrayRef<char> bytes);
@@ -68,8 +72,9 @@ private:
   uint64_t spillEnd = 0;
   bool warnedOnce = false;
   std::mutex mutex;
-  /// File-backed blobs by first byte: one past their last byte.
+  /// File mappings by first byte: one past their last byte.
   std::map<const char *, const char *> regions;
+  std::vector<std::shared_ptr<const void>> adoptedMappings;
 };
 
 /// Attaches `store` to `context` (null detaches): through the compress

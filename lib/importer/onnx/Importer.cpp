@@ -179,14 +179,13 @@ Value GraphImporter::createConstant(StringRef key, TypedAttr attr, Location loc)
 
 llvm::Expected<llvm::ArrayRef<char>> GraphImporter::weightBytes(const onnx::TensorProto &tensor,
                                                                 std::vector<char> &storage) {
-  if (getWeightStore(builder.getContext())) {
+  if (WeightStore *store = getWeightStore(builder.getContext())) {
     auto view = mapTensorBytes(model, tensor);
     if (!view)
       return view.takeError();
     if (*view) {
-      llvm::ArrayRef<char> bytes = (*view)->bytes;
-      mapped[tensor.name()] = std::move(**view);
-      return bytes;
+      store->adoptMapping((*view)->file, (*view)->mapping);
+      return (*view)->bytes;
     }
   }
   auto read = readTensorBytes(model, tensor);
@@ -218,17 +217,12 @@ FailureOr<Value> GraphImporter::materialize(StringRef name, Location loc) {
   if (!data)
     return emitError(loc) << llvm::toString(data.takeError());
   // A mapped view large enough for a blob becomes one as it is, aligned for
-  // its elements (the file's offsets usually are); the blob keeps the file
-  // mapped. Anything else is copied.
-  auto view = mapped.find(v.initializer->name());
-  if (view != mapped.end() && data->size() > kMaxInlineBytes &&
-      !v.type.getElementType().isInteger(1) &&
-      uintptr_t(data->data()) % elementAlignment(v.type) == 0 &&
-      !constantsByKey.lookup(name)) {
-    MLIRContext *ctx = builder.getContext();
-    AsmResourceBlob blob = getWeightStore(ctx)->viewBlob(*data, elementAlignment(v.type),
-                                                         std::move(view->second.mapping));
-    mapped.erase(view);
+  // its elements (the file's offsets usually are). Anything else is copied.
+  bool isMapped = data->data() != bytes.data();
+  if (isMapped && data->size() > kMaxInlineBytes && !v.type.getElementType().isInteger(1) &&
+      uintptr_t(data->data()) % elementAlignment(v.type) == 0 && !constantsByKey.lookup(name)) {
+    AsmResourceBlob blob =
+        getWeightStore(builder.getContext())->viewBlob(*data, elementAlignment(v.type));
     v.value = createConstant(
         name, DenseResourceElementsAttr::get(v.type, blobName(name), std::move(blob)), loc);
   } else {

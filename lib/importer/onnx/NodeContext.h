@@ -153,7 +153,8 @@ public:
                              llvm::ArrayRef<char> bytes, mlir::Location loc);
   /// The bytes of a float or integer initializer too large to be inlined,
   /// without a copy where they can be mapped: a view of its external-data
-  /// file when the context has a weight store, else a copy in `storage`.
+  /// file (adopted by the context's weight store) when the context has a
+  /// store, else a copy in `storage`.
   /// Done with them, hand them to releaseWeightPages.
   llvm::Expected<llvm::ArrayRef<char>> weightBytes(const onnx::TensorProto &tensor,
                                                   std::vector<char> &storage);
@@ -167,9 +168,6 @@ private:
   mlir::Value createConstant(llvm::StringRef key, mlir::TypedAttr attr, mlir::Location loc);
 
   llvm::StringMap<mlir::Value> constantsByKey;
-  /// Views of mapped external data by initializer name: what weightBytes
-  /// gave, kept until the blob made of them takes over the mapping.
-  llvm::StringMap<MappedTensorBytes> mapped;
 };
 
 } // namespace compress

@@ -398,5 +398,6 @@ compress::mapTensorBytes(const OnnxModel &model, const onnx::TensorProto &t) {
   llvm::ArrayRef<char> bytes(region->const_data() + slice->offset, slice->bytes);
   if (llvm::Error e = checkNoNaN(t, bytes))
     return std::move(e);
-  return MappedTensorBytes{bytes, region};
+  return MappedTensorBytes{bytes, llvm::ArrayRef<char>(region->const_data(), region->size()),
+                           region};
 }

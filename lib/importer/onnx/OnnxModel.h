@@ -49,6 +49,8 @@ llvm::Expected<std::vector<char>> readTensorBytes(llvm::StringRef directory,
 /// copied.
 struct MappedTensorBytes {
   llvm::ArrayRef<char> bytes;
+  /// All of the file mapped.
+  llvm::ArrayRef<char> file;
   /// Keeps the file mapped while anything views the bytes.
   std::shared_ptr<const void> mapping;
 };
