@@ -46,7 +46,7 @@ QuantizedMatrix quantizeRtn(const std::vector<float> &w, int64_t n, int64_t k,
 /// the group scales are chosen up front from the original weights (static
 /// groups), so that each group keeps one scale whatever the order.
 QuantizedMatrix quantizeGptq(std::vector<float> w, int64_t n, int64_t k,
-                             std::vector<double> hessian, const QuantizerConfig &config,
+                             const std::vector<double> &hessian, const QuantizerConfig &config,
                              bool actOrder = false, int64_t blockSize = 128,
                              double damp = 0.01);
 

@@ -18,6 +18,7 @@
 #include "llvm/Support/Regex.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
 #include <cmath>
 
 namespace compress {
@@ -262,6 +263,11 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
       compress::QuantizerConfig config{layerBitCount, group, symmetric};
       compress::QuantizedMatrix matrix;
       const compress::InputStatistics *statistics = nullptr;
+      // What each layer costs (--progress; not in the report, which stays
+      // the same from run to run): the plan for spreading a large model's
+      // compression over machines rests on these (docs/scale.md).
+      auto started = std::chrono::steady_clock::now();
+      double calibrationSeconds = 0;
       if (calibration.available()) {
         auto measured = calibration->inputStatistics(layer);
         if (!measured) {
@@ -270,6 +276,8 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
           return signalPassFailure();
         }
         statistics = &*measured;
+        calibrationSeconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       }
       if (method == "gptq")
         matrix = compress::quantizeGptq(w, n, k, statistics->hessian, config, actOrder,
@@ -277,6 +285,9 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
       else
         matrix = compress::quantizeRtn(w, n, k, config);
       PackedWeight q = pack(matrix, w, n, k, config);
+      double quantizeSeconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() -
+          calibrationSeconds;
       // With calibration data, the layer's output error on it (float inputs).
       std::optional<double> outputError;
       if (statistics)
@@ -324,6 +335,9 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
                                                      *outputError)
                                            .str()
                                      : std::string())
+                     << llvm::format(", %.2f s", quantizeSeconds)
+                     << (statistics ? llvm::formatv(" (+{0:f2} s calibration)", calibrationSeconds).str()
+                                    : std::string())
                      << "\n";
       int64_t before = n * k * 4;
       int64_t after = int64_t(q.bytes.size() + q.scales.size() * 4 + q.zeroPoints.size());
