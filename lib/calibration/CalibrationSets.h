@@ -3,7 +3,6 @@
 #ifndef COMPRESS_LIB_CALIBRATION_CALIBRATIONSETS_H
 #define COMPRESS_LIB_CALIBRATION_CALIBRATIONSETS_H
 
-#include "lib/engine/CpuEngine.h"
 #include "lib/support/HostTensor.h"
 
 #include "llvm/Support/Error.h"

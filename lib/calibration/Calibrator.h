@@ -5,6 +5,7 @@
 #define COMPRESS_LIB_CALIBRATION_CALIBRATOR_H
 
 #include "lib/calibration/CalibrationSets.h"
+#include "lib/engine/CpuEngine.h"
 #include "passes/compression/Calibration.h"
 
 namespace compress {

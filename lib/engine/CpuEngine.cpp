@@ -89,13 +89,6 @@ static llvm::Expected<TensorSignature> signatureOf(Type type, DictionaryAttr att
   return sig;
 }
 
-std::string TensorSignature::shapeString() const {
-  std::string s = "[";
-  for (size_t d = 0; d < shape.size(); ++d)
-    s += (d ? "," : "") + (shape[d] < 0 ? std::string("?") : std::to_string(shape[d]));
-  return s + "]";
-}
-
 llvm::Expected<EntrySignature> compress::readEntrySignature(ModuleOp module) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main)

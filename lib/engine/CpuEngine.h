@@ -20,19 +20,6 @@ class ExecutionEngine;
 
 namespace compress {
 
-/// One argument or result of the entry function.
-struct TensorSignature {
-  std::string name;
-  ElementKind kind;
-  std::vector<int64_t> shape; // -1 where dynamic
-  /// Per dimension, the name of its symbolic size ("" for none); empty when
-  /// no dimension has one.
-  std::vector<std::string> dimNames;
-
-  /// The shape as messages print it, '?' where dynamic: "[?,4]".
-  std::string shapeString() const;
-};
-
 /// The arguments and results of `func.func @main`, named by `compress.name`.
 struct EntrySignature {
   std::vector<TensorSignature> inputs, outputs;

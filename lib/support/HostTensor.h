@@ -33,6 +33,20 @@ struct HostTensor {
   std::string shapeString() const;
 };
 
+/// What a model takes or gives: one argument or result of its entry
+/// function.
+struct TensorSignature {
+  std::string name;
+  ElementKind kind;
+  std::vector<int64_t> shape; // -1 where dynamic
+  /// Per dimension, the name of its symbolic size ("" for none); empty when
+  /// no dimension has one.
+  std::vector<std::string> dimNames;
+
+  /// The shape as messages print it, '?' where dynamic: "[?,4]".
+  std::string shapeString() const;
+};
+
 /// Parses the contents of a C-ordered little-endian .npy file (format
 /// versions 1 to 3). Messages do not say where the bytes came from.
 llvm::Expected<HostTensor> parseNpy(llvm::StringRef bytes);

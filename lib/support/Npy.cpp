@@ -71,6 +71,13 @@ std::string HostTensor::shapeString() const {
   return s + "]";
 }
 
+std::string TensorSignature::shapeString() const {
+  std::string s = "[";
+  for (size_t d = 0; d < shape.size(); ++d)
+    s += (d ? "," : "") + (shape[d] < 0 ? std::string("?") : std::to_string(shape[d]));
+  return s + "]";
+}
+
 llvm::Expected<HostTensor> compress::parseNpy(StringRef bytes) {
   if (bytes.size() < 10 || !bytes.starts_with("\x93NUMPY"))
     return llvm::createStringError("not a .npy file");

@@ -268,7 +268,11 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
       // compression over machines rests on these (docs/scale.md).
       auto started = std::chrono::steady_clock::now();
       double calibrationSeconds = 0;
-      if (calibration.available()) {
+      // GPTQ needs the statistics; RTN only reports the output error they
+      // give, so it measures only when someone reads it (a whole model's
+      // segments cost far more than rounding its weights).
+      bool measure = method == "gptq" || !report.empty() || progress;
+      if (measure && calibration.available()) {
         auto measured = calibration->inputStatistics(layer);
         if (!measured) {
           op.emitError("compress-quantize: calibration of layer '")
