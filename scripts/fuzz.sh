@@ -6,7 +6,7 @@
 # script then exits non-zero. Keep each reproducer in
 # test/fuzz/regressions/TARGET/ (the lit suite replays them).
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (TARGET: onnx-import, npy,
-# dialect-parse; default all; SECONDS default 60). With FUZZ_RUNS=N each
+# calibration-sets, dialect-parse; default all; SECONDS default 60). With FUZZ_RUNS=N each
 # target instead runs its corpus and N inputs from seed 1: the same work every
 # time (what CI runs, so that its result does not depend on luck).
 set -euo pipefail
@@ -14,15 +14,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(onnx-import npy dialect-parse)
+[ ${#targets[@]} -gt 0 ] || targets=(onnx-import npy calibration-sets dialect-parse)
 build=${FUZZ_BUILD:-$root/build-fuzz}
-jobs=${FUZZ_JOBS:-2}
 
-if [ ! -f "$build/build.ninja" ]; then
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
-    -DCOMPRESS_FUZZERS=ON >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
-fi
-ninja -C "$build" -j "$jobs" compress-fuzzers
+"$root/scripts/sanitized-build.sh" compress-fuzzers
 
 # Seeds: the backend suite's models, .npy/.npz files numpy writes, the lit
 # tests' MLIR (split at `// -----`), and every kept reproducer.
@@ -37,6 +32,7 @@ seed() {
         cp "$f" "$corpus/$target/$(basename "$(dirname "$f")").onnx"
       done ;;
     npy) "$root/.venv/bin/python" "$root/test/fuzz/make_npy_seeds.py" "$corpus/$target" ;;
+    calibration-sets) "$root/.venv/bin/python" "$root/test/fuzz/make_calibration_seeds.py" "$corpus/$target" ;;
     dialect-parse)
       find "$root/test" -name '*.mlir' -print0 | while IFS= read -r -d '' f; do
         csplit -s -z -f "$corpus/$target/$(basename "$f" .mlir)-" "$f" '/^\/\/ -----/' '{*}' 2>/dev/null ||
