@@ -136,10 +136,7 @@ public:
   /// is another import of the model (for other shapes).
   SegmentedSession(Calibrator &calibrator, ModuleOp module, ModuleOp rewritten = {})
       : calibrator(calibrator), module(module), rewritten(rewritten),
-        frontierData(calibrator.inputSets().size()) {
-    if (rewritten)
-      mirroredFrom = topLevelLayers(rewritten);
-  }
+        mirroredFrom(calibrator.mirroredLayers()), frontierData(calibrator.inputSets().size()) {}
 
   size_t numSets() const override { return calibrator.inputSets().size(); }
   llvm::Expected<const InputStatistics &> inputStatistics(CompressibleLayer layer) override;
@@ -172,8 +169,9 @@ private:
   Calibrator &calibrator;
   ModuleOp module;
   ModuleOp rewritten;
-  /// The layers of `rewritten` as last mirrored, by position.
-  SmallVector<Operation *> mirroredFrom;
+  /// The layers of `rewritten` as last mirrored, by position (kept by the
+  /// calibrator, across sessions).
+  SmallVector<Operation *> &mirroredFrom;
   /// The stored activations: values of @main and their contents per set.
   std::vector<ValueRef> frontier;
   std::vector<std::vector<HostTensor>> frontierData;
@@ -522,6 +520,11 @@ private:
 };
 
 } // namespace
+
+Calibrator::Calibrator(std::vector<InputSet> sets, EngineOptions engine,
+                       OwningOpRef<ModuleOp> shapedForSets, ModuleOp compiled)
+    : sets(std::move(sets)), engine(engine), shapedForSets(std::move(shapedForSets)),
+      mirrored(topLevelLayers(compiled)) {}
 
 std::unique_ptr<Calibrator> Calibrator::fromFolder(std::string folder, EngineOptions engine) {
   auto calibrator = std::make_unique<Calibrator>(std::vector<InputSet>(), engine);

@@ -34,10 +34,12 @@ public:
   /// on `shapedForSets`, the same model imported for the sets' shapes, onto
   /// which sessions mirror each layer the pass rewrote (its constants
   /// cloned, its input and output those of the layer it replaces; layers
-  /// correspond by their order in @main).
+  /// correspond by their order in @main). `compiled` is the module the
+  /// passes will rewrite, as it is now: what `shapedForSets` mirrors, so that
+  /// a pass that rewrites layers without asking for statistics has its
+  /// rewrites mirrored by the next session that asks.
   Calibrator(std::vector<InputSet> sets, EngineOptions engine,
-             mlir::OwningOpRef<mlir::ModuleOp> shapedForSets)
-      : sets(std::move(sets)), engine(engine), shapedForSets(std::move(shapedForSets)) {}
+             mlir::OwningOpRef<mlir::ModuleOp> shapedForSets, mlir::ModuleOp compiled);
   /// Sets read from `folder` when the first session opens, checked against
   /// that module's inputs (for compress-opt, which sees the module only
   /// inside its pass pipeline); a failure to read them is what every
@@ -51,12 +53,16 @@ public:
   /// Compiles `module` (consumed) and counts it.
   llvm::Expected<std::unique_ptr<CpuEngine>> compile(mlir::ModuleOp module);
   const std::vector<InputSet> &inputSets() const { return sets; }
+  /// The layers of the compiled module as `shapedForSets` last mirrored
+  /// them, by position: kept here so that sessions update it in turn.
+  llvm::SmallVector<mlir::Operation *> &mirroredLayers() { return mirrored; }
 
 private:
   std::string folder; // sets still to read, when not empty
   std::vector<InputSet> sets;
   EngineOptions engine;
   mlir::OwningOpRef<mlir::ModuleOp> shapedForSets;
+  llvm::SmallVector<mlir::Operation *> mirrored;
   unsigned compiled = 0;
 };
 

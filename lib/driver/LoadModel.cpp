@@ -102,7 +102,8 @@ openCalibration(mlir::ModuleOp module, llvm::StringRef dir, const EngineOptions 
   if (!calibrationModule)
     return llvm::createStringError("importing the model for the calibration sets' shapes: " +
                                    llvm::toString(calibrationModule.takeError()));
-  return std::make_unique<Calibrator>(std::move(*other), engine, std::move(*calibrationModule));
+  return std::make_unique<Calibrator>(std::move(*other), engine, std::move(*calibrationModule),
+                                      module);
 }
 
 llvm::Error compress::runCompressionPasses(mlir::ModuleOp module, llvm::StringRef pipeline,
