@@ -1,11 +1,19 @@
 """PyTorch anchors for the int4 linear kernels, timed the same way as
 int4_linear_bench.cu: fp16 torch.matmul, int4 g128 _weight_int4pack_mm
-(tinygemm, bf16 activations, torch's own packing) and fp8 e4m3 _scaled_mm
-(per-tensor scales), each with its weights rotated over >= 400 MB of copies
-captured in one CUDA graph; the median replay over the copies."""
+(tinygemm, bf16 activations, torch's own packing), fp8 e4m3 _scaled_mm
+(per-tensor scales) and Marlin (IST-DASLab/marlin built from source here, its
+64x256 tile: the 128x128 one stops with an illegal instruction under CUDA 13),
+each with its weights rotated over >= 400 MB of copies captured in one CUDA
+graph; the median replay over the copies.
+
+Marlin's source is looked for in $MARLIN_SRC (default .peers/marlin, a clone
+of https://github.com/IST-DASLab/marlin at 2f6d7c1); without it the Marlin
+column says so."""
 
 import math
+import os
 import sys
+from pathlib import Path
 
 import torch
 
@@ -50,6 +58,41 @@ def copies_for(nbytes):
     return max(2, math.ceil(ROTATE_BYTES / nbytes))
 
 
+def load_marlin():
+    """Builds Marlin's extension for sm_90 and returns its Python module, or
+    None (saying why) where the source is missing or does not build."""
+    src = Path(os.environ.get("MARLIN_SRC", ".peers/marlin")).resolve()
+    if not (src / "marlin" / "marlin_cuda_kernel.cu").exists():
+        print(f"Marlin: no source at {src}")
+        return None
+    from torch.utils.cpp_extension import load
+    try:
+        ext = load(name="marlin_cuda",
+                   sources=[str(src / "marlin" / "marlin_cuda.cpp"),
+                            str(src / "marlin" / "marlin_cuda_kernel.cu")],
+                   extra_cuda_cflags=["-O3", "-gencode=arch=compute_90,code=sm_90"])
+    except Exception as e:  # a peer that fails to build is reported, not fatal
+        print(f"Marlin: build failed: {e}")
+        return None
+    sys.modules["marlin_cuda"] = ext  # what marlin/__init__.py imports
+    sys.path.insert(0, str(src))
+    import marlin
+    return marlin
+
+
+MARLIN_TILE = dict(thread_k=64, thread_n=256)
+
+
+def marlin_weights(marlin, w16, scales16):
+    """Marlin's packing of W = (q - 8) * s (symmetric, groups of 128)."""
+    n, k = w16.shape
+    linear = torch.nn.Linear(k, n, bias=False).half().to(w16.device)
+    linear.weight.data.copy_(w16)
+    layer = marlin.Layer(k, n, groupsize=GROUP).to(w16.device)
+    layer.pack(linear, scales16)  # scales [N, K/g]
+    return layer.B, layer.s
+
+
 def int4_pack(q, high_first):
     """q: [N, K] codes 0..15 -> the [N, K/2] uint8 torch's converter takes."""
     even, odd = q[:, 0::2], q[:, 1::2]
@@ -61,6 +104,7 @@ def main():
     torch.manual_seed(0)
     dev = torch.device("cuda")
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}")
+    marlin = load_marlin()
     rows = []
     for n, k in SHAPES:
         groups = k // GROUP
@@ -106,6 +150,14 @@ def main():
         one = torch.ones((), device=dev)
         ws_t = w_scale.reshape(()).float()
 
+        # Marlin: its own packing, checked against the reference below
+        if marlin is not None:
+            mb, ms = marlin_weights(marlin, w16, scales.half())
+            cm = copies_for(mb.numel() * 4 + ms.numel() * 2)
+            mbs = [mb.clone() for _ in range(cm)]
+            mss = [ms.clone() for _ in range(cm)]
+            workspace = torch.zeros(n // 128 * 16, dtype=torch.int32, device=dev)
+
         for m in BATCHES:
             x = x_all[:m]
             ref = x.double() @ w.double().t()
@@ -139,22 +191,31 @@ def main():
             row["fp8"] = time_rotated(
                 lambda c: torch._scaled_mm(x8, w8s[c].t(), scale_a=xs_t, scale_b=ws_t,
                                            out_dtype=torch.float16), c8)
+            if marlin is not None:
+                ym = torch.empty(m, n, device=dev, dtype=torch.float16)
+                marlin.mul(xh, mb, ym, ms, workspace, **MARLIN_TILE)
+                row["marlin_err"] = rel_error(ym, ref)
+                row["marlin"] = time_rotated(
+                    lambda c: marlin.mul(xh, mbs[c], ym, mss[c], workspace, **MARLIN_TILE), cm)
             rows.append(row)
             print(row, flush=True)
         if int4_err_order:
             print(f"{n}x{k}: int4pack nibble order {int4_err_order[1]} first "
                   f"(check err {int4_err_order[0]:.2e})")
         del w16s, packs, szs, w8s
+        if marlin is not None:
+            del mbs, mss
         torch.cuda.empty_cache()
 
     print("\n| N x K | M | fp16 matmul us (err) | int4 _weight_int4pack_mm us (err) "
-          "| fp8 _scaled_mm us (err) |")
-    print("|---|---|---|---|---|")
+          "| fp8 _scaled_mm us (err) | Marlin 64x256 us (err) |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         i4 = f"{r['int4']:.2f} ({r['int4_err']:.1e})" if "int4" in r else "n/a"
+        mar = f"{r['marlin']:.2f} ({r['marlin_err']:.1e})" if "marlin" in r else "n/a"
         pad = ", M padded to 16" if r["fp8_pad"] else ""
         print(f"| {r['n']}x{r['k']} | {r['m']} | {r['fp16']:.2f} ({r['fp16_err']:.1e}) "
-              f"| {i4} | {r['fp8']:.2f} ({r['fp8_err']:.1e}{pad}) |")
+              f"| {i4} | {r['fp8']:.2f} ({r['fp8_err']:.1e}{pad}) | {mar} |")
     return 0
 
 

@@ -35,7 +35,7 @@ if [[ $what == profile || $what == full ]]; then
     sed -E 's/\(const __half.*\) \(/(/' | head -60
 fi
 if [[ $what == all || $what == anchors || $what == full ]]; then
-  PYTHONUNBUFFERED=1 timeout 200 python3 bench/cuda/anchors.py 2>&1 | tee "$out/anchors.log"
+  PYTHONUNBUFFERED=1 timeout 420 python3 bench/cuda/anchors.py 2>&1 | tee "$out/anchors.log"
   anchors=$?
   [[ $status == 0 ]] && status=$anchors
 fi

@@ -182,6 +182,25 @@ def GpuLowerIndexChecksPass : Pass<"compress-gpu-lower-index-checks", "::mlir::M
                            "::mlir::linalg::LinalgDialect", "::mlir::scf::SCFDialect"];
 }
 
+def GpuProgrammaticLaunchPass
+    : Pass<"compress-gpu-programmatic-launch", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Let each kernel start while the one before it drains";
+  let description = [{
+    Runs on outlined kernels, after nvvm-attach-target. For a chip of
+    compute capability 9.0 or later (the module's NVVM target), every
+    kernel begins with `griddepcontrol.wait` (it reads nothing before the
+    kernels it depends on have finished and their writes are visible) and
+    `griddepcontrol.launch_dependents` (the next kernel may be scheduled
+    once every block of this one has started). The CUDA runtime launches
+    compiled kernels as programmatic dependent launches
+    (`CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION`), so a kernel's
+    launch, block scheduling and argument loads overlap the tail of the
+    kernel before it: a decode step is dozens of small kernels, where that
+    latency is much of the time. Modules for older chips are left alone.
+  }];
+  let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
+}
+
 def GpuDeviceAllocatorPass : Pass<"compress-gpu-device-allocator", "::mlir::ModuleOp"> {
   let summary = "Allocate compiled host code's buffers in device memory";
   let description = [{

@@ -52,7 +52,7 @@ static const char kCudaLoweringTail[] =
     // makes blocks, which an scf.if region cannot hold.
     "lower-affine,expand-strided-metadata,lower-affine,convert-scf-to-cf,"
     "nvvm-attach-target{chip=%chip% O=3},"
-    "gpu.module(convert-gpu-to-nvvm,canonicalize,cse,reconcile-unrealized-casts),"
+    "gpu.module(compress-gpu-programmatic-launch,convert-gpu-to-nvvm,canonicalize,cse,reconcile-unrealized-casts),"
     "finalize-memref-to-llvm{use-generic-functions},"
     "convert-math-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
     "convert-cf-to-llvm,convert-func-to-llvm,gpu-to-llvm,reconcile-unrealized-casts,"

@@ -6,7 +6,8 @@
 // kernels through the runtime, calls its GEMM for the product and allocates
 // device memory through it; the
 // kernels become PTX for sm_90 (polynomial exp, no libdevice) and, with
-// ptxas, a cubin.
+// ptxas, a cubin. Each kernel opens with the grid dependency controls of a
+// programmatic dependent launch.
 // PTX-DAG: llvm.func @compress_cuda_contract_f32
 // PTX-DAG: llvm.func @compress_cuda_index_status
 // PTX-DAG: llvm.func @compress_cuda_alloc
@@ -17,6 +18,8 @@
 // PTX: gpu.binary @main_kernel {{.*}}#nvvm.target<O = 3, chip = "sm_90">
 // PTX-SAME: .target sm_90
 // PTX-SAME: .visible .entry main_kernel(
+// PTX-SAME: griddepcontrol.wait
+// PTX-SAME: griddepcontrol.launch_dependents
 // PTX: atom.acq_rel.sys.global.cas.b64
 // PTX-NOT: __nv_
 // CUBIN: gpu.binary @main_kernel {{.*}}bin = "\7FELF

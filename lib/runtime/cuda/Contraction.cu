@@ -54,7 +54,18 @@ __device__ void loadB(float (*Bs)[kTile + 1], const float *B, const ContractionA
 
 } // namespace
 
+/// Programmatic dependent launch (DeviceRuntime.cpp launches every kernel
+/// compiled for compute capability 9.0 so): nothing is read before the
+/// kernels this one follows have finished; the next may be scheduled at once.
+__device__ __forceinline__ void followPrevious() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;");
+#endif
+}
+
 extern "C" __global__ void __launch_bounds__(kThreads) compress_contract_f32(ContractionArgs p) {
+  followPrevious();
   __shared__ float As[kDepth][kTile + 1];
   __shared__ float Bs[kDepth][kTile + 1];
   long long z = blockIdx.z;
@@ -99,6 +110,7 @@ extern "C" __global__ void __launch_bounds__(kThreads) compress_contract_f32(Con
 }
 
 extern "C" __global__ void __launch_bounds__(kThreads) compress_contract_rows_f32(ContractionArgs p) {
+  followPrevious();
   long long z = blockIdx.z;
   long long i2 = z % p.b2, i1 = (z / p.b2) % p.b1, i0 = z / (p.b2 * p.b1);
   const float *A = reinterpret_cast<const float *>(p.a) + i0 * p.ab0 + i1 * p.ab1 + i2 * p.ab2;

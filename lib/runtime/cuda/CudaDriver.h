@@ -32,6 +32,34 @@ inline constexpr int kStreamCaptureModeRelaxed = 2;
 /// a launch frees what the last one allocated and nobody freed.
 inline constexpr unsigned long long kGraphInstantiateAutoFreeOnLaunch = 1;
 
+/// CUdevice_attribute's CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR.
+inline constexpr int kDeviceAttributeComputeCapabilityMajor = 75;
+/// CUfunction_attribute's CU_FUNC_ATTRIBUTE_PTX_VERSION (major * 10 + minor).
+inline constexpr int kFunctionAttributePtxVersion = 5;
+/// CUlaunchAttributeID's CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION.
+inline constexpr int kLaunchAttributeProgrammaticStreamSerialization = 6;
+
+/// CUlaunchAttribute: an id, padded to 8 bytes, and a 64-byte value union
+/// whose first int is the programmatic serialization flag.
+struct LaunchAttribute {
+  int id;
+  char pad[4];
+  union {
+    char bytes[64];
+    int programmaticStreamSerializationAllowed;
+  } value;
+};
+
+/// CUlaunchConfig.
+struct LaunchConfig {
+  unsigned gridX, gridY, gridZ;
+  unsigned blockX, blockY, blockZ;
+  unsigned sharedBytes;
+  CUstream stream;
+  LaunchAttribute *attributes;
+  unsigned attributeCount;
+};
+
 /// The driver's entry points this project calls (the _v2 ABI where the
 /// driver has one).
 struct DriverApi {
@@ -53,6 +81,9 @@ struct DriverApi {
   CUresult (*launchKernel)(CUfunction, unsigned gridX, unsigned gridY, unsigned gridZ,
                            unsigned blockX, unsigned blockY, unsigned blockZ,
                            unsigned sharedBytes, CUstream, void **params, void **extra);
+  CUresult (*launchKernelEx)(const LaunchConfig *, CUfunction, void **params, void **extra);
+  CUresult (*deviceGetAttribute)(int *, int attribute, CUdevice);
+  CUresult (*funcGetAttribute)(int *, int attribute, CUfunction);
   CUresult (*streamCreate)(CUstream *, unsigned flags);
   CUresult (*streamSynchronize)(CUstream);
   CUresult (*memAllocAsync)(CUdeviceptr *, size_t, CUstream);

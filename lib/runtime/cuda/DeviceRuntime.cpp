@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <cstdlib>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,15 @@ struct State {
   bool hostRead = false;
   /// The graph being recorded (beginCapture() .. endCapture()), else null.
   struct Graph *capturing = nullptr;
+  /// Whether kernels are launched as programmatic dependent launches: the
+  /// device is of compute capability 9.0 or later and COMPRESS_CUDA_PDL is
+  /// not 0. Only kernels in `waitingKernels` are.
+  bool programmaticLaunch = false;
+  /// Kernels compiled for compute capability 9.0 or later (PTX version):
+  /// compress-gpu-programmatic-launch and Contraction.cu open each with
+  /// griddepcontrol.wait, so they may start before the kernel they follow
+  /// has finished.
+  std::set<CUfunction> waitingKernels;
 };
 
 /// A recorded run: the executable graph and the device slots its index
@@ -119,6 +130,13 @@ const DriverApi *start(std::string &error) {
           s.startError = describe(
               s.cu->memPoolSetAttribute(pool, kMemPoolReleaseThreshold, &keepAll),
               "cuMemPoolSetAttribute(CU_MEMPOOL_ATTR_RELEASE_THRESHOLD)");
+        int major = 0;
+        if (s.startError.empty())
+          s.startError = describe(s.cu->deviceGetAttribute(
+                                      &major, kDeviceAttributeComputeCapabilityMajor, device),
+                                  "cuDeviceGetAttribute(compute capability)");
+        const char *pdl = std::getenv("COMPRESS_CUDA_PDL");
+        s.programmaticLaunch = major >= 9 && !(pdl && std::string(pdl) == "0");
       }
     }
     if (!s.startError.empty()) {
@@ -513,7 +531,12 @@ void quantizedLinear(int64_t m, int64_t n, int64_t k, int64_t x, int64_t xStride
                               group,
                               accumulate != 0};
   if (halfPrecision && takesHalfPrecisionInt4(args)) {
-    recordRunError(quantizedLinearInt4Half(args, state().stream));
+    bool overlap;
+    {
+      std::lock_guard<std::mutex> lock(state().mutex);
+      overlap = state().programmaticLaunch;
+    }
+    recordRunError(quantizedLinearInt4Half(args, state().stream, overlap));
     return;
   }
   // More rows: W decoded into a float32 buffer that the GEMM of the
@@ -574,6 +597,12 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
   if (inserted) {
     error = describe(cu->moduleGetFunction(&at->second, lazy->loaded, name),
                      std::string("cuModuleGetFunction(") + name + ")");
+    int ptxVersion = 0;
+    if (error.empty())
+      error = describe(cu->funcGetAttribute(&ptxVersion, kFunctionAttributePtxVersion, at->second),
+                       std::string("cuFuncGetAttribute(") + name + ", PTX version)");
+    if (error.empty() && ptxVersion >= 90)
+      s.waitingKernels.insert(at->second);
     if (!error.empty() && s.runError.empty())
       s.runError = error;
   }
@@ -592,11 +621,22 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t g
   if (cu && !function)
     error = "a kernel could not be loaded";
   if (cu && function) {
+    auto kernel = static_cast<CUfunction>(function);
+    State &s = state();
+    bool programmatic;
+    {
+      std::lock_guard<std::mutex> lock(s.mutex);
+      programmatic = s.programmaticLaunch && s.waitingKernels.count(kernel);
+    }
+    LaunchAttribute overlap = {};
+    overlap.id = kLaunchAttributeProgrammaticStreamSerialization;
+    overlap.value.programmaticStreamSerializationAllowed = 1;
+    LaunchConfig config = {unsigned(gridX), unsigned(gridY), unsigned(gridZ),
+                           unsigned(blockX), unsigned(blockY), unsigned(blockZ),
+                           unsigned(sharedBytes), s.stream, &overlap, programmatic ? 1u : 0u};
     // A model launches thousands of kernels a run: the message is built
     // only for a failure.
-    CUresult result = cu->launchKernel(static_cast<CUfunction>(function), gridX, gridY, gridZ,
-                                       blockX, blockY, blockZ, sharedBytes, state().stream,
-                                       params, extra);
+    CUresult result = cu->launchKernelEx(&config, kernel, params, extra);
     if (result != 0)
       error = describe(result, "launching a kernel of " + std::to_string(gridX) + "x" +
                                    std::to_string(gridY) + "x" + std::to_string(gridZ) +

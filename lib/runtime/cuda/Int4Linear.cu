@@ -1160,7 +1160,7 @@ void pickVariant(int m, int n, int k, int &variant, int &kSplit) {
 
 cudaError_t int4LinearF32(const float *x, long long xStride, const PackedInt4Weight &w,
                           float *y, long long yStride, bool accumulate, int m,
-                          cudaStream_t stream) {
+                          cudaStream_t stream, bool overlapPrevious) {
   // The fp16 path's choice for up to 8 rows (s1w8d2e), on float32 rows.
   constexpr int kTT = 1, kWarps = 8, kDepth = 2, kMode = kScaleGroup;
   if (!validShape(w, m) || m > kTT * 8 || reinterpret_cast<uintptr_t>(x) % 16 ||
@@ -1171,7 +1171,7 @@ cudaError_t int4LinearF32(const float *x, long long xStride, const PackedInt4Wei
   if (smem > 48 * 1024)
     return cudaErrorNotSupported;
   auto kernel = skinnyKernel<kTT, kWarps, kDepth, kMode, float>;
-  return launchKernel(kernel, dim3(w.n / kStripe, 1), kWarps * 32, smem, false, stream, x,
+  return launchKernel(kernel, dim3(w.n / kStripe, 1), kWarps * 32, smem, overlapPrevious, stream, x,
                       xStride, w.codes, reinterpret_cast<const uint32_t *>(w.scales), y,
                       yStride, accumulate, w.partial, w.counters, m, w.n, w.k, 1);
 }

@@ -69,10 +69,11 @@ cudaError_t int4Linear(const __half *x, const PackedInt4Weight &w, __half *y,
 /// fp32 sums added to y as they are. One launch, no conversion kernels: for
 /// up to 8 rows whose x fits the skinny kernel's shared memory whole (K up
 /// to about 24k at one row); cudaErrorNotSupported otherwise, with nothing
-/// launched (use int4Linear on fp16 copies).
+/// launched (use int4Linear on fp16 copies). `overlapPrevious` as for
+/// int4Linear.
 cudaError_t int4LinearF32(const float *x, long long xStride, const PackedInt4Weight &w,
                           float *y, long long yStride, bool accumulate, int m,
-                          cudaStream_t stream);
+                          cudaStream_t stream, bool overlapPrevious = false);
 
 /// Tuning interface for the benchmark: every compiled kernel variant.
 struct Int4Variant {

@@ -154,7 +154,8 @@ std::string compress::cuda::quantizedLinearF32(const QuantizedLinearArgs &p, voi
   return error;
 }
 
-std::string compress::cuda::quantizedLinearInt4Half(const QuantizedLinearArgs &p, void *stream) {
+std::string compress::cuda::quantizedLinearInt4Half(const QuantizedLinearArgs &p, void *stream,
+                                                    bool overlapPrevious) {
   auto s = static_cast<cudaStream_t>(stream);
   compress::gpu::PackedInt4Weight weight;
   {
@@ -187,7 +188,7 @@ std::string compress::cuda::quantizedLinearInt4Half(const QuantizedLinearArgs &p
   }
   // A few rows (a decode step): one kernel reading and writing float32.
   cudaError_t direct = compress::gpu::int4LinearF32(p.x, p.xStride, weight, p.out, p.outStride,
-                                                    p.accumulate, int(p.m), s);
+                                                    p.accumulate, int(p.m), s, overlapPrevious);
   if (direct != cudaErrorNotSupported)
     return failure(direct, "launching the int4 tensor-core kernel");
   // Else fp16 copies of x and y around the fp16 kernels.

@@ -44,8 +44,12 @@ std::string quantizedLinearF32(const QuantizedLinearArgs &args, void *stream, bo
 /// Runs a layer takesHalfPrecisionInt4() accepts on the int4 tensor-core
 /// kernel: x rounded to fp16, fp32 accumulation, the fp16 result added to
 /// (or stored in) out. W is repacked for the kernel on its first use (read
-/// back from the device once) and kept until forgetPackedWeights().
-std::string quantizedLinearInt4Half(const QuantizedLinearArgs &args, void *stream);
+/// back from the device once) and kept until forgetPackedWeights(). With
+/// `overlapPrevious`, the one-kernel path for a few rows is a programmatic
+/// dependent launch (it loads its first weights while the kernel before it
+/// drains).
+std::string quantizedLinearInt4Half(const QuantizedLinearArgs &args, void *stream,
+                                    bool overlapPrevious);
 
 /// Drops the repacked copies of weights in [begin, begin + bytes): that
 /// device memory is being freed.
