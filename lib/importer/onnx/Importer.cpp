@@ -2,6 +2,7 @@
 #include "lib/importer/onnx/Importer.h"
 #include "lib/importer/onnx/Builders.h"
 #include "lib/importer/onnx/NodeContext.h"
+#include "lib/importer/onnx/QuantizeOps.h"
 
 #include "dialects/compress/IR/CompressDialect.h"
 #include "dialects/compress/IR/WeightStore.h"
@@ -195,6 +196,18 @@ llvm::Expected<llvm::ArrayRef<char>> GraphImporter::weightBytes(const onnx::Tens
   return llvm::ArrayRef<char>(storage);
 }
 
+const onnx::TensorProto *GraphImporter::constTensorOf(StringRef name) {
+  auto it = values.find(name);
+  if (it == values.end())
+    return nullptr;
+  ImportedValue &v = it->second;
+  if (!v.initializer && !v.value && v.dequantized) {
+    derivedTensors.push_back(dequantizedTensor(*v.dequantized));
+    v.initializer = &derivedTensors.back();
+  }
+  return v.initializer;
+}
+
 FailureOr<Value> GraphImporter::materialize(StringRef name, Location loc) {
   auto it = values.find(name);
   if (it == values.end())
@@ -202,6 +215,7 @@ FailureOr<Value> GraphImporter::materialize(StringRef name, Location loc) {
   ImportedValue &v = it->second;
   if (v.value)
     return v.value;
+  constTensorOf(name);
   std::vector<char> bytes;
   if (v.ints && !v.initializer) {
     // A folded integer result: write it back in its element width.
@@ -280,14 +294,20 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
     return emitError(loc) << "node '" << name << "' (" << node.op_type()
                           << ", opset " << opset << "): ";
   };
-  if (!node.domain().empty() && node.domain() != "ai.onnx")
+  // Ops of other domains are in the table as "domain::Op".
+  bool onnxDomain = node.domain().empty() || node.domain() == "ai.onnx";
+  std::string opName = onnxDomain ? node.op_type() : node.domain() + "::" + node.op_type();
+  std::string prefix = node.domain() + "::";
+  bool knownDomain = llvm::any_of(
+      opTable(), [&](const OpTableEntry &e) { return StringRef(e.opType).starts_with(prefix); });
+  if (!onnxDomain && !knownDomain)
     return fail() << "unsupported op domain '" << node.domain() << "'";
   if (opset < 0)
     return fail() << "the model imports no opset for its domain";
   const OpTableEntry *match = nullptr;
   int64_t minSeen = INT64_MAX, maxSeen = -1;
   for (const OpTableEntry &e : opTable()) {
-    if (node.op_type() != e.opType)
+    if (opName != e.opType)
       continue;
     minSeen = std::min(minSeen, e.minOpset);
     maxSeen = std::max(maxSeen, e.maxOpset);
@@ -296,7 +316,7 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   }
   if (!match) {
     if (maxSeen < 0)
-      return fail() << "unsupported op '" << node.op_type() << "'";
+      return fail() << "unsupported op '" << opName << "'";
     return fail() << "unsupported opset " << opset << " of op '"
                   << node.op_type() << "' (supported: " << minSeen << " to "
                   << maxSeen << ")";
@@ -304,7 +324,7 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   NodeContext context(*this, node, opset, loc);
   // Handlers read the inputs their op requires without asking: the node
   // must have them (an empty name leaves an optional input out).
-  if (const InputArity *arity = inputArity(node.op_type(), opset)) {
+  if (const InputArity *arity = onnxDomain ? inputArity(node.op_type(), opset) : nullptr) {
     int given = node.input_size();
     auto inputs = [](int n) { return std::to_string(n) + (n == 1 ? " input" : " inputs"); };
     if (given < arity->minInputs)

@@ -2,6 +2,7 @@
 // compress.linear (the op compression passes rewrite); anything else becomes
 // a batched linalg contraction.
 #include "lib/importer/onnx/Builders.h"
+#include "lib/importer/onnx/QuantizeOps.h"
 
 #include "dialects/compress/IR/CompressOps.h"
 #include "dialects/compress/IR/WeightStore.h"
@@ -76,9 +77,11 @@ bool isFloat32Constant2D(NodeContext &ctx, unsigned i) {
          t.getElementType().isF32();
 }
 
+} // namespace
+
 /// numpy matmul: 1-D operands are promoted and the promoted dimension
 /// dropped, leading (batch) dimensions broadcast.
-FailureOr<Value> batchedMatmul(NodeContext &ctx, Value a, Value b) {
+FailureOr<Value> compress::batchedMatmul(NodeContext &ctx, Value a, Value b) {
   OpBuilder &builder = ctx.b;
   Location loc = ctx.loc;
   auto aType = cast<RankedTensorType>(a.getType());
@@ -186,11 +189,25 @@ FailureOr<Value> batchedMatmul(NodeContext &ctx, Value a, Value b) {
   return out;
 }
 
+namespace {
+
 LogicalResult importMatMul(NodeContext &ctx) {
   Value a = ctx.input(0);
   if (!a)
     return failure();
   auto aType = ctx.inputType(0);
+  // A DequantizeLinear of a constant: its integer codes, when the op holds them.
+  auto dqType = ctx.inputType(1);
+  if (aType.getElementType().isF32() && aType.getRank() >= 1 && dqType.getRank() == 2 &&
+      dqType.hasStaticShape()) {
+    SmallVector<int64_t> shape(aType.getShape());
+    shape.back() = dqType.getDimSize(1);
+    auto type = RankedTensorType::get(shape, aType.getElementType());
+    if (Value q = quantizedLinear(ctx, a, 1, /*transposeFromKN=*/true, Value(), type)) {
+      ctx.setOutput(0, q);
+      return success();
+    }
+  }
   if (isFloat32Constant2D(ctx, 1) && aType.getElementType().isF32() &&
       aType.getRank() >= 1) {
     auto bType = ctx.inputType(1);
@@ -246,17 +263,28 @@ LogicalResult importGemm(NodeContext &ctx) {
   } else {
     bias.emplace();
   }
+  auto biasConstant = [&]() -> Value {
+    if (bias->empty())
+      return Value();
+    auto type = RankedTensorType::get({n}, b.getF32Type());
+    return ctx.importer.createConstant(
+        ctx.node.input(2) + "|bias|n=" + std::to_string(n) + "|beta=" + floatKey(beta), type,
+        ArrayRef<char>(reinterpret_cast<const char *>(bias->data()), bias->size() * 4), loc);
+  };
+  // A DequantizeLinear of a constant: its integer codes, when the op holds them.
+  if (!transA && alpha == 1.0f && aType.getElementType().isF32() && bias &&
+      ctx.inputType(1).hasStaticShape()) {
+    auto type = RankedTensorType::get({aType.getDimSize(0), n}, aType.getElementType());
+    if (Value q = quantizedLinear(ctx, a, 1, /*transposeFromKN=*/!transB, biasConstant(), type)) {
+      ctx.setOutput(0, q);
+      return success();
+    }
+  }
   if (!transA && isFloat32Constant2D(ctx, 1) && aType.getElementType().isF32() && bias) {
     Value weight = linearWeight(ctx, 1, /*transposeFromKN=*/!transB, alpha);
     if (!weight)
       return failure(); // constBytes reported why
-    Value biasValue;
-    if (!bias->empty()) {
-      auto type = RankedTensorType::get({n}, b.getF32Type());
-      biasValue = ctx.importer.createConstant(
-          ctx.node.input(2) + "|bias|n=" + std::to_string(n) + "|beta=" + floatKey(beta), type,
-          ArrayRef<char>(reinterpret_cast<const char *>(bias->data()), bias->size() * 4), loc);
-    }
+    Value biasValue = biasConstant();
     auto type = RankedTensorType::get({aType.getDimSize(0), n}, aType.getElementType());
     ctx.setOutput(0, LinearOp::create(b, loc, type, a, weight, biasValue));
     return success();

@@ -72,7 +72,7 @@ FailureOr<SmallVector<int64_t>> NodeContext::requireConstInts(unsigned i,
 const onnx::TensorProto *NodeContext::constTensor(unsigned i) {
   if (!hasInput(i))
     return nullptr;
-  return importer.values[node.input(i)].initializer;
+  return importer.constTensorOf(node.input(i));
 }
 
 std::optional<std::vector<char>> NodeContext::constBytes(unsigned i) {

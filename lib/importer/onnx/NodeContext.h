@@ -10,9 +10,13 @@
 
 #include "llvm/ADT/StringSet.h"
 
+#include <deque>
+#include <memory>
 #include <optional>
 
 namespace compress {
+
+struct DequantizedConstant;
 
 /// A graph value during import. `value` is materialised lazily for
 /// constants; `ints` holds the contents of small integer constants so that
@@ -25,6 +29,10 @@ struct ImportedValue {
   std::optional<std::vector<double>> floats;
   mlir::RankedTensorType type;
   const onnx::TensorProto *initializer = nullptr; // not yet materialised
+  /// A DequantizeLinear of constants, kept as integer codes so that a product
+  /// by it can become compress.quantized_linear; its float tensor is made
+  /// (into `initializer`) only when something reads it as a constant.
+  std::shared_ptr<const DequantizedConstant> dequantized;
 };
 
 class GraphImporter;
@@ -98,7 +106,8 @@ private:
 
 using OpHandler = mlir::LogicalResult (*)(NodeContext &);
 
-/// One row of the op table.
+/// One row of the op table. Ops of a domain other than ONNX's are named
+/// "domain::Op" ("com.microsoft::MatMulNBits") and take that domain's opset.
 struct OpTableEntry {
   const char *opType;
   int64_t minOpset, maxOpset;
@@ -119,6 +128,7 @@ void appendRecurrentOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendLossOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendOneHotOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendShrinkBitShiftOps(llvm::SmallVectorImpl<OpTableEntry> &table);
+void appendQuantizeOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 
 /// The whole table, built once.
 llvm::ArrayRef<OpTableEntry> opTable();
@@ -159,6 +169,10 @@ public:
   llvm::Expected<llvm::ArrayRef<char>> weightBytes(const onnx::TensorProto &tensor,
                                                   std::vector<char> &storage);
   mlir::LogicalResult importNode(const onnx::NodeProto &node);
+  /// The constant tensor behind `name` (an initializer, a Constant, or the
+  /// float tensor of a dequantized constant, made on first request); null
+  /// when it is computed at run time.
+  const onnx::TensorProto *constTensorOf(llvm::StringRef name);
   /// Records an initializer or Constant tensor under `name`; small integer
   /// tensors also keep their contents for folding.
   llvm::Error registerConstant(llvm::StringRef name, const onnx::TensorProto &tensor);
@@ -168,6 +182,8 @@ private:
   mlir::Value createConstant(llvm::StringRef key, mlir::TypedAttr attr, mlir::Location loc);
 
   llvm::StringMap<mlir::Value> constantsByKey;
+  /// Tensors the importer derived (dequantized constants); stable addresses.
+  std::deque<onnx::TensorProto> derivedTensors;
 };
 
 } // namespace compress

@@ -19,6 +19,7 @@ llvm::ArrayRef<OpTableEntry> compress::opTable() {
     appendLossOps(t);
     appendOneHotOps(t);
     appendShrinkBitShiftOps(t);
+    appendQuantizeOps(t);
     return t;
   }();
   return table;
