@@ -17,12 +17,13 @@
 
 using namespace compress;
 
-std::unique_ptr<mlir::MLIRContext> compress::createToolContext() {
+std::unique_ptr<mlir::MLIRContext> compress::createToolContext(const PluginOptions &plugins) {
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   compress::registerCudaCodegenInterfaces(registry);
   registerOnnxImportDialects(registry);
+  plugins.registerDialects(registry);
   return std::make_unique<mlir::MLIRContext>(registry);
 }
 

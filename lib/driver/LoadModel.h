@@ -4,6 +4,7 @@
 #ifndef COMPRESS_LIB_DRIVER_LOADMODEL_H
 #define COMPRESS_LIB_DRIVER_LOADMODEL_H
 
+#include "lib/driver/ToolOptions.h"
 #include "lib/engine/CpuEngine.h"
 #include "lib/importer/onnx/Importer.h"
 
@@ -15,8 +16,9 @@
 
 namespace compress {
 
-/// A context that knows upstream's dialects and extensions and ours.
-std::unique_ptr<mlir::MLIRContext> createToolContext();
+/// A context that knows upstream's dialects and extensions, ours and those
+/// of the loaded dialect plugins.
+std::unique_ptr<mlir::MLIRContext> createToolContext(const PluginOptions &plugins);
 
 /// Imports `path` when it ends in .onnx (with `options`), else parses it as
 /// MLIR. Fails with the first error diagnostic, which names what is wrong.

@@ -10,13 +10,16 @@
 #include "dialects/compress/IR/WeightStore.h"
 
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Tools/Plugins/PassPlugin.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Config/llvm-config.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <dlfcn.h>
 #include <unistd.h>
 
 using namespace compress;
@@ -65,6 +68,63 @@ llvm::Error WeightMemoryOption::attach(mlir::MLIRContext &context) const {
   store->enableSpilling(directory, budget, /*minBytes=*/size_t(1) << 20);
   setWeightStore(&context, std::move(store));
   return llvm::Error::success();
+}
+
+/// Opens the plugin `path` given to `--flag` with every symbol resolved now
+/// (MLIR's loader binds lazily, so a symbol the tool lacks would otherwise
+/// end the run when first called) and checks that it defines `entry`.
+/// Returns the absolute path, which the loader then opens again.
+static llvm::Expected<std::string> openPlugin(llvm::StringRef flag, llvm::StringRef path,
+                                              llvm::StringRef entry, llvm::StringRef kind) {
+  auto bad = [&](const llvm::Twine &why) {
+    return llvm::createStringError("--" + flag + " '" + path + "': " + why);
+  };
+  llvm::SmallString<256> absolute(path);
+  if (!llvm::sys::fs::exists(absolute))
+    return bad("no such file");
+  if (llvm::sys::fs::is_directory(absolute))
+    return bad("a folder, not a library");
+  // dlopen searches the library path for a name without a slash.
+  if (std::error_code ec = llvm::sys::fs::make_absolute(absolute))
+    return bad(ec.message());
+  void *handle = dlopen(absolute.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle)
+    return bad("cannot load it: " + llvm::Twine(dlerror()));
+  if (!dlsym(handle, entry.str().c_str()))
+    return bad("not an MLIR " + kind + " plugin: it defines no " + entry + "()");
+  // The handle stays open (MLIR's loader makes it global): a plugin's code
+  // lives as long as the process.
+  return absolute.str().str();
+}
+
+llvm::Error PluginOptions::load() {
+  for (const std::string &path : passPlugins) {
+    auto absolute = openPlugin("load-pass-plugin", path, "mlirGetPassPluginInfo", "pass");
+    if (!absolute)
+      return absolute.takeError();
+    auto plugin = mlir::PassPlugin::load(*absolute);
+    if (!plugin)
+      return llvm::createStringError("--load-pass-plugin '" + path +
+                                     "': " + llvm::toString(plugin.takeError()));
+    plugin->registerPassRegistryCallbacks();
+  }
+  for (const std::string &path : dialectPlugins) {
+    auto absolute =
+        openPlugin("load-dialect-plugin", path, "mlirGetDialectPluginInfo", "dialect");
+    if (!absolute)
+      return absolute.takeError();
+    auto plugin = mlir::DialectPlugin::load(*absolute);
+    if (!plugin)
+      return llvm::createStringError("--load-dialect-plugin '" + path +
+                                     "': " + llvm::toString(plugin.takeError()));
+    dialects.push_back(std::move(*plugin));
+  }
+  return llvm::Error::success();
+}
+
+void PluginOptions::registerDialects(mlir::DialectRegistry &registry) const {
+  for (const mlir::DialectPlugin &plugin : dialects)
+    plugin.registerDialectRegistryCallbacks(registry);
 }
 
 namespace {

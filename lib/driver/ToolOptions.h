@@ -7,8 +7,12 @@
 
 #include "lib/importer/onnx/Importer.h"
 
+#include "mlir/Tools/Plugins/DialectPlugin.h"
+
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Error.h"
+
+#include <vector>
 
 namespace mlir {
 class MLIRContext;
@@ -78,6 +82,37 @@ struct WeightMemoryOption {
   /// `context`: external data mapped rather than copied, new weights
   /// spilled past the limit. Fails naming the flag when it is bad.
   llvm::Error attach(mlir::MLIRContext &context) const;
+};
+
+/// --load-pass-plugin LIB.so and --load-dialect-plugin LIB.so (repeatable):
+/// passes and dialects from shared libraries built against the installed
+/// SDK with MLIR's plugin API (mlirGetPassPluginInfo,
+/// mlirGetDialectPluginInfo; examples/outlier-quantize). A plugin resolves
+/// CompressIR's and MLIR's symbols against the tool that loads it, so its
+/// passes see the same dialect, layers and calibration service as ours.
+/// Listed by --help-hidden: --help stays within two screens.
+struct PluginOptions {
+  llvm::cl::list<std::string> passPlugins{
+      "load-pass-plugin", llvm::cl::cat(toolOptionCategory()), llvm::cl::Hidden,
+      llvm::cl::desc("Load passes from a plugin library (MLIR's pass plugin API); --passes "
+                     "can then name them; repeat for each library"),
+      llvm::cl::value_desc("lib.so")};
+  llvm::cl::list<std::string> dialectPlugins{
+      "load-dialect-plugin", llvm::cl::cat(toolOptionCategory()), llvm::cl::Hidden,
+      llvm::cl::desc("Load dialects from a plugin library (MLIR's dialect plugin API); "
+                     "repeat for each library"),
+      llvm::cl::value_desc("lib.so")};
+
+  /// Loads every library named: pass plugins register their passes, dialect
+  /// plugins are kept for registerDialects. Fails naming the flag and the
+  /// file when one is missing, cannot be loaded (unresolved symbols
+  /// included) or has no entry point of its kind.
+  llvm::Error load();
+  /// Adds the loaded dialect plugins' dialects to `registry`.
+  void registerDialects(mlir::DialectRegistry &registry) const;
+
+private:
+  std::vector<mlir::DialectPlugin> dialects;
 };
 
 /// Parses the command line of a tool (after registering the built-in

@@ -33,8 +33,11 @@ int main(int argc, char **argv) {
   CompressionOptions compression;
   WeightMemoryOption weightMemory;
   TargetOptions target;
+  PluginOptions plugins;
   parseToolCommandLine(argc, argv, "CompressIR ahead-of-time compiler\n");
   if (llvm::Error e = target.check())
+    return fail(llvm::toString(std::move(e)));
+  if (llvm::Error e = plugins.load())
     return fail(llvm::toString(std::move(e)));
   std::string name = artifactName;
   if (name.empty()) {
@@ -54,7 +57,7 @@ int main(int argc, char **argv) {
   // The passes' reports go into place once the artifact is in place: a
   // failed run leaves existing ones as they were.
   PendingOutputs reports;
-  auto context = createToolContext();
+  auto context = createToolContext(plugins);
   if (llvm::Error e = weightMemory.attach(*context))
     return fail(llvm::toString(std::move(e)));
   setPendingOutputs(context.get(), &reports);

@@ -82,7 +82,16 @@ int main(int argc, char **argv) {
   compress::InputShapeOption inputShapes;
   compress::CompressionOptions compression;
   compress::WeightMemoryOption weightMemory;
+  // MlirOptMain's own plugin flags ignore a library that fails to load
+  // ("Request ignored"); ours, shared with the other tools, fail the run.
+  for (llvm::StringRef flag : {"load-pass-plugin", "load-dialect-plugin"})
+    if (cl::Option *upstreamFlag = cl::getRegisteredOptions().lookup(flag))
+      upstreamFlag->removeArgument();
+  compress::PluginOptions plugins;
   compress::parseToolCommandLine(argc, argv, "CompressIR optimizer driver\n");
+  if (llvm::Error e = plugins.load())
+    return fail(llvm::toString(std::move(e)));
+  plugins.registerDialects(registry);
   if (printSupportedOps) {
     for (const compress::SupportedOnnxOp &op : compress::supportedOnnxOps())
       llvm::outs() << op.opType << " " << op.minOpset << " " << op.maxOpset << "\n";

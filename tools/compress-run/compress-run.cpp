@@ -112,8 +112,11 @@ int main(int argc, char **argv) {
   CompressionOptions compression;
   WeightMemoryOption weightMemory;
   TargetOptions target;
+  PluginOptions plugins;
   parseToolCommandLine(argc, argv, "CompressIR CPU runner\n");
   if (llvm::Error e = target.check())
+    return fail(llvm::toString(std::move(e)));
+  if (llvm::Error e = plugins.load())
     return fail(llvm::toString(std::move(e)));
   int numThreads = target.numThreads;
 
@@ -133,7 +136,7 @@ int main(int argc, char **argv) {
   // The outputs and the passes' reports go into place together, once all
   // are written; a failed run leaves every existing one as it was.
   PendingOutputs pending;
-  auto context = createToolContext();
+  auto context = createToolContext(plugins);
   if (llvm::Error e = weightMemory.attach(*context))
     return fail(llvm::toString(std::move(e)));
   setPendingOutputs(context.get(), &pending);
