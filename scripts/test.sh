@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: set-up and build, unit tests, lit tests, the ONNX backend
 # suite (allow-listed cases), end-to-end checks against onnxruntime, a
-# project built against the installed SDK, the file readers' unit tests under
-# ASan+UBSan, and the fuzz targets.
+# project and a pass plugin built against the installed SDK, the file
+# readers' unit tests under ASan+UBSan, and the fuzz targets.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh" || { echo "set-up failed"; exit 1; }
@@ -26,6 +26,7 @@ stage "ONNX backend suite" "$root/.venv/bin/python" "$root/test/conformance/run_
   --allowlist "$root/test/conformance/backend_allowlist.txt"
 stage "end to end vs onnxruntime" bash "$root/test/e2e/run_all.sh"
 stage "SDK: install, build against it" bash "$root/test/sdk/run.sh"
+stage "SDK: a pass plugin built against it, run by the tools" bash "$root/test/sdk/plugin.sh"
 stage "sanitizers: unit tests under ASan+UBSan" "$root/scripts/sanitize.sh"
 # The fuzz targets (clang, ASan+UBSan) on their corpora and a fixed number of
 # new inputs from a fixed seed: longer campaigns run by hand (docs/fuzzing.md).

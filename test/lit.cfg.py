@@ -19,6 +19,14 @@ config.substitutions.append(
     ("%onnx-build", "%s %s" % (config.python_executable,
                                os.path.join(config.compress_src_root, "test", "onnxtext_to_onnx.py"))))
 config.substitutions.append(("%python", config.python_executable))
+# The example pass plugin (examples/outlier-quantize) and a dialect plugin,
+# built in the tree.
+config.substitutions.append(
+    ("%outlier_quantize_plugin",
+     os.path.join(config.compress_obj_root, "lib", "libOutlierQuantize.so")))
+config.substitutions.append(
+    ("%test_dialect_plugin",
+     os.path.join(config.compress_obj_root, "lib", "libCompressTestDialectPlugin.so")))
 
 # The CUDA toolkit, for compile-only checks of the GPU code (no test here
 # needs a GPU: kernels run on a lent one through bench/cuda/run_h200.sh).
