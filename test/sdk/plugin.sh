@@ -2,9 +2,9 @@
 # Installs the build into a temporary prefix, builds the example pass plugin
 # (examples/outlier-quantize) out of the tree against it with
 # find_package(CompressIR), and loads it into the installed tools: its pass
-# rewrites the layers (the same IR checks as test/plugins), and the model
-# compiled with it and calibration data computes what the float model does,
-# better than plain RTN.
+# rewrites the layers (the same IR checks as test/plugins), computes what a
+# numpy implementation of it does, and the model compiled with it and
+# calibration data computes what the float model does, better than plain RTN.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 python=$root/.venv/bin/python
@@ -29,6 +29,11 @@ model=$work/model
   --passes "outlier-aware-quantize{top-k=4 group-size=32}" >"$work/out.mlir"
 "$filecheck" "$root/test/plugins/outlier-aware-quantize.test" --check-prefix=IR \
   --input-file "$work/out.mlir"
+
+"$bin/compress-run" "$model/mlp.onnx" --load-pass-plugin="$plugin" --calibration "$model/calib" \
+  --passes "outlier-aware-quantize{top-k=4 group-size=32}" --input x="$model/x.npy" \
+  --output-dir "$work/both"
+"$python" "$root/test/plugins/inputs/outlier_reference.py" "$model" 4 4 32 "$work/both/y.npy"
 
 "$bin/compress-compile" "$model/mlp.onnx" --load-pass-plugin="$plugin" --calibration "$model/calib" \
   --passes "outlier-aware-quantize{top-k=4 group-size=32 skip=fc2}" -o "$work/art"
