@@ -138,10 +138,25 @@ FailureOr<QuantAxes> quantAxes(NodeContext &ctx, RankedTensorType x, RankedTenso
   return q;
 }
 
+/// How a zero point is read: as the scale is, or, when only the two shapes
+/// of one element differ ([] and [1], as onnxruntime's quantizer writes
+/// them), at its single element. Null when they do not fit.
+AffineMap zeroPointMap(const QuantAxes &axes, RankedTensorType scale, RankedTensorType zp,
+                       int64_t rank) {
+  if (zp.getShape() == scale.getShape())
+    return axes.map;
+  if (!zp.hasStaticShape() || zp.getNumElements() != 1 || !scale.hasStaticShape() ||
+      scale.getNumElements() != 1 || zp.getRank() > 1)
+    return AffineMap();
+  MLIRContext *ctx = zp.getContext();
+  return zp.getRank() ? AffineMap::get(rank, 0, {getAffineConstantExpr(0, ctx)}, ctx)
+                      : AffineMap::get(rank, 0, {}, ctx);
+}
+
 /// A linalg.generic over `x`'s shape reading `x` and the parameters through
-/// `paramMap`, with `fn(x, params...)` per element.
-Value mapWithParams(OpBuilder &b, Location loc, Value x, ArrayRef<Value> params, AffineMap paramMap,
-                    Type elemType, ScalarFn fn) {
+/// `paramMaps`, with `fn(x, params...)` per element.
+Value mapWithParams(OpBuilder &b, Location loc, Value x, ArrayRef<Value> params,
+                    ArrayRef<AffineMap> paramMaps, Type elemType, ScalarFn fn) {
   auto xType = cast<RankedTensorType>(x.getType());
   int64_t rank = xType.getRank();
   Value init = emptyTensor(b, loc, mixedSizes(b, loc, x), elemType);
@@ -149,7 +164,7 @@ Value mapWithParams(OpBuilder &b, Location loc, Value x, ArrayRef<Value> params,
   inputs.append(params.begin(), params.end());
   AffineMap id = b.getMultiDimIdentityMap(rank);
   SmallVector<AffineMap> maps = {id};
-  maps.append(params.size(), paramMap);
+  maps.append(paramMaps.begin(), paramMaps.begin() + params.size());
   maps.push_back(id);
   SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
   return linalg::GenericOp::create(b, loc, TypeRange{init.getType()}, inputs, ValueRange{init},
@@ -227,7 +242,9 @@ LogicalResult importQuantizeLinear(NodeContext &ctx) {
   FailureOr<QuantAxes> axes = quantAxes(ctx, xType, sType);
   if (failed(axes))
     return failure();
-  if (ctx.hasInput(2) && ctx.inputType(2).getShape() != sType.getShape())
+  AffineMap zpMap =
+      ctx.hasInput(2) ? zeroPointMap(*axes, sType, ctx.inputType(2), xType.getRank()) : axes->map;
+  if (!zpMap)
     return ctx.error() << "y_zero_point " << ctx.inputType(2) << " must have y_scale's shape "
                        << sType;
   Value x = ctx.input(0), s = ctx.input(1);
@@ -239,7 +256,7 @@ LogicalResult importQuantizeLinear(NodeContext &ctx) {
   SmallVector<Value> params = {s};
   if (zp)
     params.push_back(zp);
-  Value y = mapWithParams(ctx.b, ctx.loc, x, params, axes->map, intType,
+  Value y = mapWithParams(ctx.b, ctx.loc, x, params, {axes->map, zpMap}, intType,
                           [&](OpBuilder &b, Location l, ValueRange a) {
                             return quantizeScalar(b, l, a[0], a[1], zp ? a[2] : Value(), zpUnsigned,
                                                   intType, outUnsigned);
@@ -311,13 +328,15 @@ LogicalResult importDequantizeLinear(NodeContext &ctx) {
   if (ctx.hasInput(2)) {
     if (ctx.inputType(2).getElementType() != e || ctx.isUnsigned(2) != ctx.isUnsigned(0))
       return ctx.error() << "x_zero_point's type differs from x's";
-    if (ctx.inputType(2).getShape() != sType.getShape())
-      return ctx.error() << "x_zero_point " << ctx.inputType(2) << " must have x_scale's shape "
-                         << sType;
   }
   FailureOr<QuantAxes> axes = quantAxes(ctx, xType, sType);
   if (failed(axes))
     return failure();
+  AffineMap zpMap =
+      ctx.hasInput(2) ? zeroPointMap(*axes, sType, ctx.inputType(2), xType.getRank()) : axes->map;
+  if (!zpMap)
+    return ctx.error() << "x_zero_point " << ctx.inputType(2) << " must have x_scale's shape "
+                       << sType;
   FailureOr<bool> folded = dequantizeConstant(ctx, *axes);
   if (failed(folded))
     return failure();
@@ -331,7 +350,7 @@ LogicalResult importDequantizeLinear(NodeContext &ctx) {
   SmallVector<Value> params = {s};
   if (zp)
     params.push_back(zp);
-  Value y = mapWithParams(ctx.b, ctx.loc, x, params, axes->map, sType.getElementType(),
+  Value y = mapWithParams(ctx.b, ctx.loc, x, params, {axes->map, zpMap}, sType.getElementType(),
                           [&](OpBuilder &b, Location l, ValueRange a) {
                             return dequantizeScalar(b, l, a[0], xUnsigned, zp ? a[2] : Value(),
                                                     zpUnsigned, a[1]);

@@ -62,6 +62,17 @@ def cases():
         [vi("x", F, [3, 8]), vi("i", I32, [4])], [vi("q", U8, [3, 8]), vi("q8", I8, [3, 8]), vi("d", F, [4])],
         [tensor("s", 0.02, np.float32)], 21), {"x": x, "i": np.array([-70000, -1, 0, 123456], np.int32)}
 
+    # A scale of shape [1] with a scalar zero point (onnxruntime's quantizer writes biases so), at run time
+    # and on a constant weight.
+    yield "q_scale1", model("q_scale1", [
+        helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+        helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"]),
+        helper.make_node("DequantizeLinear", ["w", "s", "z"], ["wf"]),
+        helper.make_node("MatMul", ["x", "wf"], ["m"])],
+        [vi("x", F, [3, 8])], [vi("q", U8, [3, 8]), vi("y", F, [3, 8]), vi("m", F, [3, 2])],
+        [tensor("s", [0.05], np.float32), tensor("z", 100, np.uint8),
+         tensor("w", rng.integers(0, 256, (8, 2)), np.uint8)], 13), {"x": x}
+
     # DequantizeLinear of constant weights feeding MatMul / Gemm.
     a = rng.standard_normal((4, 16)).astype(np.float32)
     w8 = rng.integers(-127, 128, (16, 6)).astype(np.int8)
