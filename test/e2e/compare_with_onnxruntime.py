@@ -97,6 +97,9 @@ def main(argv=None) -> int:
     ap.add_argument("--keep-dynamic-shapes", action="store_true",
                     help="have compress-run compile for the model's symbolic shapes, not the inputs' shapes")
     ap.add_argument("--timeout", type=float, default=600, help="seconds compress-run may take")
+    ap.add_argument("--ort-optimization", choices=["all", "basic", "disable"], default="all",
+                    help="onnxruntime's graph optimization level: 'basic' keeps a graph's exact numerics (constant "
+                         "folding, no fusions); 'all' also fuses QDQ groups into its integer kernels")
     args = ap.parse_args(argv)
 
     model = onnx.load(str(args.model), load_external_data=False)
@@ -129,7 +132,11 @@ def main(argv=None) -> int:
         print(f"FAIL {args.model.name}: compress-run exited {proc.returncode}\n{proc.stderr.strip()}")
         return 1
 
-    sess = ort.InferenceSession(str(args.model), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.graph_optimization_level = {"all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+                                        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                                        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL}[args.ort_optimization]
+    sess = ort.InferenceSession(str(args.model), options, providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
     expected = dict(zip(names, sess.run(None, inputs)))
     ok = True
@@ -153,7 +160,8 @@ def main(argv=None) -> int:
         ok &= passed
         print(f"  {name}: {'ok  ' if passed else 'FAIL'} rel_err {rel:.3e} max_abs_diff {max_abs:.3e} "
               f"shape {list(ref.shape)}")
-    print(f"{'PASS' if ok else 'FAIL'} {args.model.name} (threshold {args.threshold:g})")
+    print(f"{'PASS' if ok else 'FAIL'} {args.model.name} (threshold {args.threshold:g}, onnxruntime optimization "
+          f"{args.ort_optimization})")
     return 0 if ok else 1
 
 

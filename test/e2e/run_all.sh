@@ -71,6 +71,14 @@ if "$py" "$root/test/e2e/check_token_skip.py" "$@"; then
 else
   failed=$((failed + 1))
 fi
+# Already-quantized models: the MLP and MiniLM quantized by onnxruntime's quantize_dynamic, quantize_static (QDQ)
+# and MatMulNBitsQuantizer (4 and 8 bits), compress-run against onnxruntime on each quantized model within the
+# tolerances check_quantized_models.py documents; quantized once into $COMPRESS_CACHE/quantized.
+if "$py" "$root/test/e2e/check_quantized_models.py" "$@"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
 # The example pass plugin (examples/outlier-quantize) loaded into compress-run: outlier-aware-quantize on SmolLM2
 # with calibration, its report, and its perplexity against float and plain RTN; about 3 minutes on 2 cores.
 if "$py" "$root/test/e2e/check_outlier_plugin.py" "$@"; then
