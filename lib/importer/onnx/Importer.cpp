@@ -507,7 +507,17 @@ OwningOpRef<ModuleOp> compress::importOnnxFile(MLIRContext &context,
   }
   for (const auto &init : graph.initializer())
     if (llvm::Error e = importer.registerConstant(init.name(), init)) {
-      emitError(fileLoc) << llvm::toString(std::move(e));
+      // Named by the first node that reads it (an INT4 weight of a DequantizeLinear).
+      const onnx::NodeProto *user = nullptr;
+      for (const auto &node : graph.node())
+        if (!user && llvm::is_contained(node.input(), init.name()))
+          user = &node;
+      if (user)
+        emitError(fileLoc) << "node '" << nodeDisplayName(*user) << "' (" << user->op_type()
+                           << ", opset " << model.opsetFor(user->domain())
+                           << "): " << llvm::toString(std::move(e));
+      else
+        emitError(fileLoc) << llvm::toString(std::move(e));
       return nullptr;
     }
   for (const auto &node : graph.node())

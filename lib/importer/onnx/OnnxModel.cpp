@@ -46,7 +46,17 @@ std::string compress::onnxTypeName(int32_t dataType) {
   if (onnx::TensorProto_DataType_IsValid(dataType))
     return onnx::TensorProto_DataType_Name(
         static_cast<onnx::TensorProto_DataType>(dataType));
-  return "type " + std::to_string(dataType);
+  // Newer than the onnx.proto we build against (Debian's).
+  switch (dataType) {
+  case 21:
+    return "UINT4";
+  case 22:
+    return "INT4";
+  case 23:
+    return "FLOAT4E2M1";
+  default:
+    return "type " + std::to_string(dataType);
+  }
 }
 
 static llvm::Error modelError(StringRef path, const llvm::Twine &what) {
