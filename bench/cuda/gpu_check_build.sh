@@ -7,6 +7,7 @@
 # compress-compile cannot build ahead of time (those whose shape inputs
 # compress-run folds from their values) are listed with the reason.
 # Usage: bench/cuda/gpu_check_build.sh OUT_DIR   (then carry OUT_DIR.tar.xz)
+# COMPRESS_COMPILE names another compress-compile (a copy, while build/ is rebuilt).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(realpath -m "${1:?usage: gpu_check_build.sh OUT_DIR}")
@@ -22,7 +23,7 @@ build_case() {
   [ -n "$dir" ] || return 0
   local tmp
   tmp=$(mktemp -d)
-  if ! msg=$("$build/bin/compress-compile" "$dir/model.onnx" --target=cuda --name m -o "$tmp/art" 2>&1); then
+  if ! msg=$("${COMPRESS_COMPILE:-$build/bin/compress-compile}" "$dir/model.onnx" --target=cuda --name m -o "$tmp/art" 2>&1); then
     echo "$name: $(echo "$msg" | head -1)" >> "$out/not_compiled.txt"
     rm -rf "$tmp"
     return 0
