@@ -2,6 +2,9 @@
 #include "lib/driver/ToolOptions.h"
 
 #include "lib/driver/Version.h"
+#include "lib/report/Report.h"
+#include "lib/support/AtomicOutput.h"
+#include "lib/support/Progress.h"
 #include "lib/target/Target.h"
 #include "lib/target/cpu/CpuTarget.h"
 #include "lib/target/cuda/CudaTarget.h"
@@ -36,6 +39,34 @@ llvm::Error InputShapeOption::apply(OnnxImportOptions &options) const {
       return llvm::createStringError("bad --input-shape '" + spec +
                                      "': expected NAME=D0xD1x... ('?' for a dynamic dimension)");
   return llvm::Error::success();
+}
+
+llvm::Error ReportOptions::apply() const {
+  std::optional<ProgressStyle> style = parseProgressStyle(progress);
+  if (!style)
+    return llvm::createStringError("bad --progress '" + progress +
+                                   "': expected auto, bar, plain or none");
+  setProgressStyle(*style);
+  return llvm::Error::success();
+}
+
+llvm::Error ReportOptions::finish(PendingOutputs &pending, double seconds,
+                                  llvm::StringRef title) const {
+  std::vector<llvm::json::Value> reports = pending.reports();
+  if (reports.empty()) {
+    if (!reportHtml.empty())
+      return llvm::createStringError("--report-html '" + reportHtml +
+                                     "': no compression pass ran, so there is nothing to report");
+    return llvm::Error::success();
+  }
+  printSummary(reports, seconds, llvm::errs());
+  if (reportHtml.empty())
+    return llvm::Error::success();
+  auto page = AtomicFile::create(reportHtml);
+  if (!page)
+    return page.takeError();
+  renderHtml(reports, title, page->os());
+  return pending.add(std::move(*page));
 }
 
 llvm::Error TargetOptions::check() const {

@@ -20,6 +20,8 @@ class MLIRContext;
 
 namespace compress {
 
+class PendingOutputs;
+
 /// The category of every CompressIR option.
 llvm::cl::OptionCategory &toolOptionCategory();
 
@@ -49,6 +51,30 @@ struct CompressionOptions {
                      "model input NAME; .npz files; or ONNX test_data_set_N subfolders of "
                      "input_K.pb TensorProtos; one set each"),
       llvm::cl::value_desc("dir")};
+};
+
+/// --progress and --report-html: how a compression run shows its work.
+/// Every run whose passes made reports ends with their summary on stderr.
+struct ReportOptions {
+  llvm::cl::opt<std::string> progress{
+      "progress", llvm::cl::cat(toolOptionCategory()), llvm::cl::init("auto"),
+      llvm::cl::desc("Progress of long work (passes over many layers, calibration) on stderr: "
+                     "auto (a bar on a terminal; elsewhere plain, once work lasts 5 s), bar, "
+                     "plain (a line at each tenth of the work) or none. A pass's progress=true "
+                     "prints its own line per layer instead")};
+  llvm::cl::opt<std::string> reportHtml{
+      "report-html", llvm::cl::cat(toolOptionCategory()),
+      llvm::cl::desc("Write the compression passes' reports as one self-contained HTML page "
+                     "(plots per layer, the model's totals; docs/reports.md)"),
+      llvm::cl::value_desc("file.html")};
+  /// Sets the progress style (lib/support/Progress.h); fails naming the
+  /// flag when it is unknown.
+  llvm::Error apply() const;
+  /// At the end of a run, before its outputs go into place: when passes
+  /// made reports, prints their summary on stderr (`seconds`: what the
+  /// passes took) and with --report-html adds the page, titled `title`, to
+  /// `pending`. Fails when --report-html is given and no pass made a report.
+  llvm::Error finish(PendingOutputs &pending, double seconds, llvm::StringRef title) const;
 };
 
 /// --target and --num-threads: where and how compiled code runs.

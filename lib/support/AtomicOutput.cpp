@@ -107,6 +107,16 @@ llvm::Error PendingOutputs::commitAll() {
   return llvm::Error::success();
 }
 
+void PendingOutputs::addReport(llvm::json::Value report) {
+  std::lock_guard<std::mutex> lock(mutex);
+  passReports.push_back(std::move(report));
+}
+
+std::vector<llvm::json::Value> PendingOutputs::reports() {
+  std::lock_guard<std::mutex> lock(mutex);
+  return passReports;
+}
+
 llvm::Expected<StagingFolder> StagingFolder::create(const llvm::Twine &folder) {
   std::string target = folder.str();
   // "out/" would put the staging folder inside "out".

@@ -8,6 +8,7 @@
 
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <memory>
@@ -53,17 +54,23 @@ llvm::Error writeFileAtomically(const llvm::Twine &path, llvm::StringRef content
 /// Finished files that go into place together once the whole run that made
 /// them succeeded (a tool's outputs and its passes' reports): a run that
 /// fails after a pass wrote its report leaves the old report. Dropped
-/// uncommitted, they are removed.
+/// uncommitted, they are removed. It also keeps every report the passes
+/// made, written to a file or not, for the tool's summary and HTML page.
 class PendingOutputs {
 public:
   /// Closes `file` (returning a write error) and holds it.
   llvm::Error add(AtomicFile file);
   /// Renames every file into place, in the order added.
   llvm::Error commitAll();
+  /// Keeps a pass's report document.
+  void addReport(llvm::json::Value report);
+  /// The reports kept, in the order the passes made them.
+  std::vector<llvm::json::Value> reports();
 
 private:
   std::mutex mutex;
   std::vector<AtomicFile> files;
+  std::vector<llvm::json::Value> passReports;
 };
 
 /// The files of a folder, made in a staging folder beside it (one

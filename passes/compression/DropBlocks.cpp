@@ -89,15 +89,13 @@ struct DropBlocksPass : compress::impl::DropBlocksPassBase<DropBlocksPass> {
         remaining.push_back(int64_t(b));
     auto main = module.lookupSymbol<func::FuncOp>("main");
     DroppedInterface dropped = dropBlocks(main, *structure, chosen);
-    if (report.empty())
-      return;
     llvm::json::Object doc{{"pass", "compress-drop-blocks"},
                            {"metric", blocks.empty() ? llvm::json::Value(metric) : nullptr},
                            {"blocks", std::move(entries)},
                            {"remaining", std::move(remaining)},
                            {"removed_results", llvm::json::Array(dropped.results)},
                            {"removed_arguments", llvm::json::Array(dropped.arguments)}};
-    if (llvm::Error error = writeJson(&getContext(), report, std::move(doc)))
+    if (llvm::Error error = publishReport(&getContext(), report, std::move(doc)))
       fail(llvm::toString(std::move(error)));
   }
 

@@ -10,6 +10,7 @@
 #include "passes/compression/LayerWeights.h"
 
 #include "dialects/compress/IR/CompressOps.h"
+#include "lib/support/Progress.h"
 #include "lib/support/HostTensor.h"
 
 #include "llvm/Support/Format.h"
@@ -291,7 +292,9 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
     // Compensation paths are inserted once every layer is measured: the
     // statistics are those of the compressed model, in one sweep.
     std::vector<std::pair<size_t, StoredFactors>> compensations;
+    Progress bar("compress-factorize", "layers", candidates.size(), progress);
     for (auto [index, c] : llvm::enumerate(candidates)) {
+      bar.next(c.name);
       const InputStatistics *statistics = nullptr;
       if (calibration.available()) {
         auto measured = calibration->inputStatistics(c.layer);
@@ -414,6 +417,7 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
       }
       replaceByLowRank(c, stored);
     }
+    bar.finish();
     for (auto &[index, stored] : compensations)
       addCompensation(candidates[index], stored);
     finish(module, std::move(layers), bytesBefore, bytesAfter);
@@ -439,7 +443,9 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
   LogicalResult allocateBudget(std::vector<Candidate> &candidates, Calibration &calibration) {
     std::vector<RankCandidates> curves;
     double parameters = 0;
+    Progress bar("compress-factorize: measuring ranks", "layers", candidates.size(), progress);
     for (Candidate &c : candidates) {
+      bar.next(c.name);
       auto measured = calibration->inputStatistics(c.layer);
       if (!measured) {
         c.layer->emitError("compress-factorize: calibration of layer '")
@@ -463,6 +469,7 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
       if (progress)
         llvm::errs() << "compress-factorize: measured " << c.name << "\n";
     }
+    bar.finish();
     std::vector<int64_t> ranks = allocateRanks(curves, budget * parameters);
     double used = 0;
     for (auto [c, r] : llvm::zip(candidates, ranks)) {
@@ -546,8 +553,6 @@ struct FactorizePass : compress::impl::FactorizePassBase<FactorizePass> {
 
   void finish(ModuleOp module, llvm::json::Array layers, int64_t bytesBefore,
               int64_t bytesAfter) {
-    if (report.empty())
-      return;
     if (llvm::Error e = writeReport(&getContext(), report, "compress-factorize",
                                     std::move(layers), bytesBefore, bytesAfter)) {
       module.emitError("compress-factorize: ") << llvm::toString(std::move(e));

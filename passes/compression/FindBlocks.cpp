@@ -32,7 +32,7 @@ struct FindBlocksPass : compress::impl::FindBlocksPassBase<FindBlocksPass> {
       main.emitWarning() << "compress-find-blocks: " << structure.reason << "; left as it is";
       doc["blocks"] = llvm::json::Array();
       doc["reason"] = structure.reason;
-      return writeReportIfAsked(std::move(doc));
+      return publish(std::move(doc));
     }
     Builder b(module.getContext());
     for (const RepeatedBlock &block : structure.blocks)
@@ -60,7 +60,7 @@ struct FindBlocksPass : compress::impl::FindBlocksPassBase<FindBlocksPass> {
       return fail("removal=true needs calibration data (--calibration)");
     }
     doc["blocks"] = std::move(blocks);
-    writeReportIfAsked(std::move(doc));
+    publish(std::move(doc));
   }
 
   void fail(const std::string &message) {
@@ -68,10 +68,8 @@ struct FindBlocksPass : compress::impl::FindBlocksPassBase<FindBlocksPass> {
     signalPassFailure();
   }
 
-  void writeReportIfAsked(llvm::json::Object doc) {
-    if (report.empty())
-      return;
-    if (llvm::Error error = writeJson(&getContext(), report, std::move(doc)))
+  void publish(llvm::json::Object doc) {
+    if (llvm::Error error = publishReport(&getContext(), report, std::move(doc)))
       fail(llvm::toString(std::move(error)));
   }
 };

@@ -230,11 +230,16 @@ llvm::Error compress::writeReport(MLIRContext *context, StringRef path, StringRe
                             {"bytes_after", bytesAfter}};
   llvm::json::Object doc{
       {"pass", pass}, {"layers", std::move(layers)}, {"totals", std::move(totals)}};
-  return writeJson(context, path, std::move(doc));
+  return publishReport(context, path, std::move(doc));
 }
 
-llvm::Error compress::writeJson(MLIRContext *context, StringRef path,
-                                llvm::json::Value document) {
+llvm::Error compress::publishReport(MLIRContext *context, StringRef path,
+                                    llvm::json::Value document) {
+  PendingOutputs *pending = context->getOrLoadDialect<CompressDialect>()->pendingOutputs;
+  if (pending)
+    pending->addReport(document);
+  if (path.empty())
+    return llvm::Error::success();
   StringRef folder = llvm::sys::path::parent_path(path);
   if (!folder.empty())
     if (std::error_code ec = llvm::sys::fs::create_directories(folder))
@@ -243,7 +248,7 @@ llvm::Error compress::writeJson(MLIRContext *context, StringRef path,
   if (!file)
     return file.takeError();
   file->os() << llvm::formatv("{0:2}", document) << "\n";
-  if (PendingOutputs *pending = context->getOrLoadDialect<CompressDialect>()->pendingOutputs)
+  if (pending)
     return pending->add(std::move(*file));
   return file->commit();
 }

@@ -62,19 +62,21 @@ std::optional<std::vector<float>> uncompressedWeight(CompressibleLayer layer);
 /// cannot be read (not such a layer, weights not constants).
 llvm::Expected<std::vector<float>> decompressedWeight(CompressibleLayer layer);
 
-/// Writes the report of `pass` to `path` (creating its folder) in the
-/// format compression passes share: {"pass", "layers", "totals"}, the
-/// totals counting the layers rewritten (entries without "skipped"), those
+/// Publishes the report of `pass` (publishReport) in the format
+/// compression passes share: {"pass", "layers", "totals"}, the totals
+/// counting the layers rewritten (entries without "skipped"), those
 /// skipped, and the bytes before and after.
 llvm::Error writeReport(mlir::MLIRContext *context, llvm::StringRef path, llvm::StringRef pass,
                         llvm::json::Array layers, int64_t bytesBefore, int64_t bytesAfter);
 
-/// Writes a JSON document to `path` (creating its folder) through a
-/// temporary file beside it. The file goes into place with the context's
-/// pending outputs when the running tool attached them (once its whole run
-/// succeeded), else at once; until then `path` stays as it was.
-llvm::Error writeJson(mlir::MLIRContext *context, llvm::StringRef path,
-                      llvm::json::Value document);
+/// Hands a pass's report to the running tool's pending outputs (its summary
+/// and HTML page), and, unless `path` is empty, writes it there as JSON
+/// (creating its folder) through a temporary file beside it. The file goes
+/// into place with the pending outputs when the tool attached them (once
+/// its whole run succeeded), else at once; until then `path` stays as it
+/// was.
+llvm::Error publishReport(mlir::MLIRContext *context, llvm::StringRef path,
+                          llvm::json::Value document);
 
 /// Attaches the running tool's pending outputs to `context` (null: none):
 /// reports written by passes wait in them for the tool to commit.

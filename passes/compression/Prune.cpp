@@ -9,6 +9,7 @@
 #include "passes/compression/StructuredPruning.h"
 
 #include "dialects/compress/IR/CompressOps.h"
+#include "lib/support/Progress.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -289,9 +290,11 @@ struct PrunePass : compress::impl::PrunePassBase<PrunePass> {
         }
 
     int64_t bytesBefore = 0, bytesAfter = 0;
+    Progress bar("compress-prune", "layers", candidates.size(), progress);
     for (auto [index, layer] : llvm::enumerate(candidates)) {
       auto linear = cast<LinearOp>(layer.getOperation());
       std::string name = layer.getLayerName("layer" + std::to_string(index));
+      bar.next(name);
       std::vector<float> w = *constantFloats(linear.getWeight());
       int64_t n = layer.getLayerOutFeatures(), k = layer.getLayerInFeatures();
       SparsityPattern sparsityPattern = layerPattern;
@@ -369,6 +372,7 @@ struct PrunePass : compress::impl::PrunePassBase<PrunePass> {
         entry.insert({"output_relative_error", *outputError});
       layers.push_back(std::move(entry));
     }
+    bar.finish();
     finish(module, std::move(layers), bytesBefore, bytesAfter);
   }
 
@@ -543,8 +547,6 @@ struct PrunePass : compress::impl::PrunePassBase<PrunePass> {
 
   void finish(ModuleOp module, llvm::json::Array layers, int64_t bytesBefore,
               int64_t bytesAfter) {
-    if (report.empty())
-      return;
     if (llvm::Error e = writeReport(&getContext(), report, "compress-prune", std::move(layers),
                                     bytesBefore, bytesAfter)) {
       module.emitError("compress-prune: ") << llvm::toString(std::move(e));

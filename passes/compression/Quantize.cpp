@@ -6,6 +6,7 @@
 #include "passes/compression/LayerWeights.h"
 
 #include "dialects/compress/IR/CompressOps.h"
+#include "lib/support/Progress.h"
 
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
@@ -201,8 +202,10 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
     llvm::DenseMap<Value, SharedCodes> quantizedWeights;
     SmallVector<compress::CompressibleLayer> candidates;
     module.walk([&](compress::CompressibleLayer layer) { candidates.push_back(layer); });
+    compress::Progress bar("compress-quantize", "layers", candidates.size(), progress);
     for (auto [index, layer] : llvm::enumerate(candidates)) {
       std::string name = layer.getLayerName("layer" + std::to_string(index));
+      bar.next(name);
       if (skipPattern->matches(name)) {
         layers.push_back(llvm::json::Object{{"name", name},
                                             {"kind", layer.getLayerKind()},
@@ -362,8 +365,7 @@ struct QuantizePass : compress::impl::QuantizePassBase<QuantizePass> {
       if (outputError)
         layers.back().getAsObject()->insert({"output_relative_error", *outputError});
     }
-    if (report.empty())
-      return;
+    bar.finish();
     if (llvm::Error e = compress::writeReport(&getContext(), report, "compress-quantize",
                                               std::move(layers), bytesBefore, bytesAfter)) {
       module.emitError("compress-quantize: ") << llvm::toString(std::move(e));

@@ -270,15 +270,13 @@ struct ShareBlocksPass : compress::impl::ShareBlocksPassBase<ShareBlocksPass> {
       entries.push_back(llvm::json::Object{{"blocks", std::move(blocks)},
                                            {"layers", std::move(positions)}});
     }
-    if (report.empty())
-      return;
     llvm::json::Object doc{{"pass", "compress-share-blocks"},
                            {"merge", merge},
                            {"corrections", corrections},
                            {"groups", std::move(entries)},
                            {"totals", llvm::json::Object{{"bytes_before", bytesBefore},
                                                          {"bytes_after", bytesAfter}}}};
-    if (llvm::Error error = writeJson(&getContext(), report, std::move(doc)))
+    if (llvm::Error error = publishReport(&getContext(), report, std::move(doc)))
       fail(llvm::toString(std::move(error)));
   }
 

@@ -100,14 +100,12 @@ struct TokenSkipPass : compress::impl::TokenSkipPassBase<TokenSkipPass> {
                                                        : llvm::json::Value(r.threshold);
       entries.push_back(std::move(r.report));
     }
-    if (report.empty())
-      return;
     llvm::json::Object doc{{"pass", "compress-token-skip"},
                            {"skip", double(skip)},
                            {"router", routersFile.empty() ? std::string(router) : std::string("file")},
                            {"skip_kv", bool(skipKv)},
                            {"blocks", std::move(entries)}};
-    if (llvm::Error error = writeJson(&getContext(), report, std::move(doc)))
+    if (llvm::Error error = publishReport(&getContext(), report, std::move(doc)))
       fail(llvm::toString(std::move(error)));
   }
 

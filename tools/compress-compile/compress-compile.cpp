@@ -10,6 +10,8 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 
+#include <chrono>
+
 using namespace compress;
 namespace cl = llvm::cl;
 
@@ -34,7 +36,10 @@ int main(int argc, char **argv) {
   WeightMemoryOption weightMemory;
   TargetOptions target;
   PluginOptions plugins;
+  ReportOptions report;
   parseToolCommandLine(argc, argv, "CompressIR ahead-of-time compiler\n");
+  if (llvm::Error e = report.apply())
+    return fail(llvm::toString(std::move(e)));
   if (llvm::Error e = target.check())
     return fail(llvm::toString(std::move(e)));
   if (llvm::Error e = plugins.load())
@@ -67,8 +72,13 @@ int main(int argc, char **argv) {
   // Calibration runs in this process, on the CPU, whatever the target.
   EngineOptions calibrationEngine;
   calibrationEngine.numThreads = target.numThreads;
+  auto passesStart = std::chrono::steady_clock::now();
   if (llvm::Error e = runCompressionPasses(**module, compression.passes, compression.calibration,
                                            calibrationEngine, modelPath))
+    return fail(llvm::toString(std::move(e)));
+  if (llvm::Error e = report.finish(
+          reports, std::chrono::duration<double>(std::chrono::steady_clock::now() - passesStart).count(),
+          "compress-compile " + modelPath))
     return fail(llvm::toString(std::move(e)));
   const Target &backend = llvm::cantFail(lookupTarget(target.target)); // checked above
   if (llvm::Error e = backend.packageArtifact(**module, {name, outputDir, target.gpuPrecision}))

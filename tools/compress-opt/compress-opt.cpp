@@ -24,6 +24,8 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
+
 using namespace mlir;
 namespace cl = llvm::cl;
 
@@ -45,9 +47,16 @@ static int fail(const llvm::Twine &message) {
 }
 
 /// Writes the finished output, to stdout ("-") or beside `outputFilename`,
-/// and puts it in place with the passes' reports: only a run that succeeded
-/// replaces existing files.
-static int writeOutput(llvm::StringRef text, compress::PendingOutputs &pending) {
+/// and puts it in place with the passes' reports and their page, after
+/// their summary: only a run that succeeded replaces existing files.
+/// `passesStart`: when the pass pipeline began.
+static int writeOutput(llvm::StringRef text, compress::PendingOutputs &pending,
+                       const compress::ReportOptions &report,
+                       std::chrono::steady_clock::time_point passesStart) {
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - passesStart).count();
+  if (llvm::Error e = report.finish(pending, seconds, "compress-opt " + inputFilename))
+    return fail(llvm::toString(std::move(e)));
   if (outputFilename == "-") {
     llvm::outs() << text;
   } else {
@@ -88,7 +97,10 @@ int main(int argc, char **argv) {
     if (cl::Option *upstreamFlag = cl::getRegisteredOptions().lookup(flag))
       upstreamFlag->removeArgument();
   compress::PluginOptions plugins;
+  compress::ReportOptions report;
   compress::parseToolCommandLine(argc, argv, "CompressIR optimizer driver\n");
+  if (llvm::Error e = report.apply())
+    return fail(llvm::toString(std::move(e)));
   if (llvm::Error e = plugins.load())
     return fail(llvm::toString(std::move(e)));
   plugins.registerDialects(registry);
@@ -106,6 +118,7 @@ int main(int argc, char **argv) {
   // for it, lives as long as them.
   std::unique_ptr<compress::Calibrator> calibrator;
   compress::PendingOutputs pending;
+  auto passesStart = std::chrono::steady_clock::now();
   if (!compression.calibration.empty())
     calibrator = compress::Calibrator::fromFolder(compression.calibration);
   MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
@@ -124,6 +137,7 @@ int main(int argc, char **argv) {
       return failure();
     compress::setCalibrationSource(pm.getContext(), calibrator.get());
     compress::setPendingOutputs(pm.getContext(), &pending);
+    passesStart = std::chrono::steady_clock::now();
     return success();
   });
 
@@ -138,7 +152,7 @@ int main(int argc, char **argv) {
     llvm::raw_string_ostream os(text);
     if (failed(MlirOptMain(os, std::move(file), registry, config)))
       return 1;
-    return writeOutput(text, pending);
+    return writeOutput(text, pending, report, passesStart);
   }
 
   compress::OnnxImportOptions options;
@@ -167,5 +181,5 @@ int main(int argc, char **argv) {
   llvm::raw_string_ostream os(text);
   module->print(os, OpPrintingFlags());
   os << "\n";
-  return writeOutput(text, pending);
+  return writeOutput(text, pending, report, passesStart);
 }

@@ -113,7 +113,10 @@ int main(int argc, char **argv) {
   WeightMemoryOption weightMemory;
   TargetOptions target;
   PluginOptions plugins;
+  ReportOptions report;
   parseToolCommandLine(argc, argv, "CompressIR CPU runner\n");
+  if (llvm::Error e = report.apply())
+    return fail(llvm::toString(std::move(e)));
   if (llvm::Error e = target.check())
     return fail(llvm::toString(std::move(e)));
   if (llvm::Error e = plugins.load())
@@ -181,8 +184,15 @@ int main(int argc, char **argv) {
     engineOptions.target = target.target;
     engineOptions.precision = target.gpuPrecision;
     engineOptions.numThreads = numThreads;
+    auto passesStart = std::chrono::steady_clock::now();
     if (llvm::Error e = runCompressionPasses(**module, compression.passes,
                                              compression.calibration, engineOptions, modelPath))
+      return fail(llvm::toString(std::move(e)));
+    if (llvm::Error e = report.finish(pending,
+                                      std::chrono::duration<double>(
+                                          std::chrono::steady_clock::now() - passesStart)
+                                          .count(),
+                                      "compress-run " + modelPath))
       return fail(llvm::toString(std::move(e)));
     auto compiled = CpuEngine::compile(**module, engineOptions);
     if (!compiled)
