@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
@@ -30,7 +31,7 @@ static constexpr size_t kMaxInlineBytes = 256;
 void compress::registerOnnxImportDialects(DialectRegistry &registry) {
   registry.insert<compress::CompressDialect, func::FuncDialect,
                   arith::ArithDialect, math::MathDialect, tensor::TensorDialect,
-                  linalg::LinalgDialect, affine::AffineDialect>();
+                  linalg::LinalgDialect, affine::AffineDialect, scf::SCFDialect>();
 }
 
 LogicalResult compress::parseInputShape(StringRef spec, OnnxImportOptions &options) {
@@ -145,8 +146,21 @@ static size_t elementAlignment(RankedTensorType type) {
   return std::max<size_t>(type.getElementType().getIntOrFloatBitWidth() / 8, 1);
 }
 
+ImportedValue *GraphImporter::lookup(StringRef name) {
+  auto it = values.find(name);
+  if (it != values.end())
+    return &it->second;
+  return parent ? parent->lookup(name) : nullptr;
+}
+
 Value GraphImporter::createConstant(StringRef key, RankedTensorType type,
                                     llvm::ArrayRef<char> bytes, Location loc) {
+  // A subgraph's constants go to the outermost function, like the others.
+  if (parent) {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.restoreInsertionPoint(parentPoint);
+    return parent->createConstant(keyPrefix + key.str(), type, bytes, loc);
+  }
   if (Value cached = constantsByKey.lookup(key))
     if (cached.getType() == type)
       return cached;
@@ -168,6 +182,10 @@ Value GraphImporter::createConstant(StringRef key, RankedTensorType type,
 
 Value GraphImporter::createConstant(StringRef key, TypedAttr attr, Location loc) {
   OpBuilder::InsertionGuard guard(builder);
+  if (parent) {
+    builder.restoreInsertionPoint(parentPoint);
+    return parent->createConstant(keyPrefix + key.str(), attr, loc);
+  }
   // Constants go to the top of the function so that every node sees them.
   Block *body = builder.getInsertionBlock();
   builder.setInsertionPointToStart(body);
@@ -199,7 +217,7 @@ llvm::Expected<llvm::ArrayRef<char>> GraphImporter::weightBytes(const onnx::Tens
 const onnx::TensorProto *GraphImporter::constTensorOf(StringRef name) {
   auto it = values.find(name);
   if (it == values.end())
-    return nullptr;
+    return parent ? parent->constTensorOf(name) : nullptr;
   ImportedValue &v = it->second;
   if (!v.initializer && !v.value && v.dequantized) {
     derivedTensors.push_back(dequantizedTensor(*v.dequantized));
@@ -210,6 +228,12 @@ const onnx::TensorProto *GraphImporter::constTensorOf(StringRef name) {
 
 FailureOr<Value> GraphImporter::materialize(StringRef name, Location loc) {
   auto it = values.find(name);
+  if (it == values.end() && parent) {
+    // An outer scope's value is made there, before the control-flow op.
+    OpBuilder::InsertionGuard guard(builder);
+    builder.restoreInsertionPoint(parentPoint);
+    return parent->materialize(name, loc);
+  }
   if (it == values.end())
     return emitError(loc) << "value '" << name << "' is not defined";
   ImportedValue &v = it->second;
@@ -336,7 +360,7 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
         return fail() << "input " << i << " is required but not given";
   }
   for (unsigned i = 0; i < context.numInputs(); ++i)
-    if (context.hasInput(i) && !values.count(node.input(i)))
+    if (context.hasInput(i) && !lookup(node.input(i)))
       return fail() << "input '" << node.input(i) << "' is not defined";
   // A handler may report an error and still return (an input it needed was
   // missing): the node fails all the same.

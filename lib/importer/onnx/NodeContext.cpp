@@ -44,19 +44,18 @@ Value NodeContext::input(unsigned i) {
 // A missing input (past the node's inputs, or left out by an empty name) has
 // no type: null, which handlers test with hasInput() first.
 RankedTensorType NodeContext::inputType(unsigned i) {
-  auto it = hasInput(i) ? importer.values.find(node.input(i)) : importer.values.end();
-  return it == importer.values.end() ? RankedTensorType() : it->second.type;
+  ImportedValue *v = hasInput(i) ? importer.lookup(node.input(i)) : nullptr;
+  return v ? v->type : RankedTensorType();
 }
 
 bool NodeContext::isUnsigned(unsigned i) {
-  auto it = hasInput(i) ? importer.values.find(node.input(i)) : importer.values.end();
-  return it != importer.values.end() && it->second.isUnsigned;
+  ImportedValue *v = hasInput(i) ? importer.lookup(node.input(i)) : nullptr;
+  return v && v->isUnsigned;
 }
 
 std::optional<SmallVector<int64_t>> NodeContext::constInts(unsigned i) {
-  if (!hasInput(i))
-    return std::nullopt;
-  return importer.values[node.input(i)].ints;
+  ImportedValue *v = hasInput(i) ? importer.lookup(node.input(i)) : nullptr;
+  return v ? v->ints : std::nullopt;
 }
 
 FailureOr<SmallVector<int64_t>> NodeContext::requireConstInts(unsigned i,
@@ -90,8 +89,8 @@ std::optional<std::vector<char>> NodeContext::constBytes(unsigned i) {
 std::optional<std::vector<double>> NodeContext::constFloats(unsigned i) {
   if (std::optional<SmallVector<int64_t>> ints = constInts(i))
     return std::vector<double>(ints->begin(), ints->end());
-  if (hasInput(i) && importer.values[node.input(i)].floats)
-    return importer.values[node.input(i)].floats;
+  if (ImportedValue *v = hasInput(i) ? importer.lookup(node.input(i)) : nullptr; v && v->floats)
+    return v->floats;
   const onnx::TensorProto *t = constTensor(i);
   std::optional<std::vector<char>> bytes = constBytes(i);
   if (!t || !bytes)
@@ -153,6 +152,11 @@ std::optional<SmallVector<int64_t>> NodeContext::intsAttr(StringRef name) {
 const onnx::TensorProto *NodeContext::tensorAttr(StringRef name) {
   const onnx::AttributeProto *a = attr(name);
   return a && a->has_t() ? &a->t() : nullptr;
+}
+
+const onnx::GraphProto *NodeContext::graphAttr(StringRef name) {
+  const onnx::AttributeProto *a = attr(name);
+  return a && a->has_g() ? &a->g() : nullptr;
 }
 
 bool NodeContext::hasOutput(unsigned i) const {

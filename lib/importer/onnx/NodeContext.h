@@ -84,6 +84,8 @@ public:
   std::string stringAttr(llvm::StringRef name, llvm::StringRef dflt);
   std::optional<llvm::SmallVector<int64_t>> intsAttr(llvm::StringRef name);
   const onnx::TensorProto *tensorAttr(llvm::StringRef name);
+  /// A graph attribute (If's branches, Loop's and Scan's body), or null.
+  const onnx::GraphProto *graphAttr(llvm::StringRef name);
   const llvm::StringSet<> &usedAttrs() const { return used; }
 
   // Results.
@@ -129,6 +131,7 @@ void appendLossOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendOneHotOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendShrinkBitShiftOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 void appendQuantizeOps(llvm::SmallVectorImpl<OpTableEntry> &table);
+void appendControlFlowOps(llvm::SmallVectorImpl<OpTableEntry> &table);
 
 /// The whole table, built once.
 llvm::ArrayRef<OpTableEntry> opTable();
@@ -145,10 +148,21 @@ class GraphImporter {
 public:
   GraphImporter(mlir::OpBuilder &builder, const OnnxModel &model)
       : builder(builder), model(model) {}
+  /// The importer of a subgraph (If's branches, Loop's and Scan's body),
+  /// whose ops go where `builder` points: it sees `parent`'s values (the
+  /// outer scope), materialised and made constant at `parentPoint`, outside
+  /// the control-flow op; `keyPrefix` keeps its constants' keys apart.
+  GraphImporter(GraphImporter &parent, mlir::OpBuilder::InsertPoint parentPoint,
+                std::string keyPrefix)
+      : builder(parent.builder), model(parent.model), parent(&parent),
+        parentPoint(parentPoint), keyPrefix(std::move(keyPrefix)) {}
 
   mlir::OpBuilder &builder;
   const OnnxModel &model;
+  /// The values this graph defines; lookup() sees the outer scopes too.
   llvm::StringMap<ImportedValue> values;
+  /// The value `name` of this scope or an outer one, null if none.
+  ImportedValue *lookup(llvm::StringRef name);
 
   /// Materialises a value (creating constants on first use).
   mlir::FailureOr<mlir::Value> materialize(llvm::StringRef name,
@@ -182,6 +196,9 @@ private:
   mlir::Value createConstant(llvm::StringRef key, mlir::TypedAttr attr, mlir::Location loc);
 
   llvm::StringMap<mlir::Value> constantsByKey;
+  GraphImporter *parent = nullptr;
+  mlir::OpBuilder::InsertPoint parentPoint;
+  std::string keyPrefix;
   /// Tensors the importer derived (dequantized constants); stable addresses.
   std::deque<onnx::TensorProto> derivedTensors;
 };

@@ -20,6 +20,7 @@ llvm::ArrayRef<OpTableEntry> compress::opTable() {
     appendOneHotOps(t);
     appendShrinkBitShiftOps(t);
     appendQuantizeOps(t);
+    appendControlFlowOps(t);
     return t;
   }();
   return table;

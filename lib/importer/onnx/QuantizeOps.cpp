@@ -702,10 +702,10 @@ Value compress::quantizedLinear(NodeContext &ctx, Value x, unsigned weightInput,
                                 bool transposeFromKN, Value bias, RankedTensorType resultType) {
   if (!ctx.hasInput(weightInput))
     return Value();
-  auto it = ctx.importer.values.find(ctx.node.input(weightInput));
-  if (it == ctx.importer.values.end() || !it->second.dequantized)
+  ImportedValue *weightValue = ctx.importer.lookup(ctx.node.input(weightInput));
+  if (!weightValue || !weightValue->dequantized)
     return Value();
-  const DequantizedConstant &c = *it->second.dequantized;
+  const DequantizedConstant &c = *weightValue->dequantized;
   if (c.shape.size() != 2 || c.codeType == onnx::TensorProto::INT32)
     return Value();
   int64_t kAxis = transposeFromKN ? 0 : 1;
