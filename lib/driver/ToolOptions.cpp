@@ -62,6 +62,12 @@ llvm::Error ReportOptions::finish(PendingOutputs &pending, double seconds,
   printSummary(reports, seconds, llvm::errs());
   if (reportHtml.empty())
     return llvm::Error::success();
+  // As a pass's report=: the page's folder is made if missing.
+  llvm::StringRef folder = llvm::sys::path::parent_path(reportHtml.getValue());
+  if (!folder.empty())
+    if (std::error_code ec = llvm::sys::fs::create_directories(folder))
+      return llvm::createStringError("--report-html '" + reportHtml + "': cannot create '" +
+                                     folder + "': " + ec.message());
   auto page = AtomicFile::create(reportHtml);
   if (!page)
     return page.takeError();
