@@ -40,7 +40,8 @@ def build(out: Path, key: str, model_path: Path, dynamic: bool, args: argparse.N
     with tempfile.TemporaryDirectory() as tmp:
         flags = [f"--gpu-precision={args.gpu_precision}", *compression]
         for name, value in inputs.items():
-            if not dynamic:  # else compiled for the model's symbolic shapes, as AOT users do
+            # Dynamic: compiled for the model's symbolic shapes, as AOT users do; a scalar has no shape to fix.
+            if not dynamic and value.ndim:
                 flags.append(f"--input-shape={name}=" + "x".join(map(str, value.shape)))
         compile_for_gpu(model_path, case / "libm.so", out / "lib", flags, Path(tmp)).rename(case / "m.weights")
     for i, value in enumerate(inputs.values()):

@@ -5,6 +5,7 @@
 #define COMPRESS_PASSES_GPU_HOSTBUFFERS_H
 
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace compress {
@@ -16,6 +17,19 @@ inline bool isHostBuffer(mlir::Value buffer) {
     return isHostBuffer(view.getViewSource());
   return buffer.getDefiningOp<mlir::memref::GetGlobalOp>() ||
          buffer.getDefiningOp<mlir::memref::AllocaOp>();
+}
+
+/// A scalar the host computes without reading device memory: an argument,
+/// a load from a host buffer, or a pure op's result over such values (the
+/// condition of an If the host branches on).
+inline bool isHostValue(mlir::Value value) {
+  mlir::Operation *def = value.getDefiningOp();
+  if (!def)
+    return true;
+  if (auto load = llvm::dyn_cast<mlir::memref::LoadOp>(def))
+    return isHostBuffer(load.getMemRef());
+  return mlir::isMemoryEffectFree(def) && def->getNumRegions() == 0 &&
+         llvm::all_of(def->getOperands(), isHostValue);
 }
 
 } // namespace compress

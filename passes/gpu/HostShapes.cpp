@@ -22,16 +22,6 @@ constexpr llvm::StringLiteral kCopyToHostSymbol = "compress_cuda_copy_to_host";
 
 bool isTopLevel(Operation *op, Block &body) { return op->getBlock() == &body; }
 
-/// A value the host computes: an argument, a pure op's result, or a load
-/// from a host buffer.
-bool isHostValue(Value value) {
-  Operation *def = value.getDefiningOp();
-  if (!def || isMemoryEffectFree(def))
-    return true;
-  auto load = dyn_cast<memref::LoadOp>(def);
-  return load && compress::isHostBuffer(load.getMemRef());
-}
-
 /// Read by top-level loads only, directly or through views.
 bool onlyReadByHost(Value view, Block &body) {
   return llvm::all_of(view.getUsers(), [&](Operation *user) {
@@ -53,7 +43,7 @@ bool isHostFilled(memref::AllocOp alloc, Block &body) {
       return false;
     if (auto store = dyn_cast<memref::StoreOp>(user)) {
       if (use.get() != store.getMemRef() || use.get() == store.getValue() ||
-          !isHostValue(store.getValue()))
+          !compress::isHostValue(store.getValue()))
         return false;
       continue;
     }
@@ -97,8 +87,8 @@ struct GpuHostShapesPass : compress::impl::GpuHostShapesPassBase<GpuHostShapesPa
   }
 
   /// Whether host code uses `value` (through top-level pure ops): as an
-  /// allocation's size, a loop's bounds, a view's sizes, or a call's
-  /// operand.
+  /// allocation's size, a loop's bounds, a view's sizes, a call's
+  /// operand, or a branch's condition.
   static bool sizesHostWork(Value value, Block &body) {
     return llvm::any_of(value.getUsers(), [&](Operation *user) {
       if (!isTopLevel(user, body))
@@ -106,6 +96,8 @@ struct GpuHostShapesPass : compress::impl::GpuHostShapesPassBase<GpuHostShapesPa
       if (isa<memref::AllocOp, memref::AllocaOp, scf::ParallelOp, scf::ForOp, func::CallOp,
               ViewLikeOpInterface>(user))
         return true;
+      if (auto branch = dyn_cast<scf::IfOp>(user))
+        return branch.getCondition() == value;
       return isMemoryEffectFree(user) && user->getNumRegions() == 0 &&
              llvm::any_of(user->getResults(), [&](Value r) { return sizesHostWork(r, body); });
     });
@@ -118,8 +110,9 @@ struct GpuHostShapesPass : compress::impl::GpuHostShapesPassBase<GpuHostShapesPa
   void readElementOnHost(func::FuncOp func, memref::LoadOp load) {
     Type element = load.getType();
     unsigned bits = element.isIndex() ? 64 : element.getIntOrFloatBitWidth();
-    if (bits % 8 != 0)
-      return; // i1: left to compress-gpu-map-loops, which says where.
+    if (bits != 1 && bits % 8 != 0)
+      return; // left to compress-gpu-map-loops, which says where.
+    bits = llvm::alignTo(bits, 8); // a boolean takes a byte
     ModuleOp module = func->getParentOfType<ModuleOp>();
     OpBuilder b(load);
     Type i64 = b.getI64Type();
@@ -169,7 +162,8 @@ struct GpuHostShapesPass : compress::impl::GpuHostShapesPassBase<GpuHostShapesPa
       Value index = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer);
       return arith::IndexCastOp::create(b, loc, i64, index).getResult();
     };
-    int64_t bytes = type.getNumElements() * type.getElementTypeBitWidth() / 8;
+    // A boolean takes a byte in memory (as numpy's).
+    int64_t bytes = type.getNumElements() * llvm::divideCeil(type.getElementTypeBitWidth(), 8);
     func::CallOp::create(b, loc, callee,
                          ValueRange{address(copy), address(argument),
                                     arith::ConstantIntOp::create(b, loc, i64, bytes)});

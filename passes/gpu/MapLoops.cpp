@@ -38,6 +38,8 @@ void mapAll(scf::ParallelOp loop, gpu::Processor processor) {
 /// kernels made before (compress-gpu-block-reductions) and use host
 /// buffers; anything else that touches memory runs on the device.
 bool runsOnDevice(Operation *op) {
+  if (auto branch = dyn_cast<scf::IfOp>(op))
+    return !compress::isHostValue(branch.getCondition());
   if (isa<scf::ParallelOp, gpu::LaunchOp, memref::AllocOp, memref::AllocaOp, memref::DeallocOp,
           func::CallOp, func::ReturnOp, ViewLikeOpInterface>(op))
     return false;
@@ -72,14 +74,26 @@ struct GpuMapLoopsPass : compress::impl::GpuMapLoopsPassBase<GpuMapLoopsPass> {
     func::FuncOp func = getOperation();
     if (func.isExternal())
       return;
-    if (failed(checkHostReads(func.getBody().front())) ||
-        failed(wrapHostMemoryAccesses(func.getBody().front())))
+    if (failed(mapBlock(func.getBody().front())))
       return signalPassFailure();
-    SmallVector<scf::ParallelOp> loops(func.getBody().front().getOps<scf::ParallelOp>());
+  }
+
+  /// The host's code of `body` launches, allocates and branches; the
+  /// branches of an scf.if on a host value (an ONNX If whose condition the
+  /// host reads) are host code too, mapped the same way.
+  LogicalResult mapBlock(Block &body) {
+    if (failed(checkHostReads(body)) || failed(wrapHostMemoryAccesses(body)))
+      return failure();
+    SmallVector<scf::ParallelOp> loops(body.getOps<scf::ParallelOp>());
     for (scf::ParallelOp loop : loops)
       if (failed(mapToGrid(loop)))
-        return signalPassFailure();
-    cloneGlobalsIntoKernels(func.getBody().front());
+        return failure();
+    cloneGlobalsIntoKernels(body);
+    for (auto branch : body.getOps<scf::IfOp>())
+      for (Region &region : branch->getRegions())
+        if (!region.empty() && failed(mapBlock(region.front())))
+          return failure();
+    return success();
   }
 
   /// Wraps each run of top-level ops that touch memory (with the pure ops
@@ -171,17 +185,20 @@ struct GpuMapLoopsPass : compress::impl::GpuMapLoopsPassBase<GpuMapLoopsPass> {
     }
     // What the host no longer reads goes (views only describe memory).
     for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
-      if ((isa<memref::GetGlobalOp>(op) || isa<ViewLikeOpInterface>(op)) && op.use_empty())
+      if (isa<memref::GetGlobalOp, arith::SelectOp, ViewLikeOpInterface>(op) && op.use_empty())
         op.erase();
   }
 
-  /// A constant global, or a view of one.
+  /// A constant global, a view of one, or a choice between two (an If
+  /// whose branches yield constants).
   static bool isGlobalView(Value v) {
     Operation *def = v.getDefiningOp();
     if (!def || !isa<MemRefType>(v.getType()))
       return false;
     if (isa<memref::GetGlobalOp>(def))
       return true;
+    if (auto select = dyn_cast<arith::SelectOp>(def))
+      return isGlobalView(select.getTrueValue()) && isGlobalView(select.getFalseValue());
     return isa<ViewLikeOpInterface>(def) &&
            llvm::any_of(def->getOperands(), [](Value operand) { return isGlobalView(operand); });
   }

@@ -103,3 +103,50 @@ func.func @device_count(%counts: memref<16xi32>, %other: memref<16xi32>) -> memr
   memref.store %m, %other[%c0] : memref<16xi32>
   return %buffer : memref<?xf32>
 }
+
+// -----
+
+// Tests that a boolean input the host branches on (an ONNX If's condition)
+// is copied to the host whole: one byte per element, as numpy stores it.
+// CHECK-LABEL: func.func @input_condition
+// CHECK: %[[COPY:.*]] = memref.alloca() : memref<i1>
+// CHECK: %[[ONE:.*]] = arith.constant 1 : i64
+// CHECK: call @compress_cuda_copy_to_host(%{{.*}}, %{{.*}}, %[[ONE]])
+// CHECK: %[[COND:.*]] = memref.load %[[COPY]][]
+// CHECK: scf.if %[[COND]]
+func.func @input_condition(%c: memref<i1>, %y: memref<f32>) {
+  %cond = memref.load %c[] : memref<i1>
+  scf.if %cond {
+    %one = arith.constant 1.0 : f32
+    memref.store %one, %y[] : memref<f32>
+  }
+  return
+}
+
+// -----
+
+// Tests that a condition a kernel computed (ReduceSum > 0) is read from a
+// one-byte host copy made where the host branches, while the buffer the
+// comparison is stored to stays on the device (it holds a value computed
+// from device memory, so the host cannot fill it).
+// CHECK-LABEL: func.func @computed_condition
+// CHECK: %[[FLAG:.*]] = memref.alloc() : memref<i1>
+// CHECK: memref.store %{{.*}}, %[[FLAG]][]
+// CHECK: %[[BYTES:.*]] = arith.constant 1 : index
+// CHECK: %[[COPY:.*]] = memref.alloca() : memref<i1>
+// CHECK: call @compress_cuda_copy_to_host(
+// CHECK: %[[COND:.*]] = memref.load %[[COPY]][]
+// CHECK: scf.if %[[COND]]
+func.func @computed_condition(%sum: memref<f32>, %y: memref<f32>) {
+  %zero = arith.constant 0.0 : f32
+  %s = memref.load %sum[] : memref<f32>
+  %positive = arith.cmpf ogt, %s, %zero : f32
+  %flag = memref.alloc() : memref<i1>
+  memref.store %positive, %flag[] : memref<i1>
+  %cond = memref.load %flag[] : memref<i1>
+  scf.if %cond {
+    memref.store %zero, %y[] : memref<f32>
+  }
+  memref.dealloc %flag : memref<i1>
+  return
+}

@@ -131,3 +131,67 @@ func.func @launched(%b: memref<4xf32>) {
   }
   return
 }
+
+// -----
+
+// Tests that an If on a condition the host reads stays host code: the loops
+// of each branch become grids inside it.
+// CHECK-LABEL: func.func @host_branch
+// CHECK: %[[COND:.*]] = memref.load %{{.*}}[] : memref<i1>
+// CHECK: scf.if %[[COND]]
+// CHECK:   scf.parallel
+// CHECK:   } {mapping = [#gpu.loop_dim_map<processor = block_x
+// CHECK: } else {
+// CHECK:   scf.parallel
+// CHECK:   } {mapping = [#gpu.loop_dim_map<processor = block_x
+func.func @host_branch(%x: memref<5xf32>, %y: memref<5xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c5 = arith.constant 5 : index
+  %host = memref.alloca() : memref<i1>
+  %cond = memref.load %host[] : memref<i1>
+  scf.if %cond {
+    scf.parallel (%i) = (%c0) to (%c5) step (%c1) {
+      %v = memref.load %x[%i] : memref<5xf32>
+      %d = arith.addf %v, %v : f32
+      memref.store %d, %y[%i] : memref<5xf32>
+    }
+  } else {
+    scf.parallel (%i) = (%c0) to (%c5) step (%c1) {
+      %v = memref.load %x[%i] : memref<5xf32>
+      %d = arith.mulf %v, %v : f32
+      memref.store %d, %y[%i] : memref<5xf32>
+    }
+  }
+  return
+}
+
+// -----
+
+// Tests that a kernel reading one of two constants chosen by a host value
+// (an If whose branches yield constants) gets the choice and both
+// constants in its body, not the host's addresses.
+memref.global "private" constant @ones : memref<5xf32> = dense<1.0>
+memref.global "private" constant @twos : memref<5xf32> = dense<2.0>
+// CHECK-LABEL: func.func @chosen_constant
+// CHECK: %[[COND:.*]] = memref.load %{{.*}}[] : memref<i1>
+// CHECK-NOT: memref.get_global
+// CHECK: scf.parallel
+// CHECK-DAG: %[[ONES:.*]] = memref.get_global @ones
+// CHECK-DAG: %[[TWOS:.*]] = memref.get_global @twos
+// CHECK: arith.select %[[COND]], %[[ONES]], %[[TWOS]]
+func.func @chosen_constant(%y: memref<5xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c5 = arith.constant 5 : index
+  %host = memref.alloca() : memref<i1>
+  %cond = memref.load %host[] : memref<i1>
+  %ones = memref.get_global @ones : memref<5xf32>
+  %twos = memref.get_global @twos : memref<5xf32>
+  %chosen = arith.select %cond, %ones, %twos : memref<5xf32>
+  scf.parallel (%i) = (%c0) to (%c5) step (%c1) {
+    %v = memref.load %chosen[%i] : memref<5xf32>
+    memref.store %v, %y[%i] : memref<5xf32>
+  }
+  return
+}
