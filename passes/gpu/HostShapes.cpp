@@ -66,6 +66,10 @@ struct GpuHostShapesPass : compress::impl::GpuHostShapesPassBase<GpuHostShapesPa
     if (func.isExternal())
       return;
     Block &body = func.getBody().front();
+    // First: a shape computed from a small input's values is then computed
+    // from the host copy, so the host can fill its buffer.
+    for (BlockArgument argument : func.getArguments())
+      copyReadInputToHost(func, argument);
     OpBuilder b(&getContext());
     for (auto alloc : llvm::make_early_inc_range(body.getOps<memref::AllocOp>())) {
       if (!isHostFilled(alloc, body))
@@ -79,8 +83,6 @@ struct GpuHostShapesPass : compress::impl::GpuHostShapesPassBase<GpuHostShapesPa
       alloc.replaceAllUsesWith(alloca.getResult());
       alloc.erase();
     }
-    for (BlockArgument argument : func.getArguments())
-      copyReadInputToHost(func, argument);
     for (auto load : llvm::make_early_inc_range(body.getOps<memref::LoadOp>()))
       if (!compress::isHostBuffer(load.getMemRef()) && sizesHostWork(load.getResult(), body))
         readElementOnHost(func, load);
