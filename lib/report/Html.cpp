@@ -236,13 +236,18 @@ void compress::renderHtml(llvm::ArrayRef<llvm::json::Value> reports, llvm::Strin
       os << "<p class=\"settings\">" << settings << "</p>\n";
     renderTotals(passTotals(report), os);
     std::vector<ReportEntry> entries = reportEntries(report);
+    // Plots show what the pass changed; the table lists every entry, with
+    // why the others were left alone.
+    std::vector<ReportEntry> changed;
+    llvm::copy_if(entries, std::back_inserter(changed),
+                  [](const ReportEntry &e) { return !e.fields->get("skipped"); });
     for (const PlotSpec &spec : plotSpecs())
-      if (llvm::any_of(entries, [&](const ReportEntry &e) {
+      if (llvm::any_of(changed, [&](const ReportEntry &e) {
             return llvm::any_of(spec.series, [&](const Series &s) {
               return e.fields->getNumber(s.key).has_value();
             });
           }))
-        renderPlot(spec, entries, os);
+        renderPlot(spec, changed, os);
     if (!entries.empty())
       renderTable(entries, os);
     os << "</section>\n";
