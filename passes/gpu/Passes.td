@@ -123,9 +123,12 @@ def GpuMapLoopsPass : Pass<"compress-gpu-map-loops", "::mlir::func::FuncOp"> {
     thread. Runs of other top-level ops that read or write memory (a
     reduction to a scalar, a copy of one element) are wrapped in a
     one-thread parallel loop, so that no host code touches device memory.
-    `memref.get_global` is cloned into each loop that reads it, so that the
-    kernel outlining copies the (small) constant into the device module.
-    A value read from memory and used by the host is an error.
+    `memref.get_global` (or a `select` between two, an If choosing a
+    constant) is cloned into each loop that reads it, so that the kernel
+    outlining copies the (small) constant into the device module. An
+    `scf.if` on a condition the host holds stays host code, and the loops of
+    its branches are mapped the same way. A value read from memory and used
+    by the host is an error.
   }];
   let options = [
     Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
@@ -140,7 +143,7 @@ def GpuHostShapesPass : Pass<"compress-gpu-host-shapes", "::mlir::func::FuncOp">
     Runs after convert-linalg-to-parallel-loops, before compress-gpu-map-loops.
     Host code reads a few buffers itself: the shape operand of a
     `memref.reshape` to a shape known only at run time, and the sizes it
-    allocates with. Two kinds are kept on the host:
+    allocates with. Three kinds are kept on the host:
     - a buffer the host fills with values it computed (a shape built from
       `tensor.dim` and arithmetic: an alloc whose only users are top-level
       stores of host values, loads and reshapes) becomes a `memref.alloca`;
@@ -150,7 +153,7 @@ def GpuHostShapesPass : Pass<"compress-gpu-host-shapes", "::mlir::func::FuncOp">
       loads read the copy;
     - one element of a device buffer that host code needs (a count a kernel
       computed, such as the number of tokens a router kept, that sizes an
-      allocation or a loop) is copied to a host buffer by the same call
+      allocation or a loop, or an If's condition) is copied to a host buffer by the same call
       just before the host reads it (the copy waits for the kernels before
       it; a model with such a read is not recorded as a CUDA graph).
     compress-gpu-map-loops leaves loads and stores of host buffers on the host.
