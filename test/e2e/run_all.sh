@@ -80,7 +80,7 @@ else
   failed=$((failed + 1))
 fi
 # The example pass plugin (examples/outlier-quantize) loaded into compress-run: outlier-aware-quantize on SmolLM2
-# with calibration, its report, and its perplexity against float and plain RTN; about 3 minutes on 2 cores.
+# with calibration, its report, and its perplexity against float (onnxruntime) and plain RTN; about 2 minutes on 2 cores.
 if "$py" "$root/test/e2e/check_outlier_plugin.py" "$@"; then
   passed=$((passed + 1))
 else
