@@ -75,12 +75,16 @@ llvm::Error ReportOptions::finish(PendingOutputs &pending, double seconds,
   return pending.add(std::move(*page));
 }
 
-llvm::Error TargetOptions::check() const {
-  if (auto found = lookupTarget(target); !found)
-    return found.takeError();
+llvm::Error ThreadsOption::check() const {
   if (numThreads < 0)
     return llvm::createStringError("bad --num-threads " + llvm::Twine(numThreads.getValue()) +
                                    ": expected 0 (all cores) or more");
+  return llvm::Error::success();
+}
+
+llvm::Error TargetOptions::check() const {
+  if (auto found = lookupTarget(target); !found)
+    return found.takeError();
   if (gpuPrecision != "f32" && gpuPrecision != "f16")
     return llvm::createStringError("bad --gpu-precision '" + gpuPrecision +
                                    "': expected f32 or f16");

@@ -77,20 +77,26 @@ struct ReportOptions {
   llvm::Error finish(PendingOutputs &pending, double seconds, llvm::StringRef title) const;
 };
 
-/// --target and --num-threads: where and how compiled code runs.
+/// --num-threads: how many threads compiled code and calibration use.
+struct ThreadsOption {
+  llvm::cl::opt<int> numThreads{
+      "num-threads", llvm::cl::cat(toolOptionCategory()), llvm::cl::init(0),
+      llvm::cl::desc("Threads compiled code, kernels and calibration may use (0: all cores)")};
+  /// Fails naming the flag when the count is negative.
+  llvm::Error check() const;
+};
+
+/// --target and --gpu-precision: where compiled code runs.
 struct TargetOptions {
   llvm::cl::opt<std::string> target{
       "target", llvm::cl::cat(toolOptionCategory()), llvm::cl::init("cpu"),
       llvm::cl::desc("Target to compile for, one registered in lib/target (cpu)")};
-  llvm::cl::opt<int> numThreads{
-      "num-threads", llvm::cl::cat(toolOptionCategory()), llvm::cl::init(0),
-      llvm::cl::desc("Threads compiled code, kernels and calibration may use (0: all cores)")};
   llvm::cl::opt<std::string> gpuPrecision{
       "gpu-precision", llvm::cl::cat(toolOptionCategory()), llvm::cl::init("f32"),
       llvm::cl::desc("Precision of matrix products on --target=cuda: f32, or f16 (int4 layers "
                      "in groups of 128 on fp16 tensor cores, fp32 sums)")};
-  /// Fails naming the flag when the target is unknown, threads negative or
-  /// the precision unknown or not the target's.
+  /// Fails naming the flag when the target is unknown or the precision
+  /// unknown or not the target's.
   llvm::Error check() const;
 };
 

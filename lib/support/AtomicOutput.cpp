@@ -6,6 +6,7 @@
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/Signals.h"
 
 #include <utility>
@@ -19,12 +20,23 @@ static llvm::Error cannotWrite(llvm::StringRef path, const llvm::Twine &why) {
 
 llvm::Expected<AtomicFile> AtomicFile::create(const llvm::Twine &path) {
   std::string target = path.str();
-  int fd;
-  llvm::SmallString<256> temporary;
-  if (std::error_code ec = fs::createUniqueFile(target + ".tmp-%%%%%%", fd, temporary))
-    return cannotWrite(target, ec.message());
-  llvm::sys::RemoveFileOnSignal(temporary);
-  return AtomicFile(std::move(target), std::string(temporary), fd);
+  // Not fs::createUniqueFile: it would take a '%' of the path (a folder
+  // called "50%") for a placeholder.
+  std::error_code ec;
+  for (int attempt = 0; attempt < 128; ++attempt) {
+    char suffix[16];
+    snprintf(suffix, sizeof suffix, ".tmp-%06x", llvm::sys::Process::GetRandomNumber() & 0xffffff);
+    std::string temporary = target + suffix;
+    int fd;
+    ec = fs::openFileForWrite(temporary, fd, fs::CD_CreateNew, fs::OF_None);
+    if (ec == std::errc::file_exists)
+      continue;
+    if (ec)
+      break;
+    llvm::sys::RemoveFileOnSignal(temporary);
+    return AtomicFile(std::move(target), std::move(temporary), fd);
+  }
+  return cannotWrite(target, ec.message());
 }
 
 AtomicFile::AtomicFile(std::string target, std::string temporary, int fd)
@@ -128,17 +140,27 @@ llvm::Expected<StagingFolder> StagingFolder::create(const llvm::Twine &folder) {
   if (!parent.empty())
     if (std::error_code ec = fs::create_directories(parent))
       return llvm::createStringError("cannot create '" + parent + "': " + ec.message());
-  // createUniqueDirectory puts a relative name under the system's temporary
-  // folder, maybe on another filesystem.
-  llvm::SmallString<256> model(target + ".tmp");
-  if (std::error_code ec = fs::make_absolute(model))
+  // Made beside the target, on its filesystem, and not by
+  // fs::createUniqueDirectory, which takes a '%' of the path for a
+  // placeholder.
+  llvm::SmallString<256> absolute(target);
+  if (std::error_code ec = fs::make_absolute(absolute))
     return llvm::createStringError("cannot create a staging folder beside '" + target +
                                    "': " + ec.message());
-  llvm::SmallString<256> staging;
-  if (std::error_code ec = fs::createUniqueDirectory(model, staging))
+  std::string staging;
+  std::error_code ec;
+  for (int attempt = 0; attempt < 128; ++attempt) {
+    char suffix[16];
+    snprintf(suffix, sizeof suffix, ".tmp-%06x", llvm::sys::Process::GetRandomNumber() & 0xffffff);
+    staging = (absolute + suffix).str();
+    ec = fs::create_directory(staging, /*IgnoreExisting=*/false);
+    if (ec != std::errc::file_exists)
+      break;
+  }
+  if (ec)
     return llvm::createStringError("cannot create a staging folder beside '" + target +
                                    "': " + ec.message());
-  return StagingFolder(std::move(target), std::string(staging));
+  return StagingFolder(std::move(target), std::move(staging));
 }
 
 StagingFolder::StagingFolder(std::string target, std::string staging)

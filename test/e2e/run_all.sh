@@ -86,5 +86,12 @@ if "$py" "$root/test/e2e/check_outlier_plugin.py" "$@"; then
 else
   failed=$((failed + 1))
 fi
+# compress-export: exported models run by onnxruntime against compress-run with the same passes (every layer form,
+# the refusals; MiniLM and SmolLM2 int4, sizes against onnxruntime's quantizer); about 30 s.
+if "$py" "$root/test/e2e/check_export.py" "$@"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -35,12 +35,15 @@ int main(int argc, char **argv) {
   CompressionOptions compression;
   WeightMemoryOption weightMemory;
   TargetOptions target;
+  ThreadsOption threads;
   PluginOptions plugins;
   ReportOptions report;
   parseToolCommandLine(argc, argv, "CompressIR ahead-of-time compiler\n");
   if (llvm::Error e = report.apply())
     return fail(llvm::toString(std::move(e)));
   if (llvm::Error e = target.check())
+    return fail(llvm::toString(std::move(e)));
+  if (llvm::Error e = threads.check())
     return fail(llvm::toString(std::move(e)));
   if (llvm::Error e = plugins.load())
     return fail(llvm::toString(std::move(e)));
@@ -71,7 +74,7 @@ int main(int argc, char **argv) {
     return fail(llvm::toString(module.takeError()));
   // Calibration runs in this process, on the CPU, whatever the target.
   EngineOptions calibrationEngine;
-  calibrationEngine.numThreads = target.numThreads;
+  calibrationEngine.numThreads = threads.numThreads;
   auto passesStart = std::chrono::steady_clock::now();
   if (llvm::Error e = runCompressionPasses(**module, compression.passes, compression.calibration,
                                            calibrationEngine, modelPath))

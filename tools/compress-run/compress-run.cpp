@@ -112,6 +112,7 @@ int main(int argc, char **argv) {
   CompressionOptions compression;
   WeightMemoryOption weightMemory;
   TargetOptions target;
+  ThreadsOption threads;
   PluginOptions plugins;
   ReportOptions report;
   parseToolCommandLine(argc, argv, "CompressIR CPU runner\n");
@@ -119,9 +120,11 @@ int main(int argc, char **argv) {
     return fail(llvm::toString(std::move(e)));
   if (llvm::Error e = target.check())
     return fail(llvm::toString(std::move(e)));
+  if (llvm::Error e = threads.check())
+    return fail(llvm::toString(std::move(e)));
   if (llvm::Error e = plugins.load())
     return fail(llvm::toString(std::move(e)));
-  int numThreads = target.numThreads;
+  int numThreads = threads.numThreads;
 
   // Inputs first: their shapes specialise the compiled model.
   llvm::StringMap<HostTensor> given;

@@ -1,0 +1,400 @@
+#include "lib/export/OnnxExport.h"
+
+#include "lib/export/LayerNodes.h"
+#include "lib/importer/onnx/NodeContext.h"
+#include "lib/importer/onnx/OnnxModel.h"
+#include "lib/support/AtomicOutput.h"
+
+#include "dialects/compress/IR/CompressOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Matchers.h"
+
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/Path.h"
+
+#include <map>
+
+using namespace compress;
+using namespace mlir;
+
+namespace {
+
+func::FuncOp mainOf(ModuleOp module) { return module.lookupSymbol<func::FuncOp>("main"); }
+
+/// What identifies a layer op as the import made it: its op, attributes and
+/// result type, and which constants it reads (attributes are uniqued, so a
+/// rewritten weight is a different pointer).
+std::string signature(Operation *op) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << op->getName() << op->getAttrDictionary() << op->getResultTypes();
+  for (Value v : op->getOperands()) {
+    Attribute attr;
+    if (matchPattern(v, m_Constant(&attr)))
+      os << " c" << attr.getAsOpaquePointer();
+    else
+      os << " v";
+  }
+  return s;
+}
+
+/// @main's ops other than layers and constants, with their result types.
+std::vector<std::string> structureOf(ModuleOp module) {
+  std::vector<std::string> ops;
+  func::FuncOp main = mainOf(module);
+  if (!main)
+    return ops;
+  main.getBody().walk([&](Operation *op) {
+    if (isa<CompressibleLayer>(op) || op->hasTrait<OpTrait::ConstantLike>())
+      return;
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    os << op->getName() << " -> " << op->getResultTypes();
+    ops.push_back(std::move(s));
+  });
+  return ops;
+}
+
+llvm::Error error(const llvm::Twine &message) { return llvm::createStringError(message.str()); }
+
+/// Every value name a graph and its subgraphs read (node inputs, graph
+/// outputs), for finding nodes and initializers nothing reads any more.
+void collectReads(const onnx::GraphProto &graph, llvm::StringSet<> &reads) {
+  for (const auto &out : graph.output())
+    reads.insert(out.name());
+  for (const auto &node : graph.node()) {
+    for (const auto &in : node.input())
+      reads.insert(in);
+    for (const auto &attr : node.attribute()) {
+      if (attr.has_g())
+        collectReads(attr.g(), reads);
+      for (const auto &g : attr.graphs())
+        collectReads(g, reads);
+    }
+  }
+}
+
+/// Whether each node of `graph` feeds an output, walking back from the
+/// outputs (nodes are in topological order).
+std::vector<bool> liveNodes(const onnx::GraphProto &graph) {
+  llvm::StringSet<> live;
+  for (const auto &out : graph.output())
+    live.insert(out.name());
+  std::vector<bool> isLive(graph.node_size());
+  for (int i = graph.node_size() - 1; i >= 0; --i) {
+    const onnx::NodeProto &node = graph.node(i);
+    isLive[i] = llvm::any_of(node.output(), [&](const std::string &o) { return live.contains(o); });
+    if (!isLive[i])
+      continue;
+    llvm::StringSet<> nested;
+    for (const auto &attr : node.attribute()) {
+      if (attr.has_g())
+        collectReads(attr.g(), nested);
+      for (const auto &g : attr.graphs())
+        collectReads(g, nested);
+    }
+    for (const auto &in : node.input())
+      live.insert(in);
+    for (const auto &entry : nested)
+      live.insert(entry.getKey());
+  }
+  return isLive;
+}
+
+/// Writes the initializers' bytes: large ones into one external data file
+/// beside the model, the rest inline.
+llvm::Error placeTensorData(const OnnxModel &model, onnx::GraphProto &graph, bool external,
+                            llvm::StringRef outputPath, PendingOutputs &outputs) {
+  std::optional<AtomicFile> data;
+  std::string dataName = llvm::sys::path::filename(outputPath).str() + ".data";
+  uint64_t offset = 0;
+  for (onnx::TensorProto &t : *graph.mutable_initializer()) {
+    bool wasExternal = t.data_location() == onnx::TensorProto::EXTERNAL;
+    if (!external && !wasExternal)
+      continue; // stays as the model had it
+    std::vector<char> copy;
+    std::optional<MappedTensorBytes> mapped;
+    llvm::StringRef bytes;
+    if (t.has_raw_data() && !wasExternal) {
+      bytes = t.raw_data();
+    } else if (wasExternal) {
+      auto m = mapTensorBytes(model, t);
+      if (!m)
+        return m.takeError();
+      mapped = std::move(**m);
+      bytes = llvm::StringRef(mapped->bytes.data(), mapped->bytes.size());
+    } else { // typed fields
+      auto read = readTensorBytes(model, t);
+      if (!read)
+        return read.takeError();
+      copy = std::move(*read);
+      bytes = llvm::StringRef(copy.data(), copy.size());
+    }
+    if (!external || bytes.size() < 1024) {
+      std::string inlineBytes = bytes.str();
+      t.clear_external_data();
+      t.clear_data_location();
+      t.set_raw_data(std::move(inlineBytes));
+      continue;
+    }
+    if (!data) {
+      llvm::SmallString<256> dataPath(outputPath);
+      llvm::sys::path::remove_filename(dataPath);
+      llvm::sys::path::append(dataPath, dataName);
+      auto file = AtomicFile::create(dataPath);
+      if (!file)
+        return file.takeError();
+      data.emplace(std::move(*file));
+    }
+    data->os().write(bytes.data(), bytes.size());
+    std::string location = dataName;
+    t.clear_raw_data();
+    t.clear_float_data();
+    t.clear_int32_data();
+    t.clear_int64_data();
+    t.clear_double_data();
+    t.clear_uint64_data();
+    t.clear_string_data();
+    t.clear_external_data();
+    t.set_data_location(onnx::TensorProto::EXTERNAL);
+    auto entry = [&](const char *key, const std::string &value) {
+      onnx::StringStringEntryProto *e = t.add_external_data();
+      e->set_key(key);
+      e->set_value(value);
+    };
+    entry("location", location);
+    entry("offset", std::to_string(offset));
+    entry("length", std::to_string(bytes.size()));
+    offset += bytes.size();
+  }
+  if (data)
+    return outputs.add(std::move(*data));
+  return llvm::Error::success();
+}
+
+} // namespace
+
+llvm::Expected<ImportedGraph> ImportedGraph::take(ModuleOp module) {
+  ImportedGraph graph;
+  func::FuncOp main = mainOf(module);
+  if (!main)
+    return error("the module has no @main");
+  llvm::Error failure = llvm::Error::success();
+  main.getBody().walk([&](CompressibleLayer layer) {
+    std::string name = layer.getLayerName("");
+    if (name.empty())
+      return WalkResult::advance();
+    if (!graph.layers.try_emplace(name, signature(layer)).second) {
+      failure = error("two layers are named '" + name + "'");
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (failure)
+    return std::move(failure);
+  graph.structure = structureOf(module);
+  return graph;
+}
+
+bool ImportedGraph::unchanged(llvm::StringRef name, Operation *layer) const {
+  auto it = layers.find(name);
+  return it != layers.end() && it->second == signature(layer);
+}
+
+llvm::Error ImportedGraph::checkOnlyLayersChanged(ModuleOp module) const {
+  std::vector<std::string> now = structureOf(module);
+  size_t i = 0;
+  while (i < now.size() && i < structure.size() && now[i] == structure[i])
+    ++i;
+  if (i == now.size() && i == structure.size())
+    return llvm::Error::success();
+  std::string before = i < structure.size() ? "'" + structure[i] + "'" : "nothing";
+  std::string after = i < now.size() ? "'" + now[i] + "'" : "nothing";
+  return error("the passes changed the graph outside its layers (op " + llvm::Twine(i) + " of @main was " +
+               before + ", is " + after +
+               "): export writes passes that rewrite layers (compress-quantize weight-only, "
+               "compress-factorize, compress-prune unstructured or N:M); structured pruning, "
+               "dropped, shared or outlined blocks and token routing are not exported");
+}
+
+llvm::Error compress::exportOnnx(const OnnxModel &model, ModuleOp module,
+                                 const ImportedGraph &imported, llvm::StringRef outputPath,
+                                 const OnnxExportOptions &options, PendingOutputs &outputs) {
+  if (llvm::Error e = imported.checkOnlyLayersChanged(module))
+    return e;
+  onnx::ModelProto proto = model.proto;
+  onnx::GraphProto &graph = *proto.mutable_graph();
+
+  // Names in use, so that new values, initializers and nodes take fresh ones.
+  llvm::StringSet<> taken;
+  for (const auto &node : graph.node()) {
+    taken.insert(node.name());
+    for (const auto &o : node.output())
+      taken.insert(o);
+  }
+  for (const auto &t : graph.initializer())
+    taken.insert(t.name());
+  for (const auto &v : graph.input())
+    taken.insert(v.name());
+  auto uniqueName = [&](const std::string &wanted) {
+    std::string name = wanted;
+    for (int i = 1; taken.contains(name); ++i)
+      name = wanted + "_" + std::to_string(i);
+    taken.insert(name);
+    return name;
+  };
+  llvm::StringMap<int> nodeByName;
+  for (int i = 0; i < graph.node_size(); ++i) {
+    auto [it, fresh] = nodeByName.try_emplace(nodeDisplayName(graph.node(i)), i);
+    if (!fresh)
+      it->second = -1; // ambiguous
+  }
+
+  // Each chain of layer ops (a low-rank path adding a compressed layer's
+  // output) replaces the node its innermost layer was imported from.
+  std::map<int, LayerNodes> replacements;
+  llvm::StringSet<> present;
+  bool microsoft = false;
+  llvm::Error failure = llvm::Error::success();
+  mainOf(module).getBody().walk([&](CompressibleLayer root) {
+    Operation *op = root.getOperation();
+    auto isAddend = [&](OpOperand &use) {
+      auto user = dyn_cast<LowRankLinearOp>(use.getOwner());
+      return user && user.getAddend() == use.get();
+    };
+    if (llvm::any_of(op->getUses(), isAddend)) {
+      if (!op->hasOneUse())
+        failure = error("layer '" + root.getLayerName("?") +
+                        "': its output is both added by a low-rank path and read elsewhere");
+      return failure ? WalkResult::interrupt() : WalkResult::advance();
+    }
+    Operation *innermost = op;
+    int length = 1;
+    while (auto lowRank = dyn_cast<LowRankLinearOp>(innermost)) {
+      if (!lowRank.getAddend() || !lowRank.getAddend().getDefiningOp<CompressibleLayer>())
+        break;
+      innermost = lowRank.getAddend().getDefiningOp();
+      ++length;
+    }
+    std::string name = cast<CompressibleLayer>(innermost).getLayerName("");
+    present.insert(name);
+    if (length == 1 && imported.unchanged(name, op))
+      return WalkResult::advance();
+    auto fail = [&](const llvm::Twine &why) {
+      failure = error("layer '" + name + "': " + why);
+      return WalkResult::interrupt();
+    };
+    auto found = nodeByName.find(name);
+    if (name.empty())
+      return fail("the layer has no name, so no node of the model's graph stands for it");
+    if (found == nodeByName.end())
+      return fail("no node of the model's graph has this name (layers inside subgraphs are not "
+                  "exported)");
+    if (found->second < 0)
+      return fail("several nodes of the model's graph have this name");
+    const onnx::NodeProto &node = graph.node(found->second);
+    bool nbits = node.op_type() == "MatMulNBits" && node.domain() == "com.microsoft";
+    bool onnxDomain = node.domain().empty() || node.domain() == "ai.onnx";
+    if (!nbits && !(onnxDomain && (node.op_type() == "MatMul" || node.op_type() == "Gemm")))
+      return fail("its node is a " + node.op_type() +
+                  "; export rewrites MatMul, Gemm and MatMulNBits nodes");
+    auto [it, fresh] = replacements.try_emplace(found->second, node.name(), node.input(1),
+                                                uniqueName, options.accuracyLevel);
+    if (!fresh)
+      return fail("two rewritten layers stand for its node");
+    if (llvm::Error e = it->second.emit(op, node.input(0), node.output(0)))
+      return fail(llvm::toString(std::move(e)));
+    microsoft |= it->second.usesMicrosoftDomain;
+    return WalkResult::advance();
+  });
+  if (failure)
+    return failure;
+  for (const auto &entry : imported.layerSignatures())
+    if (!present.contains(entry.getKey()))
+      return error("layer '" + entry.getKey() + "' is gone from the compressed model");
+
+  // The new node list: replaced nodes give way to theirs, in place (their
+  // inputs are produced before them).
+  std::vector<bool> wasLive = liveNodes(graph);
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
+  std::vector<int> origin; // the original node's index, or -1 for a new node
+  for (int i = 0; i < graph.node_size(); ++i) {
+    auto it = replacements.find(i);
+    if (it == replacements.end()) {
+      *nodes.Add() = graph.node(i);
+      origin.push_back(i);
+      continue;
+    }
+    for (onnx::NodeProto &n : it->second.nodes) {
+      *nodes.Add() = std::move(n);
+      origin.push_back(-1);
+    }
+    for (onnx::TensorProto &t : it->second.initializers)
+      *graph.add_initializer() = std::move(t);
+  }
+  llvm::StringSet<> readBefore;
+  collectReads(graph, readBefore);
+  graph.mutable_node()->Swap(&nodes);
+  // Nodes only the replaced ones read (the DequantizeLinear of a weight, a
+  // Transpose of a tied embedding) go; nodes dead in the model stay.
+  std::vector<bool> isLive = liveNodes(graph);
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> kept;
+  for (int i = 0; i < graph.node_size(); ++i)
+    if (isLive[i] || origin[i] < 0 || !wasLive[origin[i]])
+      *kept.Add() = std::move(*graph.mutable_node(i));
+  graph.mutable_node()->Swap(&kept);
+  // Initializers nothing reads any more go too (from the graph's inputs as
+  // well, where older models list them).
+  llvm::StringSet<> reads;
+  collectReads(graph, reads);
+  auto dropped = [&](const std::string &name) {
+    return readBefore.contains(name) && !reads.contains(name);
+  };
+  google::protobuf::RepeatedPtrField<onnx::TensorProto> initializers;
+  for (onnx::TensorProto &t : *graph.mutable_initializer())
+    if (!dropped(t.name()))
+      *initializers.Add() = std::move(t);
+  graph.mutable_initializer()->Swap(&initializers);
+  google::protobuf::RepeatedPtrField<onnx::ValueInfoProto> inputs;
+  for (onnx::ValueInfoProto &v : *graph.mutable_input())
+    if (!dropped(v.name()))
+      *inputs.Add() = std::move(v);
+  graph.mutable_input()->Swap(&inputs);
+
+  if (microsoft && !llvm::any_of(proto.opset_import(), [](const onnx::OperatorSetIdProto &o) {
+        return o.domain() == "com.microsoft";
+      })) {
+    onnx::OperatorSetIdProto *opset = proto.add_opset_import();
+    opset->set_domain("com.microsoft");
+    opset->set_version(1);
+  }
+
+  // Where the bytes go.
+  bool hadExternal = llvm::any_of(model.proto.graph().initializer(), [](const onnx::TensorProto &t) {
+    return t.data_location() == onnx::TensorProto::EXTERNAL;
+  });
+  uint64_t total = 0;
+  for (const onnx::TensorProto &t : graph.initializer()) {
+    uint64_t elements = 1;
+    for (int64_t d : t.dims())
+      elements *= uint64_t(std::max<int64_t>(d, 0));
+    total += elements * std::max<size_t>(onnxElementSize(t.data_type()), 1);
+  }
+  const uint64_t protobufLimit = uint64_t(2) << 30;
+  bool external = options.externalData == "always" ||
+                  (options.externalData == "auto" && (hadExternal || total > protobufLimit / 4 * 3));
+  if (!external && total >= protobufLimit)
+    return error("the weights (" + llvm::Twine(total >> 20) +
+                 " MiB) do not fit in one protobuf file: export with --external-data=always or auto");
+  if (llvm::Error e = placeTensorData(model, graph, external, outputPath, outputs))
+    return e;
+  std::string bytes;
+  if (!proto.SerializeToString(&bytes))
+    return error("cannot serialize the exported model (larger than protobuf's 2 GiB?)");
+  auto file = AtomicFile::create(outputPath);
+  if (!file)
+    return file.takeError();
+  file->os() << bytes;
+  return outputs.add(std::move(*file));
+}
