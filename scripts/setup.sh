@@ -8,7 +8,7 @@ apt_packages=(
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
   libprotobuf-dev protobuf-compiler libonnx-dev libeigen3-dev libdnnl-dev libomp-22-dev
   libgtest-dev libonnx-testdata zlib1g-dev ninja-build cmake g++ python3-venv
-  r-cran-janeaustenr clang-22 libclang-rt-22-dev
+  r-cran-janeaustenr clang-22 libclang-rt-22-dev python3-dev
 )
 missing=()
 for p in "${apt_packages[@]}"; do

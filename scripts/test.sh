@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: set-up and build, unit tests, lit tests, the ONNX backend
-# suite (allow-listed cases), end-to-end checks against onnxruntime, a
-# project and a pass plugin built against the installed SDK, the file
+# suite (allow-listed cases), end-to-end checks against onnxruntime, the
+# Python package, a project and a pass plugin built against the installed SDK, the file
 # readers' unit tests under ASan+UBSan, and the fuzz targets.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +25,8 @@ stage "lit tests" /usr/lib/llvm-22/bin/lit -sv "$root/build/test"
 stage "ONNX backend suite" "$root/.venv/bin/python" "$root/test/conformance/run_backend.py" \
   --allowlist "$root/test/conformance/backend_allowlist.txt"
 stage "end to end vs onnxruntime" bash "$root/test/e2e/run_all.sh"
+# The compressir Python package: the build tree's module, and a wheel of it installed in a fresh venv.
+stage "Python package (pytest)" "$root/.venv/bin/python" -m pytest -q -p no:cacheprovider "$root/test/python"
 stage "SDK: install, build against it" bash "$root/test/sdk/run.sh"
 stage "SDK: a pass plugin built against it, run by the tools" bash "$root/test/sdk/plugin.sh"
 stage "sanitizers: unit tests under ASan+UBSan" "$root/scripts/sanitize.sh"

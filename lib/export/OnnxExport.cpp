@@ -398,3 +398,12 @@ llvm::Error compress::exportOnnx(const OnnxModel &model, ModuleOp module,
   file->os() << bytes;
   return outputs.add(std::move(*file));
 }
+
+llvm::Error compress::exportOnnxFile(llvm::StringRef modelPath, ModuleOp module,
+                                     const ImportedGraph &imported, llvm::StringRef outputPath,
+                                     const OnnxExportOptions &options, PendingOutputs &outputs) {
+  auto model = loadOnnxModel(modelPath);
+  if (!model)
+    return model.takeError();
+  return exportOnnx(**model, module, imported, outputPath, options, outputs);
+}

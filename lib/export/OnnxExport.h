@@ -67,6 +67,12 @@ llvm::Error exportOnnx(const OnnxModel &model, mlir::ModuleOp module, const Impo
                        llvm::StringRef outputPath, const OnnxExportOptions &options,
                        PendingOutputs &outputs);
 
+/// exportOnnx of the model read from `modelPath` (what `module` was
+/// imported from).
+llvm::Error exportOnnxFile(llvm::StringRef modelPath, mlir::ModuleOp module,
+                           const ImportedGraph &imported, llvm::StringRef outputPath,
+                           const OnnxExportOptions &options, PendingOutputs &outputs);
+
 } // namespace compress
 
 #endif

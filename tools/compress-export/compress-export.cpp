@@ -4,7 +4,6 @@
 #include "lib/driver/LoadModel.h"
 #include "lib/driver/ToolOptions.h"
 #include "lib/export/OnnxExport.h"
-#include "lib/importer/onnx/OnnxModel.h"
 #include "lib/support/AtomicOutput.h"
 #include "passes/compression/LayerWeights.h"
 
@@ -89,13 +88,10 @@ int main(int argc, char **argv) {
           outputs, std::chrono::duration<double>(std::chrono::steady_clock::now() - passesStart).count(),
           "compress-export " + modelPath))
     return fail(llvm::toString(std::move(e)));
-  auto model = loadOnnxModel(modelPath);
-  if (!model)
-    return fail(llvm::toString(model.takeError()));
   OnnxExportOptions exportOptions;
   exportOptions.externalData = externalData;
   exportOptions.accuracyLevel = accuracyLevel;
-  if (llvm::Error e = exportOnnx(**model, **module, *imported, outputPath, exportOptions, outputs))
+  if (llvm::Error e = exportOnnxFile(modelPath, **module, *imported, outputPath, exportOptions, outputs))
     return fail(llvm::toString(std::move(e)));
   if (llvm::Error e = outputs.commitAll())
     return fail(llvm::toString(std::move(e)));
