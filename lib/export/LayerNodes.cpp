@@ -268,6 +268,16 @@ llvm::Error LayerNodes::emit(Operation *op, const std::string &input, const std:
     weight = std::move(*dense);
     bias = sparse.getBias();
   } else if (auto linear = dyn_cast<LinearOp>(op)) {
+    Attribute weightAttr;
+    if (matchPattern(linear.getWeight(), m_Constant(&weightAttr))) {
+      auto shared = sharedWeights.find(weightAttr.getAsOpaquePointer());
+      if (shared != sharedWeights.end()) {
+        std::string product = linear.getBias() ? uniqueName(output + "/product") : output;
+        addNode("MatMul", {input, shared->second}, product);
+        return linear.getBias() ? emitBias(product, output, linear.getBias())
+                                : llvm::Error::success();
+      }
+    }
     auto floats = constantFloats(linear.getWeight());
     if (!floats)
       return llvm::createStringError("its weight is not a float32 constant");
@@ -279,5 +289,8 @@ llvm::Error LayerNodes::emit(Operation *op, const std::string &input, const std:
   }
   std::string product = bias ? uniqueName(output + "/product") : output;
   emitFloat(weightName + "_dense", input, product, weight, n, k);
+  Attribute weightAttr;
+  if (isa<LinearOp>(op) && matchPattern(layer.getLayerWeight(), m_Constant(&weightAttr)))
+    sharedWeights[weightAttr.getAsOpaquePointer()] = initializers.back().name();
   return bias ? emitBias(product, output, bias) : llvm::Error::success();
 }

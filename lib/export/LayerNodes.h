@@ -10,6 +10,7 @@
 #include "llvm/Support/Error.h"
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,10 +23,15 @@ namespace compress {
 /// unique by `uniqueName`.
 class LayerNodes {
 public:
+  /// `sharedWeights` maps a float weight constant (its attribute) to the
+  /// initializer written for it, so layers sharing a weight (shared blocks)
+  /// share the initializer.
   LayerNodes(std::string nodeName, std::string weightName,
-             std::function<std::string(const std::string &)> uniqueName, int64_t accuracyLevel)
+             std::function<std::string(const std::string &)> uniqueName, int64_t accuracyLevel,
+             std::map<const void *, std::string> &sharedWeights)
       : nodeName(std::move(nodeName)), weightName(std::move(weightName)),
-        uniqueName(std::move(uniqueName)), accuracyLevel(accuracyLevel) {}
+        uniqueName(std::move(uniqueName)), accuracyLevel(accuracyLevel),
+        sharedWeights(sharedWeights) {}
 
   /// Emits `layer` (a compress linear-family op) reading the ONNX value
   /// `input`, its output named `output`; an addend that is another layer
@@ -62,6 +68,7 @@ private:
   std::string nodeName, weightName;
   std::function<std::string(const std::string &)> uniqueName;
   int64_t accuracyLevel;
+  std::map<const void *, std::string> &sharedWeights;
 };
 
 } // namespace compress

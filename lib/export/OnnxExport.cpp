@@ -22,40 +22,6 @@ namespace {
 
 func::FuncOp mainOf(ModuleOp module) { return module.lookupSymbol<func::FuncOp>("main"); }
 
-/// What identifies a layer op as the import made it: its op, attributes and
-/// result type, and which constants it reads (attributes are uniqued, so a
-/// rewritten weight is a different pointer).
-std::string signature(Operation *op) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << op->getName() << op->getAttrDictionary() << op->getResultTypes();
-  for (Value v : op->getOperands()) {
-    Attribute attr;
-    if (matchPattern(v, m_Constant(&attr)))
-      os << " c" << attr.getAsOpaquePointer();
-    else
-      os << " v";
-  }
-  return s;
-}
-
-/// @main's ops other than layers and constants, with their result types.
-std::vector<std::string> structureOf(ModuleOp module) {
-  std::vector<std::string> ops;
-  func::FuncOp main = mainOf(module);
-  if (!main)
-    return ops;
-  main.getBody().walk([&](Operation *op) {
-    if (isa<CompressibleLayer>(op) || op->hasTrait<OpTrait::ConstantLike>())
-      return;
-    std::string s;
-    llvm::raw_string_ostream os(s);
-    os << op->getName() << " -> " << op->getResultTypes();
-    ops.push_back(std::move(s));
-  });
-  return ops;
-}
-
 llvm::Error error(const llvm::Twine &message) { return llvm::createStringError(message.str()); }
 
 /// Every value name a graph and its subgraphs read (node inputs, graph
@@ -175,54 +141,12 @@ llvm::Error placeTensorData(const OnnxModel &model, onnx::GraphProto &graph, boo
 
 } // namespace
 
-llvm::Expected<ImportedGraph> ImportedGraph::take(ModuleOp module) {
-  ImportedGraph graph;
-  func::FuncOp main = mainOf(module);
-  if (!main)
-    return error("the module has no @main");
-  llvm::Error failure = llvm::Error::success();
-  main.getBody().walk([&](CompressibleLayer layer) {
-    std::string name = layer.getLayerName("");
-    if (name.empty())
-      return WalkResult::advance();
-    if (!graph.layers.try_emplace(name, signature(layer)).second) {
-      failure = error("two layers are named '" + name + "'");
-      return WalkResult::interrupt();
-    }
-    return WalkResult::advance();
-  });
-  if (failure)
-    return std::move(failure);
-  graph.structure = structureOf(module);
-  return graph;
-}
-
-bool ImportedGraph::unchanged(llvm::StringRef name, Operation *layer) const {
-  auto it = layers.find(name);
-  return it != layers.end() && it->second == signature(layer);
-}
-
-llvm::Error ImportedGraph::checkOnlyLayersChanged(ModuleOp module) const {
-  std::vector<std::string> now = structureOf(module);
-  size_t i = 0;
-  while (i < now.size() && i < structure.size() && now[i] == structure[i])
-    ++i;
-  if (i == now.size() && i == structure.size())
-    return llvm::Error::success();
-  std::string before = i < structure.size() ? "'" + structure[i] + "'" : "nothing";
-  std::string after = i < now.size() ? "'" + now[i] + "'" : "nothing";
-  return error("the passes changed the graph outside its layers (op " + llvm::Twine(i) + " of @main was " +
-               before + ", is " + after +
-               "): export writes passes that rewrite layers (compress-quantize weight-only, "
-               "compress-factorize, compress-prune unstructured or N:M); structured pruning, "
-               "dropped, shared or outlined blocks and token routing are not exported");
-}
-
 llvm::Error compress::exportOnnx(const OnnxModel &model, ModuleOp module,
                                  const ImportedGraph &imported, llvm::StringRef outputPath,
                                  const OnnxExportOptions &options, PendingOutputs &outputs) {
-  if (llvm::Error e = imported.checkOnlyLayersChanged(module))
-    return e;
+  auto changes = imported.compare(module);
+  if (!changes)
+    return changes.takeError();
   onnx::ModelProto proto = model.proto;
   onnx::GraphProto &graph = *proto.mutable_graph();
 
@@ -254,6 +178,7 @@ llvm::Error compress::exportOnnx(const OnnxModel &model, ModuleOp module,
   // Each chain of layer ops (a low-rank path adding a compressed layer's
   // output) replaces the node its innermost layer was imported from.
   std::map<int, LayerNodes> replacements;
+  std::map<const void *, std::string> sharedWeights;
   llvm::StringSet<> present;
   bool microsoft = false;
   llvm::Error failure = llvm::Error::success();
@@ -300,7 +225,7 @@ llvm::Error compress::exportOnnx(const OnnxModel &model, ModuleOp module,
       return fail("its node is a " + node.op_type() +
                   "; export rewrites MatMul, Gemm and MatMulNBits nodes");
     auto [it, fresh] = replacements.try_emplace(found->second, node.name(), node.input(1),
-                                                uniqueName, options.accuracyLevel);
+                                                uniqueName, options.accuracyLevel, sharedWeights);
     if (!fresh)
       return fail("two rewritten layers stand for its node");
     if (llvm::Error e = it->second.emit(op, node.input(0), node.output(0)))
@@ -310,9 +235,56 @@ llvm::Error compress::exportOnnx(const OnnxModel &model, ModuleOp module,
   });
   if (failure)
     return failure;
-  for (const auto &entry : imported.layerSignatures())
-    if (!present.contains(entry.getKey()))
-      return error("layer '" + entry.getKey() + "' is gone from the compressed model");
+  for (const std::string &name : imported.layerNames())
+    if (!present.contains(name) && !changes->removedNodes.contains(name))
+      return error("layer '" + name + "' is gone from the compressed model");
+
+  // Values that surviving nodes read from removed ones now come from
+  // elsewhere (a dropped block's output is its input): an Identity in the
+  // removed producer's place keeps the value's name for its readers.
+  auto singleOutput = [&](llvm::StringRef node) -> llvm::Expected<std::string> {
+    auto found = nodeByName.find(node);
+    if (found == nodeByName.end() || found->second < 0)
+      return error("node '" + node + "' is not one node of the model's graph");
+    const onnx::NodeProto &n = graph.node(found->second);
+    if (n.output_size() != 1)
+      return error("node '" + node + "' has " + llvm::Twine(n.output_size()) +
+                   " outputs: which one a pass rewired is unknown");
+    return n.output(0);
+  };
+  std::map<int, onnx::NodeProto> identities;
+  for (const auto &[oldNode, now] : changes->rewired) {
+    if (!changes->removedNodes.contains(oldNode))
+      return error("the passes rewired readers of node '" + oldNode +
+                   "', which they kept: export writes removals of whole nodes only");
+    auto oldValue = singleOutput(oldNode);
+    if (!oldValue)
+      return oldValue.takeError();
+    std::string newValue = now.name;
+    if (!now.graphInput) {
+      auto produced = singleOutput(now.name);
+      if (!produced)
+        return produced.takeError();
+      newValue = *produced;
+    }
+    int at = nodeByName.lookup(oldNode);
+    auto [it, fresh] = identities.try_emplace(at);
+    if (!fresh && it->second.input(0) != newValue)
+      return error("the passes rewired the readers of '" + *oldValue + "' to both '" +
+                   it->second.input(0) + "' and '" + newValue + "'");
+    if (fresh) {
+      it->second.set_op_type("Identity");
+      it->second.set_name(uniqueName(*oldValue + "/removed"));
+      it->second.add_input(newValue);
+      it->second.add_output(*oldValue);
+    }
+  }
+  for (const auto &entry : changes->removedNodes) {
+    auto found = nodeByName.find(entry.getKey());
+    if (found == nodeByName.end() || found->second < 0)
+      return error("the passes removed node '" + entry.getKey() +
+                   "', which is not one node of the model's graph (inside a subgraph?)");
+  }
 
   // The new node list: replaced nodes give way to theirs, in place (their
   // inputs are produced before them).
@@ -320,6 +292,13 @@ llvm::Error compress::exportOnnx(const OnnxModel &model, ModuleOp module,
   google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
   std::vector<int> origin; // the original node's index, or -1 for a new node
   for (int i = 0; i < graph.node_size(); ++i) {
+    if (auto identity = identities.find(i); identity != identities.end()) {
+      *nodes.Add() = identity->second;
+      origin.push_back(-1);
+      continue;
+    }
+    if (changes->removedNodes.contains(nodeDisplayName(graph.node(i))))
+      continue;
     auto it = replacements.find(i);
     if (it == replacements.end()) {
       *nodes.Add() = graph.node(i);
@@ -336,6 +315,16 @@ llvm::Error compress::exportOnnx(const OnnxModel &model, ModuleOp module,
   llvm::StringSet<> readBefore;
   collectReads(graph, readBefore);
   graph.mutable_node()->Swap(&nodes);
+  // Graph outputs and inputs the passes removed (a dropped block's cache).
+  auto keep = [](auto *fields, const std::vector<std::string> &removed) {
+    std::remove_reference_t<decltype(*fields)> kept;
+    for (auto &v : *fields)
+      if (!llvm::is_contained(removed, v.name()))
+        *kept.Add() = std::move(v);
+    fields->Swap(&kept);
+  };
+  keep(graph.mutable_output(), changes->removedOutputs);
+  keep(graph.mutable_input(), changes->removedInputs);
   // Nodes only the replaced ones read (the DequantizeLinear of a weight, a
   // Transpose of a tied embedding) go; nodes dead in the model stay.
   std::vector<bool> isLive = liveNodes(graph);

@@ -7,47 +7,25 @@
 // MatMulNBits, low-rank layers two MatMuls (or two MatMulNBits), pruned
 // layers a MatMul by their dense weight; chains (a low-rank path whose
 // addend is a quantized layer: EoRA, the outlier-aware plugin) become their
-// nodes' sum. Passes that change the graph outside its layers (structured
-// pruning, dropped, shared or outlined blocks, token routing) are refused
-// before anything is written.
+// nodes' sum. Nodes a pass removed whole (dropped blocks) go, an Identity
+// standing for each value others read from them. Passes that change the
+// graph otherwise (structured pruning, shared or outlined blocks, token
+// routing) are refused before anything is written.
 #ifndef COMPRESS_LIB_EXPORT_ONNXEXPORT_H
 #define COMPRESS_LIB_EXPORT_ONNXEXPORT_H
 
+#include "lib/export/ImportedGraph.h"
+
 #include "mlir/IR/BuiltinOps.h"
 
-#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Error.h"
 
 #include <string>
-#include <vector>
 
 namespace compress {
 
 struct OnnxModel;
 class PendingOutputs;
-
-/// What @main looked like as imported, taken before the passes run: each
-/// layer's signature (op, attributes, which constants it reads) by name,
-/// and the graph around the layers (every other op but constants, with its
-/// result types).
-class ImportedGraph {
-public:
-  /// Fails naming the layer when two layers share a name (the exporter could
-  /// not tell which node a rewritten one replaces).
-  static llvm::Expected<ImportedGraph> take(mlir::ModuleOp module);
-
-  /// Whether the layer called `name` is still the op the import made.
-  bool unchanged(llvm::StringRef name, mlir::Operation *layer) const;
-  /// The imported layers, by name.
-  const llvm::StringMap<std::string> &layerSignatures() const { return layers; }
-  /// Fails saying what differs when @main's ops around its layers are no
-  /// longer those imported, or a layer has gone.
-  llvm::Error checkOnlyLayersChanged(mlir::ModuleOp module) const;
-
-private:
-  llvm::StringMap<std::string> layers;
-  std::vector<std::string> structure;
-};
 
 struct OnnxExportOptions {
   /// "auto" (external data when the model had some or would pass protobuf's

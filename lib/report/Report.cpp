@@ -180,7 +180,7 @@ void compress::printSummary(llvm::ArrayRef<llvm::json::Value> reports, double se
          << (pass == "compress-find-blocks" ? " blocks found\n" : " blocks routed\n");
       continue;
     }
-    printTotals(passTotals(report), !report.getArray("layers"), os);
+    printTotals(passTotals(report), report.getArray("blocks") != nullptr, os);
   }
   os << llvm::format("  %-22s ", "model");
   printTotals(runTotals(reports), false, os);

@@ -131,7 +131,15 @@ void scaleOutput(LinearOp op, const Eigen::VectorXd &scales, StringRef key) {
           v = arith::AddFOp::create(nb, nloc, v, args[2]);
         linalg::YieldOp::create(nb, nloc, v);
       });
-  output.replaceAllUsesExcept(scaled.getResult(0), scaled);
+  // The sizes of a dynamic output were read with tensor.dim ops made above:
+  // they keep reading the layer's output (replaced, they would read the
+  // scaling before it is computed).
+  llvm::SmallPtrSet<Operation *, 8> madeHere;
+  for (Operation *o = op->getNextNode(); o && o != scaled.getOperation(); o = o->getNextNode())
+    madeHere.insert(o);
+  madeHere.insert(scaled);
+  output.replaceUsesWithIf(scaled.getResult(0),
+                           [&](OpOperand &use) { return !madeHere.contains(use.getOwner()); });
 }
 
 struct ShareBlocksPass : compress::impl::ShareBlocksPassBase<ShareBlocksPass> {

@@ -1,0 +1,72 @@
+// What @main looked like as imported, and what the passes changed since:
+// the record compress-export compares against to know which ONNX nodes a
+// pass rewrote, removed or rewired.
+#ifndef COMPRESS_LIB_EXPORT_IMPORTEDGRAPH_H
+#define COMPRESS_LIB_EXPORT_IMPORTEDGRAPH_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+#include <vector>
+
+namespace compress {
+
+/// Where an operand of @main comes from, in ONNX terms: a graph input (by
+/// name) or an output of a node (by node name); empty for constants and
+/// values inside an op's regions.
+struct Producer {
+  bool graphInput = false;
+  std::string name;
+  bool operator==(const Producer &o) const { return graphInput == o.graphInput && name == o.name; }
+  bool operator!=(const Producer &o) const { return !(*this == o); }
+};
+
+/// What the passes did to the graph around its layers, in ONNX terms.
+struct GraphChanges {
+  /// Nodes none of whose ops is left (compress-drop-blocks' blocks).
+  llvm::StringSet<> removedNodes;
+  /// Values a removed node produced that surviving ops now read from
+  /// elsewhere: (the removed producer node, the new producer).
+  std::vector<std::pair<std::string, Producer>> rewired;
+  /// Graph inputs and outputs @main no longer has.
+  std::vector<std::string> removedInputs, removedOutputs;
+};
+
+class ImportedGraph {
+public:
+  /// Records @main of a module just imported. Fails naming the layer when
+  /// two layers share a name (the exporter could not tell which node a
+  /// rewritten one replaces).
+  static llvm::Expected<ImportedGraph> take(mlir::ModuleOp module);
+
+  /// Whether the layer called `name` is still the op the import made (its
+  /// op, attributes, result type and the constants it reads).
+  bool unchanged(llvm::StringRef name, mlir::Operation *layer) const;
+  /// The imported layers' names.
+  std::vector<std::string> layerNames() const;
+  /// Compares `module` (after the passes) with the record: nodes removed
+  /// whole and what now reads in their place are changes the exporter
+  /// writes; ops added, ops whose types changed and readers rewired away
+  /// from a kept node (structured pruning, shared blocks, token routing,
+  /// outlined blocks) fail, saying which op.
+  llvm::Expected<GraphChanges> compare(mlir::ModuleOp module) const;
+
+private:
+  struct OpRecord {
+    std::string node;
+    std::string form; // op name and result types
+    std::vector<Producer> operands;
+  };
+  llvm::StringMap<std::string> layers;
+  llvm::DenseMap<mlir::Operation *, OpRecord> ops;
+  std::vector<std::string> inputs, outputs;
+};
+
+} // namespace compress
+
+#endif
