@@ -129,9 +129,9 @@ std::vector<std::string> ImportedGraph::layerNames() const {
 llvm::Expected<GraphChanges> ImportedGraph::compare(ModuleOp module) const {
   static const char *kWritten =
       ": export writes passes that rewrite layers (compress-quantize weight-only, "
-      "compress-factorize, compress-prune unstructured or N:M) and remove whole blocks "
-      "(compress-drop-blocks); structured pruning, shared or outlined blocks and token routing "
-      "are not exported";
+      "compress-factorize, compress-prune unstructured or N:M), remove whole blocks "
+      "(compress-drop-blocks) or share them (compress-share-blocks); structured pruning, "
+      "outlined blocks and token routing are not exported";
   func::FuncOp main = mainOf(module);
   if (!main)
     return error("the module has no @main");
@@ -146,6 +146,19 @@ llvm::Expected<GraphChanges> ImportedGraph::compare(ModuleOp module) const {
     if (isa<CompressibleLayer>(op))
       return WalkResult::advance(); // rewritten layers are new ops; the exporter writes them
     auto it = ops.find(op);
+    if (it == ops.end()) {
+      // New ops named after a layer's node, inside @main's body or inside
+      // another such op: what a pass added after that layer.
+      Operation *top = op;
+      while (top->getParentOp() != main.getOperation())
+        top = top->getParentOp();
+      std::string node = nodeOf(top);
+      if (!ops.count(top) && layers.count(node)) {
+        if (top == op)
+          changes.layerEpilogues[node].push_back(op);
+        return WalkResult::advance();
+      }
+    }
     bool isReturn = isa<func::ReturnOp>(op) && op->getParentOp() == main.getOperation();
     if (it == ops.end() || it->second.form != formOf(op) ||
         (!isReturn && it->second.operands.size() != op->getNumOperands())) {

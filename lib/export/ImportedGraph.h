@@ -33,6 +33,10 @@ struct GraphChanges {
   /// Values a removed node produced that surviving ops now read from
   /// elsewhere: (the removed producer node, the new producer).
   std::vector<std::pair<std::string, Producer>> rewired;
+  /// Ops a pass added after a layer, by the layer's node (they carry its
+  /// name): compress-share-blocks' per-channel scaling and the tensor.dim
+  /// and tensor.empty it needs. The exporter writes those it knows.
+  llvm::StringMap<llvm::SmallVector<mlir::Operation *>> layerEpilogues;
   /// Graph inputs and outputs @main no longer has.
   std::vector<std::string> removedInputs, removedOutputs;
 };
@@ -50,10 +54,10 @@ public:
   /// The imported layers' names.
   std::vector<std::string> layerNames() const;
   /// Compares `module` (after the passes) with the record: nodes removed
-  /// whole and what now reads in their place are changes the exporter
-  /// writes; ops added, ops whose types changed and readers rewired away
-  /// from a kept node (structured pruning, shared blocks, token routing,
-  /// outlined blocks) fail, saying which op.
+  /// whole, what now reads in their place and ops added after a layer are
+  /// changes the exporter writes; other ops added, ops whose types changed
+  /// and readers rewired away from a kept node (structured pruning, token
+  /// routing, outlined blocks) fail, saying which op.
   llvm::Expected<GraphChanges> compare(mlir::ModuleOp module) const;
 
 private:

@@ -294,3 +294,17 @@ llvm::Error LayerNodes::emit(Operation *op, const std::string &input, const std:
     sharedWeights[weightAttr.getAsOpaquePointer()] = initializers.back().name();
   return bias ? emitBias(product, output, bias) : llvm::Error::success();
 }
+
+llvm::Error LayerNodes::emitScaling(const std::string &input, const std::string &output,
+                                    Value scales, Value bias) {
+  std::vector<char> storage;
+  auto bytes = operandBytes(scales, "scales", storage);
+  if (!bytes)
+    return bytes.takeError();
+  std::string name = addInitializer(weightName + "_scales", onnx::TensorProto::FLOAT,
+                                    {int64_t(bytes->size() / sizeof(float))}, bytes->data(),
+                                    bytes->size());
+  std::string scaled = bias ? uniqueName(output + "/scaled") : output;
+  addNode("Mul", {input, name}, scaled);
+  return bias ? emitBias(scaled, output, bias) : llvm::Error::success();
+}

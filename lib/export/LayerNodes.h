@@ -40,6 +40,11 @@ public:
   /// cannot express, a weight that is no constant).
   llvm::Error emit(mlir::Operation *layer, const std::string &input, const std::string &output);
 
+  /// `output` = `input` * scales (+ bias), per output channel: the float
+  /// constants [N] of compress-share-blocks' per-block scaling.
+  llvm::Error emitScaling(const std::string &input, const std::string &output,
+                          mlir::Value scales, mlir::Value bias);
+
   std::vector<onnx::NodeProto> nodes;
   /// Their bytes in raw_data.
   std::vector<onnx::TensorProto> initializers;

@@ -7,7 +7,10 @@
 
 #include "dialects/compress/IR/CompressOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 
 #include "llvm/ADT/StringSet.h"
@@ -23,6 +26,40 @@ namespace {
 func::FuncOp mainOf(ModuleOp module) { return module.lookupSymbol<func::FuncOp>("main"); }
 
 llvm::Error error(const llvm::Twine &message) { return llvm::createStringError(message.str()); }
+
+/// Whether `generic` computes `layerOutput` * scales (+ bias) with scales and
+/// bias along the last dimension: compress-share-blocks' scaling.
+bool isChannelScaling(linalg::GenericOp generic, Value layerOutput) {
+  auto inputs = generic.getInputs();
+  if (inputs.size() < 2 || inputs.size() > 3 || inputs[0] != layerOutput ||
+      generic.getNumResults() != 1)
+    return false;
+  int64_t rank = cast<RankedTensorType>(layerOutput.getType()).getRank();
+  auto maps = generic.getIndexingMapsArray();
+  AffineMap channel = AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, generic.getContext()));
+  for (size_t i = 0; i < maps.size(); ++i) {
+    bool perChannel = i >= 1 && i < inputs.size();
+    if (maps[i] != (perChannel ? channel : AffineMap::getMultiDimIdentityMap(rank, generic.getContext())))
+      return false;
+  }
+  for (size_t i = 1; i < inputs.size(); ++i)
+    if (!matchPattern(inputs[i], m_Constant()))
+      return false;
+  Block &body = generic.getRegion().front();
+  auto ops = body.without_terminator();
+  auto it = ops.begin();
+  auto mul = it != ops.end() ? dyn_cast<arith::MulFOp>(*it++) : arith::MulFOp();
+  if (!mul || mul.getLhs() != body.getArgument(0) || mul.getRhs() != body.getArgument(1))
+    return false;
+  Value result = mul;
+  if (inputs.size() == 3) {
+    auto add = it != ops.end() ? dyn_cast<arith::AddFOp>(*it++) : arith::AddFOp();
+    if (!add || add.getLhs() != mul.getResult() || add.getRhs() != body.getArgument(2))
+      return false;
+    result = add;
+  }
+  return it == ops.end() && body.getTerminator()->getOperand(0) == result;
+}
 
 /// Every value name a graph and its subgraphs read (node inputs, graph
 /// outputs), for finding nodes and initializers nothing reads any more.
@@ -228,8 +265,26 @@ llvm::Error compress::exportOnnx(const OnnxModel &model, ModuleOp module,
                                                 uniqueName, options.accuracyLevel, sharedWeights);
     if (!fresh)
       return fail("two rewritten layers stand for its node");
-    if (llvm::Error e = it->second.emit(op, node.input(0), node.output(0)))
+    // A scaling a pass added after the layer (shared blocks) ends the chain.
+    linalg::GenericOp scaling;
+    if (auto added = changes->layerEpilogues.find(name); added != changes->layerEpilogues.end()) {
+      for (Operation *extra : added->second) {
+        auto generic = dyn_cast<linalg::GenericOp>(extra);
+        if (generic && !scaling && isChannelScaling(generic, op->getResult(0)))
+          scaling = generic;
+        else if (!isa<tensor::EmptyOp, tensor::DimOp>(extra))
+          return fail("the passes added '" + extra->getName().getStringRef() +
+                      "' after it, which export does not write");
+      }
+    }
+    std::string layerOutput = scaling ? uniqueName(node.output(0) + "/unscaled") : node.output(0);
+    if (llvm::Error e = it->second.emit(op, node.input(0), layerOutput))
       return fail(llvm::toString(std::move(e)));
+    if (scaling)
+      if (llvm::Error e = it->second.emitScaling(
+              layerOutput, node.output(0), scaling.getInputs()[1],
+              scaling.getInputs().size() > 2 ? scaling.getInputs()[2] : Value()))
+        return fail(llvm::toString(std::move(e)));
     microsoft |= it->second.usesMicrosoftDomain;
     return WalkResult::advance();
   });

@@ -10,7 +10,8 @@ quantizer does for the same scheme.
                 an .mlir model), each naming what is wrong, exiting non-zero and leaving an existing output as it was.
   blocks        llama_block.py's 3-block model with its last block dropped, without and with a cache, against its
                 2-block model in onnxruntime; a middle block dropped and int4, and blocks sharing weights (one
-                initializer each), against compress-run; shared blocks with per-block scales refused.
+                initializer each; with per-block scales, a Mul after each layer), against compress-run; structured
+                pruning refused.
   MiniLM        int4 groups of 32: outputs within 1e-5; file no larger than MatMulNBitsQuantizer(block 32, symmetric).
   SmolLM2       int4 groups of 128: logits within 1e-3 relative (the issue's bound); file no larger than
                 MatMulNBitsQuantizer(block 128, symmetric), the .onnx and its .data together.
@@ -178,8 +179,16 @@ def check_dropped_blocks(args, tmp: Path) -> None:
     calibration.mkdir(parents=True)
     for name, value in feeds3.items():
         np.save(calibration / f"{name}.npy", value)
-    expect_refusal(args, tmp, models[3], "shared blocks with per-block scales", "compress-share-blocks{group=3}",
-                   "outside the layers", (f"--calibration={calibration.parent}",))
+    scaled = compare(args, tmp, models[3], feeds3, "blocks sharing weights, per-block scales",
+                     "compress-share-blocks{group=3}", 1e-5, (f"--calibration={calibration.parent}",), output="output")
+    if scaled.exists():
+        kinds = [n.op_type for n in onnx.load(str(scaled), load_external_data=False).graph.node]
+        check(kinds.count("Mul") - [n.op_type for n in onnx.load(str(models[3]), load_external_data=False)
+                                    .graph.node].count("Mul") == 21,
+              "blocks sharing weights, per-block scales: a Mul after each of the 21 layers")
+    expect_refusal(args, tmp, models[3], "structured pruning",
+                   "compress-prune{pattern=structured sparsity=0.25 structured-targets=mlp}", "outside the layers",
+                   (f"--calibration={calibration.parent}",))
 
 
 def main(argv=None) -> int:
