@@ -130,8 +130,8 @@ llvm::Expected<GraphChanges> ImportedGraph::compare(ModuleOp module) const {
   static const char *kWritten =
       ": export writes passes that rewrite layers (compress-quantize weight-only, "
       "compress-factorize, compress-prune unstructured or N:M), remove whole blocks "
-      "(compress-drop-blocks) or share them (compress-share-blocks); structured pruning, "
-      "outlined blocks and token routing are not exported";
+      "(compress-drop-blocks) or share them (compress-share-blocks), and prune MLP channels "
+      "(compress-prune pattern=structured); outlined blocks and token routing are not exported";
   func::FuncOp main = mainOf(module);
   if (!main)
     return error("the module has no @main");
@@ -160,13 +160,13 @@ llvm::Expected<GraphChanges> ImportedGraph::compare(ModuleOp module) const {
       }
     }
     bool isReturn = isa<func::ReturnOp>(op) && op->getParentOp() == main.getOperation();
-    if (it == ops.end() || it->second.form != formOf(op) ||
-        (!isReturn && it->second.operands.size() != op->getNumOperands())) {
-      failure = error("the passes " +
-                      llvm::Twine(it == ops.end() ? "added '" : "changed the types of '") +
-                      formOf(op) + "' (node '" + nodeOf(op) + "') outside the layers" + kWritten);
+    if (it == ops.end() || (!isReturn && it->second.operands.size() != op->getNumOperands())) {
+      failure = error("the passes added '" + formOf(op) + "' (node '" + nodeOf(op) +
+                      "') outside the layers" + kWritten);
       return WalkResult::interrupt();
     }
+    if (it->second.form != formOf(op))
+      changes.reshapedNodes.insert(it->second.node);
     seen.insert(op);
     // @main's results are matched by name: a pass may have removed some.
     std::vector<std::string> outputsNow = names(main, true);

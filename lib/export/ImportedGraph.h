@@ -37,6 +37,10 @@ struct GraphChanges {
   /// name): compress-share-blocks' per-channel scaling and the tensor.dim
   /// and tensor.empty it needs. The exporter writes those it knows.
   llvm::StringMap<llvm::SmallVector<mlir::Operation *>> layerEpilogues;
+  /// Nodes whose ops now compute other shapes (structured pruning's
+  /// smaller channels flowing through them): written unchanged when ONNX
+  /// infers their shapes from their inputs, which the exporter checks.
+  llvm::StringSet<> reshapedNodes;
   /// Graph inputs and outputs @main no longer has.
   std::vector<std::string> removedInputs, removedOutputs;
 };
@@ -55,9 +59,9 @@ public:
   std::vector<std::string> layerNames() const;
   /// Compares `module` (after the passes) with the record: nodes removed
   /// whole, what now reads in their place and ops added after a layer are
-  /// changes the exporter writes; other ops added, ops whose types changed
-  /// and readers rewired away from a kept node (structured pruning, token
-  /// routing, outlined blocks) fail, saying which op.
+  /// changes the exporter writes, as are ops whose result types changed (it
+  /// checks their nodes); other ops added and readers rewired away from a
+  /// kept node (token routing, outlined blocks) fail, saying which op.
   llvm::Expected<GraphChanges> compare(mlir::ModuleOp module) const;
 
 private:

@@ -334,6 +334,46 @@ llvm::Error compress::exportOnnx(const OnnxModel &model, ModuleOp module,
       it->second.add_output(*oldValue);
     }
   }
+  // Ops computing other shapes than at import (structured pruning's smaller
+  // channels): their nodes stay as written when ONNX infers their shapes
+  // from their inputs, elementwise ops reading no constant; a node whose
+  // sizes are written in it (a Reshape's shape, a bias) would need
+  // rewriting.
+  static const llvm::StringSet<> kShapeFollowing = {
+      "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh", "Erf", "Gelu", "Silu",
+      "Neg", "Exp", "Sqrt", "Identity", "Softplus", "HardSigmoid", "HardSwish", "LeakyRelu"};
+  llvm::StringSet<> constants;
+  for (const onnx::TensorProto &t : graph.initializer())
+    constants.insert(t.name());
+  for (const onnx::NodeProto &n : graph.node())
+    if (n.op_type() == "Constant")
+      for (const std::string &o : n.output())
+        constants.insert(o);
+  for (const auto &entry : changes->reshapedNodes) {
+    llvm::StringRef name = entry.getKey();
+    if (changes->removedNodes.contains(name))
+      continue;
+    auto found = nodeByName.find(name);
+    bool layerNode = llvm::is_contained(imported.layerNames(), name.str());
+    if (layerNode)
+      continue; // written from its layer op, whatever its sizes
+    if (found == nodeByName.end() || found->second < 0)
+      return error("the passes changed the shapes computed by '" + name +
+                   "', which is not one node of the model's graph");
+    const onnx::NodeProto &n = graph.node(found->second);
+    bool onnxDomain = n.domain().empty() || n.domain() == "ai.onnx";
+    const std::string *constant = nullptr;
+    for (const std::string &in : n.input())
+      if (constants.contains(in))
+        constant = &in;
+    if (!onnxDomain || !kShapeFollowing.contains(n.op_type()) || constant)
+      return error("the passes changed the shapes node '" + name + "' (" + n.op_type() +
+                   ") computes, and " +
+                   (constant ? "it reads the constant '" + *constant + "'"
+                             : std::string("its sizes are not inferred from its inputs alone")) +
+                   ": export writes pruned MLP channels (structured-targets=mlp), not pruned "
+                   "attention heads or convolution filters");
+  }
   for (const auto &entry : changes->removedNodes) {
     auto found = nodeByName.find(entry.getKey());
     if (found == nodeByName.end() || found->second < 0)

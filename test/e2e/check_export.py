@@ -10,8 +10,8 @@ quantizer does for the same scheme.
                 an .mlir model), each naming what is wrong, exiting non-zero and leaving an existing output as it was.
   blocks        llama_block.py's 3-block model with its last block dropped, without and with a cache, against its
                 2-block model in onnxruntime; a middle block dropped and int4, and blocks sharing weights (one
-                initializer each; with per-block scales, a Mul after each layer), against compress-run; structured
-                pruning refused.
+                initializer each; with per-block scales, a Mul after each layer), MLP channels pruned, against
+                compress-run; attention heads pruned refused.
   MiniLM        int4 groups of 32: outputs within 1e-5; file no larger than MatMulNBitsQuantizer(block 32, symmetric).
   SmolLM2       int4 groups of 128: logits within 1e-3 relative (the issue's bound); file no larger than
                 MatMulNBitsQuantizer(block 128, symmetric), the .onnx and its .data together.
@@ -186,9 +186,19 @@ def check_dropped_blocks(args, tmp: Path) -> None:
         check(kinds.count("Mul") - [n.op_type for n in onnx.load(str(models[3]), load_external_data=False)
                                     .graph.node].count("Mul") == 21,
               "blocks sharing weights, per-block scales: a Mul after each of the 21 layers")
-    expect_refusal(args, tmp, models[3], "structured pruning",
-                   "compress-prune{pattern=structured sparsity=0.25 structured-targets=mlp}", "outside the layers",
-                   (f"--calibration={calibration.parent}",))
+    compare(args, tmp, models[3], feeds3, "MLP channels pruned (structured)",
+            "compress-prune{pattern=structured sparsity=0.25 structured-targets=mlp}", 1e-5,
+            (f"--calibration={calibration.parent}",), output="output")
+    # Pruned heads change the sizes Reshape nodes hold: refused (the model without a cache, whose heads the pass
+    # prunes).
+    no_cache = tmp / "blocks3.onnx"
+    hidden_calibration = tmp / "hidden_calibration" / "set0"
+    hidden_calibration.mkdir(parents=True)
+    np.save(hidden_calibration / "hidden.npy", hidden)
+    expect_refusal(args, tmp, no_cache, "attention heads pruned",
+                   "compress-prune{pattern=structured sparsity=0.25 structured-targets=heads}",
+                   "(node '/model/layers.0/Reshape_0') outside the layers",
+                   (f"--calibration={hidden_calibration.parent}",))
 
 
 def main(argv=None) -> int:
