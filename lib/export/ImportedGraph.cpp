@@ -130,8 +130,9 @@ llvm::Expected<GraphChanges> ImportedGraph::compare(ModuleOp module) const {
   static const char *kWritten =
       ": export writes passes that rewrite layers (compress-quantize weight-only, "
       "compress-factorize, compress-prune unstructured or N:M), remove whole blocks "
-      "(compress-drop-blocks) or share them (compress-share-blocks), and prune MLP channels "
-      "(compress-prune pattern=structured); outlined blocks and token routing are not exported";
+      "(compress-drop-blocks) or share them (compress-share-blocks), prune MLP channels "
+      "(compress-prune pattern=structured) and route tokens (compress-token-skip skip-kv=false); "
+      "outlined blocks are not exported";
   func::FuncOp main = mainOf(module);
   if (!main)
     return error("the module has no @main");
@@ -146,6 +147,10 @@ llvm::Expected<GraphChanges> ImportedGraph::compare(ModuleOp module) const {
     if (isa<CompressibleLayer>(op))
       return WalkResult::advance(); // rewritten layers are new ops; the exporter writes them
     auto it = ops.find(op);
+    if (it == ops.end() && isa<RouteTokensOp, SelectTokensOp>(op)) {
+      changes.tokenRouting.push_back(op);
+      return WalkResult::advance();
+    }
     if (it == ops.end()) {
       // New ops named after a layer's node, inside @main's body or inside
       // another such op: what a pass added after that layer.

@@ -37,6 +37,9 @@ struct GraphChanges {
   /// name): compress-share-blocks' per-channel scaling and the tensor.dim
   /// and tensor.empty it needs. The exporter writes those it knows.
   llvm::StringMap<llvm::SmallVector<mlir::Operation *>> layerEpilogues;
+  /// compress-token-skip's routers and selects (compress.route_tokens,
+  /// compress.select_tokens) in @main.
+  std::vector<mlir::Operation *> tokenRouting;
   /// Nodes whose ops now compute other shapes (structured pruning's
   /// smaller channels flowing through them): written unchanged when ONNX
   /// infers their shapes from their inputs, which the exporter checks.

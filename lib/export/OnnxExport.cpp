@@ -1,6 +1,7 @@
 #include "lib/export/OnnxExport.h"
 
 #include "lib/export/LayerNodes.h"
+#include "lib/importer/onnx/Importer.h"
 #include "lib/importer/onnx/NodeContext.h"
 #include "lib/importer/onnx/OnnxModel.h"
 #include "lib/support/AtomicOutput.h"
@@ -374,6 +375,95 @@ llvm::Error compress::exportOnnx(const OnnxModel &model, ModuleOp module,
                    ": export writes pruned MLP channels (structured-targets=mlp), not pruned "
                    "attention heads or convolution filters");
   }
+  // Token routing (compress-token-skip): each select becomes a Where after
+  // its block's last node, whose output it takes over (the block's own
+  // result renamed), with the router's nodes before it.
+  std::map<int, std::vector<onnx::NodeProto>> afterNode;
+  std::map<int, std::string> renamedOutput;
+  std::vector<onnx::TensorProto> routerInitializers;
+  auto valueOf = [&](Value v) -> llvm::Expected<std::string> {
+    if (auto arg = dyn_cast<BlockArgument>(v)) {
+      auto name = mainOf(module).getArgAttrOfType<StringAttr>(arg.getArgNumber(), kNameAttr);
+      if (name && arg.getOwner()->getParentOp() == mainOf(module).getOperation())
+        return name.str();
+      return error("a routed value is no graph input");
+    }
+    auto loc = dyn_cast<NameLoc>(v.getDefiningOp()->getLoc());
+    return singleOutput(loc ? loc.getName().strref() : "");
+  };
+  auto tensor = [&](const std::string &wanted, std::vector<int64_t> dims, std::vector<float> values) {
+    onnx::TensorProto &t = routerInitializers.emplace_back();
+    t.set_name(uniqueName(wanted));
+    t.set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims)
+      t.add_dims(d);
+    t.set_raw_data(values.data(), values.size() * sizeof(float));
+    return t.name();
+  };
+  for (Operation *op : changes->tokenRouting) {
+    auto select = dyn_cast<SelectTokensOp>(op);
+    if (!select)
+      continue;
+    auto route = select.getKeep().getDefiningOp<RouteTokensOp>();
+    auto blockEnd = dyn_cast<NameLoc>(select->getLoc());
+    if (!route || !blockEnd || select.getSkipped() != route.getInput())
+      return error("a token select whose keep is no router of its block's input");
+    auto end = nodeByName.find(blockEnd.getName().strref());
+    if (end == nodeByName.end() || end->second < 0)
+      return error("a token select after '" + blockEnd.getName().strref() +
+                   "', which is not one node of the model's graph");
+    if (replacements.count(end->second))
+      return error("the token select after '" + blockEnd.getName().strref() +
+                   "' follows a layer the passes rewrote");
+    auto routed = valueOf(select.getRouted());
+    auto skipped = valueOf(select.getSkipped());
+    if (!routed)
+      return routed.takeError();
+    if (!skipped)
+      return skipped.takeError();
+    if (*routed != graph.node(end->second).output(0))
+      return error("the token select after '" + blockEnd.getName().strref() +
+                   "' does not read that node's output");
+    ElementsAttr weightAttr;
+    if (!matchPattern(route.getWeight(), m_Constant(&weightAttr)))
+      return error("a token router whose weight is no constant");
+    std::vector<float> weight(weightAttr.getValues<float>().begin(), weightAttr.getValues<float>().end());
+    int64_t d = int64_t(weight.size());
+    // keep = w . x / rms(x) + scale_weight * ln(rms(x)) >= threshold, with
+    // rms(x) = sqrt(mean(x^2) + 1e-6); the mean as a product by 1/D (no
+    // ReduceMean, whose axes moved from attribute to input at opset 18).
+    std::vector<onnx::NodeProto> &nodes = afterNode[end->second];
+    std::string base = *routed + "/router";
+    auto add = [&](const std::string &type, std::vector<std::string> inputs) {
+      onnx::NodeProto &n = nodes.emplace_back();
+      n.set_op_type(type);
+      n.set_name(uniqueName(base + "/" + type));
+      for (const std::string &in : inputs)
+        n.add_input(in);
+      n.add_output(uniqueName(base + "/" + type + "_output"));
+      return n.output(0);
+    };
+    std::string squares = add("Mul", {*skipped, *skipped});
+    std::string mean = add("MatMul", {squares, tensor(base + "/mean", {d, 1}, std::vector<float>(d, 1.0f / d))});
+    std::string rms = add("Sqrt", {add("Add", {mean, tensor(base + "/epsilon", {}, {1e-6f})})});
+    std::string direction =
+        add("MatMul", {add("Div", {*skipped, rms}), tensor(base + "/weight", {d, 1}, weight)});
+    std::string scale = add("Mul", {add("Log", {rms}),
+                                    tensor(base + "/scale_weight", {},
+                                           {float(route.getScaleWeight().convertToDouble())})});
+    std::string keep = add("GreaterOrEqual", {add("Add", {direction, scale}),
+                                              tensor(base + "/threshold", {},
+                                                     {float(route.getThreshold().convertToDouble())})});
+    std::string blockOutput = uniqueName(*routed + "/routed");
+    renamedOutput[end->second] = blockOutput;
+    onnx::NodeProto &where = nodes.emplace_back();
+    where.set_op_type("Where");
+    where.set_name(uniqueName(*routed + "/select"));
+    where.add_input(keep);
+    where.add_input(blockOutput);
+    where.add_input(*skipped);
+    where.add_output(*routed);
+  }
   for (const auto &entry : changes->removedNodes) {
     auto found = nodeByName.find(entry.getKey());
     if (found == nodeByName.end() || found->second < 0)
@@ -398,6 +488,12 @@ llvm::Error compress::exportOnnx(const OnnxModel &model, ModuleOp module,
     if (it == replacements.end()) {
       *nodes.Add() = graph.node(i);
       origin.push_back(i);
+      if (auto renamed = renamedOutput.find(i); renamed != renamedOutput.end())
+        nodes[nodes.size() - 1].set_output(0, renamed->second);
+      for (onnx::NodeProto &extra : afterNode[i]) {
+        *nodes.Add() = std::move(extra);
+        origin.push_back(-1);
+      }
       continue;
     }
     for (onnx::NodeProto &n : it->second.nodes) {
@@ -407,6 +503,8 @@ llvm::Error compress::exportOnnx(const OnnxModel &model, ModuleOp module,
     for (onnx::TensorProto &t : it->second.initializers)
       *graph.add_initializer() = std::move(t);
   }
+  for (onnx::TensorProto &t : routerInitializers)
+    *graph.add_initializer() = std::move(t);
   llvm::StringSet<> readBefore;
   collectReads(graph, readBefore);
   graph.mutable_node()->Swap(&nodes);

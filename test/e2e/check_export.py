@@ -10,8 +10,9 @@ quantizer does for the same scheme.
                 an .mlir model), each naming what is wrong, exiting non-zero and leaving an existing output as it was.
   blocks        llama_block.py's 3-block model with its last block dropped, without and with a cache, against its
                 2-block model in onnxruntime; a middle block dropped and int4, and blocks sharing weights (one
-                initializer each; with per-block scales, a Mul after each layer), MLP channels pruned, against
-                compress-run; attention heads pruned refused.
+                initializer each; with per-block scales, a Mul after each layer), MLP channels pruned, tokens routed
+                (skip-kv=false, with and without a cache), against compress-run; attention heads pruned and
+                skip-kv=true refused.
   MiniLM        int4 groups of 32: outputs within 1e-5; file no larger than MatMulNBitsQuantizer(block 32, symmetric).
   SmolLM2       int4 groups of 128: logits within 1e-3 relative (the issue's bound); file no larger than
                 MatMulNBitsQuantizer(block 128, symmetric), the .onnx and its .data together.
@@ -189,12 +190,21 @@ def check_dropped_blocks(args, tmp: Path) -> None:
     compare(args, tmp, models[3], feeds3, "MLP channels pruned (structured)",
             "compress-prune{pattern=structured sparsity=0.25 structured-targets=mlp}", 1e-5,
             (f"--calibration={calibration.parent}",), output="output")
+    # Token routing, skip-kv=false: a router and a Where per routed block; compared on inputs the routers were
+    # not fitted on (a token scored at its threshold could fall either way).
+    compare(args, tmp, models[3], {"hidden": hidden + 0.5, **past}, "tokens routed, with a cache",
+            "compress-token-skip{skip=0.3}", 1e-5, (f"--calibration={calibration.parent}",), output="output")
     # Pruned heads change the sizes Reshape nodes hold: refused (the model without a cache, whose heads the pass
     # prunes).
     no_cache = tmp / "blocks3.onnx"
     hidden_calibration = tmp / "hidden_calibration" / "set0"
     hidden_calibration.mkdir(parents=True)
     np.save(hidden_calibration / "hidden.npy", hidden)
+    compare(args, tmp, no_cache, {"hidden": hidden + 0.5}, "tokens routed", "compress-token-skip{skip=0.3}", 1e-5,
+            (f"--calibration={hidden_calibration.parent}",), output="output")
+    expect_refusal(args, tmp, no_cache, "tokens routed, keys of skipped tokens masked",
+                   "compress-token-skip{skip=0.3 skip-kv=true}", "outside the layers",
+                   (f"--calibration={hidden_calibration.parent}", "--input-shape=hidden=1x5x64"))
     expect_refusal(args, tmp, no_cache, "attention heads pruned",
                    "compress-prune{pattern=structured sparsity=0.25 structured-targets=heads}",
                    "(node '/model/layers.0/Reshape_0') outside the layers",
