@@ -69,6 +69,8 @@ ReportTotals compress::passTotals(const Object &report) {
   for (const ReportEntry &entry : reportEntries(report)) {
     if (entry.fields->get("skipped"))
       ++totals.skipped;
+    else if (const llvm::json::Array *perLayer = entry.fields->getArray("layer_bytes"))
+      totals.changed += int64_t(perLayer->size()); // a structure of several layers
     else if (!report.getArray("blocks") || entry.fields->getBoolean("dropped").value_or(false))
       ++totals.changed;
     noteError(totals, *entry.fields, entry.label, pass);
@@ -95,14 +97,25 @@ ReportTotals compress::runTotals(llvm::ArrayRef<llvm::json::Value> reports) {
     for (const ReportEntry &entry : reportEntries(report)) {
       if (layers)
         changed[entry.label] |= !entry.fields->get("skipped");
-      std::optional<int64_t> before = entry.fields->getInteger("bytes_before");
-      std::optional<int64_t> after = entry.fields->getInteger("bytes_after");
-      if (!before || !after)
-        continue;
-      bytesPerEntry = true;
-      auto [it, inserted] = layerBytes.try_emplace(entry.label, *before, *after);
-      if (!inserted)
-        it->second.second = *after;
+      // Bytes per layer: the entry's, or, for an entry standing for several
+      // layers (a structure structured pruning shrank), its "layer_bytes".
+      std::vector<std::pair<std::string, const Object *>> sized{{entry.label, entry.fields}};
+      if (const llvm::json::Array *perLayer = entry.fields->getArray("layer_bytes")) {
+        sized.clear();
+        for (const llvm::json::Value &v : *perLayer)
+          if (const Object *o = v.getAsObject())
+            sized.emplace_back(o->getString("name").value_or("?").str(), o);
+      }
+      for (const auto &[label, fields] : sized) {
+        std::optional<int64_t> before = fields->getInteger("bytes_before");
+        std::optional<int64_t> after = fields->getInteger("bytes_after");
+        if (!before || !after)
+          continue;
+        bytesPerEntry = true;
+        auto [it, inserted] = layerBytes.try_emplace(label, *before, *after);
+        if (!inserted)
+          it->second.second = *after;
+      }
     }
     // A pass that counts bytes only in its totals (shared blocks).
     if (!bytesPerEntry && pass.bytesBefore && pass.bytesAfter)

@@ -349,9 +349,31 @@ llvm::Error pruneStructured(ModuleOp module, Calibration &calibration,
     rank(plan, options.sparsity);
     int64_t before = parameters(plan);
     std::string name = layerName(plan.sink);
+    // Each layer's weight bytes before and after, so that a run's summary
+    // counts the layers this pass and later ones change once.
+    auto weightBytes = [&plan] {
+      std::vector<std::pair<std::string, int64_t>> bytes;
+      auto add = [&](Operation *op) {
+        if (auto layer = dyn_cast_or_null<CompressibleLayer>(op)) {
+          auto type = cast<RankedTensorType>(layer.getLayerWeight().getType());
+          bytes.emplace_back(layerName(op), type.getNumElements() *
+                                                int64_t(type.getElementTypeBitWidth() / 8));
+        }
+      };
+      for (Operation *seed : plan.seeds)
+        add(seed);
+      add(plan.sink);
+      return bytes;
+    };
+    auto bytesBefore = weightBytes();
     if (!plan.removed.empty())
       apply(plan, maybeDead);
     int64_t after = parameters(plan);
+    auto bytesAfter = weightBytes();
+    llvm::json::Array layerBytes;
+    for (auto [b, a] : llvm::zip(bytesBefore, bytesAfter))
+      layerBytes.push_back(llvm::json::Object{
+          {"name", b.first}, {"bytes_before", b.second}, {"bytes_after", a.second}});
     if (options.progress)
       llvm::errs() << "compress-prune: [" << index + 1 << "/" << plans.size() << "] "
                    << kindName(plan.kind) << " '" << name << "': " << plan.units << " -> "
@@ -370,7 +392,8 @@ llvm::Error pruneStructured(ModuleOp module, Calibration &calibration,
                              {"channels_after", int64_t(plan.kept.size())},
                              {"removed", std::move(removed)},
                              {"parameters_before", before},
-                             {"parameters_after", after}};
+                             {"parameters_after", after},
+                             {"layer_bytes", std::move(layerBytes)}};
     if (plan.kind == Kind::Heads)
       entry.insert(
           {"features_per_group", cast<LinearOp>(plan.sink).getWeight().getType().getDimSize(1) /

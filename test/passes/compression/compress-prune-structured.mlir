@@ -8,7 +8,14 @@
 // RUN: %python -c "import numpy as np, os, sys; [os.makedirs(f'%t/{d}/set0') for d in ('cal_mlp', 'cal_conv')]; np.save('%t/cal_mlp/set0/x.npy', np.ones((4, 8), np.float32)); np.save('%t/cal_conv/set0/x.npy', np.ones((1, 4, 3, 3), np.float32))"
 
 // RUN: compress-opt %t/mlp.mlir --calibration %t/cal_mlp --passes "compress-prune{pattern=structured sparsity=0.5 report=%t/mlp.json}" | FileCheck %t/mlp.mlir
-// RUN: %python -c "import json, sys; e = json.load(open(sys.argv[1]))['layers']; assert len(e) == 1, e; e = e[0]; assert (e['kind'], e['name'], e['producers'], e['removed'], e['channels_before'], e['channels_after'], e['parameters_before'], e['parameters_after']) == ('mlp', 'fc2', ['fc1'], [0, 1, 3], 6, 3, 48 + 6 + 12, 24 + 3 + 6), e" %t/mlp.json
+// RUN: %python -c "import json, sys; e = json.load(open(sys.argv[1]))['layers']; assert len(e) == 1, e; e = e[0]; assert (e['kind'], e['name'], e['producers'], e['removed'], e['channels_before'], e['channels_after'], e['parameters_before'], e['parameters_after'], e['layer_bytes']) == ('mlp', 'fc2', ['fc1'], [0, 1, 3], 6, 3, 48 + 6 + 12, 24 + 3 + 6, [{'name': 'fc1', 'bytes_before': 192, 'bytes_after': 96}, {'name': 'fc2', 'bytes_before': 48, 'bytes_after': 24}]), e" %t/mlp.json
+// The run's summary counts each layer's weight once across passes: float
+// fc1 [6, 8] and fc2 [2, 6] are 240 B; pruned to [3, 8] and [2, 3], then
+// int8 per channel: 24 + 3 * 4 and 6 + 2 * 4 bytes, 50 B. (The pruning
+// pass's own line counts fc1's bias too: 264 B.)
+// RUN: compress-opt %t/mlp.mlir --calibration %t/cal_mlp --passes "compress-prune{pattern=structured sparsity=0.5},compress-quantize{bits=8}" -o /dev/null 2>&1 | FileCheck %s --check-prefix=SUMMARY
+// SUMMARY: compress-prune 2 layers changed, 264 B -> 132 B (2.00x smaller)
+// SUMMARY: model 2 layers changed, 240 B -> 50 B (4.80x smaller)
 // RUN: compress-opt %t/conv.mlir --calibration %t/cal_conv --passes "compress-prune{pattern=structured sparsity=0.5 report=%t/conv.json}" | FileCheck %t/conv.mlir
 // RUN: %python -c "import json, sys; e = json.load(open(sys.argv[1]))['layers'][0]; assert (e['kind'], e['removed'], e['parameters_before'], e['parameters_after']) == ('conv', [0, 3], 16 + 4 + 8, 8 + 2 + 4), e" %t/conv.json
 
