@@ -15,6 +15,8 @@
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <chrono>
+
 using namespace compress;
 
 std::unique_ptr<mlir::MLIRContext> compress::createToolContext(const PluginOptions &plugins) {
@@ -125,4 +127,18 @@ llvm::Error compress::runCompressionPasses(mlir::ModuleOp module, llvm::StringRe
   if (pipeline.empty())
     return llvm::Error::success();
   return runPassPipeline(module, pipeline);
+}
+
+llvm::Error compress::runReportedCompressionPasses(mlir::ModuleOp module,
+                                                   const CompressionOptions &compression,
+                                                   const ReportOptions &report,
+                                                   const EngineOptions &engine,
+                                                   llvm::StringRef modelPath,
+                                                   PendingOutputs &pending, llvm::StringRef title) {
+  auto start = std::chrono::steady_clock::now();
+  if (llvm::Error e = runCompressionPasses(module, compression.passes, compression.calibration,
+                                           engine, modelPath))
+    return e;
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report.finish(pending, seconds, title);
 }

@@ -38,6 +38,15 @@ llvm::Error runCompressionPasses(mlir::ModuleOp module, llvm::StringRef pipeline
                                  llvm::StringRef calibrationDir, const EngineOptions &engine = {},
                                  llvm::StringRef modelPath = "");
 
+/// runCompressionPasses with `compression`'s pipeline and calibration, then
+/// `report.finish` with the time the passes took (their summary on stderr,
+/// the --report-html page into `pending`), the page titled `title`.
+llvm::Error runReportedCompressionPasses(mlir::ModuleOp module,
+                                         const CompressionOptions &compression,
+                                         const ReportOptions &report, const EngineOptions &engine,
+                                         llvm::StringRef modelPath, PendingOutputs &pending,
+                                         llvm::StringRef title);
+
 } // namespace compress
 
 #endif

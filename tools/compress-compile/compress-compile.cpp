@@ -10,8 +10,6 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 
-#include <chrono>
-
 using namespace compress;
 namespace cl = llvm::cl;
 
@@ -75,13 +73,9 @@ int main(int argc, char **argv) {
   // Calibration runs in this process, on the CPU, whatever the target.
   EngineOptions calibrationEngine;
   calibrationEngine.numThreads = threads.numThreads;
-  auto passesStart = std::chrono::steady_clock::now();
-  if (llvm::Error e = runCompressionPasses(**module, compression.passes, compression.calibration,
-                                           calibrationEngine, modelPath))
-    return fail(llvm::toString(std::move(e)));
-  if (llvm::Error e = report.finish(
-          reports, std::chrono::duration<double>(std::chrono::steady_clock::now() - passesStart).count(),
-          "compress-compile " + modelPath))
+  if (llvm::Error e = runReportedCompressionPasses(**module, compression, report, calibrationEngine,
+                                                   modelPath, reports,
+                                                   "compress-compile " + modelPath))
     return fail(llvm::toString(std::move(e)));
   const Target &backend = llvm::cantFail(lookupTarget(target.target)); // checked above
   if (llvm::Error e = backend.packageArtifact(**module, {name, outputDir, target.gpuPrecision}))

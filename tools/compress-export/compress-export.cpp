@@ -9,8 +9,6 @@
 
 #include "llvm/Support/InitLLVM.h"
 
-#include <chrono>
-
 using namespace compress;
 namespace cl = llvm::cl;
 
@@ -80,13 +78,9 @@ int main(int argc, char **argv) {
     return fail(llvm::toString(imported.takeError()));
   EngineOptions calibrationEngine;
   calibrationEngine.numThreads = threads.numThreads;
-  auto passesStart = std::chrono::steady_clock::now();
-  if (llvm::Error e = runCompressionPasses(**module, compression.passes, compression.calibration,
-                                           calibrationEngine, modelPath))
-    return fail(llvm::toString(std::move(e)));
-  if (llvm::Error e = report.finish(
-          outputs, std::chrono::duration<double>(std::chrono::steady_clock::now() - passesStart).count(),
-          "compress-export " + modelPath))
+  if (llvm::Error e = runReportedCompressionPasses(**module, compression, report, calibrationEngine,
+                                                   modelPath, outputs,
+                                                   "compress-export " + modelPath))
     return fail(llvm::toString(std::move(e)));
   OnnxExportOptions exportOptions;
   exportOptions.externalData = externalData;

@@ -187,15 +187,9 @@ int main(int argc, char **argv) {
     engineOptions.target = target.target;
     engineOptions.precision = target.gpuPrecision;
     engineOptions.numThreads = numThreads;
-    auto passesStart = std::chrono::steady_clock::now();
-    if (llvm::Error e = runCompressionPasses(**module, compression.passes,
-                                             compression.calibration, engineOptions, modelPath))
-      return fail(llvm::toString(std::move(e)));
-    if (llvm::Error e = report.finish(pending,
-                                      std::chrono::duration<double>(
-                                          std::chrono::steady_clock::now() - passesStart)
-                                          .count(),
-                                      "compress-run " + modelPath))
+    if (llvm::Error e = runReportedCompressionPasses(**module, compression, report, engineOptions,
+                                                     modelPath, pending,
+                                                     "compress-run " + modelPath))
       return fail(llvm::toString(std::move(e)));
     auto compiled = CpuEngine::compile(**module, engineOptions);
     if (!compiled)
