@@ -137,6 +137,7 @@ llvm::Expected<GraphChanges> ImportedGraph::compare(ModuleOp module) const {
   if (!main)
     return error("the module has no @main");
   GraphChanges changes;
+  std::vector<std::string> inputsNow = names(main, false), outputsNow = names(main, true);
   llvm::StringSet<> surviving;
   llvm::DenseSet<Operation *> seen;
   llvm::Error failure = llvm::Error::success();
@@ -174,7 +175,6 @@ llvm::Expected<GraphChanges> ImportedGraph::compare(ModuleOp module) const {
       changes.reshapedNodes.insert(it->second.node);
     seen.insert(op);
     // @main's results are matched by name: a pass may have removed some.
-    std::vector<std::string> outputsNow = names(main, true);
     for (auto [i, v] : llvm::enumerate(op->getOperands())) {
       size_t at = i;
       if (isReturn)
@@ -206,7 +206,6 @@ llvm::Expected<GraphChanges> ImportedGraph::compare(ModuleOp module) const {
     if (!surviving.contains(record.node))
       changes.removedNodes.insert(record.node);
   }
-  std::vector<std::string> inputsNow = names(main, false), outputsNow = names(main, true);
   for (const std::string &name : inputs)
     if (!llvm::is_contained(inputsNow, name))
       changes.removedInputs.push_back(name);

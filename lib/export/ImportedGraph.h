@@ -60,6 +60,8 @@ public:
   bool unchanged(llvm::StringRef name, mlir::Operation *layer) const;
   /// The imported layers' names.
   std::vector<std::string> layerNames() const;
+  /// Whether `name` is an imported layer's.
+  bool isLayer(llvm::StringRef name) const { return layers.count(name) != 0; }
   /// Compares `module` (after the passes) with the record: nodes removed
   /// whole, what now reads in their place and ops added after a layer are
   /// changes the exporter writes, as are ops whose result types changed (it

@@ -27,17 +27,6 @@ llvm::Expected<llvm::ArrayRef<char>> operandBytes(Value v, llvm::StringRef what,
   return *bytes;
 }
 
-/// Code `j` of a row of `bits`-bit codes as the dialect packs them (one a
-/// byte above 4 bits, else two, the first in the low nibble), sign-extended
-/// unless `unsignedCodes`.
-int32_t codeAt(const char *row, int64_t j, int64_t bits, bool unsignedCodes) {
-  uint32_t code = bits > 4 ? uint8_t(row[j]) : (uint8_t(row[j / 2]) >> (j % 2 ? 4 : 0)) & 15;
-  code &= (1u << bits) - 1;
-  if (unsignedCodes || !(code & (1u << (bits - 1))))
-    return int32_t(code);
-  return int32_t(code) - (1 << bits);
-}
-
 void setIntAttribute(onnx::NodeProto &node, const char *name, int64_t value) {
   onnx::AttributeProto *attr = node.add_attribute();
   attr->set_name(name);
@@ -156,8 +145,8 @@ llvm::Error LayerNodes::emitQuantized(const std::string &tensor, const std::stri
         // Columns past K pad the last block with the zero point: they add 0.
         uint32_t u = column >= k ? zero
                      : zeroPoints
-                         ? uint32_t(codeAt(row, column, bits, /*unsignedCodes=*/true))
-                         : uint32_t(codeAt(row, column, bits, false) + int32_t(defaultZero));
+                         ? uint32_t(unpackCode(row, column, bits, /*unsignedCodes=*/true))
+                         : uint32_t(unpackCode(row, column, bits, false) + int32_t(defaultZero));
         if (exportBits == 8)
           blob[j] = uint8_t(u);
         else

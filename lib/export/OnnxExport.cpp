@@ -355,8 +355,7 @@ llvm::Error compress::exportOnnx(const OnnxModel &model, ModuleOp module,
     if (changes->removedNodes.contains(name))
       continue;
     auto found = nodeByName.find(name);
-    bool layerNode = llvm::is_contained(imported.layerNames(), name.str());
-    if (layerNode)
+    if (imported.isLayer(name))
       continue; // written from its layer op, whatever its sizes
     if (found == nodeByName.end() || found->second < 0)
       return error("the passes changed the shapes computed by '" + name +

@@ -122,17 +122,6 @@ llvm::Expected<std::vector<char>> operandBytes(Value v, StringRef what) {
   return std::vector<char>(bytes->begin(), bytes->end());
 }
 
-/// Code `j` of a row of `bits`-bit codes packed as the dialect packs them,
-/// sign-extended unless `unsignedCodes`.
-int32_t unpackCode(const char *row, int64_t j, int64_t bits, bool unsignedCodes) {
-  uint32_t code = bits > 4 ? uint8_t(row[j]) : (uint8_t(row[j / 2]) >> (j % 2 ? 4 : 0)) & 15;
-  code &= (1u << bits) - 1;
-  if (unsignedCodes)
-    return int32_t(code);
-  uint32_t sign = 1u << (bits - 1);
-  return int32_t(code ^ sign) - int32_t(sign);
-}
-
 /// Dequantised values of a [rows, cols] table of codes with a scale (and
 /// zero point) per `group` columns; float tables are read as they are.
 llvm::Expected<std::vector<float>> readValues(Value values, Value scales, Value zeroPoints,
@@ -171,6 +160,15 @@ llvm::Expected<std::vector<float>> readValues(Value values, Value scales, Value 
 }
 
 } // namespace
+
+int32_t compress::unpackCode(const char *row, int64_t j, int64_t bits, bool unsignedCodes) {
+  uint32_t code = bits > 4 ? uint8_t(row[j]) : (uint8_t(row[j / 2]) >> (j % 2 ? 4 : 0)) & 15;
+  code &= (1u << bits) - 1;
+  if (unsignedCodes)
+    return int32_t(code);
+  uint32_t sign = 1u << (bits - 1);
+  return int32_t(code ^ sign) - int32_t(sign);
+}
 
 llvm::Expected<std::vector<float>> compress::decompressedWeight(CompressibleLayer layer) {
   int64_t n = layer.getLayerOutFeatures(), k = layer.getLayerInFeatures();

@@ -42,6 +42,9 @@ mlir::Value makeConstant(mlir::OpBuilder &b, mlir::Location loc, mlir::RankedTen
 std::vector<int8_t> packCodes(const std::vector<int32_t> &codes, int64_t rows, int64_t cols,
                               int64_t bits);
 
+/// Code `j` of a row of `bits`-bit codes packed as packCodes packs them,
+/// sign-extended unless `unsignedCodes`.
+int32_t unpackCode(const char *row, int64_t j, int64_t bits, bool unsignedCodes);
 /// Remembers, for the rest of the tool's run, that `compressed` (the op a
 /// pass built) stands for the float constant `floatWeight` of the layer it
 /// replaced, so that a later pass can fit the compression's error
