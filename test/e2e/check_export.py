@@ -26,7 +26,6 @@ import logging
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -38,20 +37,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
 from compress_models import cache_dir, llama_block, smollm2  # noqa: E402
 from compress_models.minilm import save  # noqa: E402
+from e2e_tools import Checks, rel_err  # noqa: E402
 
-START = time.perf_counter()
-failures = []
-
-
-def check(ok: bool, what: str) -> None:
-    print(f"{'ok  ' if ok else 'FAIL'} {what} [{time.perf_counter() - START:.0f} s]", flush=True)
-    if not ok:
-        failures.append(what)
-
-
-def rel(got, ref) -> float:
-    ref = np.asarray(ref, np.float64)
-    return float(np.linalg.norm(np.asarray(got, np.float64) - ref) / np.linalg.norm(ref))
+check = Checks()
+failures = check.failures
 
 
 def run(cmd: list) -> subprocess.CompletedProcess:
@@ -111,7 +100,7 @@ def compare(args, tmp: Path, model: Path, feeds: dict, label: str, passes: str, 
         return exported
     ours = np.load(case / "ours" / f"{output}.npy")
     theirs = onnxruntime_outputs(exported, feeds)[output]
-    error = rel(theirs, ours)
+    error = rel_err(theirs, ours)
     check(error <= tolerance, f"{label}: onnxruntime on the export against compress-run, relative error "
                               f"{error:.2e} (at most {tolerance:g})")
     return exported
@@ -162,7 +151,7 @@ def check_dropped_blocks(args, tmp: Path) -> None:
             continue
         feeds = {"hidden": hidden, **({k: v for k, v in past.items() if not k.endswith(".2")} if kv else {})}
         want, got = onnxruntime_outputs(models[2], feeds), onnxruntime_outputs(exported, feeds)
-        errors = {name: rel(got[name], want[name]) for name in want if name in got}
+        errors = {name: rel_err(got[name], want[name]) for name in want if name in got}
         check(sorted(got) == sorted(want) and max(errors.values()) <= 1e-6,
               f"last block dropped, {label}: the export's outputs {sorted(got)} against the 2-block model's, "
               f"largest relative error {max(errors.values(), default=float('nan')):.1e}")
@@ -281,7 +270,7 @@ def main(argv=None) -> int:
                            "compress-quantize{bits=4 group-size=128}", 1e-3, output="logits")
         if exported.exists():
             smaller_than_onnxruntime(exported, paths["ids"], 128, tmp, "SmolLM2 int4 g128")
-    print(f"export: {len(failures)} failed, {time.perf_counter() - START:.0f} s")
+    print(f"export: {len(failures)} failed, {check.seconds():.0f} s")
     return 1 if failures else 0
 
 

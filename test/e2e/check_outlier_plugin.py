@@ -15,7 +15,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,19 +23,13 @@ import onnxruntime as ort
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
 from compress_models import austen, smollm2  # noqa: E402
+from e2e_tools import Checks  # noqa: E402
 
 TOKENS = 512
 TOP_K, BITS, GROUP = 8, 4, 128
 THREADS = 2
-START = time.perf_counter()
-
-failures = []
-
-
-def check(ok: bool, what: str) -> None:
-    print(f"{'ok  ' if ok else 'FAIL'} {what} [{time.perf_counter() - START:.0f} s]", flush=True)
-    if not ok:
-        failures.append(what)
+check = Checks()
+failures = check.failures
 
 
 def run(cmd: list) -> None:
@@ -108,7 +101,7 @@ def main(argv=None) -> int:
             gap = {name: np.exp(nll[name]) - np.exp(nll["float"]) for name in ("rtn", "outlier-aware")}
             check(gap["outlier-aware"] < gap["rtn"],
                   f"perplexity: outlier-aware {gap['outlier-aware']:+.3f} over float, RTN {gap['rtn']:+.3f}")
-    print(f"outlier plugin: {len(failures)} failed, {time.perf_counter() - START:.0f} s")
+    print(f"outlier plugin: {len(failures)} failed, {check.seconds():.0f} s")
     return 1 if failures else 0
 
 

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compress_models import austen, smollm2  # noqa: E402
+from e2e_tools import Checks, rel_err  # noqa: E402
 from smollm2_reference import Reference  # noqa: E402
 
 SPARSITY = 0.25
@@ -43,19 +44,8 @@ CALIBRATION_SETS, CALIBRATION_TOKENS = 1, PROMPT_TOKENS
 LOGITS_TOLERANCE = 1e-4
 LATENCY_GOAL = 0.90
 THREADS = 2
-START = time.perf_counter()
-
-failures = []
-
-
-def check(ok: bool, what: str) -> None:
-    print(f"{'ok  ' if ok else 'FAIL'} {what} [{time.perf_counter() - START:.0f} s]", flush=True)
-    if not ok:
-        failures.append(what)
-
-
-def rel(got, ref) -> float:
-    return float(np.linalg.norm(np.asarray(got, np.float64) - ref) / np.linalg.norm(ref))
+check = Checks()
+failures = check.failures
 
 
 def run(cmd: list) -> str:
@@ -117,7 +107,7 @@ def latency(compress_compile: Path, model: Path, prune: list[str], ids: np.ndarr
     for art in arts.values():  # warm-up: weights paged in, packed weights cached
         art.run({"input_ids": ids[None]}, ["logits"])
     if jit_logits is not None:  # the artifact is compiled for dynamic shapes, compress-run's JIT for the prompt's
-        e = rel(arts["pruned"].run({"input_ids": ids[None]}, ["logits"])["logits"][0], jit_logits)
+        e = rel_err(arts["pruned"].run({"input_ids": ids[None]}, ["logits"])["logits"][0], jit_logits)
         check(e < 1e-5, f"outputs: the pruned artifact (dynamic shapes) vs compress-run: {e:.2e}")
     for _ in range(runs):
         for name, art in arts.items():
@@ -164,7 +154,7 @@ def check_heads(compress_run: Path, model: Path, ref: Reference, ids: np.ndarray
         ref.t[t("attn_output")] = np.delete(ref.t[t("attn_output")], q_rows, axis=1)
     # Every block keeps 2 groups: 6 query heads, 2 key/value heads, 384 attention features.
     ref.n_head, ref.n_kv, ref.dim = (groups - 1) * per_group, groups - 1, (groups - 1) * per_group * hd
-    e = rel(got, ref.logits(ids))
+    e = rel_err(got, ref.logits(ids))
     check(e < LOGITS_TOLERANCE, f"heads: compress-run pruned vs numpy reference with the same heads deleted, "
                                 f"{len(ids)} tokens: {e:.2e}")
 
@@ -241,13 +231,13 @@ def main(argv=None) -> int:
                 ref.t[key] = np.delete(ref.t[key], channels, axis=axis)
         if got is not None:
             want = ref.logits(ids)
-            e = rel(got, want)
+            e = rel_err(got, want)
             check(got.shape == want.shape and e < LOGITS_TOLERANCE,
                   f"outputs: compress-run pruned vs numpy reference with the same channels deleted, "
                   f"{PROMPT_TOKENS} tokens: {e:.2e}")
             ref.t.update(dense_t)
             head = 64  # causal: the first positions' logits need only the first tokens
-            change = rel(got[:head], ref.logits(ids[:head]))
+            change = rel_err(got[:head], ref.logits(ids[:head]))
             check(change > 1e-2, f"outputs: the pruned logits differ from the unpruned reference's (first {head} "
                                  f"positions: {change:.2e})")
         if args.heads:
@@ -255,7 +245,7 @@ def main(argv=None) -> int:
             check_heads(args.compress_run, model, ref, ids, tmp)
         if args.latency:
             latency(args.compress_compile, model, prune, ids, tmp, args.runs, got)
-    print(f"structured prune: {len(failures)} failed, {time.perf_counter() - START:.0f} s")
+    print(f"structured prune: {len(failures)} failed, {check.seconds():.0f} s")
     return 1 if failures else 0
 
 
